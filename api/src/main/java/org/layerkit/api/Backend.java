@@ -1,0 +1,209 @@
+package org.layerkit.api;
+
+/**
+ * A compute backend: allocates tensors and runs every kernel of the layerkit contract on them.
+ *
+ * <p>Shape letters: N batch, D features, C channels, H×W spatial, G groups, K classes. Unless a method says
+ * otherwise, results are new tensors owned by the caller, and inputs are left untouched. Every argument must be an
+ * open tensor of this backend; violations, wrong shapes and bad scalars throw {@link IllegalArgumentException}
+ * (closed tensors {@link IllegalStateException}) naming the op, the argument, what was expected and what was
+ * given; {@link Contracts} implements those checks once for all backends. Device failures throw
+ * {@link BackendException}.
+ *
+ * <p>The exact semantics of each kernel are in {@code docs/ops/} and checked by the conformance kit.
+ */
+public interface Backend extends AutoCloseable {
+    /** The provider name, e.g. {@code cpu}. */
+    String name();
+
+    /** The device this instance computes on. */
+    DeviceInfo device();
+
+    /** Whether this backend implements an op family; the conformance kit reports missing ones as UNSUPPORTED. */
+    default boolean supports(Op op) {
+        return true;
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    /** Copies host data in; {@code data.length} must equal {@code shape.size()}. */
+    Tensor upload(float[] data, Shape shape);
+
+    /** A new tensor of zeros. */
+    Tensor zeros(Shape shape);
+
+    /** Waits until all queued work has finished (a no-op on synchronous backends). */
+    default void synchronize() {
+    }
+
+    /** Releases the backend's resources; tensors of a closed backend must not be used. */
+    @Override
+    void close();
+
+    // ---------------------------------------------------------------- batchnorm [N,D]
+
+    /**
+     * Batch normalization over N of x {@code [N,D]}, γ, β {@code [D]}. TRAIN: batch mean and biased variance,
+     * updates {@code runningMean}/{@code runningVar} in place with {@code params.decay()}; N = 1 is rejected.
+     * EVAL: normalizes with the running statistics and leaves them untouched.
+     */
+    NormResult batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                BatchNormParams params, Mode mode);
+
+    /**
+     * Backward of {@link #batchNormForward}: dγ = Σ_N dOut·x̂, dβ = Σ_N dOut, and in TRAIN
+     * dX = (γ·rstd/N)·(N·dOut − Σ_N dOut − x̂·Σ_N(dOut·x̂)); in EVAL dX = γ·rstd·dOut.
+     */
+    NormGrads batchNormBackward(Tensor dOut, NormCache cache, Tensor gamma);
+
+    /** Convenience: resolves decay from {@code options} (cumulative averaging too) and counts the update. */
+    default NormResult batchNormForward(Tensor x, Tensor gamma, Tensor beta, RunningStats running,
+                                        BatchNormOptions options, Mode mode) {
+        NormResult r = batchNormForward(x, gamma, beta, running.mean(), running.var(), options.params(running), mode);
+        if (mode == Mode.TRAIN) {
+            running.markUpdated();
+        }
+        return r;
+    }
+
+    // ---------------------------------------------------------------- spatial batchnorm [N,C,H,W]
+
+    /** Batch normalization per channel of x {@code [N,C,H,W]} over N·H·W; γ, β and running stats {@code [C]}. */
+    NormResult spatialBatchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                       BatchNormParams params, Mode mode);
+
+    /** Backward of {@link #spatialBatchNormForward}; the sums run over N·H·W (M = N·H·W in place of N). */
+    NormGrads spatialBatchNormBackward(Tensor dOut, NormCache cache, Tensor gamma);
+
+    /** Convenience like {@link #batchNormForward(Tensor, Tensor, Tensor, RunningStats, BatchNormOptions, Mode)}. */
+    default NormResult spatialBatchNormForward(Tensor x, Tensor gamma, Tensor beta, RunningStats running,
+                                               BatchNormOptions options, Mode mode) {
+        NormResult r = spatialBatchNormForward(x, gamma, beta, running.mean(), running.var(),
+                options.params(running), mode);
+        if (mode == Mode.TRAIN) {
+            running.markUpdated();
+        }
+        return r;
+    }
+
+    // ---------------------------------------------------------------- layernorm [N,D]
+
+    /** Layer normalization per row of x {@code [N,D]} over D (same in TRAIN and EVAL); γ, β {@code [D]}. */
+    NormResult layerNormForward(Tensor x, Tensor gamma, Tensor beta, float eps);
+
+    /**
+     * With g = dOut·γ: dX = (rstd/D)·(D·g − Σ_D g − x̂·Σ_D(g·x̂)); dγ = Σ_N dOut·x̂, dβ = Σ_N dOut.
+     */
+    NormGrads layerNormBackward(Tensor dOut, NormCache cache, Tensor gamma);
+
+    // ---------------------------------------------------------------- groupnorm [N,C,H,W]
+
+    /**
+     * Group normalization of x {@code [N,C,H,W]}: statistics per (n, group) over (C/G)·H·W; γ, β {@code [C]}.
+     * G must divide C. G = 1 is layer norm over C·H·W, G = C instance norm.
+     */
+    NormResult groupNormForward(Tensor x, Tensor gamma, Tensor beta, int groups, float eps);
+
+    /** Backward of {@link #groupNormForward}: layer-norm backward per (n, group) with g = dOut·γ[c]. */
+    NormGrads groupNormBackward(Tensor dOut, NormCache cache, Tensor gamma);
+
+    // ---------------------------------------------------------------- dropout
+
+    /**
+     * Inverted dropout. TRAIN: element i (row-major) is kept iff Philox4x32-10 word &gt;&gt;&gt; 8 &lt;
+     * {@link DropoutOptions#threshold()} (mapping in {@code docs/ops/dropout.md}), survivors multiplied by
+     * {@link DropoutOptions#scale()}. EVAL: the identity (a copy), mask all ones. Masks are bit-identical on every
+     * backend for the same seed and offset.
+     */
+    DropoutResult dropoutForward(Tensor x, DropoutOptions options, Mode mode);
+
+    /** dX = dOut ⊙ mask, the mask of the forward. */
+    Tensor dropoutBackward(Tensor dOut, Tensor mask);
+
+    // ---------------------------------------------------------------- training ops
+
+    /**
+     * C = α·op(A)·op(B) + β·C in place, op(X) = Xᵀ when its flag is set; A, B, C rank 2 with
+     * op(A) {@code [M,K]}, op(B) {@code [K,N]}, C {@code [M,N]}. With β = 0, C's old contents are ignored (even NaN).
+     */
+    void gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta);
+
+    /** Convenience: a new {@code op(A)·op(B)}. */
+    default Tensor matmul(Tensor a, boolean transA, Tensor b, boolean transB) {
+        Contracts.requireRank("gemm", "a", a, 2, this);
+        Contracts.requireRank("gemm", "b", b, 2, this);
+        int m = transA ? a.shape().dim(1) : a.shape().dim(0);
+        int n = transB ? b.shape().dim(0) : b.shape().dim(1);
+        Tensor c = zeros(Shape.of(m, n));
+        try {
+            gemm(a, transA, b, transB, c, 1f, 0f);
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    /** x[n,d] += bias[d] in place; x {@code [N,D]}, bias {@code [D]}. */
+    void addBias(Tensor x, Tensor bias);
+
+    /** Σ_N x[n,d] of x {@code [N,D]}: a new {@code [D]} (the bias gradient). */
+    Tensor columnSum(Tensor x);
+
+    /** max(x, 0), a new tensor. */
+    Tensor relu(Tensor x);
+
+    /** dOut where x &gt; 0, else 0 (x is the forward's input). */
+    Tensor reluBackward(Tensor dOut, Tensor x);
+
+    /**
+     * Numerically stable softmax cross-entropy of logits {@code [N,K]} against labels {@code [N]} holding class
+     * indices 0..K−1 as floats: loss = −(1/N)·Σ log softmax(logits)[n, label n], dLogits = (softmax − onehot)/N.
+     */
+    LossResult softmaxCrossEntropy(Tensor logits, Tensor labels);
+
+    /** The index of the largest element of each row of x {@code [N,K]} (first on ties), as floats {@code [N]}. */
+    Tensor argmax(Tensor x);
+
+    /** Σ x², a new {@code [1]} (for L2 regularisation), accumulated in at least double precision on the CPU. */
+    Tensor sumOfSquares(Tensor x);
+
+    // ---------------------------------------------------------------- optimizer updates, in place (CS231N optim.py)
+
+    /** w −= lr·dw. */
+    void sgd(Tensor w, Tensor dw, float learningRate);
+
+    /** v = μ·v − lr·dw; w += v. */
+    void sgdMomentum(Tensor w, Tensor dw, Tensor velocity, float learningRate, float momentum);
+
+    /** c = ρ·c + (1−ρ)·dw²; w −= lr·dw/(√c + ε). */
+    void rmsprop(Tensor w, Tensor dw, Tensor cache, float learningRate, float decayRate, float eps);
+
+    /**
+     * Adam at step t ≥ 1 (the caller increments t before the call): m = β1·m + (1−β1)·dw,
+     * v = β2·v + (1−β2)·dw², m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), w −= lr·m̂/(√v̂ + ε).
+     */
+    void adam(Tensor w, Tensor dw, Tensor m, Tensor v, float learningRate, float beta1, float beta2, float eps,
+              int t);
+
+    // ---------------------------------------------------------------- element-wise, in place
+
+    /** Every element of t set to value. */
+    void fill(Tensor t, float value);
+
+    /** dst = src; same shape. */
+    void copy(Tensor src, Tensor dst);
+
+    /** t *= alpha. */
+    void scale(Tensor t, float alpha);
+
+    /** y += alpha·x; same shape. */
+    void axpy(float alpha, Tensor x, Tensor y);
+
+    /** A new tensor with the same contents. */
+    default Tensor copyOf(Tensor t) {
+        Tensor d = zeros(t.shape());
+        copy(t, d);
+        return d;
+    }
+}
