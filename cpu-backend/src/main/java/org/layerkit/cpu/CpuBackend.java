@@ -1,0 +1,271 @@
+package org.layerkit.cpu;
+
+import java.util.Objects;
+import org.layerkit.api.Backend;
+import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.Contracts;
+import org.layerkit.api.DeviceInfo;
+import org.layerkit.api.DropoutOptions;
+import org.layerkit.api.DropoutResult;
+import org.layerkit.api.LossResult;
+import org.layerkit.api.Mode;
+import org.layerkit.api.NormCache;
+import org.layerkit.api.NormGrads;
+import org.layerkit.api.NormResult;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+/**
+ * The CPU backend: tensors are heap {@code float[]}s recycled through a {@link CpuMemoryPool}; kernels are pure
+ * Java (split over cores for large tensors) except GEMM, which goes to native BLAS where present. Every method
+ * delegates to the op family's kernel class, which begins with the matching {@link Contracts} check.
+ */
+public final class CpuBackend implements Backend {
+    private final DeviceInfo device;
+    private final CpuMemoryPool pool;
+    private volatile boolean closed;
+
+    /** A backend on this JVM's CPU, described by {@code device}. */
+    public CpuBackend(DeviceInfo device) {
+        this.device = Objects.requireNonNull(device, "device");
+        // pool at most a quarter of the heap (counted in floats)
+        this.pool = new CpuMemoryPool(Runtime.getRuntime().maxMemory() / 4 / Float.BYTES);
+    }
+
+    /** A backend with the device description of {@link CpuBackendProvider#describeDevice()}. */
+    public CpuBackend() {
+        this(CpuBackendProvider.describeDevice());
+    }
+
+    @Override
+    public String name() {
+        return CpuBackendProvider.NAME;
+    }
+
+    @Override
+    public DeviceInfo device() {
+        return device;
+    }
+
+    CpuMemoryPool pool() {
+        return pool;
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    /** The storage of a tensor the contract checks have already accepted as an open tensor of this backend. */
+    static float[] data(Tensor t) {
+        return ((CpuTensor) t).data();
+    }
+
+    /** A new tensor whose contents are unspecified: the caller must write every element. */
+    CpuTensor allocate(Shape shape) {
+        ensureOpen("allocate");
+        return new CpuTensor(this, shape, pool.take(shape.size()));
+    }
+
+    /** Wraps {@code data} (not copied; it becomes the tensor's storage). */
+    CpuTensor uploadOwned(float[] data, Shape shape) {
+        return new CpuTensor(this, shape, data);
+    }
+
+    @Override
+    public Tensor upload(float[] data, Shape shape) {
+        ensureOpen("upload");
+        if (shape == null) {
+            throw Contracts.bad("upload", "shape", "a Shape", "null");
+        }
+        if (data == null) {
+            throw Contracts.bad("upload", "data", "an array of " + shape.size() + " floats", "null");
+        }
+        if (data.length != shape.size()) {
+            throw Contracts.bad("upload", "data", "length " + shape.size() + " (shape " + shape + ")",
+                    "length " + data.length);
+        }
+        CpuTensor t = allocate(shape);
+        System.arraycopy(data, 0, t.data(), 0, data.length);
+        return t;
+    }
+
+    @Override
+    public Tensor zeros(Shape shape) {
+        ensureOpen("zeros");
+        if (shape == null) {
+            throw Contracts.bad("zeros", "shape", "a Shape", "null");
+        }
+        return new CpuTensor(this, shape, pool.takeZeroed(shape.size()));
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        pool.close();
+    }
+
+    private void ensureOpen(String op) {
+        if (closed) {
+            throw new IllegalStateException(op + ": expected an open backend, got the closed backend '" + name() + "'");
+        }
+    }
+
+    // ---------------------------------------------------------------- normalization
+
+    @Override
+    public NormResult batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                       BatchNormParams params, Mode mode) {
+        return CpuNormKernels.batchNormForward(this, x, gamma, beta, runningMean, runningVar, params, mode);
+    }
+
+    @Override
+    public NormGrads batchNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        return CpuNormKernels.batchNormBackward(this, dOut, cache, gamma);
+    }
+
+    @Override
+    public NormResult spatialBatchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+                                              Tensor runningVar, BatchNormParams params, Mode mode) {
+        return CpuNormKernels.spatialBatchNormForward(this, x, gamma, beta, runningMean, runningVar, params, mode);
+    }
+
+    @Override
+    public NormGrads spatialBatchNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        return CpuNormKernels.spatialBatchNormBackward(this, dOut, cache, gamma);
+    }
+
+    @Override
+    public NormResult layerNormForward(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        return CpuNormKernels.layerNormForward(this, x, gamma, beta, eps);
+    }
+
+    @Override
+    public NormGrads layerNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        return CpuNormKernels.layerNormBackward(this, dOut, cache, gamma);
+    }
+
+    @Override
+    public NormResult groupNormForward(Tensor x, Tensor gamma, Tensor beta, int groups, float eps) {
+        return CpuNormKernels.groupNormForward(this, x, gamma, beta, groups, eps);
+    }
+
+    @Override
+    public NormGrads groupNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        return CpuNormKernels.groupNormBackward(this, dOut, cache, gamma);
+    }
+
+    // ---------------------------------------------------------------- dropout
+
+    @Override
+    public DropoutResult dropoutForward(Tensor x, DropoutOptions options, Mode mode) {
+        return CpuDropout.forward(this, x, options, mode);
+    }
+
+    @Override
+    public Tensor dropoutBackward(Tensor dOut, Tensor mask) {
+        return CpuDropout.backward(this, dOut, mask);
+    }
+
+    // ---------------------------------------------------------------- training ops
+
+    @Override
+    public void gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta) {
+        Contracts.gemm(this, a, transA, b, transB, c);
+        int m = c.shape().dim(0);
+        int n = c.shape().dim(1);
+        int k = transA ? a.shape().dim(0) : a.shape().dim(1);
+        CpuGemm.gemm(data(a), a.shape().dim(1), transA, data(b), b.shape().dim(1), transB, data(c), m, n, k,
+                alpha, beta);
+    }
+
+    @Override
+    public void addBias(Tensor x, Tensor bias) {
+        CpuTrainingKernels.addBias(this, x, bias);
+    }
+
+    @Override
+    public Tensor columnSum(Tensor x) {
+        return CpuTrainingKernels.columnSum(this, x);
+    }
+
+    @Override
+    public Tensor relu(Tensor x) {
+        return CpuTrainingKernels.relu(this, x);
+    }
+
+    @Override
+    public Tensor reluBackward(Tensor dOut, Tensor x) {
+        return CpuTrainingKernels.reluBackward(this, dOut, x);
+    }
+
+    @Override
+    public LossResult softmaxCrossEntropy(Tensor logits, Tensor labels) {
+        return CpuTrainingKernels.softmaxCrossEntropy(this, logits, labels);
+    }
+
+    @Override
+    public Tensor argmax(Tensor x) {
+        return CpuTrainingKernels.argmax(this, x);
+    }
+
+    @Override
+    public Tensor sumOfSquares(Tensor x) {
+        return CpuTrainingKernels.sumOfSquares(this, x);
+    }
+
+    // ---------------------------------------------------------------- optimizers
+
+    @Override
+    public void sgd(Tensor w, Tensor dw, float learningRate) {
+        CpuOptimizers.sgd(this, w, dw, learningRate);
+    }
+
+    @Override
+    public void sgdMomentum(Tensor w, Tensor dw, Tensor velocity, float learningRate, float momentum) {
+        CpuOptimizers.sgdMomentum(this, w, dw, velocity, learningRate, momentum);
+    }
+
+    @Override
+    public void rmsprop(Tensor w, Tensor dw, Tensor cache, float learningRate, float decayRate, float eps) {
+        CpuOptimizers.rmsprop(this, w, dw, cache, learningRate, decayRate, eps);
+    }
+
+    @Override
+    public void adam(Tensor w, Tensor dw, Tensor m, Tensor v, float learningRate, float beta1, float beta2,
+                     float eps, int t) {
+        CpuOptimizers.adam(this, w, dw, m, v, learningRate, beta1, beta2, eps, t);
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @Override
+    public void fill(Tensor t, float value) {
+        CpuElementwise.fill(this, t, value);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        CpuElementwise.copy(this, src, dst);
+    }
+
+    @Override
+    public void scale(Tensor t, float alpha) {
+        CpuElementwise.scale(this, t, alpha);
+    }
+
+    @Override
+    public void axpy(float alpha, Tensor x, Tensor y) {
+        CpuElementwise.axpy(this, alpha, x, y);
+    }
+
+    @Override
+    public Tensor copyOf(Tensor t) {
+        Contracts.requireOwned("copy", "src", t, this);
+        CpuTensor d = allocate(t.shape());
+        System.arraycopy(data(t), 0, d.data(), 0, t.size());
+        return d;
+    }
+
+    @Override
+    public String toString() {
+        return "CpuBackend[" + device.name() + "]";
+    }
+}

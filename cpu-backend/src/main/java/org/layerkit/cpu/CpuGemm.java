@@ -1,0 +1,124 @@
+package org.layerkit.cpu;
+
+import dev.ludovic.netlib.blas.BLAS;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * GEMM through netlib's {@link BLAS} (JNI to the system's {@code libblas.so.3}, OpenBLAS on Debian with
+ * {@code libopenblas0-pthread}; a pure-Java implementation when the native library cannot be loaded).
+ *
+ * <p>layerkit is row-major, BLAS column-major. A row-major {@code [R,C]} array read column-major is its transpose
+ * {@code [C,R]} with leading dimension C, so the row-major product C = op(A)·op(B) is computed as the column-major
+ * product Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap places, each keeps its own transpose flag, and every leading
+ * dimension is the row-major column count of that array.
+ */
+final class CpuGemm {
+    private static volatile BLAS blas;
+    private static volatile String description;
+
+    private CpuGemm() {
+    }
+
+    /** The BLAS instance, loaded on first use (the provider must not touch native code while being discovered). */
+    static BLAS blas() {
+        BLAS b = blas;
+        if (b == null) {
+            synchronized (CpuGemm.class) {
+                b = blas;
+                if (b == null) {
+                    b = loadQuietly();
+                    blas = b;
+                }
+            }
+        }
+        return b;
+    }
+
+    /**
+     * {@link BLAS#getInstance()} with netlib's own loader warnings muted: it logs every implementation it tries and
+     * fails (VectorBLAS needs an incubator module, for one), which is noise next to the one line that matters,
+     * logged here: which implementation GEMM actually uses when it is not native.
+     */
+    private static BLAS loadQuietly() {
+        Logger netlib = Logger.getLogger("dev.ludovic.netlib.blas.InstanceBuilder");
+        Level old = netlib.getLevel();
+        netlib.setLevel(Level.SEVERE);
+        BLAS b;
+        try {
+            b = BLAS.getInstance();
+        } finally {
+            netlib.setLevel(old);
+        }
+        if (!b.getClass().getSimpleName().startsWith("JNI")) {
+            System.getLogger(CpuGemm.class.getName()).log(System.Logger.Level.WARNING,
+                    "cpu backend: native BLAS could not be loaded (install libopenblas0-pthread for libblas.so.3); "
+                            + "GEMM uses the pure-Java " + b.getClass().getSimpleName());
+        }
+        return b;
+    }
+
+    /** e.g. "OpenBLAS via JNI", or "pure Java (VectorBLAS)" when native loading failed. */
+    static String describe() {
+        String d = description;
+        if (d == null) {
+            BLAS b = blas();
+            String impl = b.getClass().getSimpleName();
+            if (impl.startsWith("JNI")) {
+                d = nativeLibraryName() + " via JNI";
+            } else {
+                d = "pure Java (" + impl + "; native BLAS not loaded)";
+            }
+            description = d;
+        }
+        return d;
+    }
+
+    /** Which native BLAS the process mapped, from /proc/self/maps; "native BLAS" when it cannot tell. */
+    private static String nativeLibraryName() {
+        try {
+            String maps = Files.readString(Path.of("/proc/self/maps")).toLowerCase(Locale.ROOT);
+            if (maps.contains("openblas")) {
+                return "OpenBLAS";
+            }
+            if (maps.contains("libmkl")) {
+                return "Intel MKL";
+            }
+            if (maps.contains("blis")) {
+                return "BLIS";
+            }
+            if (maps.contains("atlas")) {
+                return "ATLAS";
+            }
+            if (maps.contains("libblas.so")) {
+                return "reference BLAS";
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or /proc unreadable: fall through to the generic name
+        }
+        return "native BLAS";
+    }
+
+    /**
+     * C = α·op(A)·op(B) + β·C on row-major arrays; op(A) [M,K], op(B) [K,N], C [M,N]. {@code aCols}/{@code bCols}
+     * are the stored (row-major) column counts of A and B, i.e. their leading dimensions.
+     */
+    static void gemm(float[] a, int aCols, boolean transA, float[] b, int bCols, boolean transB,
+                     float[] c, int m, int n, int k, float alpha, float beta) {
+        if (beta == 0f) {
+            // β = 0 must ignore C's old contents, NaN included; BLAS promises it, this makes it independent of BLAS
+            Arrays.fill(c, 0, m * n, 0f);
+        }
+        if (k == 0 || m == 0 || n == 0) {
+            return;
+        }
+        // column-major: Cᵀ[N,M] = op(B)ᵀ[N,K] · op(A)ᵀ[K,M]
+        blas().sgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k,
+                alpha, b, bCols, a, aCols, beta, c, n);
+    }
+}

@@ -1,0 +1,56 @@
+package org.layerkit.cpu;
+
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.IntStream;
+
+/**
+ * Splits a kernel's rows (or slabs) into contiguous chunks run on the common {@link ForkJoinPool} plus the calling
+ * thread. Work below {@link #MIN_PARALLEL_ELEMENTS} elements stays on the calling thread, where thread hand-off
+ * would cost more than it saves.
+ *
+ * <p>The number of chunks depends only on the problem size, never on timing, so reductions that combine per-chunk
+ * partial sums in chunk order are deterministic from run to run.
+ */
+final class CpuParallel {
+    /** Tensors smaller than this run single-threaded. */
+    static final int MIN_PARALLEL_ELEMENTS = 1 << 16;
+
+    /** Threads available: the common pool's workers plus the caller. */
+    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism() + 1);
+
+    private CpuParallel() {
+    }
+
+    /** Work on rows {@code [from, to)} of chunk {@code chunk}. */
+    @FunctionalInterface
+    interface ChunkBody {
+        void run(int chunk, int from, int to);
+    }
+
+    /**
+     * How many chunks to split {@code rows} rows of {@code elementsPerRow} elements into: 1 for small work,
+     * otherwise a few per thread (for balance), never more than the rows.
+     */
+    static int chunks(int rows, long elementsPerRow) {
+        long total = (long) rows * Math.max(1, elementsPerRow);
+        if (THREADS == 1 || rows < 2 || total < MIN_PARALLEL_ELEMENTS) {
+            return 1;
+        }
+        return (int) Math.min(rows, 4L * THREADS);
+    }
+
+    /** Runs {@code body} over {@code chunks} contiguous, near-equal parts of {@code [0, rows)}. */
+    static void forChunks(int chunks, int rows, ChunkBody body) {
+        if (chunks <= 1) {
+            body.run(0, 0, rows);
+            return;
+        }
+        IntStream.range(0, chunks).parallel().forEach(k -> body.run(k,
+                (int) ((long) k * rows / chunks), (int) ((long) (k + 1) * rows / chunks)));
+    }
+
+    /** {@link #forChunks} with the chunk count chosen by {@link #chunks}. */
+    static void forRows(int rows, long elementsPerRow, ChunkBody body) {
+        forChunks(chunks(rows, elementsPerRow), rows, body);
+    }
+}

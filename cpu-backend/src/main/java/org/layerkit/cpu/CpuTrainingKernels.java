@@ -1,0 +1,186 @@
+package org.layerkit.cpu;
+
+import org.layerkit.api.Contracts;
+import org.layerkit.api.LossResult;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+/**
+ * The kernels a fully connected net needs around the normalization layers: bias add and its gradient (column
+ * sum), ReLU, softmax cross-entropy, argmax and the L2 sum of squares. Shape letters: N batch, D features,
+ * K classes. Derivation of the loss in {@code docs/ops/softmax_cross_entropy.md}.
+ */
+final class CpuTrainingKernels {
+    private CpuTrainingKernels() {
+    }
+
+    // ---------------------------------------------------------------- bias [N,D] + [D]
+
+    static void addBias(CpuBackend be, Tensor x, Tensor bias) {
+        Contracts.addBias(be, x, bias);
+        int n = x.shape().dim(0);
+        int d = x.shape().dim(1);
+        float[] xs = CpuBackend.data(x);
+        float[] b = CpuBackend.data(bias);
+        CpuParallel.forRows(n, d, (k, from, to) -> {
+            for (int row = from; row < to; row++) {
+                int off = row * d;
+                for (int j = 0; j < d; j++) {
+                    xs[off + j] += b[j];
+                }
+            }
+        });
+    }
+
+    static Tensor columnSum(CpuBackend be, Tensor x) {
+        Contracts.requireRank("bias.column_sum", "x", x, 2, be);
+        int n = x.shape().dim(0);
+        int d = x.shape().dim(1);
+        float[] xs = CpuBackend.data(x);
+        // per-chunk partial sums in double, combined in chunk order
+        int chunks = CpuParallel.chunks(n, d);
+        double[][] part = new double[chunks][d];
+        CpuParallel.forChunks(chunks, n, (k, from, to) -> {
+            double[] acc = part[k];
+            for (int row = from; row < to; row++) {
+                int off = row * d;
+                for (int j = 0; j < d; j++) {
+                    acc[j] += xs[off + j];
+                }
+            }
+        });
+        CpuTensor out = be.allocate(Shape.of(d));
+        float[] o = out.data();
+        for (int j = 0; j < d; j++) {
+            double s = 0;
+            for (int k = 0; k < chunks; k++) {
+                s += part[k][j];
+            }
+            o[j] = (float) s;
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- ReLU
+
+    static Tensor relu(CpuBackend be, Tensor x) {
+        Contracts.requireOwned("relu.forward", "x", x, be);
+        float[] xs = CpuBackend.data(x);
+        CpuTensor out = be.allocate(x.shape());
+        float[] y = out.data();
+        CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
+            for (int i = from; i < to; i++) {
+                y[i] = xs[i] > 0f ? xs[i] : 0f;
+            }
+        });
+        return out;
+    }
+
+    static Tensor reluBackward(CpuBackend be, Tensor dOut, Tensor x) {
+        Contracts.sameShape(be, "relu.backward", "x", x, "dOut", dOut);
+        float[] xs = CpuBackend.data(x);
+        float[] dy = CpuBackend.data(dOut);
+        CpuTensor dX = be.allocate(x.shape());
+        float[] dx = dX.data();
+        CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
+            for (int i = from; i < to; i++) {
+                dx[i] = xs[i] > 0f ? dy[i] : 0f;
+            }
+        });
+        return dX;
+    }
+
+    // ---------------------------------------------------------------- softmax cross-entropy [N,K], labels [N]
+
+    static LossResult softmaxCrossEntropy(CpuBackend be, Tensor logits, Tensor labels) {
+        Contracts.softmaxCrossEntropy(be, logits, labels);
+        String op = "softmax_cross_entropy";
+        int n = logits.shape().dim(0);
+        int kk = logits.shape().dim(1);
+        float[] z = CpuBackend.data(logits);
+        float[] lab = CpuBackend.data(labels);
+        // step 0: every label an integer class index in [0,K), checked before any work
+        for (int row = 0; row < n; row++) {
+            float l = lab[row];
+            if (!(l >= 0f && l < kk && l == Math.rint(l))) {
+                throw Contracts.bad(op, "labels[" + row + "]", "an integer class index in [0," + kk + ")", l);
+            }
+        }
+        CpuTensor dT = be.allocate(logits.shape());
+        float[] dz = dT.data();
+        double[] rowLoss = new double[n];
+        double invN = 1.0 / n;
+        CpuParallel.forRows(n, kk, (k, from, to) -> {
+            for (int row = from; row < to; row++) {
+                int off = row * kk;
+                // step 1: the row max, subtracted so that exp never overflows
+                float max = z[off];
+                for (int j = 1; j < kk; j++) {
+                    max = Math.max(max, z[off + j]);
+                }
+                // step 2: Σ exp(z − max) in double; log-sum-exp = max + log Σ
+                double sum = 0;
+                for (int j = 0; j < kk; j++) {
+                    sum += Math.exp((double) z[off + j] - max);
+                }
+                double logSum = Math.log(sum);
+                int label = (int) lab[row];
+                // step 3: loss_n = −log softmax[label] = log Σ − (z_label − max)
+                rowLoss[row] = logSum - ((double) z[off + label] - max);
+                // step 4: dLogits = (softmax − onehot)/N
+                for (int j = 0; j < kk; j++) {
+                    double p = Math.exp((double) z[off + j] - max) / sum;
+                    dz[off + j] = (float) ((p - (j == label ? 1.0 : 0.0)) * invN);
+                }
+            }
+        });
+        double loss = 0;
+        for (double v : rowLoss) {
+            loss += v;
+        }
+        return new LossResult(be.uploadOwned(new float[] {(float) (loss * invN)}, Shape.of(1)), dT);
+    }
+
+    // ---------------------------------------------------------------- argmax, sum of squares
+
+    static Tensor argmax(CpuBackend be, Tensor x) {
+        Contracts.requireRank("argmax", "x", x, 2, be);
+        int n = x.shape().dim(0);
+        int kk = x.shape().dim(1);
+        float[] xs = CpuBackend.data(x);
+        CpuTensor out = be.allocate(Shape.of(n));
+        float[] o = out.data();
+        CpuParallel.forRows(n, kk, (k, from, to) -> {
+            for (int row = from; row < to; row++) {
+                int off = row * kk;
+                int best = 0;
+                for (int j = 1; j < kk; j++) {
+                    if (xs[off + j] > xs[off + best]) { // strict: the first maximum wins ties
+                        best = j;
+                    }
+                }
+                o[row] = best;
+            }
+        });
+        return out;
+    }
+
+    static Tensor sumOfSquares(CpuBackend be, Tensor x) {
+        Contracts.requireOwned("sum_of_squares", "x", x, be);
+        float[] xs = CpuBackend.data(x);
+        int chunks = CpuParallel.chunks(xs.length, 1);
+        double[] part = new double[chunks];
+        CpuParallel.forChunks(chunks, xs.length, (k, from, to) -> {
+            double acc = 0;
+            for (int i = from; i < to; i++) {
+                acc += (double) xs[i] * xs[i];
+            }
+            part[k] = acc;
+        });
+        double total = 0;
+        for (double v : part) {
+            total += v;
+        }
+        return be.uploadOwned(new float[] {(float) total}, Shape.of(1));
+    }
+}

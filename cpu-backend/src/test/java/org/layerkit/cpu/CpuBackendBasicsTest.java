@@ -1,0 +1,70 @@
+package org.layerkit.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.layerkit.api.Backend;
+import org.layerkit.api.BackendProvider;
+import org.layerkit.api.Backends;
+import org.layerkit.api.DeviceInfo;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+class CpuBackendBasicsTest {
+
+    @Test
+    void providerIsDiscoveredByNameAndDescribesTheCpu() {
+        BackendProvider p = Backends.provider("cpu", CpuBackendBasicsTest.class.getClassLoader());
+        assertInstanceOf(CpuBackendProvider.class, p);
+        assertEquals(100, p.priority());
+        assertTrue(p.availability().isAvailable());
+        DeviceInfo d = p.devices().get(0);
+        assertEquals("JVM", d.platform());
+        assertFalse(d.gpu());
+        assertEquals(Runtime.getRuntime().availableProcessors(), d.computeUnits());
+        assertEquals(Runtime.getRuntime().maxMemory(), d.memoryBytes());
+        assertTrue(d.name().startsWith("CPU (") && d.name().contains("BLAS: "), d.name());
+        try (Backend b = Backends.get("cpu")) {
+            assertEquals("cpu", b.name());
+        }
+    }
+
+    @Test
+    void zerosAreZeroEvenWhenThePoolHandsBackADirtyArray() {
+        try (CpuBackend be = new CpuBackend()) {
+            Tensor dirty = be.upload(new float[] {1, 2, 3, 4}, Shape.of(4));
+            dirty.close();
+            assertEquals(4, be.pool().pooledFloats(), "a closed tensor's array goes back to the pool");
+            try (Tensor z = be.zeros(Shape.of(2, 2))) {
+                assertEquals(0, be.pool().pooledFloats(), "zeros reuses the pooled array");
+                assertArrayEquals(new float[4], z.toArray());
+            }
+        }
+    }
+
+    @Test
+    void toArrayReturnsACopy() {
+        try (CpuBackend be = new CpuBackend(); Tensor t = be.upload(new float[] {1, 2}, Shape.of(2))) {
+            float[] a = t.toArray();
+            a[0] = 99;
+            assertArrayEquals(new float[] {1, 2}, t.toArray());
+            assertNotSame(t.toArray(), t.toArray());
+        }
+    }
+
+    @Test
+    void uploadCopiesTheCallersArray() {
+        try (CpuBackend be = new CpuBackend()) {
+            float[] src = {5, 6};
+            try (Tensor t = be.upload(src, Shape.of(2))) {
+                src[0] = 0;
+                assertArrayEquals(new float[] {5, 6}, t.toArray());
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package org.layerkit.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.layerkit.cpu.Numerics.assertClose;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+class CpuGemmTest {
+    private static CpuBackend be;
+
+    @BeforeAll
+    static void open() {
+        be = new CpuBackend();
+    }
+
+    @AfterAll
+    static void close() {
+        be.close();
+    }
+
+    /** α·op(A)·op(B) + β·C by the definition, in double, row-major. */
+    private static double[] naive(float[] a, Shape as, boolean ta, float[] b, Shape bs, boolean tb, float[] c,
+                                  int m, int n, int k, double alpha, double beta) {
+        double[] out = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    double av = ta ? a[p * as.dim(1) + i] : a[i * as.dim(1) + p];
+                    double bv = tb ? b[j * bs.dim(1) + p] : b[p * bs.dim(1) + j];
+                    s += av * bv;
+                }
+                out[i * n + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * n + j]);
+            }
+        }
+        return out;
+    }
+
+    private static void checkAllTransposes(int m, int n, int k, float alpha, float beta, long seed) {
+        Random r = new Random(seed);
+        for (boolean ta : new boolean[] {false, true}) {
+            for (boolean tb : new boolean[] {false, true}) {
+                Shape as = ta ? Shape.of(k, m) : Shape.of(m, k);
+                Shape bs = tb ? Shape.of(n, k) : Shape.of(k, n);
+                float[] a = Numerics.gaussian(r, as.size(), 0, 1);
+                float[] b = Numerics.gaussian(r, bs.size(), 0, 1);
+                float[] c = Numerics.gaussian(r, m * n, 0, 1);
+                double[] expected = naive(a, as, ta, b, bs, tb, c, m, n, k, alpha, beta);
+                try (Tensor tA = be.upload(a, as); Tensor tB = be.upload(b, bs); Tensor tC = be.upload(c,
+                        Shape.of(m, n))) {
+                    be.gemm(tA, ta, tB, tb, tC, alpha, beta);
+                    assertClose("gemm transA=" + ta + " transB=" + tb + " alpha=" + alpha + " beta=" + beta,
+                            Shape.of(m, n), expected, tC.toArray(), 1e-4 * Math.sqrt(k), 1e-4);
+                }
+            }
+        }
+    }
+
+    @Test
+    void allFourTransposeCombinationsMatchANaiveLoop() {
+        checkAllTransposes(7, 5, 13, 1f, 0f, 1);
+        checkAllTransposes(65, 33, 129, 1f, 0f, 2);
+        checkAllTransposes(1, 1, 1, 1f, 0f, 3);
+    }
+
+    @Test
+    void alphaAndBetaScaleTheProductAndTheOldContents() {
+        checkAllTransposes(9, 11, 6, 0.5f, 2f, 4);
+        checkAllTransposes(31, 3, 17, -1.5f, 1f, 5);
+    }
+
+    @Test
+    void betaZeroIgnoresNaNInC() {
+        float[] a = {1, 2, 3, 4};
+        float[] b = {5, 6, 7, 8};
+        float[] c = new float[4];
+        Arrays.fill(c, Float.NaN);
+        try (Tensor tA = be.upload(a, Shape.of(2, 2)); Tensor tB = be.upload(b, Shape.of(2, 2));
+             Tensor tC = be.upload(c, Shape.of(2, 2))) {
+            be.gemm(tA, false, tB, false, tC, 1f, 0f);
+            assertClose("gemm with NaN in C and beta 0", Shape.of(2, 2), new double[] {19, 22, 43, 50}, tC.toArray(),
+                    1e-5, 1e-6);
+        }
+    }
+
+    @Test
+    void matmulReturnsANewProduct() {
+        try (Tensor tA = be.upload(new float[] {1, 2, 3, 4, 5, 6}, Shape.of(2, 3));
+             Tensor p = be.matmul(tA, false, tA, true)) {
+            assertClose("matmul a·aᵀ", Shape.of(2, 2), new double[] {14, 32, 32, 77}, p.toArray(), 1e-5, 1e-6);
+        }
+    }
+
+    @Test
+    void deviceNameReportsTheBlasInUse() {
+        assertTrue(be.device().name().contains("BLAS: "), be.device().name());
+    }
+}
