@@ -1,0 +1,79 @@
+package org.layerkit.opencl;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.layerkit.api.Availability;
+import org.layerkit.api.Backend;
+import org.layerkit.api.BackendOptions;
+import org.layerkit.api.BackendProvider;
+import org.layerkit.api.BackendUnavailableException;
+import org.layerkit.api.DeviceInfo;
+
+/**
+ * The {@code opencl} backend provider. The constructor touches no native code; the first call to
+ * {@link #availability()}, {@link #devices()} or {@link #priority()} probes the OpenCL platforms once and caches
+ * the outcome. Option {@code device} (or {@code -Dlayerkit.opencl.device}) picks a device by index or name
+ * substring; the default is the first GPU, else the first device.
+ */
+public final class ClBackendProvider implements BackendProvider {
+    public static final String NAME = "opencl";
+    /** Above the CPU backend's 100 when the default device is a GPU. */
+    static final int GPU_PRIORITY = 200;
+    /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
+    static final int CPU_PRIORITY = 50;
+
+    private volatile ClDevices.Probe probe;
+
+    private ClDevices.Probe probe() {
+        ClDevices.Probe p = probe;
+        if (p == null) {
+            synchronized (this) {
+                p = probe;
+                if (p == null) {
+                    p = ClDevices.probe();
+                    probe = p;
+                }
+            }
+        }
+        return p;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public int priority() {
+        ClDevices.Probe p = probe();
+        return p.ok() && ClDevices.defaultDevice(p.devices()).info().gpu() ? GPU_PRIORITY : CPU_PRIORITY;
+    }
+
+    @Override
+    public Availability availability() {
+        ClDevices.Probe p = probe();
+        return p.ok() ? Availability.available() : Availability.unavailable(p.reason(), p.cause());
+    }
+
+    @Override
+    public List<DeviceInfo> devices() {
+        List<DeviceInfo> out = new ArrayList<>();
+        for (ClDevices.Entry e : probe().devices()) {
+            out.add(e.info());
+        }
+        return List.copyOf(out);
+    }
+
+    @Override
+    public Backend create(BackendOptions options) {
+        ClDevices.Probe p = probe();
+        if (!p.ok()) {
+            throw new BackendUnavailableException("backend 'opencl' is unavailable: "
+                    + availability().describe(), p.cause());
+        }
+        BackendOptions o = options == null ? BackendOptions.none() : options;
+        ClDevices.Entry entry = ClDevices.choose(p.devices(), o.get(NAME, "device"));
+        return new ClBackend(ClContext.open(entry));
+    }
+}

@@ -1,0 +1,419 @@
+package org.layerkit.opencl;
+
+import static org.jocl.CL.CL_CONTEXT_PLATFORM;
+import static org.jocl.CL.CL_DEVICE_EXTENSIONS;
+import static org.jocl.CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE;
+import static org.jocl.CL.CL_DEVICE_MAX_WORK_GROUP_SIZE;
+import static org.jocl.CL.CL_INVALID_BUFFER_SIZE;
+import static org.jocl.CL.CL_KERNEL_WORK_GROUP_SIZE;
+import static org.jocl.CL.CL_MEM_OBJECT_ALLOCATION_FAILURE;
+import static org.jocl.CL.CL_MEM_READ_WRITE;
+import static org.jocl.CL.CL_OUT_OF_HOST_MEMORY;
+import static org.jocl.CL.CL_OUT_OF_RESOURCES;
+import static org.jocl.CL.CL_PROGRAM_BUILD_LOG;
+import static org.jocl.CL.CL_TRUE;
+import static org.jocl.CL.clBuildProgram;
+import static org.jocl.CL.clCreateBuffer;
+import static org.jocl.CL.clCreateCommandQueue;
+import static org.jocl.CL.clCreateContext;
+import static org.jocl.CL.clCreateKernel;
+import static org.jocl.CL.clCreateProgramWithSource;
+import static org.jocl.CL.clEnqueueCopyBuffer;
+import static org.jocl.CL.clEnqueueReadBuffer;
+import static org.jocl.CL.clEnqueueWriteBuffer;
+import static org.jocl.CL.clFinish;
+import static org.jocl.CL.clGetKernelWorkGroupInfo;
+import static org.jocl.CL.clGetProgramBuildInfo;
+import static org.jocl.CL.clReleaseCommandQueue;
+import static org.jocl.CL.clReleaseContext;
+import static org.jocl.CL.clReleaseKernel;
+import static org.jocl.CL.clReleaseMemObject;
+import static org.jocl.CL.clReleaseProgram;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.jocl.CL;
+import org.jocl.CLException;
+import org.jocl.Pointer;
+import org.jocl.Sizeof;
+import org.jocl.cl_command_queue;
+import org.jocl.cl_context;
+import org.jocl.cl_context_properties;
+import org.jocl.cl_device_id;
+import org.jocl.cl_kernel;
+import org.jocl.cl_mem;
+import org.jocl.cl_program;
+import org.layerkit.api.BackendException;
+import org.layerkit.api.DeviceInfo;
+
+/**
+ * One OpenCL device as layerkit uses it: platform, device, context, one in-order command queue, the buffers'
+ * live-byte count, and a program cache holding each kernel family ({@code kernels/<family>.cl}, prefixed by
+ * {@code kernels/common.cl}) built once on first use.
+ *
+ * <p>Every CL failure becomes a {@link BackendException} that names the op, the device and the CL error code;
+ * a failed build carries the build log; an allocation failure says how many bytes were requested. Calls are
+ * serialized on this object (kernel objects hold their arguments, so a launch is set-args-then-enqueue under
+ * one lock).
+ */
+public final class ClContext implements AutoCloseable {
+    private final DeviceInfo info;
+    private final cl_device_id device;
+    private final cl_context context;
+    private final cl_command_queue queue;
+    private final boolean fp64;
+    private final long maxWorkGroupSize;
+    private final long maxAllocBytes;
+    private final Map<String, cl_program> programs = new HashMap<>();
+    private final Map<String, cl_kernel> kernels = new HashMap<>();
+    private final AtomicLong liveBytes = new AtomicLong();
+    private final AtomicLong liveBuffers = new AtomicLong();
+    private volatile boolean closed;
+
+    // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
+    @SuppressWarnings("deprecation")
+    private ClContext(ClDevices.Entry entry) {
+        this.info = entry.info();
+        this.device = entry.device();
+        String op = "opencl.open";
+        try {
+            cl_context_properties props = new cl_context_properties();
+            props.addProperty(CL_CONTEXT_PLATFORM, entry.platform());
+            this.context = clCreateContext(props, 1, new cl_device_id[] {device}, null, null, null);
+            this.queue = clCreateCommandQueue(context, device, 0, null);
+            this.fp64 = ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
+            this.maxWorkGroupSize = ClDevices.deviceSize(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
+            this.maxAllocBytes = ClDevices.deviceLong(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+    }
+
+    /** Opens a context and queue on the device. */
+    static ClContext open(ClDevices.Entry entry) {
+        return new ClContext(entry);
+    }
+
+    /** The device this context computes on. */
+    public DeviceInfo device() {
+        return info;
+    }
+
+    /** Bytes held by buffers allocated here and not yet released (tests use it to find leaks). */
+    public long liveBytes() {
+        return liveBytes.get();
+    }
+
+    /** Buffers allocated here and not yet released. */
+    public long liveBuffers() {
+        return liveBuffers.get();
+    }
+
+    /** Whether reductions accumulate in double (the device has cl_khr_fp64). */
+    public boolean hasFp64() {
+        return fp64;
+    }
+
+    /** Bytes of one reduction accumulator ({@code acc_t} in common.cl). */
+    int accBytes() {
+        return fp64 ? Sizeof.cl_double : Sizeof.cl_float;
+    }
+
+    /** The largest single buffer the device allows (CL_DEVICE_MAX_MEM_ALLOC_SIZE). */
+    public long maxAllocBytes() {
+        return maxAllocBytes;
+    }
+
+    long maxWorkGroupSize() {
+        return maxWorkGroupSize;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /** A BackendException naming op, device and the CL error code name; out-of-memory codes say so. */
+    BackendException error(String op, CLException e) {
+        int code = e.getStatus();
+        String name = CL.stringFor_errorCode(code);
+        String what = isOutOfMemory(code) ? "out of device memory (" + name + ")" : name;
+        return new BackendException(op + ": OpenCL error " + what + " on " + info.name() + " ["
+                + info.platform() + "]; this backend holds " + liveBytes.get() + " bytes in " + liveBuffers.get()
+                + " buffers", e);
+    }
+
+    private static boolean isOutOfMemory(int code) {
+        return code == CL_MEM_OBJECT_ALLOCATION_FAILURE || code == CL_OUT_OF_RESOURCES
+                || code == CL_OUT_OF_HOST_MEMORY;
+    }
+
+    private void ensureOpen(String op) {
+        if (closed) {
+            throw new IllegalStateException(op + ": the opencl backend on " + info.name() + " is closed");
+        }
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    /** A new uninitialised buffer of {@code bytes}; counted in {@link #liveBytes()} until {@link #release}. */
+    synchronized cl_mem allocate(String op, long bytes) {
+        ensureOpen(op);
+        if (bytes > maxAllocBytes) {
+            throw new BackendException(op + ": out of device memory: requested " + bytes + " bytes ("
+                    + mib(bytes) + ") in one buffer, but " + info.name() + " allows at most " + maxAllocBytes
+                    + " bytes (" + mib(maxAllocBytes) + ", CL_DEVICE_MAX_MEM_ALLOC_SIZE)");
+        }
+        try {
+            cl_mem m = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null);
+            liveBytes.addAndGet(bytes);
+            liveBuffers.incrementAndGet();
+            return m;
+        } catch (CLException e) {
+            int code = e.getStatus();
+            if (isOutOfMemory(code) || code == CL_INVALID_BUFFER_SIZE) {
+                throw new BackendException(op + ": out of device memory: requested " + bytes + " bytes ("
+                        + mib(bytes) + ") on " + info.name() + " with " + liveBytes.get() + " bytes ("
+                        + mib(liveBytes.get()) + ") already held by this backend ("
+                        + CL.stringFor_errorCode(code) + ")", e);
+            }
+            throw error(op, e);
+        }
+    }
+
+    /** Releases a buffer from {@link #allocate}. */
+    synchronized void release(cl_mem m, long bytes) {
+        try {
+            clReleaseMemObject(m);
+        } catch (CLException e) {
+            throw error("tensor.close", e);
+        } finally {
+            liveBytes.addAndGet(-bytes);
+            liveBuffers.decrementAndGet();
+        }
+    }
+
+    /** Blocking host → device copy of {@code data} into the start of {@code m}. */
+    synchronized void write(String op, cl_mem m, float[] data) {
+        ensureOpen(op);
+        try {
+            clEnqueueWriteBuffer(queue, m, CL_TRUE, 0, (long) data.length * Sizeof.cl_float, Pointer.to(data),
+                    0, null, null);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+    }
+
+    /** Blocking device → host copy of {@code count} floats from element {@code from} of {@code m}. */
+    synchronized float[] read(String op, cl_mem m, long from, int count) {
+        ensureOpen(op);
+        float[] out = new float[count];
+        try {
+            clEnqueueReadBuffer(queue, m, CL_TRUE, from * Sizeof.cl_float, (long) count * Sizeof.cl_float,
+                    Pointer.to(out), 0, null, null);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+        return out;
+    }
+
+    /** Blocking read of one int (error flags). */
+    synchronized int readInt(String op, cl_mem m) {
+        ensureOpen(op);
+        int[] out = new int[1];
+        try {
+            clEnqueueReadBuffer(queue, m, CL_TRUE, 0, Sizeof.cl_int, Pointer.to(out), 0, null, null);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+        return out[0];
+    }
+
+    /** Blocking write of one int. */
+    synchronized void writeInt(String op, cl_mem m, int value) {
+        ensureOpen(op);
+        try {
+            clEnqueueWriteBuffer(queue, m, CL_TRUE, 0, Sizeof.cl_int, Pointer.to(new int[] {value}), 0, null,
+                    null);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+    }
+
+    /** Device-side copy of {@code bytes}, queued. */
+    synchronized void copy(String op, cl_mem src, cl_mem dst, long bytes) {
+        ensureOpen(op);
+        try {
+            clEnqueueCopyBuffer(queue, src, dst, 0, 0, bytes, 0, null, null);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+    }
+
+    /** Waits for every queued command. */
+    synchronized void finish(String op) {
+        ensureOpen(op);
+        try {
+            clFinish(queue);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+    }
+
+    // ---------------------------------------------------------------- programs and kernels
+
+    /** The kernel {@code name} of {@code family}, building the family on first use. */
+    synchronized cl_kernel kernel(String family, String name) {
+        String key = family + "/" + name;
+        cl_kernel k = kernels.get(key);
+        if (k == null) {
+            ensureOpen(family + "." + name);
+            cl_program p = program(family);
+            try {
+                k = clCreateKernel(p, name, null);
+            } catch (CLException e) {
+                throw error(family + "." + name, e);
+            }
+            kernels.put(key, k);
+        }
+        return k;
+    }
+
+    /** The built program of {@code kernels/<family>.cl}, from the cache after the first call. */
+    synchronized cl_program program(String family) {
+        cl_program p = programs.get(family);
+        if (p == null) {
+            p = build(family, resource("common") + "\n" + resource(family));
+            programs.put(family, p);
+        }
+        return p;
+    }
+
+    /**
+     * Compiles {@code source} for this device with the backend's build options; a failure raises a
+     * BackendException whose message carries the build log. Programs from here are not cached: {@link #program}
+     * is the cached path.
+     */
+    public synchronized cl_program build(String label, String source) {
+        String op = "opencl.build[" + label + "]";
+        ensureOpen(op);
+        cl_program p;
+        try {
+            p = clCreateProgramWithSource(context, 1, new String[] {source}, null, null);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+        try {
+            clBuildProgram(p, 1, new cl_device_id[] {device}, buildOptions(), null, null);
+            return p;
+        } catch (CLException e) {
+            String log = buildLog(p);
+            try {
+                clReleaseProgram(p);
+            } catch (CLException ignored) {
+                // the build error below is the one worth reporting
+            }
+            throw new BackendException(op + ": kernel build failed on " + info.name() + " ["
+                    + info.platform() + "] (" + CL.stringFor_errorCode(e.getStatus()) + "); build log:\n" + log, e);
+        }
+    }
+
+    /** Releases a program returned by {@link #build}. */
+    public synchronized void releaseProgram(cl_program p) {
+        clReleaseProgram(p);
+    }
+
+    private String buildOptions() {
+        return "-cl-std=CL1.2 -D LK_FP64=" + (fp64 ? 1 : 0);
+    }
+
+    private String buildLog(cl_program p) {
+        try {
+            long[] size = new long[1];
+            clGetProgramBuildInfo(p, device, CL_PROGRAM_BUILD_LOG, 0, null, size);
+            byte[] buf = new byte[(int) size[0]];
+            clGetProgramBuildInfo(p, device, CL_PROGRAM_BUILD_LOG, buf.length, Pointer.to(buf), null);
+            int n = 0;
+            while (n < buf.length && buf[n] != 0) {
+                n++;
+            }
+            String log = new String(buf, 0, n, StandardCharsets.UTF_8).strip();
+            return log.isEmpty() ? "(the driver gave no build log)" : log;
+        } catch (CLException e) {
+            return "(build log unavailable: " + CL.stringFor_errorCode(e.getStatus()) + ")";
+        }
+    }
+
+    private static String resource(String family) {
+        String path = "/kernels/" + family + ".cl";
+        try (InputStream in = ClContext.class.getResourceAsStream(path)) {
+            if (in == null) {
+                throw new BackendException("opencl: kernel source " + path + " is missing from the class path");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new BackendException("opencl: cannot read kernel source " + path, e);
+        }
+    }
+
+    /** The largest work-group this kernel may be launched with on this device. */
+    synchronized long kernelWorkGroupSize(String family, String name) {
+        cl_kernel k = kernel(family, name);
+        try {
+            long[] v = new long[1];
+            if (Sizeof.size_t == 8) {
+                clGetKernelWorkGroupInfo(k, device, CL_KERNEL_WORK_GROUP_SIZE, Sizeof.size_t, Pointer.to(v), null);
+                return Math.min(v[0], maxWorkGroupSize);
+            }
+            int[] w = new int[1];
+            clGetKernelWorkGroupInfo(k, device, CL_KERNEL_WORK_GROUP_SIZE, Sizeof.size_t, Pointer.to(w), null);
+            return Math.min(w[0] & 0xFFFFFFFFL, maxWorkGroupSize);
+        } catch (CLException e) {
+            throw error(family + "." + name, e);
+        }
+    }
+
+    /** Starts a launch of {@code family.kernel} on behalf of {@code op}. */
+    ClLaunch launch(String op, String family, String kernel) {
+        return new ClLaunch(this, op, family, kernel);
+    }
+
+    cl_command_queue queue() {
+        return queue;
+    }
+
+    void checkOpen(String op) {
+        ensureOpen(op);
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    }
+
+    /** Releases kernels, programs, the queue and the context; buffers still open are released by their tensors. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            clFinish(queue);
+        } catch (CLException ignored) {
+            // closing anyway
+        }
+        closed = true;
+        for (cl_kernel k : kernels.values()) {
+            clReleaseKernel(k);
+        }
+        kernels.clear();
+        for (cl_program p : programs.values()) {
+            clReleaseProgram(p);
+        }
+        programs.clear();
+        clReleaseCommandQueue(queue);
+        clReleaseContext(context);
+    }
+}

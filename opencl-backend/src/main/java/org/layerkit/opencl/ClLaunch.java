@@ -1,0 +1,119 @@
+package org.layerkit.opencl;
+
+import static org.jocl.CL.clEnqueueNDRangeKernel;
+import static org.jocl.CL.clSetKernelArg;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.jocl.CLException;
+import org.jocl.Pointer;
+import org.jocl.Sizeof;
+import org.jocl.cl_kernel;
+import org.jocl.cl_mem;
+
+/**
+ * One kernel launch: collects the arguments in order, then sets them and enqueues the kernel under the context's
+ * lock. Errors name the op the launch serves.
+ */
+final class ClLaunch {
+    /** Upper bound for 1-D element-wise work-groups and reduction work-groups. */
+    static final int PREFERRED_GROUP = 256;
+
+    private final ClContext ctx;
+    private final String op;
+    private final String family;
+    private final String name;
+    private final List<Object> args = new ArrayList<>();
+
+    /** A local-memory argument of a number of bytes. */
+    private record Local(long bytes) {
+    }
+
+    ClLaunch(ClContext ctx, String op, String family, String name) {
+        this.ctx = ctx;
+        this.op = op;
+        this.family = family;
+        this.name = name;
+    }
+
+    ClLaunch mem(ClTensor t) {
+        args.add(t.mem());
+        return this;
+    }
+
+    ClLaunch mem(cl_mem m) {
+        args.add(m);
+        return this;
+    }
+
+    ClLaunch i(int v) {
+        args.add(v);
+        return this;
+    }
+
+    ClLaunch f(float v) {
+        args.add(v);
+        return this;
+    }
+
+    ClLaunch local(long bytes) {
+        args.add(new Local(bytes));
+        return this;
+    }
+
+    /** One work-item per element 0..n−1 (the kernel ignores the rounded-up tail). */
+    void run1d(long n) {
+        long local = Math.min(PREFERRED_GROUP, ctx.kernelWorkGroupSize(family, name));
+        run(new long[] {roundUp(n, local)}, new long[] {local});
+    }
+
+    /** A 2-D launch with an explicit work-group; global sizes must be multiples of the local ones. */
+    void run2d(long gx, long gy, long lx, long ly) {
+        run(new long[] {gx, gy}, new long[] {lx, ly});
+    }
+
+    private void run(long[] global, long[] local) {
+        synchronized (ctx) {
+            ctx.checkOpen(op);
+            cl_kernel k = ctx.kernel(family, name);
+            try {
+                for (int a = 0; a < args.size(); a++) {
+                    Object v = args.get(a);
+                    if (v instanceof cl_mem m) {
+                        clSetKernelArg(k, a, Sizeof.cl_mem, Pointer.to(m));
+                    } else if (v instanceof Integer x) {
+                        clSetKernelArg(k, a, Sizeof.cl_int, Pointer.to(new int[] {x}));
+                    } else if (v instanceof Float x) {
+                        clSetKernelArg(k, a, Sizeof.cl_float, Pointer.to(new float[] {x}));
+                    } else if (v instanceof Local l) {
+                        clSetKernelArg(k, a, l.bytes(), null);
+                    } else {
+                        throw new IllegalStateException(op + ": unsupported kernel argument " + v);
+                    }
+                }
+                clEnqueueNDRangeKernel(ctx.queue(), k, global.length, null, global, local, 0, null, null);
+            } catch (CLException e) {
+                throw ctx.error(op + " (kernel " + family + "." + name + ")", e);
+            }
+        }
+    }
+
+    static long roundUp(long n, long multiple) {
+        return (n + multiple - 1) / multiple * multiple;
+    }
+
+    /** The largest power of two ≤ n (n ≥ 1). */
+    static int floorPow2(long n) {
+        return Integer.highestOneBit((int) Math.min(n, 1 << 30));
+    }
+
+    /** The smallest power of two ≥ n (n ≥ 1). */
+    static int ceilPow2(long n) {
+        int p = 1;
+        while (p < n && p < (1 << 30)) {
+            p <<= 1;
+        }
+        return p;
+    }
+}

@@ -1,0 +1,187 @@
+package org.layerkit.opencl;
+
+import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.Contracts;
+import org.layerkit.api.Mode;
+import org.layerkit.api.NormCache;
+import org.layerkit.api.NormGrads;
+import org.layerkit.api.NormKind;
+import org.layerkit.api.NormResult;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+/**
+ * Batchnorm, spatial batchnorm, layernorm and groupnorm on the device ({@code kernels/norm.cl}).
+ *
+ * <p>Shape letters: N batch, C channels (D features of [N,D] are C with HW = 1), HW = H·W, G groups, M elements
+ * per statistic. Per-channel statistics (batchnorm M = N·HW) and per-group statistics (layernorm = groupnorm with
+ * G = 1, M = (C/G)·HW) share the kernels; forward is stats then apply, backward is sums then apply.
+ */
+final class ClNormKernels {
+    private static final String CL = "norm";
+    private final ClBackend b;
+
+    ClNormKernels(ClBackend b) {
+        this.b = b;
+    }
+
+    // ---------------------------------------------------------------- batchnorm [N,D] and spatial [N,C,H,W]
+
+    NormResult batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                BatchNormParams p, Mode mode) {
+        Contracts.batchNormForward(b, x, gamma, beta, runningMean, runningVar, p, mode);
+        Shape s = x.shape();
+        return forward(NormKind.BATCHNORM, x, gamma, beta, s.dim(0), s.dim(1), 1, 1, p.eps(), mode,
+                runningMean, runningVar, p);
+    }
+
+    NormResult spatialBatchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                       BatchNormParams p, Mode mode) {
+        Contracts.spatialBatchNormForward(b, x, gamma, beta, runningMean, runningVar, p, mode);
+        Shape s = x.shape();
+        return forward(NormKind.SPATIAL_BATCHNORM, x, gamma, beta, s.dim(0), s.dim(1), s.dim(2) * s.dim(3), 1,
+                p.eps(), mode, runningMean, runningVar, p);
+    }
+
+    NormGrads batchNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        Contracts.normBackward(b, NormKind.BATCHNORM, dOut, cache, gamma);
+        return backward(NormKind.BATCHNORM, dOut, cache, gamma);
+    }
+
+    NormGrads spatialBatchNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        Contracts.normBackward(b, NormKind.SPATIAL_BATCHNORM, dOut, cache, gamma);
+        return backward(NormKind.SPATIAL_BATCHNORM, dOut, cache, gamma);
+    }
+
+    // ---------------------------------------------------------------- layernorm [N,D] and groupnorm [N,C,H,W]
+
+    NormResult layerNormForward(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        Contracts.layerNormForward(b, x, gamma, beta, eps);
+        Shape s = x.shape();
+        return forward(NormKind.LAYERNORM, x, gamma, beta, s.dim(0), s.dim(1), 1, 1, eps, Mode.TRAIN, null, null,
+                null);
+    }
+
+    NormGrads layerNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        Contracts.normBackward(b, NormKind.LAYERNORM, dOut, cache, gamma);
+        return backward(NormKind.LAYERNORM, dOut, cache, gamma);
+    }
+
+    NormResult groupNormForward(Tensor x, Tensor gamma, Tensor beta, int groups, float eps) {
+        Contracts.groupNormForward(b, x, gamma, beta, groups, eps);
+        Shape s = x.shape();
+        return forward(NormKind.GROUPNORM, x, gamma, beta, s.dim(0), s.dim(1), s.dim(2) * s.dim(3), groups, eps,
+                Mode.TRAIN, null, null, null);
+    }
+
+    NormGrads groupNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+        Contracts.normBackward(b, NormKind.GROUPNORM, dOut, cache, gamma);
+        return backward(NormKind.GROUPNORM, dOut, cache, gamma);
+    }
+
+    // ---------------------------------------------------------------- shared forward and backward
+
+    private static boolean perChannel(NormKind kind) {
+        return kind == NormKind.BATCHNORM || kind == NormKind.SPATIAL_BATCHNORM;
+    }
+
+    /** x viewed as [N,C,HW]; statistics per channel (batchnorm kinds) or per (n, group). */
+    private NormResult forward(NormKind kind, Tensor x, Tensor gamma, Tensor beta, int n, int c, int hw, int groups,
+                               float eps, Mode mode, Tensor runningMean, Tensor runningVar, BatchNormParams p) {
+        String op = kind.id() + ".forward";
+        ClContext ctx = b.context();
+        boolean channel = perChannel(kind);
+        Shape statShape = channel ? Shape.of(c) : kind == NormKind.GROUPNORM ? Shape.of(n, groups) : Shape.of(n);
+        ClTensor out = null;
+        ClTensor xhat = null;
+        ClTensor mean = null;
+        ClTensor rstd = null;
+        ClTensor meanLo = null;
+        try {
+            out = b.allocate(x.shape(), op);
+            xhat = b.allocate(x.shape(), op);
+            mean = b.allocate(statShape, op);
+            rstd = b.allocate(statShape, op);
+            meanLo = b.allocate(statShape, op);
+            if (channel && mode == Mode.EVAL) {
+                // statistics = the running ones
+                ctx.launch(op, CL, "norm_eval_stats").mem(b.cl(runningMean)).mem(b.cl(runningVar)).f(eps)
+                        .mem(mean).mem(meanLo).mem(rstd).i(c).run1d(c);
+            } else {
+                // batch (or per-row/group) statistics; batchnorm TRAIN also updates the running ones in place
+                ClLayout layout = channel ? ClLayout.perChannel(n, c, hw) : ClLayout.perGroup(n, c, hw, groups);
+                boolean update = channel && mode == Mode.TRAIN;
+                ClLaunch l = ctx.launch(op, CL, "norm_stats").mem(b.cl(x));
+                layout.args(l).f(eps).mem(mean).mem(meanLo).mem(rstd)
+                        .i(update ? 1 : 0).f(update ? p.decay() : 0f).i(update && p.unbiasedRunningVar() ? 1 : 0)
+                        .mem(update ? b.cl(runningMean) : mean).mem(update ? b.cl(runningVar) : rstd);
+                layout.run(ctx, l, CL, "norm_stats");
+            }
+            // x̂ = (x − μ)·rstd, y = γ·x̂ + β
+            int total = x.size();
+            ctx.launch(op, CL, "norm_apply").mem(b.cl(x)).mem(mean).mem(meanLo).mem(rstd).mem(b.cl(gamma)).mem(b.cl(beta))
+                    .mem(xhat).mem(out).i(total).i(c).i(hw).i(groups).i(channel ? 1 : 0).run1d(total);
+            NormCache cache = new NormCache(kind, mode, kind == NormKind.GROUPNORM ? groups : 1, xhat, mean, rstd);
+            return new NormResult(out, cache);
+        } catch (RuntimeException e) {
+            ClBackend.closeAll(out, xhat, mean, rstd);
+            throw e;
+        } finally {
+            ClBackend.closeAll(meanLo);
+        }
+    }
+
+    private NormGrads backward(NormKind kind, Tensor dOut, NormCache cache, Tensor gamma) {
+        String op = kind.id() + ".backward";
+        ClContext ctx = b.context();
+        Shape s = cache.xhat().shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        int hw = s.rank() == 4 ? s.dim(2) * s.dim(3) : 1;
+        int groups = cache.groups();
+        boolean channel = perChannel(kind);
+        int total = s.size();
+        ClTensor dX = null;
+        ClTensor dGamma = null;
+        ClTensor dBeta = null;
+        ClTensor sumA = null;
+        ClTensor sumAX = null;
+        try {
+            dX = b.allocate(s, op);
+            dGamma = b.allocate(Shape.of(c), op);
+            dBeta = b.allocate(Shape.of(c), op);
+            // dβ = Σ dOut and dγ = Σ dOut·x̂ per channel (for batchnorm also the sums in dX)
+            ClLayout perChannel = ClLayout.perChannel(n, c, hw);
+            ClLaunch sums = ctx.launch(op, CL, "norm_grad_sums").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
+                    .mem(b.cl(gamma)).i(0).i(c).i(hw);
+            perChannel.args(sums).mem(dBeta).mem(dGamma);
+            perChannel.run(ctx, sums, CL, "norm_grad_sums");
+            if (channel) {
+                // dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂), or γ·rstd·dOut in EVAL
+                ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
+                        .mem(b.cl(cache.rstd())).mem(dBeta).mem(dGamma).mem(dX).i(total).i(c).i(hw).i(1).i(1)
+                        .i(perChannel.perStat()).i(cache.mode() == Mode.EVAL ? 1 : 0).run1d(total);
+            } else {
+                // g = dOut·γ: Σ g and Σ g·x̂ per (n, group), then dX = (rstd/M)·(M·g − Σ g − x̂·Σ g·x̂)
+                ClLayout perGroup = ClLayout.perGroup(n, c, hw, groups);
+                Shape statShape = Shape.of(perGroup.stats());
+                sumA = b.allocate(statShape, op);
+                sumAX = b.allocate(statShape, op);
+                ClLaunch g = ctx.launch(op, CL, "norm_grad_sums").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
+                        .mem(b.cl(gamma)).i(1).i(c).i(hw);
+                perGroup.args(g).mem(sumA).mem(sumAX);
+                perGroup.run(ctx, g, CL, "norm_grad_sums");
+                ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
+                        .mem(b.cl(cache.rstd())).mem(sumA).mem(sumAX).mem(dX).i(total).i(c).i(hw).i(groups).i(0)
+                        .i(perGroup.perStat()).i(0).run1d(total);
+            }
+            return new NormGrads(dX, dGamma, dBeta);
+        } catch (RuntimeException e) {
+            ClBackend.closeAll(dX, dGamma, dBeta);
+            throw e;
+        } finally {
+            // released once the queued kernels that read them have finished (clReleaseMemObject semantics)
+            ClBackend.closeAll(sumA, sumAX);
+        }
+    }
+}

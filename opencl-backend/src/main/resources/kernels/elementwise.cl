@@ -1,0 +1,88 @@
+// Element-wise ops, bias, ReLU and sum reductions. N rows, D columns; total = number of elements.
+
+__kernel void fill(__global float* t, float value, int total) {
+    int i = get_global_id(0);
+    if (i < total) {
+        t[i] = value;
+    }
+}
+
+// t *= alpha
+__kernel void scale(__global float* t, float alpha, int total) {
+    int i = get_global_id(0);
+    if (i < total) {
+        t[i] *= alpha;
+    }
+}
+
+// y += alpha·x
+__kernel void axpy(float alpha, __global const float* x, __global float* y, int total) {
+    int i = get_global_id(0);
+    if (i < total) {
+        y[i] += alpha * x[i];
+    }
+}
+
+// x[n,d] += bias[d]
+__kernel void add_bias(__global float* x, __global const float* bias, int D, int total) {
+    int i = get_global_id(0);
+    if (i < total) {
+        x[i] += bias[i % D];
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ relu
+
+// forward: max(x, 0)
+__kernel void relu_forward(__global const float* x, __global float* out, int total) {
+    int i = get_global_id(0);
+    if (i < total) {
+        out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    }
+}
+
+// backward: dOut where x > 0, else 0
+__kernel void relu_backward(__global const float* dOut, __global const float* x, __global float* dX, int total) {
+    int i = get_global_id(0);
+    if (i < total) {
+        dX[i] = x[i] > 0.0f ? dOut[i] : 0.0f;
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ reductions
+
+// out[s] = scale·Σ_j x[element j of statistic s] over the layout of common.cl (column sums: S = D, M = N,
+// sBase = 1, inner = 1, outerStride = D; a whole vector: S = 1, M = total, inner = M).
+__kernel void segment_sum(__global const float* x, int S, int M, int sBase, int inner, int outerStride,
+                          float scale, __global float* out, __local acc_t* scratch) {
+    int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int ly = get_local_id(1), LY = get_local_size(1);
+    bool active = s < S;
+    size_t base = active ? (size_t)s * (size_t)sBase : 0;
+    acc_t partial = 0;
+    if (active) {
+        for (int j = ly; j < M; j += LY) {
+            partial += (acc_t)x[lk_at(base, j, inner, outerStride)];
+        }
+    }
+    acc_t total = lk_sum_y(scratch, partial);
+    if (active && ly == 0) {
+        out[s] = (float)(total * scale);
+    }
+}
+
+// Stage 1 of Σ x²: work-group g of P (local size 1×LY, global 1×P·LY) writes its partial sum to partial[g];
+// stage 2 is segment_sum over the P partials.
+__kernel void sum_squares_partial(__global const float* x, int total, __global float* partial,
+                                  __local acc_t* scratch) {
+    int gid = get_global_id(1), stride = get_global_size(1);
+    acc_t acc = 0;
+    for (int i = gid; i < total; i += stride) {
+        acc_t v = (acc_t)x[i];
+        acc += v * v;
+    }
+    acc_t sum = lk_sum_y(scratch, acc);
+    if (get_local_id(1) == 0) {
+        partial[get_group_id(1)] = (float)sum;
+    }
+}

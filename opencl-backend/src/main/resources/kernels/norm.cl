@@ -1,0 +1,151 @@
+// Normalizations: batchnorm [N,D], spatial batchnorm [N,C,H,W], layernorm [N,D], groupnorm [N,C,H,W].
+//
+// Shape letters: N batch, D features, C channels, H×W spatial (HW = H·W), G groups, M elements per statistic.
+// The host views [N,D] as [N,C=D,1,1], so one set of kernels serves all four ops:
+//   per-channel statistics (batchnorm, spatial batchnorm): statistic c over M = N·HW elements;
+//   per-group statistics   (layernorm = groupnorm with G = 1, groupnorm): statistic n·G+g over M = (C/G)·HW.
+// Reductions use a 2-D work-group (LX statistics side by side × LY work-items per statistic, see lk_sum_y): for
+// batchnorm [N,D] the LX work-items read neighbouring features of one row (coalesced on GPUs).
+
+// ------------------------------------------------------------------------------------------------ forward
+
+// Mean and 1/√(σ²+ε) of each statistic, two-pass for stability with inputs like 1e4 + N(0,1):
+//   pass 1: μ = K + Σ(x−K)/M, shifted by K = the statistic's first element so the sum is of small numbers;
+//   pass 2: σ² = Σ(x−μ)²/M (biased), centred on the μ of pass 1.
+// μ is written twice: mean[s] = (float)μ and meanLo[s] = (float)(μ − mean[s]), the part float rounding dropped, so
+// that norm_apply's x − μ keeps double accuracy (x − mean is exact for x near μ; then − meanLo).
+// With updateRunning (batchnorm TRAIN), also r = decay·r + (1−decay)·batch for the running mean and variance,
+// the variance unbiased (σ²·M/(M−1)) when asked.
+__kernel void norm_stats(__global const float* x, int S, int M, int sBase, int inner, int outerStride,
+                         float eps, __global float* mean, __global float* meanLo, __global float* rstd,
+                         int updateRunning, float decay, int unbiased,
+                         __global float* runningMean, __global float* runningVar,
+                         __local acc_t* scratch) {
+    int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int ly = get_local_id(1), LY = get_local_size(1);
+    bool active = s < S;
+    size_t base = active ? (size_t)s * (size_t)sBase : 0;
+
+    // pass 1: shifted sum
+    acc_t shift = active ? (acc_t)x[base] : 0;
+    acc_t partial = 0;
+    if (active) {
+        for (int j = ly; j < M; j += LY) {
+            partial += (acc_t)x[lk_at(base, j, inner, outerStride)] - shift;
+        }
+    }
+    acc_t mu = shift + lk_sum_y(scratch, partial) / M;
+
+    // pass 2: centred sum of squares
+    partial = 0;
+    if (active) {
+        for (int j = ly; j < M; j += LY) {
+            acc_t d = (acc_t)x[lk_at(base, j, inner, outerStride)] - mu;
+            partial += d * d;
+        }
+    }
+    acc_t var = lk_sum_y(scratch, partial) / M;
+
+    if (active && ly == 0) {
+        float hi = (float)mu;
+        mean[s] = hi;
+        meanLo[s] = (float)(mu - (acc_t)hi);
+        rstd[s] = (float)(1 / sqrt(var + (acc_t)eps));
+        if (updateRunning) {
+            acc_t batchVar = unbiased ? var * M / (M - 1) : var;
+            runningMean[s] = (float)(decay * (acc_t)runningMean[s] + (1 - (acc_t)decay) * mu);
+            runningVar[s] = (float)(decay * (acc_t)runningVar[s] + (1 - (acc_t)decay) * batchVar);
+        }
+    }
+}
+
+// EVAL batchnorm: the statistics are the running ones, mean = r_μ, rstd = 1/√(r_σ² + ε).
+__kernel void norm_eval_stats(__global const float* runningMean, __global const float* runningVar, float eps,
+                              __global float* mean, __global float* meanLo, __global float* rstd, int S) {
+    int s = get_global_id(0);
+    if (s >= S) {
+        return;
+    }
+    mean[s] = runningMean[s];
+    meanLo[s] = 0.0f;
+    rstd[s] = (float)(1 / sqrt((acc_t)runningVar[s] + (acc_t)eps));
+}
+
+// Element-wise: x̂ = (x − μ)·rstd, y = γ[c]·x̂ + β[c]. perChannel selects the statistic c, else n·G + c/(C/G).
+__kernel void norm_apply(__global const float* x, __global const float* mean, __global const float* meanLo,
+                         __global const float* rstd,
+                         __global const float* gamma, __global const float* beta,
+                         __global float* xhat, __global float* out,
+                         int total, int C, int HW, int G, int perChannel) {
+    int i = get_global_id(0);
+    if (i >= total) {
+        return;
+    }
+    int c = (i / HW) % C;
+    int s = perChannel ? c : (i / (C * HW)) * G + c / (C / G);
+    float xh = ((x[i] - mean[s]) - meanLo[s]) * rstd[s]; // x − μ with μ = mean + meanLo
+    xhat[i] = xh;
+    out[i] = gamma[c] * xh + beta[c];
+}
+
+// ------------------------------------------------------------------------------------------------ backward
+
+// Per statistic: sumA = Σ a and sumAX = Σ a·x̂ with a = dOut·γ[c] (useGamma) or a = dOut.
+//   per-channel layout, no γ:  sumA = dβ, sumAX = dγ (also the terms of batchnorm's dX);
+//   per-group layout, with γ:  the Σ_g g and Σ_g g·x̂ of layer/group norm's dX.
+__kernel void norm_grad_sums(__global const float* dOut, __global const float* xhat, __global const float* gamma,
+                             int useGamma, int C, int HW,
+                             int S, int M, int sBase, int inner, int outerStride,
+                             __global float* sumA, __global float* sumAX, __local acc_t* scratch) {
+    int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int ly = get_local_id(1), LY = get_local_size(1);
+    bool active = s < S;
+    size_t base = active ? (size_t)s * (size_t)sBase : 0;
+    acc_t pa = 0, pax = 0;
+    if (active) {
+        for (int j = ly; j < M; j += LY) {
+            size_t i = lk_at(base, j, inner, outerStride);
+            acc_t a = (acc_t)dOut[i];
+            if (useGamma) {
+                a *= (acc_t)gamma[(i / HW) % C];
+            }
+            pa += a;
+            pax += a * (acc_t)xhat[i];
+        }
+    }
+    acc_t ta = lk_sum_y(scratch, pa);
+    acc_t tax = lk_sum_y(scratch, pax);
+    if (active && ly == 0) {
+        sumA[s] = (float)ta;
+        sumAX[s] = (float)tax;
+    }
+}
+
+// Element-wise dX from the sums of norm_grad_sums:
+//   per channel, TRAIN (batchnorm): dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂)
+//   per channel, EVAL:              dX = γ·rstd·dOut (the running statistics are constants)
+//   per group (layer/group norm):   g = dOut·γ[c], dX = (rstd/M)·(M·g − Σ g − x̂·Σ g·x̂)
+__kernel void norm_backward_apply(__global const float* dOut, __global const float* xhat,
+                                  __global const float* gamma, __global const float* rstd,
+                                  __global const float* sumA, __global const float* sumAX, __global float* dX,
+                                  int total, int C, int HW, int G, int perChannel, int M, int eval) {
+    int i = get_global_id(0);
+    if (i >= total) {
+        return;
+    }
+    int c = (i / HW) % C;
+    if (perChannel) {
+        float k = gamma[c] * rstd[c];
+        if (eval) {
+            dX[i] = k * dOut[i];
+        } else {
+            // term 1: M·dOut, term 2: −Σ dOut, term 3: −x̂·Σ dOut·x̂
+            dX[i] = (k / M) * ((float)M * dOut[i] - sumA[c] - xhat[i] * sumAX[c]);
+        }
+    } else {
+        int s = (i / (C * HW)) * G + c / (C / G);
+        float g = dOut[i] * gamma[c];
+        // term 1: M·g, term 2: −Σ g, term 3: −x̂·Σ g·x̂
+        dX[i] = (rstd[s] / M) * ((float)M * g - sumA[s] - xhat[i] * sumAX[s]);
+    }
+}
