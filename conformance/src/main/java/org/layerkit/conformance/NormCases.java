@@ -1,0 +1,473 @@
+package org.layerkit.conformance;
+
+import static org.layerkit.conformance.Reference.widen;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.layerkit.api.Backend;
+import org.layerkit.api.BatchNormOptions;
+import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.Mode;
+import org.layerkit.api.NormCache;
+import org.layerkit.api.NormGrads;
+import org.layerkit.api.NormKind;
+import org.layerkit.api.NormResult;
+import org.layerkit.api.Op;
+import org.layerkit.api.RunningStats;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+import org.layerkit.conformance.Reference.NormBackward;
+import org.layerkit.conformance.Reference.NormForward;
+
+/** Cases of the four normalizations: batchnorm, spatial batchnorm, layernorm and groupnorm. */
+final class NormCases {
+    static final float EPS = 1e-5f;
+    /** Outputs of well-conditioned inputs: a float32 kernel is good to a few ulps of values of order 1–5. */
+    static final Tolerance FORWARD = new Tolerance(1e-5, 1e-4);
+    /**
+     * Inputs 1e4 + N(0,1): x itself carries float32 ulps of 1e-3, and a float mean subtracted in float32 is off by up
+     * to half an ulp of 1e4 (4.9e-4), so x̂ is good to about 1e-3. A one-pass float32 E[x²]−E[x]² loses the variance
+     * entirely (E[x²] ≈ 1e8 has ulps of 8) and fails by orders of magnitude.
+     */
+    static final Tolerance STABLE = new Tolerance(2e-3, 1e-3);
+    static final double LARGE_MEAN = 1e4;
+
+    private NormCases() {
+    }
+
+    static List<ConformanceCase> all() {
+        List<ConformanceCase> cases = new ArrayList<>();
+        batchNorm(cases);
+        layerNorm(cases);
+        groupNorm(cases);
+        return cases;
+    }
+
+    // ================================================================================= batchnorm and spatial batchnorm
+
+    /** The geometry of a (spatial) batch norm case: [N,D] is spatial batch norm with H = W = 1 but its own ops. */
+    record Bn(boolean spatial, int n, int c, int h, int w) {
+        static Bn plain(int n, int d) {
+            return new Bn(false, n, d, 1, 1);
+        }
+
+        static Bn spatial(int n, int c, int h, int w) {
+            return new Bn(true, n, c, h, w);
+        }
+
+        Shape xShape() {
+            return spatial ? Shape.of(n, c, h, w) : Shape.of(n, c);
+        }
+
+        Shape statShape() {
+            return Shape.of(c);
+        }
+
+        int hw() {
+            return h * w;
+        }
+
+        /** Elements per statistic, M = N·H·W. */
+        long m() {
+            return (long) n * h * w;
+        }
+
+        Op op() {
+            return spatial ? Op.SPATIAL_BATCHNORM : Op.BATCHNORM;
+        }
+
+        NormKind kind() {
+            return spatial ? NormKind.SPATIAL_BATCHNORM : NormKind.BATCHNORM;
+        }
+
+        ConformanceCase.Builder builder(String what, Mode mode) {
+            ConformanceCase.Builder b = ConformanceCase.builder(op().id() + "." + what, op()).mode(mode)
+                    .shape(xShape().dims()).param("N", n);
+            if (spatial) {
+                b.param("C", c).param("H", h).param("W", w);
+            } else {
+                b.param("D", c);
+            }
+            return b;
+        }
+
+        /** x[n,c,...] = mean + shift_c + scale_c·N(0,1): distinct per-feature statistics expose a wrong axis. */
+        float[] input(CaseContext ctx, double mean) {
+            double[] shift = new double[c];
+            double[] scale = new double[c];
+            for (int j = 0; j < c; j++) {
+                shift[j] = mean == 0 ? ctx.random().nextDouble(-2, 2) : 0;
+                scale[j] = ctx.random().nextDouble(0.5, 3);
+            }
+            float[] x = new float[xShape().size()];
+            for (int i = 0; i < x.length; i++) {
+                int ch = (i / hw()) % c;
+                x[i] = (float) (mean + shift[ch] + scale[ch] * ctx.random().nextGaussian());
+            }
+            return x;
+        }
+
+        NormResult forward(Backend b, Tensor x, Tensor g, Tensor be, Tensor rm, Tensor rv, BatchNormParams p,
+                           Mode mode) {
+            return spatial ? b.spatialBatchNormForward(x, g, be, rm, rv, p, mode)
+                    : b.batchNormForward(x, g, be, rm, rv, p, mode);
+        }
+
+        NormResult forward(Backend b, Tensor x, Tensor g, Tensor be, RunningStats rs, BatchNormOptions o) {
+            return spatial ? b.spatialBatchNormForward(x, g, be, rs, o, Mode.TRAIN)
+                    : b.batchNormForward(x, g, be, rs, o, Mode.TRAIN);
+        }
+
+        NormGrads backward(Backend b, Tensor dOut, NormCache cache, Tensor gamma) {
+            return spatial ? b.spatialBatchNormBackward(dOut, cache, gamma) : b.batchNormBackward(dOut, cache, gamma);
+        }
+
+        NormForward refTrain(double[] x, double[] g, double[] be, double eps) {
+            return spatial ? Reference.spatialBatchNormTrain(x, n, c, hw(), g, be, eps)
+                    : Reference.batchNormTrain(x, n, c, g, be, eps);
+        }
+
+        NormForward refEval(double[] x, double[] g, double[] be, double[] rm, double[] rv, double eps) {
+            return spatial ? Reference.spatialBatchNormEval(x, n, c, hw(), g, be, rm, rv, eps)
+                    : Reference.batchNormEval(x, n, c, g, be, rm, rv, eps);
+        }
+
+        NormBackward refBackward(double[] dout, NormForward f, double[] g, boolean train) {
+            if (spatial) {
+                return Reference.spatialBatchNormBackward(dout, f.xhat(), f.rstd(), g, n, c, hw(), train);
+            }
+            return train ? Reference.batchNormBackward(dout, f.xhat(), f.rstd(), g, n, c)
+                    : Reference.batchNormBackwardEval(dout, f.xhat(), f.rstd(), g, n, c);
+        }
+    }
+
+    /** The tensors of one batch-norm call and their host copies. */
+    static final class BnInputs {
+        final float[] x;
+        final float[] gamma;
+        final float[] beta;
+        final float[] runningMean;
+        final float[] runningVar;
+        final Tensor tx;
+        final Tensor tGamma;
+        final Tensor tBeta;
+        final Tensor tMean;
+        final Tensor tVar;
+
+        BnInputs(CaseContext ctx, Bn g, double mean) {
+            x = g.input(ctx, mean);
+            gamma = ctx.uniform(g.c(), 0.5, 1.5);
+            beta = ctx.normal(g.c(), 0, 0.5);
+            runningMean = ctx.normal(g.c(), mean, 1);
+            runningVar = ctx.uniform(g.c(), 0.5, 2);
+            tx = ctx.upload(x, g.xShape());
+            tGamma = ctx.upload(gamma, g.statShape());
+            tBeta = ctx.upload(beta, g.statShape());
+            tMean = ctx.upload(runningMean, g.statShape());
+            tVar = ctx.upload(runningVar, g.statShape());
+        }
+    }
+
+    private static void batchNorm(List<ConformanceCase> cases) {
+        List<Bn> shapes = List.of(Bn.plain(1000, 333), Bn.plain(7, 3), Bn.plain(2, 1), Bn.plain(65536, 64),
+                Bn.spatial(8, 3, 5, 7), Bn.spatial(2, 4, 1, 1), Bn.spatial(1, 3, 2, 2), Bn.spatial(16, 8, 15, 17));
+        for (Bn g : shapes) {
+            cases.add(bnForwardTrain(g, 0, FORWARD));
+        }
+        for (Bn g : shapes) {
+            cases.add(bnBackwardTrain(g, 0, FORWARD));
+        }
+        for (Bn g : List.of(Bn.plain(1000, 333), Bn.plain(1, 5), Bn.spatial(8, 3, 5, 7), Bn.spatial(1, 3, 1, 1))) {
+            cases.add(bnForwardEval(g));
+        }
+        for (Bn g : List.of(Bn.plain(16, 8), Bn.spatial(4, 3, 5, 7))) {
+            cases.add(bnBackwardEval(g));
+        }
+        cases.add(bnEvalAfterTraining(Bn.plain(64, 10), 3));
+        cases.add(bnEvalAfterTraining(Bn.spatial(4, 3, 5, 7), 3));
+        for (float decay : new float[] {0f, 0.5f, 1f}) {
+            cases.add(bnRunningStats(Bn.plain(8, 5), decay, false));
+        }
+        cases.add(bnRunningStats(Bn.plain(8, 5), 0.9f, true));
+        cases.add(bnRunningStats(Bn.spatial(2, 3, 2, 2), 0.9f, true));
+        cases.add(bnCumulative(Bn.plain(16, 6), 4, false));
+        cases.add(bnCumulative(Bn.spatial(2, 3, 4, 4), 4, true));
+        cases.add(bnForwardTrain(Bn.plain(1000, 16), LARGE_MEAN, STABLE));
+        cases.add(bnBackwardTrain(Bn.plain(1000, 16), LARGE_MEAN, STABLE));
+        cases.add(bnForwardTrain(Bn.spatial(8, 3, 5, 7), LARGE_MEAN, STABLE));
+        cases.add(bnBackwardTrain(Bn.spatial(8, 3, 5, 7), LARGE_MEAN, STABLE));
+    }
+
+    private static ConformanceCase.Builder withMean(ConformanceCase.Builder b, double mean) {
+        return mean == 0 ? b : b.param("mean", "1e4");
+    }
+
+    private static ConformanceCase bnForwardTrain(Bn g, double mean, Tolerance tol) {
+        return withMean(g.builder("forward.train", Mode.TRAIN), mean).tolerance(tol).check(ctx -> {
+            BnInputs in = new BnInputs(ctx, g, mean);
+            BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
+            NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
+                    Mode.TRAIN));
+            NormForward e = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), EPS);
+            expectForward(ctx, r, e, g.xShape(), g.statShape(), g.kind(), Mode.TRAIN, 1,
+                    mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+            // running statistics: r = decay·r + (1−decay)·batch, biased variance by default
+            ctx.expectClose("runningMean", in.tMean, g.statShape(),
+                    Reference.runningUpdate(widen(in.runningMean), e.mean(), p.decay()),
+                    mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+            ctx.expectClose("runningVar", in.tVar, g.statShape(),
+                    Reference.runningUpdate(widen(in.runningVar), e.var(), p.decay()), tol);
+            ctx.expectIdentical("x (an input, must be left untouched)", in.tx, g.xShape(), in.x);
+        });
+    }
+
+    private static ConformanceCase bnBackwardTrain(Bn g, double mean, Tolerance tol) {
+        return withMean(g.builder("backward", Mode.TRAIN), mean).tolerance(tol).check(ctx -> {
+            BnInputs in = new BnInputs(ctx, g, mean);
+            float[] dOut = ctx.normal(g.xShape().size(), 0, 1);
+            BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
+            NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
+                    Mode.TRAIN));
+            NormGrads grads = ctx.track(g.backward(ctx.backend(), ctx.upload(dOut, g.xShape()), r.cache(),
+                    in.tGamma));
+            NormForward f = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), EPS);
+            NormBackward e = g.refBackward(widen(dOut), f, widen(in.gamma), true);
+            expectGrads(ctx, grads, e, g.xShape(), g.statShape(), tol, g.m());
+        });
+    }
+
+    private static ConformanceCase bnForwardEval(Bn g) {
+        return g.builder("forward.eval", Mode.EVAL).tolerance(FORWARD).check(ctx -> {
+            BnInputs in = new BnInputs(ctx, g, 0);
+            BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
+            NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
+                    Mode.EVAL));
+            NormForward e = g.refEval(widen(in.x), widen(in.gamma), widen(in.beta), widen(in.runningMean),
+                    widen(in.runningVar), EPS);
+            expectForward(ctx, r, e, g.xShape(), g.statShape(), g.kind(), Mode.EVAL, 1, FORWARD);
+            ctx.expectIdentical("runningMean (EVAL must not update it)", in.tMean, g.statShape(), in.runningMean);
+            ctx.expectIdentical("runningVar (EVAL must not update it)", in.tVar, g.statShape(), in.runningVar);
+        });
+    }
+
+    private static ConformanceCase bnBackwardEval(Bn g) {
+        return g.builder("backward.eval", Mode.EVAL).tolerance(FORWARD).check(ctx -> {
+            BnInputs in = new BnInputs(ctx, g, 0);
+            float[] dOut = ctx.normal(g.xShape().size(), 0, 1);
+            BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
+            NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
+                    Mode.EVAL));
+            NormGrads grads = ctx.track(g.backward(ctx.backend(), ctx.upload(dOut, g.xShape()), r.cache(),
+                    in.tGamma));
+            NormForward f = g.refEval(widen(in.x), widen(in.gamma), widen(in.beta), widen(in.runningMean),
+                    widen(in.runningVar), EPS);
+            expectGrads(ctx, grads, g.refBackward(widen(dOut), f, widen(in.gamma), false), g.xShape(),
+                    g.statShape(), FORWARD, g.m());
+        });
+    }
+
+    /** Several TRAIN steps on fresh batches move the running statistics; EVAL then normalizes with them. */
+    private static ConformanceCase bnEvalAfterTraining(Bn g, int steps) {
+        return g.builder("forward.eval_after_train", Mode.EVAL).param("steps", steps).tolerance(FORWARD)
+                .check(ctx -> {
+                    BnInputs in = new BnInputs(ctx, g, 0);
+                    BatchNormParams p = new BatchNormParams(EPS, 0.8f, false);
+                    double[] rm = widen(in.runningMean);
+                    double[] rv = widen(in.runningVar);
+                    for (int s = 0; s < steps; s++) {
+                        float[] x = g.input(ctx, 0);
+                        ctx.track(g.forward(ctx.backend(), ctx.upload(x, g.xShape()), in.tGamma, in.tBeta, in.tMean,
+                                in.tVar, p, Mode.TRAIN));
+                        NormForward f = g.refTrain(widen(x), widen(in.gamma), widen(in.beta), EPS);
+                        rm = Reference.runningUpdate(rm, f.mean(), p.decay());
+                        rv = Reference.runningUpdate(rv, f.var(), p.decay());
+                    }
+                    ctx.expectClose("runningMean after " + steps + " TRAIN steps", in.tMean, g.statShape(), rm);
+                    ctx.expectClose("runningVar after " + steps + " TRAIN steps", in.tVar, g.statShape(), rv);
+                    float[] x = g.input(ctx, 0);
+                    NormResult r = ctx.track(g.forward(ctx.backend(), ctx.upload(x, g.xShape()), in.tGamma,
+                            in.tBeta, in.tMean, in.tVar, p, Mode.EVAL));
+                    NormForward e = g.refEval(widen(x), widen(in.gamma), widen(in.beta), rm, rv, EPS);
+                    ctx.expectClose("out (EVAL)", r.out(), g.xShape(), e.out());
+                });
+    }
+
+    /** One TRAIN step with a given decay, biased or unbiased running variance. */
+    private static ConformanceCase bnRunningStats(Bn g, float decay, boolean unbiased) {
+        return g.builder("running_stats", Mode.TRAIN).param("decay", decay)
+                .param("var", unbiased ? "unbiased" : "biased").tolerance(FORWARD).check(ctx -> {
+                    BnInputs in = new BnInputs(ctx, g, 0);
+                    BatchNormParams p = new BatchNormParams(EPS, decay, unbiased);
+                    NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar,
+                            p, Mode.TRAIN));
+                    NormForward e = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), EPS);
+                    ctx.expectClose("runningMean", in.tMean, g.statShape(),
+                            Reference.runningUpdate(widen(in.runningMean), e.mean(), decay));
+                    // the running variance may be unbiased; normalization always uses the biased one
+                    ctx.expectClose("runningVar", in.tVar, g.statShape(), Reference.runningUpdate(
+                            widen(in.runningVar), Reference.runningVarianceInput(e.var(), g.m(), unbiased), decay));
+                    ctx.expectClose("out", r.out(), g.xShape(), e.out());
+                });
+    }
+
+    /** The convenience overload with cumulative averaging: after k steps the running stats are plain averages. */
+    private static ConformanceCase bnCumulative(Bn g, int steps, boolean unbiased) {
+        return g.builder("running_stats.cumulative", Mode.TRAIN).param("steps", steps)
+                .param("var", unbiased ? "unbiased" : "biased").tolerance(FORWARD).check(ctx -> {
+                    Tensor gamma = ctx.upload(ctx.uniform(g.c(), 0.5, 1.5), g.statShape());
+                    Tensor beta = ctx.upload(ctx.normal(g.c(), 0, 0.5), g.statShape());
+                    float[] ones = new float[g.c()];
+                    java.util.Arrays.fill(ones, 1f);
+                    RunningStats rs = new RunningStats(ctx.upload(new float[g.c()], g.statShape()),
+                            ctx.upload(ones, g.statShape()), 0);
+                    BatchNormOptions o = new BatchNormOptions(EPS, 0.9f, unbiased, true);
+                    double[] sumMean = new double[g.c()];
+                    double[] sumVar = new double[g.c()];
+                    for (int s = 0; s < steps; s++) {
+                        float[] x = g.input(ctx, 0);
+                        ctx.track(g.forward(ctx.backend(), ctx.upload(x, g.xShape()), gamma, beta, rs, o));
+                        NormForward f = g.refTrain(widen(x), new double[g.c()], new double[g.c()], EPS);
+                        double[] v = Reference.runningVarianceInput(f.var(), g.m(), unbiased);
+                        for (int j = 0; j < g.c(); j++) {
+                            sumMean[j] += f.mean()[j] / steps;
+                            sumVar[j] += v[j] / steps;
+                        }
+                    }
+                    ctx.check(rs.batchesTracked() == steps,
+                            "batchesTracked: expected " + steps + ", got " + rs.batchesTracked());
+                    ctx.expectClose("runningMean (average of " + steps + " batch means)", rs.mean(), g.statShape(),
+                            sumMean);
+                    ctx.expectClose("runningVar (average of " + steps + " batch variances)", rs.var(),
+                            g.statShape(), sumVar);
+                });
+    }
+
+    // =================================================================================================== layernorm
+
+    private static void layerNorm(List<ConformanceCase> cases) {
+        int[][] shapes = {{1000, 333}, {7, 3}, {2, 1}, {1, 5}, {65536, 64}};
+        for (int[] s : shapes) {
+            cases.add(layerNormCase(s[0], s[1], false, 0, FORWARD));
+        }
+        for (int[] s : shapes) {
+            cases.add(layerNormCase(s[0], s[1], true, 0, FORWARD));
+        }
+        cases.add(layerNormCase(64, 1000, false, LARGE_MEAN, STABLE));
+        cases.add(layerNormCase(64, 1000, true, LARGE_MEAN, STABLE));
+    }
+
+    /** Row i of x is mean + shift_i + scale_i·N(0,1), so each row has its own statistics. */
+    private static float[] rowShifted(CaseContext ctx, int n, int d, double mean) {
+        float[] x = new float[n * d];
+        for (int i = 0; i < n; i++) {
+            double shift = mean == 0 ? ctx.random().nextDouble(-2, 2) : 0;
+            double scale = ctx.random().nextDouble(0.5, 3);
+            for (int j = 0; j < d; j++) {
+                x[i * d + j] = (float) (mean + shift + scale * ctx.random().nextGaussian());
+            }
+        }
+        return x;
+    }
+
+    private static ConformanceCase layerNormCase(int n, int d, boolean backward, double mean, Tolerance tol) {
+        ConformanceCase.Builder b = ConformanceCase.builder(backward ? "layernorm.backward" : "layernorm.forward",
+                Op.LAYERNORM).shape(n, d).param("N", n).param("D", d);
+        return withMean(b, mean).tolerance(tol).check(ctx -> {
+            Shape xs = Shape.of(n, d);
+            float[] x = rowShifted(ctx, n, d, mean);
+            float[] gamma = ctx.uniform(d, 0.5, 1.5);
+            float[] beta = ctx.normal(d, 0, 0.5);
+            Tensor tx = ctx.upload(x, xs);
+            Tensor tGamma = ctx.upload(gamma, Shape.of(d));
+            NormResult r = ctx.track(ctx.backend().layerNormForward(tx, tGamma, ctx.upload(beta, Shape.of(d)), EPS));
+            NormForward e = Reference.layerNormForward(widen(x), n, d, widen(gamma), widen(beta), EPS);
+            if (!backward) {
+                expectForward(ctx, r, e, xs, Shape.of(n), NormKind.LAYERNORM, null, 1,
+                        mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+                ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
+                return;
+            }
+            float[] dOut = ctx.normal(n * d, 0, 1);
+            NormGrads grads = ctx.track(ctx.backend().layerNormBackward(ctx.upload(dOut, xs), r.cache(), tGamma));
+            NormBackward eg = Reference.layerNormBackward(widen(dOut), e.xhat(), e.rstd(), widen(gamma), n, d);
+            expectGrads(ctx, grads, eg, xs, Shape.of(d), tol, n);
+        });
+    }
+
+    // =================================================================================================== groupnorm
+
+    private static void groupNorm(List<ConformanceCase> cases) {
+        int[][] shapes = {{2, 6, 4, 5, 3}, {2, 6, 4, 5, 1}, {2, 6, 4, 5, 6}, {3, 5, 7, 3, 5}, {1, 4, 3, 3, 2},
+            {8, 32, 8, 8, 8}};
+        for (int[] s : shapes) {
+            cases.add(groupNormCase(s, false, 0, FORWARD));
+        }
+        for (int[] s : shapes) {
+            cases.add(groupNormCase(s, true, 0, FORWARD));
+        }
+        cases.add(groupNormCase(new int[] {4, 6, 5, 5, 2}, false, LARGE_MEAN, STABLE));
+        cases.add(groupNormCase(new int[] {4, 6, 5, 5, 2}, true, LARGE_MEAN, STABLE));
+    }
+
+    /** s = {N, C, H, W, G}. */
+    private static ConformanceCase groupNormCase(int[] s, boolean backward, double mean, Tolerance tol) {
+        int n = s[0];
+        int c = s[1];
+        int hw = s[2] * s[3];
+        int groups = s[4];
+        ConformanceCase.Builder b = ConformanceCase.builder(backward ? "groupnorm.backward" : "groupnorm.forward",
+                Op.GROUPNORM).shape(n, c, s[2], s[3]).param("N", n).param("C", c).param("H", s[2]).param("W", s[3])
+                .param("G", groups);
+        return withMean(b, mean).tolerance(tol).check(ctx -> {
+            Shape xs = Shape.of(n, c, s[2], s[3]);
+            // each (n, group) gets its own shift and scale
+            float[] x = rowShifted(ctx, n * groups, (c / groups) * hw, mean);
+            float[] gamma = ctx.uniform(c, 0.5, 1.5);
+            float[] beta = ctx.normal(c, 0, 0.5);
+            Tensor tx = ctx.upload(x, xs);
+            Tensor tGamma = ctx.upload(gamma, Shape.of(c));
+            NormResult r = ctx.track(ctx.backend().groupNormForward(tx, tGamma, ctx.upload(beta, Shape.of(c)),
+                    groups, EPS));
+            NormForward e = Reference.groupNormForward(widen(x), n, c, hw, groups, widen(gamma), widen(beta), EPS);
+            if (!backward) {
+                expectForward(ctx, r, e, xs, Shape.of(n, groups), NormKind.GROUPNORM, null, groups,
+                        mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+                ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
+                return;
+            }
+            float[] dOut = ctx.normal(xs.size(), 0, 1);
+            NormGrads grads = ctx.track(ctx.backend().groupNormBackward(ctx.upload(dOut, xs), r.cache(), tGamma));
+            NormBackward eg = Reference.groupNormBackward(widen(dOut), e.xhat(), e.rstd(), widen(gamma), n, c, hw,
+                    groups);
+            expectGrads(ctx, grads, eg, xs, Shape.of(c), tol, (long) n * hw);
+        });
+    }
+
+    // ===================================================================================================== shared
+
+    /**
+     * Checks a forward's output and cache: out and x̂ under {@code tol}, mean under {@code meanTol} (large means are
+     * only float32-exact to their ulp), rstd under {@code tol}, and the cache's kind, mode and groups.
+     */
+    static void expectForward(CaseContext ctx, NormResult r, NormForward e, Shape xs, Shape stats, NormKind kind,
+                              Mode mode, int groups, Tolerance meanTol) {
+        ctx.expectClose("out", r.out(), xs, e.out());
+        NormCache cache = r.cache();
+        ctx.check(cache.kind() == kind, "cache.kind: expected " + kind + ", got " + cache.kind());
+        if (mode != null) {
+            ctx.check(cache.mode() == mode, "cache.mode: expected " + mode + ", got " + cache.mode());
+        }
+        ctx.check(cache.groups() == groups, "cache.groups: expected " + groups + ", got " + cache.groups());
+        ctx.expectClose("cache.xhat", cache.xhat(), xs, e.xhat());
+        ctx.expectClose("cache.mean", cache.mean(), stats, e.mean(), meanTol);
+        ctx.expectClose("cache.rstd", cache.rstd(), stats, e.rstd());
+    }
+
+    /** dX under {@code tol}; dγ and dβ, sums over {@code reduction} terms, with atol scaled by its square root. */
+    static void expectGrads(CaseContext ctx, NormGrads g, NormBackward e, Shape xs, Shape params, Tolerance tol,
+                            long reduction) {
+        ctx.expectClose("dX", g.dX(), xs, e.dx(), tol);
+        ctx.expectClose("dGamma", g.dGamma(), params, e.dgamma(), tol.forReduction(reduction));
+        ctx.expectClose("dBeta", g.dBeta(), params, e.dbeta(), tol.forReduction(reduction));
+    }
+}

@@ -1,0 +1,650 @@
+package org.layerkit.conformance;
+
+import org.layerkit.api.DropoutOptions;
+
+/**
+ * The float64 reference of every kernel of the layerkit contract: plain loops over row-major {@code double[]} arrays,
+ * written for reading rather than speed. The conformance kit computes expected values with these at run time, and
+ * its own tests check every backward here against central-difference numerical gradients.
+ *
+ * <p>Shape letters: N batch, D features, C channels, HW = H·W spatial positions, G groups, K classes. Element
+ * (n, d) of {@code [N,D]} is at {@code n·D + d}; element (n, c, s) of {@code [N,C,H,W]} is at
+ * {@code (n·C + c)·HW + s}. Forwards return new arrays; optimizer updates change their state arrays in place, like
+ * the kernels they mirror.
+ */
+public final class Reference {
+    private Reference() {
+    }
+
+    /**
+     * What a normalization forward computes.
+     *
+     * @param out  γ·x̂ + β, x's shape
+     * @param xhat the normalized input, x's shape
+     * @param mean the mean of each statistic ({@code [D]}, {@code [C]}, {@code [N]} or {@code [N,G]})
+     * @param var  the biased variance of each statistic (for batch norm in EVAL: the running variance)
+     * @param rstd 1/√(var + ε) of each statistic
+     */
+    public record NormForward(double[] out, double[] xhat, double[] mean, double[] var, double[] rstd) {
+    }
+
+    /** Gradients of a normalization: dX has x's shape, dγ and dβ γ's. */
+    public record NormBackward(double[] dx, double[] dgamma, double[] dbeta) {
+    }
+
+    /** Softmax cross-entropy: the mean loss and ∂loss/∂logits. */
+    public record Loss(double loss, double[] dlogits) {
+    }
+
+    /** Gradients of C' = α·op(A)·op(B) + β·C with respect to A and B (in their stored layout) and the old C. */
+    public record GemmBackward(double[] da, double[] db, double[] dc) {
+    }
+
+    // =================================================================================================== batchnorm
+
+    /** Batch norm [N,D] in TRAIN mode: per-feature mean and biased variance over N (two passes). */
+    public static NormForward batchNormTrain(double[] x, int n, int d, double[] gamma, double[] beta, double eps) {
+        double[] mean = new double[d];
+        double[] var = new double[d];
+        for (int j = 0; j < d; j++) {
+            // pass 1: μ_d = (1/N) Σ_n x[n,d]
+            double s = 0;
+            for (int i = 0; i < n; i++) {
+                s += x[i * d + j];
+            }
+            mean[j] = s / n;
+            // pass 2: σ²_d = (1/N) Σ_n (x[n,d] − μ_d)², biased
+            double q = 0;
+            for (int i = 0; i < n; i++) {
+                double c = x[i * d + j] - mean[j];
+                q += c * c;
+            }
+            var[j] = q / n;
+        }
+        return normalizeColumns(x, n, d, gamma, beta, mean, var, eps);
+    }
+
+    /** Batch norm [N,D] in EVAL mode: normalizes with the running statistics. */
+    public static NormForward batchNormEval(double[] x, int n, int d, double[] gamma, double[] beta,
+                                            double[] runningMean, double[] runningVar, double eps) {
+        return normalizeColumns(x, n, d, gamma, beta, runningMean.clone(), runningVar.clone(), eps);
+    }
+
+    /** x̂[n,d] = (x[n,d] − μ_d)·rstd_d and out = γ_d·x̂ + β_d. */
+    private static NormForward normalizeColumns(double[] x, int n, int d, double[] gamma, double[] beta,
+                                                double[] mean, double[] var, double eps) {
+        double[] rstd = new double[d];
+        for (int j = 0; j < d; j++) {
+            rstd[j] = 1.0 / Math.sqrt(var[j] + eps);
+        }
+        double[] xhat = new double[n * d];
+        double[] out = new double[n * d];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                int k = i * d + j;
+                xhat[k] = (x[k] - mean[j]) * rstd[j];
+                out[k] = gamma[j] * xhat[k] + beta[j];
+            }
+        }
+        return new NormForward(out, xhat, mean, var, rstd);
+    }
+
+    /**
+     * Batch-norm backward in TRAIN mode, the simplified ("alt") form with sums over N:
+     * dγ = Σ dout·x̂, dβ = Σ dout, dx = (γ·rstd/N)·(N·dout − Σ dout − x̂·Σ(dout·x̂)).
+     */
+    public static NormBackward batchNormBackward(double[] dout, double[] xhat, double[] rstd, double[] gamma,
+                                                 int n, int d) {
+        double[] dgamma = new double[d];
+        double[] dbeta = new double[d];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                dbeta[j] += dout[i * d + j];                       // Σ_N dout
+                dgamma[j] += dout[i * d + j] * xhat[i * d + j];    // Σ_N dout·x̂
+            }
+        }
+        double[] dx = new double[n * d];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                int k = i * d + j;
+                double term1 = n * dout[k];            // term 1: N·dout
+                double term2 = dbeta[j];               // term 2: Σ dout (the mean's path)
+                double term3 = xhat[k] * dgamma[j];    // term 3: x̂·Σ(dout·x̂) (the variance's path)
+                dx[k] = gamma[j] * rstd[j] / n * (term1 - term2 - term3);
+            }
+        }
+        return new NormBackward(dx, dgamma, dbeta);
+    }
+
+    /** Batch-norm backward in EVAL mode: the statistics are constants, so dx = γ·rstd·dout. */
+    public static NormBackward batchNormBackwardEval(double[] dout, double[] xhat, double[] rstd, double[] gamma,
+                                                     int n, int d) {
+        double[] dgamma = new double[d];
+        double[] dbeta = new double[d];
+        double[] dx = new double[n * d];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                int k = i * d + j;
+                dbeta[j] += dout[k];
+                dgamma[j] += dout[k] * xhat[k];
+                dx[k] = gamma[j] * rstd[j] * dout[k];
+            }
+        }
+        return new NormBackward(dx, dgamma, dbeta);
+    }
+
+    /**
+     * One update of a running statistic: r = decay·r + (1−decay)·batch, returned as a new array.
+     */
+    public static double[] runningUpdate(double[] running, double[] batch, double decay) {
+        double[] r = new double[running.length];
+        for (int j = 0; j < r.length; j++) {
+            r[j] = decay * running[j] + (1 - decay) * batch[j];
+        }
+        return r;
+    }
+
+    /** The value a running variance receives: σ² (biased), or σ²·M/(M−1) (unbiased) for M elements per statistic. */
+    public static double[] runningVarianceInput(double[] biasedVar, long m, boolean unbiased) {
+        double[] v = biasedVar.clone();
+        if (unbiased) {
+            for (int j = 0; j < v.length; j++) {
+                v[j] = v[j] * m / (m - 1);
+            }
+        }
+        return v;
+    }
+
+    // =========================================================================================== spatial batchnorm
+
+    /** Spatial batch norm [N,C,H,W] in TRAIN mode: per-channel statistics over M = N·HW (two passes). */
+    public static NormForward spatialBatchNormTrain(double[] x, int n, int c, int hw, double[] gamma, double[] beta,
+                                                    double eps) {
+        double[] mean = new double[c];
+        double[] var = new double[c];
+        double m = (double) n * hw;
+        for (int ch = 0; ch < c; ch++) {
+            // pass 1: μ_c over every (n, s)
+            double s = 0;
+            for (int i = 0; i < n; i++) {
+                for (int p = 0; p < hw; p++) {
+                    s += x[(i * c + ch) * hw + p];
+                }
+            }
+            mean[ch] = s / m;
+            // pass 2: biased σ²_c
+            double q = 0;
+            for (int i = 0; i < n; i++) {
+                for (int p = 0; p < hw; p++) {
+                    double v = x[(i * c + ch) * hw + p] - mean[ch];
+                    q += v * v;
+                }
+            }
+            var[ch] = q / m;
+        }
+        return normalizeChannels(x, n, c, hw, gamma, beta, mean, var, eps);
+    }
+
+    /** Spatial batch norm in EVAL mode with the running statistics. */
+    public static NormForward spatialBatchNormEval(double[] x, int n, int c, int hw, double[] gamma, double[] beta,
+                                                   double[] runningMean, double[] runningVar, double eps) {
+        return normalizeChannels(x, n, c, hw, gamma, beta, runningMean.clone(), runningVar.clone(), eps);
+    }
+
+    private static NormForward normalizeChannels(double[] x, int n, int c, int hw, double[] gamma, double[] beta,
+                                                 double[] mean, double[] var, double eps) {
+        double[] rstd = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            rstd[ch] = 1.0 / Math.sqrt(var[ch] + eps);
+        }
+        double[] xhat = new double[x.length];
+        double[] out = new double[x.length];
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < hw; p++) {
+                    int k = (i * c + ch) * hw + p;
+                    xhat[k] = (x[k] - mean[ch]) * rstd[ch];
+                    out[k] = gamma[ch] * xhat[k] + beta[ch];
+                }
+            }
+        }
+        return new NormForward(out, xhat, mean, var, rstd);
+    }
+
+    /** Spatial batch-norm backward: the batch-norm formulas with sums over M = N·HW per channel. */
+    public static NormBackward spatialBatchNormBackward(double[] dout, double[] xhat, double[] rstd, double[] gamma,
+                                                        int n, int c, int hw, boolean train) {
+        double[] dgamma = new double[c];
+        double[] dbeta = new double[c];
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < hw; p++) {
+                    int k = (i * c + ch) * hw + p;
+                    dbeta[ch] += dout[k];
+                    dgamma[ch] += dout[k] * xhat[k];
+                }
+            }
+        }
+        double m = (double) n * hw;
+        double[] dx = new double[dout.length];
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < hw; p++) {
+                    int k = (i * c + ch) * hw + p;
+                    if (train) {
+                        // (γ·rstd/M)·(M·dout − Σ dout − x̂·Σ(dout·x̂))
+                        dx[k] = gamma[ch] * rstd[ch] / m * (m * dout[k] - dbeta[ch] - xhat[k] * dgamma[ch]);
+                    } else {
+                        dx[k] = gamma[ch] * rstd[ch] * dout[k];
+                    }
+                }
+            }
+        }
+        return new NormBackward(dx, dgamma, dbeta);
+    }
+
+    // =================================================================================================== layernorm
+
+    /** Layer norm [N,D]: per-row mean and biased variance over D; mean and rstd have shape [N]. */
+    public static NormForward layerNormForward(double[] x, int n, int d, double[] gamma, double[] beta, double eps) {
+        double[] mean = new double[n];
+        double[] var = new double[n];
+        double[] rstd = new double[n];
+        double[] xhat = new double[n * d];
+        double[] out = new double[n * d];
+        for (int i = 0; i < n; i++) {
+            // pass 1: μ_n over the row
+            double s = 0;
+            for (int j = 0; j < d; j++) {
+                s += x[i * d + j];
+            }
+            mean[i] = s / d;
+            // pass 2: biased σ²_n
+            double q = 0;
+            for (int j = 0; j < d; j++) {
+                double v = x[i * d + j] - mean[i];
+                q += v * v;
+            }
+            var[i] = q / d;
+            rstd[i] = 1.0 / Math.sqrt(var[i] + eps);
+            // normalize, then the per-feature affine transform
+            for (int j = 0; j < d; j++) {
+                int k = i * d + j;
+                xhat[k] = (x[k] - mean[i]) * rstd[i];
+                out[k] = gamma[j] * xhat[k] + beta[j];
+            }
+        }
+        return new NormForward(out, xhat, mean, var, rstd);
+    }
+
+    /**
+     * Layer-norm backward: with g = dout·γ, dx = (rstd/D)·(D·g − Σ_D g − x̂·Σ_D(g·x̂)); dγ = Σ_N dout·x̂,
+     * dβ = Σ_N dout.
+     */
+    public static NormBackward layerNormBackward(double[] dout, double[] xhat, double[] rstd, double[] gamma,
+                                                 int n, int d) {
+        double[] dgamma = new double[d];
+        double[] dbeta = new double[d];
+        double[] dx = new double[n * d];
+        for (int i = 0; i < n; i++) {
+            double sumG = 0;     // Σ_D g
+            double sumGx = 0;    // Σ_D g·x̂
+            for (int j = 0; j < d; j++) {
+                int k = i * d + j;
+                double g = dout[k] * gamma[j];
+                sumG += g;
+                sumGx += g * xhat[k];
+                dgamma[j] += dout[k] * xhat[k];
+                dbeta[j] += dout[k];
+            }
+            for (int j = 0; j < d; j++) {
+                int k = i * d + j;
+                double g = dout[k] * gamma[j];
+                dx[k] = rstd[i] / d * (d * g - sumG - xhat[k] * sumGx);
+            }
+        }
+        return new NormBackward(dx, dgamma, dbeta);
+    }
+
+    // =================================================================================================== groupnorm
+
+    /**
+     * Group norm [N,C,H,W] with G groups: statistics per (n, g) over the L = (C/G)·HW elements of the group's
+     * channels; mean and rstd have shape [N,G] (index n·G + g); γ, β per channel.
+     */
+    public static NormForward groupNormForward(double[] x, int n, int c, int hw, int groups, double[] gamma,
+                                               double[] beta, double eps) {
+        int cpg = c / groups;                 // channels per group
+        int len = cpg * hw;                   // L: a group's elements are contiguous in [N,C,H,W]
+        double[] mean = new double[n * groups];
+        double[] var = new double[n * groups];
+        double[] rstd = new double[n * groups];
+        double[] xhat = new double[x.length];
+        double[] out = new double[x.length];
+        for (int i = 0; i < n; i++) {
+            for (int g = 0; g < groups; g++) {
+                int s = i * groups + g;
+                int start = (i * c + g * cpg) * hw;
+                // pass 1: the group's mean
+                double sum = 0;
+                for (int k = start; k < start + len; k++) {
+                    sum += x[k];
+                }
+                mean[s] = sum / len;
+                // pass 2: its biased variance
+                double q = 0;
+                for (int k = start; k < start + len; k++) {
+                    double v = x[k] - mean[s];
+                    q += v * v;
+                }
+                var[s] = q / len;
+                rstd[s] = 1.0 / Math.sqrt(var[s] + eps);
+                // normalize; γ and β are indexed by the element's channel
+                for (int k = start; k < start + len; k++) {
+                    int ch = (k / hw) % c;
+                    xhat[k] = (x[k] - mean[s]) * rstd[s];
+                    out[k] = gamma[ch] * xhat[k] + beta[ch];
+                }
+            }
+        }
+        return new NormForward(out, xhat, mean, var, rstd);
+    }
+
+    /** Group-norm backward: the layer-norm formula per (n, g) over L elements, with g = dout·γ[c]. */
+    public static NormBackward groupNormBackward(double[] dout, double[] xhat, double[] rstd, double[] gamma,
+                                                 int n, int c, int hw, int groups) {
+        int cpg = c / groups;
+        int len = cpg * hw;
+        double[] dgamma = new double[c];
+        double[] dbeta = new double[c];
+        double[] dx = new double[dout.length];
+        for (int i = 0; i < n; i++) {
+            for (int g = 0; g < groups; g++) {
+                int s = i * groups + g;
+                int start = (i * c + g * cpg) * hw;
+                double sumG = 0;     // Σ_L dout·γ
+                double sumGx = 0;    // Σ_L dout·γ·x̂
+                for (int k = start; k < start + len; k++) {
+                    int ch = (k / hw) % c;
+                    double gk = dout[k] * gamma[ch];
+                    sumG += gk;
+                    sumGx += gk * xhat[k];
+                    dgamma[ch] += dout[k] * xhat[k];
+                    dbeta[ch] += dout[k];
+                }
+                for (int k = start; k < start + len; k++) {
+                    int ch = (k / hw) % c;
+                    double gk = dout[k] * gamma[ch];
+                    dx[k] = rstd[s] / len * (len * gk - sumG - xhat[k] * sumGx);
+                }
+            }
+        }
+        return new NormBackward(dx, dgamma, dbeta);
+    }
+
+    // ===================================================================================================== dropout
+
+    /**
+     * Philox4x32-10, written out independently of the api's implementation so that the two check each other:
+     * ten rounds of (c0,c1,c2,c3) → (hi(M1·c2)⊕c1⊕k0, lo(M1·c2), hi(M0·c0)⊕c3⊕k1, lo(M0·c0)), with the key
+     * bumped by (0x9E3779B9, 0xBB67AE85) between rounds. Words are unsigned 32-bit values held in longs.
+     */
+    public static long[] philox4x32(long c0, long c1, long c2, long c3, long k0, long k1) {
+        final long m0 = 0xD2511F53L;
+        final long m1 = 0xCD9E8D57L;
+        final long mask = 0xFFFFFFFFL;
+        long[] c = {c0 & mask, c1 & mask, c2 & mask, c3 & mask};
+        long key0 = k0 & mask;
+        long key1 = k1 & mask;
+        for (int round = 0; round < 10; round++) {
+            if (round > 0) {
+                key0 = (key0 + 0x9E3779B9L) & mask;
+                key1 = (key1 + 0xBB67AE85L) & mask;
+            }
+            // two 32×32→64 products; unsigned, fits a long exactly below 2^64 as an unsigned value
+            long p0 = m0 * c[0];
+            long p1 = m1 * c[2];
+            long hi0 = p0 >>> 32;
+            long lo0 = p0 & mask;
+            long hi1 = p1 >>> 32;
+            long lo1 = p1 & mask;
+            c = new long[] {hi1 ^ c[1] ^ key0, lo1, hi0 ^ c[3] ^ key1, lo0};
+        }
+        return c;
+    }
+
+    /**
+     * The dropout mask of {@code size} elements: element i uses counter (⌊i/4⌋ lo, ⌊i/4⌋ hi, offset lo, offset hi),
+     * key (seed lo, seed hi), word i mod 4; it is kept iff (word &gt;&gt;&gt; 8) &lt; T = ⌊keep·2²⁴⌋ and then
+     * holds the float scale (float) (1/keep), else 0.
+     */
+    public static float[] dropoutMask(int size, double keep, long seed, long offset) {
+        long threshold = (long) Math.floor(keep * (1 << 24));
+        float scale = (float) (1.0 / keep);
+        float[] mask = new float[size];
+        long[] words = null;
+        for (int i = 0; i < size; i++) {
+            if ((i & 3) == 0) {
+                long block = i >>> 2;
+                words = philox4x32(block, block >>> 32, offset, offset >>> 32, seed, seed >>> 32);
+            }
+            long word = words[i & 3];
+            mask[i] = (word >>> 8) < threshold ? scale : 0f;
+        }
+        return mask;
+    }
+
+    /** {@link #dropoutMask(int, double, long, long)} for the given options. */
+    public static float[] dropoutMask(int size, DropoutOptions o) {
+        return dropoutMask(size, o.keep(), o.seed(), o.offset());
+    }
+
+    /** Inverted dropout forward with a given mask: out = x ⊙ mask (the same product a float kernel computes). */
+    public static double[] dropoutForward(double[] x, float[] mask) {
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] * mask[i];
+        }
+        return out;
+    }
+
+    /** dx = dout ⊙ mask. */
+    public static double[] dropoutBackward(double[] dout, float[] mask) {
+        return dropoutForward(dout, mask);
+    }
+
+    // ================================================================================================ training ops
+
+    /**
+     * C' = α·op(A)·op(B) + β·C as a new [M,N] array; A is stored [aRows,aCols], B [bRows,bCols], op(X) = Xᵀ when
+     * its flag is set. With β = 0 the old C is not read at all (NaN there does not propagate).
+     */
+    public static double[] gemm(double[] a, int aRows, int aCols, boolean transA, double[] b, int bRows, int bCols,
+                                boolean transB, double[] c, double alpha, double beta) {
+        int m = transA ? aCols : aRows;
+        int k = transA ? aRows : aCols;
+        int n = transB ? bRows : bCols;
+        double[] out = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    double av = transA ? a[p * aCols + i] : a[i * aCols + p];   // op(A)[i,p]
+                    double bv = transB ? b[j * bCols + p] : b[p * bCols + j];   // op(B)[p,j]
+                    s += av * bv;
+                }
+                out[i * n + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * n + j];
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Backward of {@link #gemm}: with G = dC' [M,N], d op(A) = α·G·op(B)ᵀ, d op(B) = α·op(A)ᵀ·G, mapped back to A's
+     * and B's stored layout, and dC = β·G.
+     */
+    public static GemmBackward gemmBackward(double[] dc, double[] a, int aRows, int aCols, boolean transA,
+                                            double[] b, int bRows, int bCols, boolean transB, double alpha,
+                                            double beta) {
+        int m = transA ? aCols : aRows;
+        int k = transA ? aRows : aCols;
+        int n = transB ? bRows : bCols;
+        double[] da = new double[a.length];
+        double[] db = new double[b.length];
+        for (int i = 0; i < m; i++) {
+            for (int p = 0; p < k; p++) {
+                for (int j = 0; j < n; j++) {
+                    double g = alpha * dc[i * n + j];
+                    double av = transA ? a[p * aCols + i] : a[i * aCols + p];
+                    double bv = transB ? b[j * bCols + p] : b[p * bCols + j];
+                    da[transA ? p * aCols + i : i * aCols + p] += g * bv;   // ∂/∂op(A)[i,p]
+                    db[transB ? j * bCols + p : p * bCols + j] += g * av;   // ∂/∂op(B)[p,j]
+                }
+            }
+        }
+        double[] dcOld = new double[dc.length];
+        for (int i = 0; i < dc.length; i++) {
+            dcOld[i] = beta * dc[i];
+        }
+        return new GemmBackward(da, db, dcOld);
+    }
+
+    /** x[n,d] + bias[d] as a new array. */
+    public static double[] addBias(double[] x, int n, int d, double[] bias) {
+        double[] out = new double[n * d];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                out[i * d + j] = x[i * d + j] + bias[j];
+            }
+        }
+        return out;
+    }
+
+    /** Σ_N x[n,d], shape [D]. */
+    public static double[] columnSum(double[] x, int n, int d) {
+        double[] s = new double[d];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                s[j] += x[i * d + j];
+            }
+        }
+        return s;
+    }
+
+    /** max(x, 0). */
+    public static double[] relu(double[] x) {
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] > 0 ? x[i] : 0;
+        }
+        return out;
+    }
+
+    /** dout where x &gt; 0, else 0 (zero at x = 0). */
+    public static double[] reluBackward(double[] dout, double[] x) {
+        double[] dx = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            dx[i] = x[i] > 0 ? dout[i] : 0;
+        }
+        return dx;
+    }
+
+    /**
+     * Softmax cross-entropy of logits [N,K] against class indices: per row, shift by the row maximum (stability),
+     * log-sum-exp, loss_n = lse − z[label]; loss = mean over N; dlogits = (softmax − onehot)/N.
+     */
+    public static Loss softmaxCrossEntropy(double[] logits, int[] labels, int n, int k) {
+        double loss = 0;
+        double[] d = new double[n * k];
+        for (int i = 0; i < n; i++) {
+            // shift by the row maximum so that exp never overflows
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < k; j++) {
+                max = Math.max(max, logits[i * k + j]);
+            }
+            double sumExp = 0;
+            for (int j = 0; j < k; j++) {
+                sumExp += Math.exp(logits[i * k + j] - max);
+            }
+            double logSumExp = Math.log(sumExp);                       // log Σ exp(z − max)
+            loss += logSumExp - (logits[i * k + labels[i]] - max);     // −log softmax[label]
+            for (int j = 0; j < k; j++) {
+                double p = Math.exp(logits[i * k + j] - max - logSumExp);
+                d[i * k + j] = (p - (j == labels[i] ? 1 : 0)) / n;
+            }
+        }
+        return new Loss(loss / n, d);
+    }
+
+    /** Index of the largest element of each row, the first one on ties. */
+    public static int[] argmax(double[] x, int n, int k) {
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int j = 1; j < k; j++) {
+                if (x[i * k + j] > x[i * k + best]) {
+                    best = j;
+                }
+            }
+            idx[i] = best;
+        }
+        return idx;
+    }
+
+    /** Σ x². */
+    public static double sumOfSquares(double[] x) {
+        double s = 0;
+        for (double v : x) {
+            s += v * v;
+        }
+        return s;
+    }
+
+    // ========================================================================= optimizer updates (in place, optim.py)
+
+    /** w −= lr·dw. */
+    public static void sgd(double[] w, double[] dw, double lr) {
+        for (int i = 0; i < w.length; i++) {
+            w[i] -= lr * dw[i];
+        }
+    }
+
+    /** v = μ·v − lr·dw; w += v. */
+    public static void sgdMomentum(double[] w, double[] dw, double[] v, double lr, double momentum) {
+        for (int i = 0; i < w.length; i++) {
+            v[i] = momentum * v[i] - lr * dw[i];
+            w[i] += v[i];
+        }
+    }
+
+    /** c = ρ·c + (1−ρ)·dw²; w −= lr·dw/(√c + ε). */
+    public static void rmsprop(double[] w, double[] dw, double[] cache, double lr, double decayRate, double eps) {
+        for (int i = 0; i < w.length; i++) {
+            cache[i] = decayRate * cache[i] + (1 - decayRate) * dw[i] * dw[i];
+            w[i] -= lr * dw[i] / (Math.sqrt(cache[i]) + eps);
+        }
+    }
+
+    /** Adam at step t ≥ 1: m, v moments, bias-corrected m̂, v̂; w −= lr·m̂/(√v̂ + ε). */
+    public static void adam(double[] w, double[] dw, double[] m, double[] v, double lr, double beta1, double beta2,
+                            double eps, int t) {
+        for (int i = 0; i < w.length; i++) {
+            m[i] = beta1 * m[i] + (1 - beta1) * dw[i];                 // first moment
+            v[i] = beta2 * v[i] + (1 - beta2) * dw[i] * dw[i];         // second moment
+            double mHat = m[i] / (1 - Math.pow(beta1, t));             // bias corrections
+            double vHat = v[i] / (1 - Math.pow(beta2, t));
+            w[i] -= lr * mHat / (Math.sqrt(vHat) + eps);
+        }
+    }
+
+    // ======================================================================================================= utils
+
+    /** The float values widened to double (the reference's input is exactly what the backend receives). */
+    public static double[] widen(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            d[i] = x[i];
+        }
+        return d;
+    }
+}

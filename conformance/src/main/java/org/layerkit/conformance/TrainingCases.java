@@ -1,0 +1,397 @@
+package org.layerkit.conformance;
+
+import static org.layerkit.conformance.Reference.widen;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.layerkit.api.LossResult;
+import org.layerkit.api.Op;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+/** Cases of the training ops: gemm, bias, relu, softmax cross-entropy, argmax, sum of squares, optimizers, copies. */
+final class TrainingCases {
+    /** One float operation per element (add, multiply): a correctly rounded result is within half an ulp. */
+    static final Tolerance ONE_OP = new Tolerance(0, 1.2e-7);
+    /**
+     * y + α·x rounds α·x (unless fused) and the sum: up to half an ulp of |α·x| ≤ 8 each, absolute, when the two
+     * nearly cancel.
+     */
+    static final Tolerance AXPY = new Tolerance(1e-6, 1e-6);
+
+    private TrainingCases() {
+    }
+
+    static List<ConformanceCase> all() {
+        List<ConformanceCase> cases = new ArrayList<>();
+        gemm(cases);
+        bias(cases);
+        relu(cases);
+        softmax(cases);
+        argmax(cases);
+        sumOfSquares(cases);
+        optimizers(cases);
+        elementwise(cases);
+        return cases;
+    }
+
+    // ======================================================================================================== gemm
+
+    private static void gemm(List<ConformanceCase> cases) {
+        for (boolean ta : new boolean[] {false, true}) {
+            for (boolean tb : new boolean[] {false, true}) {
+                cases.add(gemmCase("gemm", 37, 53, 29, ta, tb, 1f, 0f, false));
+            }
+        }
+        cases.add(gemmCase("gemm.alpha_beta", 33, 17, 65, false, false, 0.5f, 2f, false));
+        cases.add(gemmCase("gemm.alpha_beta", 33, 17, 65, true, true, -1.25f, 0.75f, false));
+        cases.add(gemmCase("gemm.alpha_beta", 9, 4, 7, true, false, 1f, 1f, false));
+        cases.add(gemmCase("gemm.beta0_ignores_nan", 8, 5, 3, false, false, 1f, 0f, true));
+        cases.add(gemmCase("gemm.beta0_ignores_nan", 8, 5, 3, false, true, 2f, 0f, true));
+        cases.add(gemmCase("gemm", 1, 1, 1, false, false, 1f, 0f, false));
+        cases.add(gemmCase("gemm", 1000, 333, 1, false, false, 1f, 0f, false));
+        cases.add(gemmCase("gemm", 128, 784, 256, false, false, 1f, 0f, false));
+        cases.add(gemmCase("gemm", 128, 256, 784, false, true, 1f, 0f, false));
+        cases.add(matmulCase(31, 19, 23));
+    }
+
+    /** C = α·op(A)·op(B) + β·C for op(A) [M,K], op(B) [K,N]; with nanC, C starts as NaN and β must be 0. */
+    private static ConformanceCase gemmCase(String base, int m, int k, int n, boolean ta, boolean tb, float alpha,
+                                            float beta, boolean nanC) {
+        int aRows = ta ? k : m;
+        int aCols = ta ? m : k;
+        int bRows = tb ? n : k;
+        int bCols = tb ? k : n;
+        ConformanceCase.Builder b = ConformanceCase.builder(base, Op.GEMM).shape(aRows, aCols).shape(bRows, bCols)
+                .shape(m, n).param("M", m).param("K", k).param("N", n).param("transA", ta).param("transB", tb);
+        if (alpha != 1f || beta != 0f) {
+            b.param("alpha", alpha).param("beta", beta);
+        }
+        return b.tolerance(gemmTolerance(k)).check(ctx -> {
+            float[] a = ctx.normal(aRows * aCols, 0, 1);
+            float[] bm = ctx.normal(bRows * bCols, 0, 1);
+            float[] c = nanC ? nans(m * n) : ctx.normal(m * n, 0, 1);
+            Tensor tc = ctx.upload(c, Shape.of(m, n));
+            ctx.backend().gemm(ctx.upload(a, Shape.of(aRows, aCols)), ta, ctx.upload(bm, Shape.of(bRows, bCols)), tb,
+                    tc, alpha, beta);
+            double[] e = Reference.gemm(widen(a), aRows, aCols, ta, widen(bm), bRows, bCols, tb, widen(c), alpha,
+                    beta);
+            ctx.expectClose("C", tc, Shape.of(m, n), e);
+        });
+    }
+
+    private static ConformanceCase matmulCase(int m, int k, int n) {
+        return ConformanceCase.builder("gemm.matmul", Op.GEMM).shape(k, m).shape(k, n).param("M", m).param("K", k)
+                .param("N", n).param("transA", true).param("transB", false).tolerance(gemmTolerance(k))
+                .check(ctx -> {
+                    float[] a = ctx.normal(k * m, 0, 1);
+                    float[] bm = ctx.normal(k * n, 0, 1);
+                    Tensor c = ctx.track(ctx.backend().matmul(ctx.upload(a, Shape.of(k, m)), true,
+                            ctx.upload(bm, Shape.of(k, n)), false));
+                    ctx.expectClose("A^T·B", c, Shape.of(m, n),
+                            Reference.gemm(widen(a), k, m, true, widen(bm), k, n, false, null, 1, 0));
+                });
+    }
+
+    /**
+     * A float32 dot product of K terms of order 1 carries rounding errors growing with K (√K·u·Σ|a·b| for plain
+     * summation); blocked BLAS does better, a wrong index far worse (order 1 and up).
+     */
+    static Tolerance gemmTolerance(int k) {
+        return new Tolerance(1e-6 * (k + 1), 1e-5);
+    }
+
+    private static float[] nans(int n) {
+        float[] v = new float[n];
+        Arrays.fill(v, Float.NaN);
+        return v;
+    }
+
+    // ======================================================================================================== bias
+
+    private static void bias(List<ConformanceCase> cases) {
+        for (int[] s : new int[][] {{1000, 333}, {2, 1}, {1, 7}}) {
+            int n = s[0];
+            int d = s[1];
+            cases.add(ConformanceCase.builder("bias.add", Op.BIAS).shape(n, d).shape(d).param("N", n).param("D", d)
+                    .tolerance(ONE_OP).check(ctx -> {
+                        float[] x = ctx.normal(n * d, 0, 1);
+                        float[] bias = ctx.normal(d, 0, 1);
+                        Tensor tx = ctx.upload(x, Shape.of(n, d));
+                        Tensor tb = ctx.upload(bias, Shape.of(d));
+                        ctx.backend().addBias(tx, tb);
+                        ctx.expectClose("x + bias", tx, Shape.of(n, d),
+                                Reference.addBias(widen(x), n, d, widen(bias)));
+                        ctx.expectIdentical("bias (an input, must be left untouched)", tb, Shape.of(d), bias);
+                    }));
+        }
+        for (int[] s : new int[][] {{1000, 333}, {65536, 64}, {1, 7}, {5, 1}}) {
+            int n = s[0];
+            int d = s[1];
+            cases.add(ConformanceCase.builder("bias.column_sum", Op.BIAS).shape(n, d).param("N", n).param("D", d)
+                    .tolerance(NormCases.FORWARD.forReduction(n)).check(ctx -> {
+                        float[] x = ctx.normal(n * d, 0, 1);
+                        Tensor sum = ctx.track(ctx.backend().columnSum(ctx.upload(x, Shape.of(n, d))));
+                        ctx.expectClose("column sum", sum, Shape.of(d), Reference.columnSum(widen(x), n, d));
+                    }));
+        }
+    }
+
+    // ======================================================================================================== relu
+
+    /** Inputs with exact zeros and negative zeros among N(0,1) values: relu and its gradient are zero there. */
+    private static float[] withZeros(CaseContext ctx, int size) {
+        float[] x = ctx.normal(size, 0, 1);
+        for (int i = 0; i < size; i += 7) {
+            x[i] = (i / 7) % 2 == 0 ? 0f : -0f;
+        }
+        return x;
+    }
+
+    private static void relu(List<ConformanceCase> cases) {
+        for (int[] dims : new int[][] {{1000, 333}, {8, 3, 5, 7}, {1}}) {
+            Shape s = Shape.of(dims);
+            cases.add(ConformanceCase.builder("relu.forward", Op.RELU).shape(dims).param("shape", s)
+                    .tolerance(Tolerance.EXACT).check(ctx -> {
+                        float[] x = withZeros(ctx, s.size());
+                        Tensor tx = ctx.upload(x, s);
+                        Tensor y = ctx.track(ctx.backend().relu(tx));
+                        ctx.expectClose("relu(x)", y, s, Reference.relu(widen(x)));
+                        ctx.expectIdentical("x (an input, must be left untouched)", tx, s, x);
+                    }));
+            cases.add(ConformanceCase.builder("relu.backward", Op.RELU).shape(dims).param("shape", s)
+                    .tolerance(Tolerance.EXACT).check(ctx -> {
+                        float[] x = withZeros(ctx, s.size());
+                        float[] dOut = ctx.normal(s.size(), 0, 1);
+                        Tensor dx = ctx.track(ctx.backend().reluBackward(ctx.upload(dOut, s), ctx.upload(x, s)));
+                        ctx.expectClose("dX", dx, s, Reference.reluBackward(widen(dOut), widen(x)));
+                    }));
+        }
+    }
+
+    // ===================================================================================================== softmax
+
+    private static void softmax(List<ConformanceCase> cases) {
+        for (int[] s : new int[][] {{64, 10}, {1000, 333}, {7, 3}, {1, 1}}) {
+            cases.add(softmaxCase("softmax_cross_entropy", s[0], s[1], 3.0));
+        }
+        // logits spread over ±1e4: exp overflows in float unless the row maximum is subtracted first
+        cases.add(softmaxCase("softmax_cross_entropy.huge_logits", 16, 10, 1e4));
+    }
+
+    /** The loss under the case's tolerance; dLogits, of order 1/N, with an absolute tolerance scaled by 1/N. */
+    private static ConformanceCase softmaxCase(String base, int n, int k, double spread) {
+        ConformanceCase.Builder b = ConformanceCase.builder(base, Op.SOFTMAX_CROSS_ENTROPY).shape(n, k).shape(n)
+                .param("N", n).param("K", k);
+        if (spread >= 1e4) {
+            b.param("scale", "1e4");
+        }
+        return b.tolerance(new Tolerance(1e-6, 1e-5)).check(ctx -> {
+            float[] logits = ctx.uniform(n * k, -spread, spread);
+            int[] labels = new int[n];
+            float[] fl = new float[n];
+            for (int i = 0; i < n; i++) {
+                labels[i] = ctx.random().nextInt(k);
+                fl[i] = labels[i];
+            }
+            if (spread >= 1e4 && n >= 3 && k >= 2) {
+                // row 0: all logits equal (uniform softmax); row 1: the label's logit lowest by 2e4
+                Arrays.fill(logits, 0, k, 1e4f);
+                for (int j = 0; j < k; j++) {
+                    logits[k + j] = j == labels[1] ? -1e4f : 1e4f;
+                }
+            }
+            LossResult r = ctx.track(ctx.backend().softmaxCrossEntropy(ctx.upload(logits, Shape.of(n, k)),
+                    ctx.upload(fl, Shape.of(n))));
+            Reference.Loss e = Reference.softmaxCrossEntropy(widen(logits), labels, n, k);
+            ctx.expectClose("loss", r.loss(), Shape.of(1), new double[] {e.loss()});
+            ctx.expectClose("dLogits", r.dLogits(), Shape.of(n, k), e.dlogits(), new Tolerance(1e-6 / n, 1e-4));
+        });
+    }
+
+    // ====================================================================================================== argmax
+
+    private static void argmax(List<ConformanceCase> cases) {
+        for (int[] s : new int[][] {{100, 17}, {1000, 10}, {1, 1}, {3, 1}}) {
+            int n = s[0];
+            int k = s[1];
+            cases.add(ConformanceCase.builder("argmax", Op.ARGMAX).shape(n, k).param("N", n).param("K", k)
+                    .tolerance(Tolerance.EXACT).check(ctx -> {
+                        float[] x = ctx.normal(n * k, 0, 1);
+                        Tensor idx = ctx.track(ctx.backend().argmax(ctx.upload(x, Shape.of(n, k))));
+                        expectIndices(ctx, idx, Reference.argmax(widen(x), n, k));
+                    }));
+        }
+        cases.add(ConformanceCase.builder("argmax.ties_first", Op.ARGMAX).shape(6, 5).param("N", 6).param("K", 5)
+                .tolerance(Tolerance.EXACT).check(ctx -> {
+                    float[] x = {
+                        2, 2, 2, 2, 2,          // all equal: 0
+                        1, 5, 3, 5, 0,          // tie at 1 and 3: 1
+                        9, 0, 0, 0, 9,          // tie at the ends: 0
+                        -3, -1, -2, -1, -1,     // negative tie: 1
+                        0, -0f, 0, 0, 0,        // zero and negative zero compare equal: 0
+                        -7, -7, -7, 4, 4        // tie at 3 and 4: 3
+                    };
+                    Tensor idx = ctx.track(ctx.backend().argmax(ctx.upload(x, Shape.of(6, 5))));
+                    expectIndices(ctx, idx, new int[] {0, 1, 0, 1, 0, 3});
+                }));
+    }
+
+    private static void expectIndices(CaseContext ctx, Tensor idx, int[] expected) {
+        float[] e = new float[expected.length];
+        for (int i = 0; i < e.length; i++) {
+            e[i] = expected[i];
+        }
+        ctx.expectIdentical("argmax", idx, Shape.of(expected.length), e);
+    }
+
+    // =============================================================================================== sum of squares
+
+    private static void sumOfSquares(List<ConformanceCase> cases) {
+        for (int[] dims : new int[][] {{1000, 333}, {65536, 64}, {1}, {3, 4, 5, 6}}) {
+            Shape s = Shape.of(dims);
+            cases.add(ConformanceCase.builder("sum_of_squares", Op.ELEMENTWISE).shape(dims).param("shape", s)
+                    .tolerance(new Tolerance(0, 1e-5)).check(ctx -> {
+                        float[] x = ctx.normal(s.size(), 0.25, 1);
+                        Tensor r = ctx.track(ctx.backend().sumOfSquares(ctx.upload(x, s)));
+                        ctx.expectClose("sum of squares", r, Shape.of(1),
+                                new double[] {Reference.sumOfSquares(widen(x))});
+                    }));
+        }
+    }
+
+    // ================================================================================================== optimizers
+
+    private static final float LR = 1e-2f;
+
+    private static void optimizers(List<ConformanceCase> cases) {
+        for (String kind : new String[] {"sgd", "sgd_momentum", "rmsprop", "adam"}) {
+            cases.add(optimizerCase(kind, 1, 1000, 33));
+            cases.add(optimizerCase(kind, 5, 7, 3));
+        }
+    }
+
+    /** {@code steps} updates with fresh gradients; the state starts at zero, Adam's t counts 1, 2, …. */
+    private static ConformanceCase optimizerCase(String kind, int steps, int n, int d) {
+        Shape s = Shape.of(n, d);
+        return ConformanceCase.builder("optimizer." + kind, Op.OPTIMIZER).shape(n, d).param("N", n).param("D", d)
+                .param("steps", steps).tolerance(new Tolerance(1e-6, 1e-5)).check(ctx -> {
+                    float momentum = 0.9f;
+                    float decay = 0.99f;
+                    float beta1 = 0.9f;
+                    float beta2 = 0.999f;
+                    float eps = 1e-8f;
+                    float[] w0 = ctx.normal(s.size(), 0, 1);
+                    Tensor w = ctx.upload(w0, s);
+                    Tensor state1 = ctx.upload(new float[s.size()], s);
+                    Tensor state2 = ctx.upload(new float[s.size()], s);
+                    double[] ew = widen(w0);
+                    double[] e1 = new double[s.size()];
+                    double[] e2 = new double[s.size()];
+                    for (int t = 1; t <= steps; t++) {
+                        float[] dw = ctx.normal(s.size(), 0, 1);
+                        Tensor tdw = ctx.upload(dw, s);
+                        switch (kind) {
+                            case "sgd" -> {
+                                ctx.backend().sgd(w, tdw, LR);
+                                Reference.sgd(ew, widen(dw), LR);
+                            }
+                            case "sgd_momentum" -> {
+                                ctx.backend().sgdMomentum(w, tdw, state1, LR, momentum);
+                                Reference.sgdMomentum(ew, widen(dw), e1, LR, momentum);
+                            }
+                            case "rmsprop" -> {
+                                ctx.backend().rmsprop(w, tdw, state1, LR, decay, eps);
+                                Reference.rmsprop(ew, widen(dw), e1, LR, decay, eps);
+                            }
+                            case "adam" -> {
+                                ctx.backend().adam(w, tdw, state1, state2, LR, beta1, beta2, eps, t);
+                                Reference.adam(ew, widen(dw), e1, e2, LR, beta1, beta2, eps, t);
+                            }
+                            default -> throw new IllegalStateException("unknown optimizer " + kind);
+                        }
+                    }
+                    ctx.expectClose("w after " + steps + " step(s)", w, s, ew);
+                    switch (kind) {
+                        case "sgd_momentum" -> ctx.expectClose("velocity", state1, s, e1);
+                        case "rmsprop" -> ctx.expectClose("cache", state1, s, e1);
+                        case "adam" -> {
+                            ctx.expectClose("m", state1, s, e1);
+                            ctx.expectClose("v", state2, s, e2);
+                        }
+                        default -> {
+                        }
+                    }
+                });
+    }
+
+    // ================================================================================================= elementwise
+
+    private static void elementwise(List<ConformanceCase> cases) {
+        Shape s = Shape.of(123, 45);
+        cases.add(ConformanceCase.builder("elementwise.upload_roundtrip", Op.ELEMENTWISE).shape(s.dims())
+                .param("shape", s).tolerance(Tolerance.EXACT).check(ctx -> {
+                    float[] x = ctx.normal(s.size(), 0, 1e3);
+                    float[] special = {0f, -0f, Float.MIN_VALUE, -Float.MIN_NORMAL / 3, Float.MAX_VALUE,
+                        Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
+                    System.arraycopy(special, 0, x, 0, special.length);
+                    ctx.expectIdentical("toArray(upload(x))", ctx.upload(x, s), s, x);
+                }));
+        cases.add(ConformanceCase.builder("elementwise.zeros", Op.ELEMENTWISE).shape(s.dims()).param("shape", s)
+                .tolerance(Tolerance.EXACT).check(ctx ->
+                        ctx.expectIdentical("zeros", ctx.track(ctx.backend().zeros(s)), s, new float[s.size()])));
+        for (float value : new float[] {3.25f, -0f}) {
+            cases.add(ConformanceCase.builder("elementwise.fill", Op.ELEMENTWISE).shape(s.dims()).param("shape", s)
+                    .param("value", value).tolerance(Tolerance.EXACT).check(ctx -> {
+                        Tensor t = ctx.upload(ctx.normal(s.size(), 0, 1), s);
+                        ctx.backend().fill(t, value);
+                        float[] e = new float[s.size()];
+                        Arrays.fill(e, value);
+                        ctx.expectIdentical("filled", t, s, e);
+                    }));
+        }
+        cases.add(ConformanceCase.builder("elementwise.copy", Op.ELEMENTWISE).shape(s.dims()).param("shape", s)
+                .tolerance(Tolerance.EXACT).check(ctx -> {
+                    float[] x = ctx.normal(s.size(), 0, 1);
+                    Tensor src = ctx.upload(x, s);
+                    Tensor dst = ctx.upload(ctx.normal(s.size(), 5, 1), s);
+                    ctx.backend().copy(src, dst);
+                    ctx.expectIdentical("dst", dst, s, x);
+                    Tensor c = ctx.track(ctx.backend().copyOf(src));
+                    ctx.expectIdentical("copyOf(src)", c, s, x);
+                    // the copy is independent storage: changing it leaves the source alone
+                    ctx.backend().fill(c, 7f);
+                    ctx.expectIdentical("src after filling its copy", src, s, x);
+                }));
+        for (float alpha : new float[] {-1.5f, 0f, 1e-3f}) {
+            cases.add(ConformanceCase.builder("elementwise.scale", Op.ELEMENTWISE).shape(s.dims()).param("shape", s)
+                    .param("alpha", alpha).tolerance(ONE_OP).check(ctx -> {
+                        float[] x = ctx.normal(s.size(), 0, 1);
+                        Tensor t = ctx.upload(x, s);
+                        ctx.backend().scale(t, alpha);
+                        double[] e = widen(x);
+                        for (int i = 0; i < e.length; i++) {
+                            e[i] *= alpha;
+                        }
+                        ctx.expectClose("alpha·t", t, s, e);
+                    }));
+        }
+        for (float alpha : new float[] {0.3f, -2f}) {
+            cases.add(ConformanceCase.builder("elementwise.axpy", Op.ELEMENTWISE).shape(s.dims()).param("shape", s)
+                    .param("alpha", alpha).tolerance(AXPY).check(ctx -> {
+                        float[] x = ctx.normal(s.size(), 0, 1);
+                        float[] y = ctx.normal(s.size(), 0, 1);
+                        Tensor tx = ctx.upload(x, s);
+                        Tensor ty = ctx.upload(y, s);
+                        ctx.backend().axpy(alpha, tx, ty);
+                        double[] e = new double[y.length];
+                        for (int i = 0; i < e.length; i++) {
+                            e[i] = y[i] + (double) alpha * x[i];
+                        }
+                        ctx.expectClose("y + alpha·x", ty, s, e);
+                        ctx.expectIdentical("x (an input, must be left untouched)", tx, s, x);
+                    }));
+        }
+    }
+}
