@@ -1,0 +1,208 @@
+package org.layerkit.models;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import org.layerkit.api.BatchNormOptions;
+import org.layerkit.models.layers.WeightInit;
+
+/**
+ * The architecture and regularisation of a {@link FullyConnectedNet} (CS231N {@code FullyConnectedNet}). Immutable;
+ * build with {@link #builder(int, int)}.
+ *
+ * @param inputDim      D, features per example
+ * @param hiddenDims    the width of each hidden layer (may be empty: a softmax classifier)
+ * @param numClasses    K
+ * @param normalization none, batch or layer, after each hidden affine layer
+ * @param dropoutKeep   keep probability of the dropout after each hidden ReLU; 1 = no dropout layers
+ * @param weightInit    Gaussian with a fixed scale (CS231N {@code weight_scale}, default 1e-2) or He
+ * @param reg           L2 strength: loss += 0.5·reg·ΣW² over the affine weights (not biases, γ, β)
+ * @param seed          seeds every affine layer's weights and every dropout layer's masks
+ * @param batchNorm     eps, decay and PyTorch-parity options of the batch-norm layers; its eps also serves layer norm
+ */
+public record FullyConnectedNetConfig(int inputDim, List<Integer> hiddenDims, int numClasses,
+                                      Normalization normalization, double dropoutKeep, WeightInit weightInit,
+                                      double reg, long seed, BatchNormOptions batchNorm) {
+
+    public FullyConnectedNetConfig {
+        hiddenDims = List.copyOf(hiddenDims);
+        check(inputDim >= 1, "inputDim", "an integer >= 1", inputDim);
+        check(numClasses >= 2, "numClasses", "an integer >= 2", numClasses);
+        for (int h : hiddenDims) {
+            check(h >= 1, "hiddenDims", "widths >= 1", hiddenDims);
+        }
+        check(normalization != null, "normalization", "none, batch or layer", null);
+        check(dropoutKeep > 0 && dropoutKeep <= 1, "dropoutKeep", "a probability in (0,1]", dropoutKeep);
+        check(weightInit != null, "weightInit", "a WeightInit", null);
+        check(reg >= 0 && Double.isFinite(reg), "reg", "a finite value >= 0", reg);
+        check(batchNorm != null, "batchNorm", "BatchNormOptions", null);
+        check(batchNorm.eps() > 0, "batchNorm.eps", "a value > 0", batchNorm.eps());
+    }
+
+    private static void check(boolean ok, String arg, String expected, Object actual) {
+        if (!ok) {
+            throw new IllegalArgumentException("FullyConnectedNetConfig: " + arg + " expected " + expected + ", got " + actual);
+        }
+    }
+
+    /** Whether the hidden layers are followed by dropout. */
+    public boolean useDropout() {
+        return dropoutKeep < 1;
+    }
+
+    /** The number of affine layers, L = hidden layers + 1. */
+    public int numLayers() {
+        return hiddenDims.size() + 1;
+    }
+
+    /** A builder for a net from {@code inputDim} features to {@code numClasses} classes. */
+    public static Builder builder(int inputDim, int numClasses) {
+        return new Builder(inputDim, numClasses);
+    }
+
+    /** A builder preset with this configuration. */
+    public Builder toBuilder() {
+        Builder b = new Builder(inputDim, numClasses);
+        b.hidden = new ArrayList<>(hiddenDims);
+        b.normalization = normalization;
+        b.dropoutKeep = dropoutKeep;
+        b.weightInit = weightInit;
+        b.reg = reg;
+        b.seed = seed;
+        b.batchNorm = batchNorm;
+        return b;
+    }
+
+    /** The configuration as ordered string pairs (what checkpoints store); {@link #fromMap} reads it back. */
+    public Map<String, String> toMap() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("input_dim", Integer.toString(inputDim));
+        m.put("hidden_dims", hiddenDims.stream().map(String::valueOf).collect(Collectors.joining(",")));
+        m.put("num_classes", Integer.toString(numClasses));
+        m.put("normalization", normalization.id());
+        m.put("dropout_keep", Double.toString(dropoutKeep));
+        m.put("weight_init", weightInit.toString());
+        m.put("reg", Double.toString(reg));
+        m.put("seed", Long.toString(seed));
+        m.put("bn_eps", Float.toString(batchNorm.eps()));
+        m.put("bn_decay", Float.toString(batchNorm.decay()));
+        m.put("bn_unbiased_running_var", Boolean.toString(batchNorm.unbiasedRunningVar()));
+        m.put("bn_cumulative_average", Boolean.toString(batchNorm.cumulativeAverage()));
+        return m;
+    }
+
+    /** Parses {@link #toMap()}'s output; a missing or malformed key is an IllegalArgumentException naming it. */
+    public static FullyConnectedNetConfig fromMap(Map<String, String> m) {
+        String hidden = get(m, "hidden_dims").trim();
+        List<Integer> dims = hidden.isEmpty() ? List.of()
+                : Arrays.stream(hidden.split(",")).map(s -> Integer.parseInt(s.trim())).toList();
+        try {
+            return new FullyConnectedNetConfig(Integer.parseInt(get(m, "input_dim")), dims,
+                    Integer.parseInt(get(m, "num_classes")), Normalization.parse(get(m, "normalization")),
+                    Double.parseDouble(get(m, "dropout_keep")), WeightInit.parse(get(m, "weight_init")),
+                    Double.parseDouble(get(m, "reg")), Long.parseLong(get(m, "seed")),
+                    new BatchNormOptions(Float.parseFloat(get(m, "bn_eps")), Float.parseFloat(get(m, "bn_decay")),
+                            Boolean.parseBoolean(get(m, "bn_unbiased_running_var")),
+                            Boolean.parseBoolean(get(m, "bn_cumulative_average"))));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("FullyConnectedNetConfig: malformed number in " + m, e);
+        }
+    }
+
+    private static String get(Map<String, String> m, String key) {
+        String v = m.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("FullyConnectedNetConfig: missing key '" + key + "' (have " + m.keySet() + ")");
+        }
+        return v;
+    }
+
+    /** A compact description such as {@code 784-256-128-100-10 batch keep=0.9 he reg=0.0 seed=1}. */
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder().append(inputDim);
+        hiddenDims.forEach(h -> b.append('-').append(h));
+        return b.append('-').append(numClasses).append(' ').append(normalization.id())
+                .append(" keep=").append(dropoutKeep).append(" init=").append(weightInit)
+                .append(" reg=").append(reg).append(" seed=").append(seed).toString();
+    }
+
+    /** Builds a {@link FullyConnectedNetConfig}; defaults: no hidden layers, no normalization, no dropout,
+     * Gaussian init with scale 1e-2, reg 0, seed 0, {@link BatchNormOptions#defaults()}. */
+    public static final class Builder {
+        private final int inputDim;
+        private final int numClasses;
+        private List<Integer> hidden = new ArrayList<>();
+        private Normalization normalization = Normalization.NONE;
+        private double dropoutKeep = 1;
+        private WeightInit weightInit = WeightInit.gaussian(WeightInit.DEFAULT_SCALE);
+        private double reg;
+        private long seed;
+        private BatchNormOptions batchNorm = BatchNormOptions.defaults();
+
+        private Builder(int inputDim, int numClasses) {
+            this.inputDim = inputDim;
+            this.numClasses = numClasses;
+        }
+
+        public Builder hidden(int... dims) {
+            hidden = Arrays.stream(dims).boxed().collect(Collectors.toCollection(ArrayList::new));
+            return this;
+        }
+
+        public Builder hidden(List<Integer> dims) {
+            hidden = new ArrayList<>(dims);
+            return this;
+        }
+
+        public Builder normalization(Normalization n) {
+            normalization = n;
+            return this;
+        }
+
+        /** Keep probability of the dropout layers; 1 (the default) means none. */
+        public Builder dropoutKeep(double keep) {
+            dropoutKeep = keep;
+            return this;
+        }
+
+        public Builder weightScale(double scale) {
+            weightInit = WeightInit.gaussian(scale);
+            return this;
+        }
+
+        public Builder heInit() {
+            weightInit = WeightInit.he();
+            return this;
+        }
+
+        public Builder weightInit(WeightInit init) {
+            weightInit = init;
+            return this;
+        }
+
+        public Builder reg(double r) {
+            reg = r;
+            return this;
+        }
+
+        public Builder seed(long s) {
+            seed = s;
+            return this;
+        }
+
+        public Builder batchNorm(BatchNormOptions options) {
+            batchNorm = options;
+            return this;
+        }
+
+        public FullyConnectedNetConfig build() {
+            return new FullyConnectedNetConfig(inputDim, hidden, numClasses, normalization, dropoutKeep, weightInit,
+                    reg, seed, batchNorm);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package org.layerkit.models.data;
+
+/**
+ * Training, validation and test sets of one data set.
+ *
+ * @param train      what the solver trains on
+ * @param validation what model selection uses (may be empty)
+ * @param test       held out until the end
+ */
+public record DatasetSplits(Dataset train, Dataset validation, Dataset test) {
+
+    /**
+     * Splits the last {@code validationSize} examples of {@code trainAndValidation} off as the validation set (the
+     * CS231N convention: 49 000 + 1 000 for CIFAR-10).
+     */
+    public static DatasetSplits of(Dataset trainAndValidation, Dataset test, int validationSize) {
+        int n = trainAndValidation.size();
+        if (validationSize < 0 || validationSize >= n) {
+            throw new IllegalArgumentException("DatasetSplits.of: validationSize expected 0.." + (n - 1) + ", got "
+                    + validationSize);
+        }
+        String base = trainAndValidation.name().replaceFirst("/train$", "");
+        return new DatasetSplits(trainAndValidation.slice(0, n - validationSize).named(base + "/train"),
+                trainAndValidation.slice(n - validationSize, n).named(base + "/val"), test);
+    }
+
+    /** Standardizes every split with the mean and std of the training split alone. */
+    public DatasetSplits standardized() {
+        Standardizer s = Standardizer.fit(train);
+        return new DatasetSplits(s.apply(train), s.apply(validation), s.apply(test));
+    }
+
+    /** The first {@code trainSize} training examples (for quick experiments); the other splits unchanged. */
+    public DatasetSplits withTrainSize(int trainSize) {
+        return new DatasetSplits(train.slice(0, Math.min(trainSize, train.size())), validation, test);
+    }
+}

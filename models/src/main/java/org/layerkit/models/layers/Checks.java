@@ -1,0 +1,43 @@
+package org.layerkit.models.layers;
+
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+/** Argument checks shared by the layers; messages follow the api's "op: arg expected X, got Y" style. */
+final class Checks {
+    private Checks() {
+    }
+
+    static void positive(String op, String arg, int value) {
+        if (value < 1) {
+            throw new IllegalArgumentException(op + ": " + arg + " expected an integer >= 1, got " + value);
+        }
+    }
+
+    static void features(String op, Tensor x, int rank, int features) {
+        if (x == null) {
+            throw new IllegalArgumentException(op + ": x expected a tensor, got null");
+        }
+        Shape s = x.shape();
+        if (s.rank() != rank || s.dim(1) != features) {
+            throw new IllegalArgumentException(op + ": x expected rank " + rank + " with dimension 1 = " + features
+                    + ", got shape " + s);
+        }
+    }
+
+    static void forwardDone(String op, Object cache) {
+        if (cache == null) {
+            throw new IllegalStateException(op + ": backward called before any forward");
+        }
+    }
+
+    static void close(AutoCloseable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + c + " failed", e);
+            }
+        }
+    }
+}

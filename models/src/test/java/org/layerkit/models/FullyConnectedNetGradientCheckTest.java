@@ -1,0 +1,159 @@
+package org.layerkit.models;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.layerkit.api.Backend;
+import org.layerkit.api.Backends;
+import org.layerkit.api.Layer;
+import org.layerkit.api.Parameter;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+import org.layerkit.models.layers.DropoutLayer;
+
+/**
+ * The analytic loss and gradients of a small {@link FullyConnectedNet} computed by the CPU backend (float32) agree
+ * with central-difference numerical gradients of an independent float64 implementation of the same net, evaluated
+ * at exactly the same (float) parameters and inputs.
+ *
+ * <p>The error of a parameter tensor is the CS231N relative error taken norm-wise,
+ * max_i |a_i − n_i| / max(max_i |a_i|, max_i |n_i|), so that it measures the float32 rounding of the backend
+ * (≈ 1e-7) rather than cancellation in individual tiny elements; it must be ≤ 1e-6, as must the relative error of
+ * the loss. A gradient that is zero in exact arithmetic — the bias of an affine layer followed by batch norm, whose
+ * shift the normalization removes — has no scale of its own (float32 leaves rounding noise of ~1e-9 where float64
+ * gives exactly 0); for it the test demands max_i |a_i| ≤ 1e-6 × the largest gradient element of the whole net.
+ */
+class FullyConnectedNetGradientCheckTest {
+    private static final int N = 4;
+    private static final int D = 6;
+    private static final int K = 3;
+    private static final double H = 1e-6;
+    private static final double TOLERANCE = 1e-6;
+
+    private static Backend backend;
+
+    @BeforeAll
+    static void open() {
+        backend = Backends.get("cpu");
+    }
+
+    @AfterAll
+    static void close() {
+        backend.close();
+    }
+
+    static List<Arguments> variants() {
+        return List.of(
+                Arguments.of("none", FullyConnectedNetConfig.builder(D, K).hidden(7, 5).weightScale(5e-1).reg(0.1).seed(3).build()),
+                Arguments.of("batchnorm", FullyConnectedNetConfig.builder(D, K).hidden(7, 5).normalization(Normalization.BATCH)
+                        .weightScale(5e-1).reg(0.1).seed(4).build()),
+                Arguments.of("layernorm", FullyConnectedNetConfig.builder(D, K).hidden(7, 5).normalization(Normalization.LAYER)
+                        .weightScale(5e-1).reg(0.1).seed(5).build()),
+                Arguments.of("batchnorm+dropout", FullyConnectedNetConfig.builder(D, K).hidden(7, 5)
+                        .normalization(Normalization.BATCH).dropoutKeep(0.75).heInit().reg(0.3).seed(6).build()));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variants")
+    void lossAndEveryGradientMatchFloat64NumericalGradient(String name, FullyConnectedNetConfig config) {
+        Random rnd = new Random(42);
+        float[] x = new float[N * D];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (rnd.nextGaussian() * 2 + 0.5);
+        }
+        int[] y = {0, 2, 1, 2};
+        float[] yf = {0, 2, 1, 2};
+
+        try (FullyConnectedNet net = new FullyConnectedNet(backend, config);
+             Tensor xt = backend.upload(x, Shape.of(N, D));
+             Tensor yt = backend.upload(yf, Shape.of(N))) {
+            // Float64 copies of exactly the parameters the backend uses, and the dropout masks' Philox keys.
+            Map<String, double[]> params = new LinkedHashMap<>();
+            net.parameters().forEach((n, p) -> params.put(n, toDouble(p.value().toArray())));
+            List<Long> seeds = new ArrayList<>();
+            List<Long> offsets = new ArrayList<>();
+            for (Layer l : net.layers()) {
+                if (l instanceof DropoutLayer d) {
+                    seeds.add(d.seed());
+                    offsets.add(d.offset());
+                }
+            }
+            Float64ReferenceNet ref = new Float64ReferenceNet(config, toLongs(seeds), toLongs(offsets));
+
+            float analyticLoss = net.loss(xt, yt).item();
+            double refLoss = ref.loss(params, toDouble(x), y, N);
+            Map<String, double[]> numerical = ref.numericalGradient(params, toDouble(x), y, N, H);
+
+            double lossError = Math.abs(analyticLoss - refLoss) / Math.abs(refLoss);
+            StringBuilder report = new StringBuilder(String.format(Locale.ROOT,
+                    "%s: loss %.9f (float64 %.9f), rel error %.2e%n", name, analyticLoss, refLoss, lossError));
+            double scale = 0;
+            for (double[] g : numerical.values()) {
+                scale = Math.max(scale, maxAbs(g));
+            }
+            boolean ok = lossError <= TOLERANCE;
+            for (Map.Entry<String, Parameter> e : net.parameters().entrySet()) {
+                double[] a = toDouble(e.getValue().grad().toArray());
+                double[] n = numerical.get(e.getKey());
+                boolean zeroGradient = maxAbs(n) <= 1e-9 * scale;
+                double denom = zeroGradient ? scale : Math.max(maxAbs(a), maxAbs(n));
+                double maxErr = 0;
+                int worst = -1;
+                for (int i = 0; i < a.length; i++) {
+                    double err = Math.abs(a[i] - n[i]);
+                    if (err > maxErr) {
+                        maxErr = err;
+                        worst = i;
+                    }
+                }
+                double rel = maxErr / denom;
+                int firstBad = -1;
+                for (int i = 0; i < a.length && firstBad < 0; i++) {
+                    if (Math.abs(a[i] - n[i]) / denom > TOLERANCE) {
+                        firstBad = i;
+                    }
+                }
+                ok &= rel <= TOLERANCE;
+                report.append(String.format(Locale.ROOT,
+                        "  %-6s shape %-7s %s %.2e (max abs error %.2e at %d, scale %.2e)%s%n",
+                        e.getKey(), e.getValue().grad().shape(),
+                        zeroGradient ? "zero in exact arithmetic, error / net scale" : "rel error", rel, maxErr, worst, denom,
+                        firstBad < 0 ? "" : String.format(Locale.ROOT, "  FIRST BAD INDEX %d: analytic %.9g numerical %.9g",
+                                firstBad, a[firstBad], n[firstBad])));
+            }
+            System.out.print(report);
+            assertTrue(ok, report.toString());
+        }
+    }
+
+    private static double maxAbs(double[] a) {
+        double m = 0;
+        for (double v : a) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    private static double[] toDouble(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    private static long[] toLongs(List<Long> l) {
+        return l.stream().mapToLong(Long::longValue).toArray();
+    }
+}

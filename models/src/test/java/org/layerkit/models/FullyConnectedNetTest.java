@@ -1,0 +1,159 @@
+package org.layerkit.models;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.layerkit.api.Backend;
+import org.layerkit.api.Backends;
+import org.layerkit.api.Layer;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+import org.layerkit.models.layers.WeightInit;
+
+class FullyConnectedNetTest {
+    private static Backend backend;
+
+    @BeforeAll
+    static void open() {
+        backend = Backends.get("cpu");
+    }
+
+    @AfterAll
+    static void close() {
+        backend.close();
+    }
+
+    private static Tensor randn(int n, int d, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[n * d];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return backend.upload(x, Shape.of(n, d));
+    }
+
+    @Test
+    void layersFollowCs231nOrderAndParametersHaveCs231nNames() {
+        FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 3).hidden(7, 5)
+                .normalization(Normalization.BATCH).dropoutKeep(0.5).build();
+        try (FullyConnectedNet net = new FullyConnectedNet(backend, c)) {
+            assertEquals(List.of("affine", "batchnorm", "relu", "dropout", "affine", "batchnorm", "relu", "dropout", "affine"),
+                    net.layers().stream().map(Layer::type).toList());
+            assertEquals(List.of("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"),
+                    List.copyOf(net.parameters().keySet()));
+            assertEquals(List.of("running_mean1", "running_var1", "running_mean2", "running_var2"),
+                    List.copyOf(net.buffers().keySet()));
+            assertEquals(List.of("batchnorm1.batches_tracked", "dropout1.offset", "batchnorm2.batches_tracked",
+                    "dropout2.offset"), List.copyOf(net.counters().keySet()));
+            assertEquals(6 * 7 + 7 + 14 + 7 * 5 + 5 + 10 + 5 * 3 + 3, net.parameterCount());
+        }
+    }
+
+    @Test
+    void sameSeedGivesSameWeightsAndHeInitHasTheRightSpread() {
+        FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(400, 10).hidden(300).heInit().seed(9).build();
+        try (FullyConnectedNet a = new FullyConnectedNet(backend, c);
+             FullyConnectedNet b = new FullyConnectedNet(backend, c)) {
+            float[] w = a.parameters().get("W1").value().toArray();
+            assertArrayEquals(w, b.parameters().get("W1").value().toArray());
+            double sq = 0;
+            for (float v : w) {
+                sq += v * v;
+            }
+            assertEquals(2.0 / 400, sq / w.length, 0.1 * 2.0 / 400);
+            assertArrayEquals(new float[300], a.parameters().get("b1").value().toArray());
+        }
+    }
+
+    @Test
+    void regularizationAddsHalfRegTimesSumOfSquaredWeightsToTheLoss() {
+        FullyConnectedNetConfig plain = FullyConnectedNetConfig.builder(6, 3).hidden(7).seed(2).weightScale(0.3).build();
+        FullyConnectedNetConfig reg = plain.toBuilder().reg(0.25).build();
+        try (FullyConnectedNet a = new FullyConnectedNet(backend, plain);
+             FullyConnectedNet b = new FullyConnectedNet(backend, reg);
+             Tensor x = randn(5, 6, 1);
+             Tensor y = backend.upload(new float[] {0, 1, 2, 0, 1}, Shape.of(5))) {
+            double sumSq = 0;
+            for (String w : List.of("W1", "W2")) {
+                for (float v : a.parameters().get(w).value().toArray()) {
+                    sumSq += v * v;
+                }
+            }
+            float la = a.loss(x, y).item();
+            float lb = b.loss(x, y).item();
+            assertEquals(la + 0.5 * 0.25 * sumSq, lb, 1e-5);
+            float[] wa = a.parameters().get("W2").value().toArray();
+            float[] ga = a.parameters().get("W2").grad().toArray();
+            float[] gb = b.parameters().get("W2").grad().toArray();
+            for (int i = 0; i < ga.length; i++) {
+                assertEquals(ga[i] + 0.25f * wa[i], gb[i], 1e-6);
+            }
+        }
+    }
+
+    @Test
+    void scoresUseEvalModeSoTheyAreDeterministicDespiteDropout() {
+        FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 3).hidden(16)
+                .normalization(Normalization.BATCH).dropoutKeep(0.5).seed(1).build();
+        try (FullyConnectedNet net = new FullyConnectedNet(backend, c); Tensor x = randn(8, 6, 3)) {
+            float[] s1 = net.scores(x).toArray();
+            float[] s2 = net.scores(x).toArray();
+            assertArrayEquals(s1, s2);
+            assertEquals(Shape.of(8, 3), net.scores(x).shape());
+            int[] p = net.predict(x);
+            for (int i = 0; i < 8; i++) {
+                int best = 0;
+                for (int k = 1; k < 3; k++) {
+                    if (s1[i * 3 + k] > s1[i * 3 + best]) {
+                        best = k;
+                    }
+                }
+                assertEquals(best, p[i]);
+            }
+        }
+    }
+
+    @Test
+    void lossOverwritesGradientsInsteadOfAccumulating() {
+        FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 3).hidden(7).normalization(Normalization.LAYER)
+                .seed(1).build();
+        try (FullyConnectedNet net = new FullyConnectedNet(backend, c); Tensor x = randn(4, 6, 5);
+             Tensor y = backend.upload(new float[] {0, 1, 2, 1}, Shape.of(4))) {
+            net.loss(x, y);
+            float[] g1 = net.parameters().get("W1").grad().toArray();
+            Tensor loss1 = net.loss(x, y);
+            assertArrayEquals(g1, net.parameters().get("W1").grad().toArray());
+            assertEquals(Shape.of(1), loss1.shape());
+        }
+    }
+
+    @Test
+    void configRoundTripsThroughItsMapForm() {
+        FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(784, 10).hidden(256, 128, 100)
+                .normalization(Normalization.BATCH).dropoutKeep(0.85).heInit().reg(1e-4).seed(-7).build();
+        assertEquals(c, FullyConnectedNetConfig.fromMap(c.toMap()));
+        FullyConnectedNetConfig s = FullyConnectedNetConfig.builder(3, 2).weightInit(WeightInit.gaussian(0.05)).build();
+        assertEquals(s, FullyConnectedNetConfig.fromMap(s.toMap()));
+        assertNotEquals(c, s);
+    }
+
+    @Test
+    void badConfigurationsAreRejectedWithTheArgumentNamed() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FullyConnectedNetConfig.builder(6, 3).dropoutKeep(0).build());
+        assertTrue(e.getMessage().contains("dropoutKeep"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> FullyConnectedNetConfig.builder(6, 1).build());
+        assertTrue(e.getMessage().contains("numClasses"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> FullyConnectedNetConfig.builder(6, 3).reg(-1).build());
+        assertTrue(e.getMessage().contains("reg"), e.getMessage());
+    }
+}
