@@ -11,7 +11,8 @@ import org.layerkit.api.Tensor;
  *
  * <p>Element i (row-major) of a call with seed s and offset o: key = (s low 32, s high 32), counter =
  * (⌊i/4⌋ low 32, ⌊i/4⌋ high 32, o low 32, o high 32), word = output i mod 4 of the block; kept iff
- * (word &gt;&gt;&gt; 8) &lt; T with T = {@link DropoutOptions#threshold()}. One Philox block serves four consecutive
+ * (word &gt;&gt;&gt; 8) &lt; T with T = {@link DropoutOptions#threshold()}; then mask = scale and out = x·scale,
+ * else mask = 0 and out = x·0 (so out = x ⊙ mask, the same float product everywhere). One Philox block serves four consecutive
  * elements, so the loop below runs over blocks and never calls the per-element helper of
  * {@link org.layerkit.api.Philox4x32}.
  */
@@ -40,7 +41,7 @@ final class CpuDropout {
             return new DropoutResult(out, mask);
         }
         int threshold = o.threshold();
-        float scale = o.scale();
+        int scaleBits = Float.floatToRawIntBits(o.scale());
         int k0 = (int) o.seed();
         int k1 = (int) (o.seed() >>> 32);
         int c2 = (int) o.offset();
@@ -55,13 +56,11 @@ final class CpuDropout {
                 int n = Math.min(4, size - base);
                 for (int j = 0; j < n; j++) {
                     int i = base + j;
-                    if ((w[j] >>> 8) < threshold) {
-                        m[i] = scale;
-                        y[i] = xs[i] * scale;
-                    } else {
-                        m[i] = 0f;
-                        y[i] = 0f;
-                    }
+                    // kept iff (word >>> 8) < T; both sides lie in [0, 2^24], so the sign of their difference is
+                    // the answer: all ones when kept, zero when dropped (branch-free, the coin flips are random)
+                    int keptBits = ((w[j] >>> 8) - threshold) >> 31;
+                    m[i] = Float.intBitsToFloat(scaleBits & keptBits);
+                    y[i] = xs[i] * m[i]; // x·scale when kept, x·0 when dropped, as x ⊙ mask
                 }
             }
         });

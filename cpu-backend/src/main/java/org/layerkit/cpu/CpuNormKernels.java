@@ -39,10 +39,11 @@ final class CpuNormKernels {
         double[] rstd = new double[d];
         if (mode == Mode.TRAIN) {
             // step 1: mean over N
-            mean = columnSums(n, d, (row, acc) -> {
-                int off = row * d;
-                for (int j = 0; j < d; j++) {
-                    acc[j] += xs[off + j];
+            mean = columnSums(n, d, (from, to, acc) -> {
+                for (int row = from; row < to; row++) {
+                    for (int j = 0, off = row * d; j < d; j++) {
+                        acc[j] += xs[off + j];
+                    }
                 }
             });
             for (int j = 0; j < d; j++) {
@@ -50,11 +51,12 @@ final class CpuNormKernels {
             }
             // step 2: biased variance over N, from the centred values (two-pass: no cancellation)
             double[] mu = mean;
-            double[] var = columnSums(n, d, (row, acc) -> {
-                int off = row * d;
-                for (int j = 0; j < d; j++) {
-                    double c = xs[off + j] - mu[j];
-                    acc[j] += c * c;
+            double[] var = columnSums(n, d, (from, to, acc) -> {
+                for (int row = from; row < to; row++) {
+                    for (int j = 0, off = row * d; j < d; j++) {
+                        double c = xs[off + j] - mu[j];
+                        acc[j] += c * c;
+                    }
                 }
             });
             for (int j = 0; j < d; j++) {
@@ -103,11 +105,12 @@ final class CpuNormKernels {
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
         // step 1: Σ_N dOut (dβ) and Σ_N dOut·x̂ (dγ), side by side in one accumulator [2D]
-        double[] sums = columnSums(n, 2 * d, (row, acc) -> {
-            int off = row * d;
-            for (int j = 0; j < d; j++) {
-                acc[j] += dy[off + j];
-                acc[d + j] += (double) dy[off + j] * xh[off + j];
+        double[] sums = columnSums(n, 2 * d, (from, to, acc) -> {
+            for (int row = from; row < to; row++) {
+                for (int j = 0, off = row * d; j < d; j++) {
+                    acc[j] += dy[off + j];
+                    acc[d + j] += (double) dy[off + j] * xh[off + j];
+                }
             }
         });
         // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut
@@ -313,11 +316,12 @@ final class CpuNormKernels {
             }
         });
         // step 2: dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
-        double[] sums = columnSums(n, 2 * d, (row, acc) -> {
-            int off = row * d;
-            for (int j = 0; j < d; j++) {
-                acc[j] += dy[off + j];
-                acc[d + j] += (double) dy[off + j] * xh[off + j];
+        double[] sums = columnSums(n, 2 * d, (from, to, acc) -> {
+            for (int row = from; row < to; row++) {
+                for (int j = 0, off = row * d; j < d; j++) {
+                    acc[j] += dy[off + j];
+                    acc[d + j] += (double) dy[off + j] * xh[off + j];
+                }
             }
         });
         return grads(be, dX, sums, d, d, 0);
@@ -430,10 +434,10 @@ final class CpuNormKernels {
 
     // ================================================================ shared helpers
 
-    /** Adds one row's contribution to a per-chunk accumulator. */
+    /** Adds the contributions of rows {@code [from, to)} to a per-chunk accumulator. */
     @FunctionalInterface
-    private interface RowAccumulator {
-        void add(int row, double[] acc);
+    private interface RowsAccumulator {
+        void add(int from, int to, double[] acc);
     }
 
     /** The sum of one slab starting at {@code off}. */
@@ -443,15 +447,10 @@ final class CpuNormKernels {
     }
 
     /** Σ over rows of what {@code f} adds, width {@code width}: per-chunk partials in double, combined in order. */
-    private static double[] columnSums(int rows, int width, RowAccumulator f) {
+    private static double[] columnSums(int rows, int width, RowsAccumulator f) {
         int chunks = CpuParallel.chunks(rows, width);
         double[][] part = new double[chunks][width];
-        CpuParallel.forChunks(chunks, rows, (k, from, to) -> {
-            double[] acc = part[k];
-            for (int row = from; row < to; row++) {
-                f.add(row, acc);
-            }
-        });
+        CpuParallel.forChunks(chunks, rows, (k, from, to) -> f.add(from, to, part[k]));
         double[] total = part[0];
         for (int k = 1; k < chunks; k++) {
             for (int j = 0; j < width; j++) {

@@ -118,20 +118,26 @@ final class CpuTrainingKernels {
                 for (int j = 1; j < kk; j++) {
                     max = Math.max(max, z[off + j]);
                 }
-                // step 2: Σ exp(z − max) in double; log-sum-exp = max + log Σ
-                double sum = 0;
-                for (int j = 0; j < kk; j++) {
-                    sum += Math.exp((double) z[off + j] - max);
-                }
-                double logSum = Math.log(sum);
+                // step 2: e_j = exp(z_j − max) (kept in dLogits for step 4) and Σ e_j in double, the label's
+                // own term apart: Σ_{j≠label} e_j gives p_label − 1 without cancellation
                 int label = (int) lab[row];
-                // step 3: loss_n = −log softmax[label] = log Σ − (z_label − max)
-                rowLoss[row] = logSum - ((double) z[off + label] - max);
-                // step 4: dLogits = (softmax − onehot)/N
+                double others = 0;
                 for (int j = 0; j < kk; j++) {
-                    double p = Math.exp((double) z[off + j] - max) / sum;
-                    dz[off + j] = (float) ((p - (j == label ? 1.0 : 0.0)) * invN);
+                    double e = Math.exp((double) z[off + j] - max);
+                    dz[off + j] = (float) e;
+                    others += j == label ? 0 : e;
                 }
+                double eLabel = Math.exp((double) z[off + label] - max);
+                double sum = others + eLabel;
+                // step 3: loss_n = −log softmax[label] = log Σ e − (z_label − max)
+                rowLoss[row] = Math.log(sum) - ((double) z[off + label] - max);
+                // step 4: dLogits = (softmax − onehot)/N with softmax_j = e_j / Σ e
+                double scale = invN / sum;
+                for (int j = 0; j < kk; j++) {
+                    dz[off + j] = (float) (dz[off + j] * scale);
+                }
+                // p_label − 1 = −Σ_{j≠label} e_j / Σ e: no cancellation when p_label is near 1
+                dz[off + label] = (float) (-others * scale);
             }
         });
         double loss = 0;

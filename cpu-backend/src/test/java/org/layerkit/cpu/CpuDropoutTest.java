@@ -37,7 +37,7 @@ class CpuDropoutTest {
              i = (i + step < mask.length - 8) ? i + step : Math.max(i + 1, mask.length - 8)) {
             boolean kept = Philox4x32.kept(Philox4x32.dropoutWord(o.seed(), o.offset(), i), o.threshold());
             float em = kept ? scale : 0f;
-            float eo = kept ? x[i] * scale : 0f;
+            float eo = x[i] * em; // out = x ⊙ mask: x·scale, or x·0 (a signed zero)
             if (Float.floatToRawIntBits(em) != Float.floatToRawIntBits(mask[i])
                     || Float.floatToRawIntBits(eo) != Float.floatToRawIntBits(out[i])) {
                 fail("dropout.forward [" + mask.length + "] " + o + ": first bad index " + i + ": expected mask " + em

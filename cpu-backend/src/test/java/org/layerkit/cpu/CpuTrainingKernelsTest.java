@@ -62,6 +62,22 @@ class CpuTrainingKernelsTest {
     }
 
     @Test
+    void softmaxCrossEntropyKeepsTheGradientOfAConfidentCorrectRowAccurate() {
+        // p ≈ 1 − 2e-13 for the label: p − 1 must not cancel to 0 or to float rounding noise
+        float[] z = {30f, 0f, 0f, 1f, 2f, 3f};
+        float[] labels = {0f, 2f};
+        double e = Math.exp(-30);
+        double p0 = 1 / (1 + 2 * e);
+        try (Tensor tz = be.upload(z, Shape.of(2, 3)); Tensor tl = be.upload(labels, Shape.of(2));
+             LossResult res = be.softmaxCrossEntropy(tz, tl)) {
+            float[] d = res.dLogits().toArray();
+            double expected = -2 * e / (1 + 2 * e) / 2; // (p0 − 1)/N, written without the cancellation
+            assertEquals(expected, d[0], Math.abs(expected) * 1e-6, "dLogits[0,0]");
+            assertEquals(e * p0 / 2, d[1], e * p0 / 2 * 1e-5, "dLogits[0,1]");
+        }
+    }
+
+    @Test
     void argmaxTakesTheFirstMaximumOnTies() {
         float[] x = {1, 3, 3, 0, /**/ -1, -1, -1, -1, /**/ 0, 0, 0, 5};
         try (Tensor t = be.upload(x, Shape.of(3, 4)); Tensor a = be.argmax(t)) {
