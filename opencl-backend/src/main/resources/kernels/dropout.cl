@@ -40,7 +40,7 @@ __kernel void dropout_forward(__global const float* x, __global float* out, __gl
         if (i < (ulong)total) {
             float m = (words[k] >> 8) < threshold ? scale : 0.0f;
             mask[i] = m;
-            out[i] = x[i] * m;
+            out[i] = x[i] * m; // out = x ⊙ mask, the same float product as on every backend (x·0 when dropped)
         }
     }
 }

@@ -80,11 +80,15 @@ public final class ClBackend implements Backend {
 
     @Override
     public Tensor upload(float[] data, Shape shape) {
-        if (data == null || shape == null) {
-            throw Contracts.bad("upload", data == null ? "data" : "shape", "non-null", "null");
+        if (shape == null) {
+            throw Contracts.bad("upload", "shape", "a Shape", "null");
+        }
+        if (data == null) {
+            throw Contracts.bad("upload", "data", "an array of " + shape.size() + " floats", "null");
         }
         if (data.length != shape.size()) {
-            throw Contracts.bad("upload", "data", shape.size() + " floats for shape " + shape, data.length + " floats");
+            throw Contracts.bad("upload", "data", "length " + shape.size() + " (shape " + shape + ")",
+                    "length " + data.length);
         }
         ClTensor t = allocate(shape, "upload");
         try {
@@ -99,7 +103,7 @@ public final class ClBackend implements Backend {
     @Override
     public Tensor zeros(Shape shape) {
         if (shape == null) {
-            throw Contracts.bad("zeros", "shape", "non-null", "null");
+            throw Contracts.bad("zeros", "shape", "a Shape", "null");
         }
         ClTensor t = allocate(shape, "zeros");
         try {

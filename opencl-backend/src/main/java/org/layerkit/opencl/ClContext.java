@@ -153,7 +153,8 @@ public final class ClContext implements AutoCloseable {
 
     private void ensureOpen(String op) {
         if (closed) {
-            throw new IllegalStateException(op + ": the opencl backend on " + info.name() + " is closed");
+            throw new IllegalStateException(op + ": expected an open backend, got the closed backend 'opencl' on "
+                    + info.name());
         }
     }
 

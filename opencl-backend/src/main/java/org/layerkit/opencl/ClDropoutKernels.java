@@ -16,8 +16,8 @@ final class ClDropoutKernels {
     }
 
     /**
-     * TRAIN: mask = scale where (Philox word &gt;&gt;&gt; 8) &lt; threshold, else 0; out = x·mask. EVAL: out = x,
-     * mask all ones.
+     * TRAIN: mask = scale where (Philox word &gt;&gt;&gt; 8) &lt; threshold, else 0; out = x·mask (the float product,
+     * so a dropped negative x gives −0 as on the CPU backend). EVAL: out = x, mask all ones.
      */
     DropoutResult forward(Tensor x, DropoutOptions o, Mode mode) {
         Contracts.dropoutForward(b, x, o, mode);

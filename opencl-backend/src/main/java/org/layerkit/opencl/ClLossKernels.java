@@ -50,8 +50,7 @@ final class ClLossKernels {
             if (bad != NO_BAD_ROW) {
                 ctx.writeInt(op, badRow, NO_BAD_ROW);
                 float value = ctx.read(op, b.cl(labels).mem(), bad, 1)[0];
-                throw Contracts.bad(op, "labels[" + bad + "]", "a class index 0.." + (k - 1)
-                        + " (an integer stored as a float)", value);
+                throw Contracts.bad(op, "labels[" + bad + "]", "an integer class index in [0," + k + ")", value);
             }
             return new LossResult(loss, dLogits);
         } catch (RuntimeException e) {

@@ -63,6 +63,6 @@ class ClContextTest {
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> b.upload(new float[3], Shape.of(2, 2)));
-        assertTrue(e.getMessage().startsWith("upload: data expected 4 floats"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("upload: data expected length 4"), e.getMessage());
     }
 }

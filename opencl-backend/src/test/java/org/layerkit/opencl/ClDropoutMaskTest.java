@@ -37,7 +37,7 @@ class ClDropoutMaskTest {
                 boolean kept = Philox4x32.kept(Philox4x32.dropoutWord(seed, offset, i), o.threshold());
                 float m = kept ? o.scale() : 0f;
                 assertEquals(Float.floatToRawIntBits(m), Float.floatToRawIntBits(mask[i]), "mask element " + i);
-                assertEquals(x[i] * m, out[i], "out element " + i);
+                assertEquals(Float.floatToRawIntBits(x[i] * m), Float.floatToRawIntBits(out[i]), "out element " + i);
             }
         }
     }

@@ -18,7 +18,7 @@ final class ClTestBackend {
     }
 
     static synchronized ClBackend shared() {
-        if (shared == null) {
+        if (shared == null || shared.isClosed()) {
             shared = (ClBackend) new ClBackendProvider().create(BackendOptions.none());
         }
         return shared;
