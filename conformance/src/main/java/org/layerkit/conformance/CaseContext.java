@@ -236,7 +236,7 @@ public final class CaseContext implements AutoCloseable {
     /**
      * Requires {@code call} to throw {@code type} with a message in the contract format
      * {@code "<op>: <arg> expected ..., got ..."} whose op matches {@code opPattern} (a regex) and whose argument is
-     * one of {@code args}.
+     * one of {@code args} (or an element of one, like {@code labels[3]}).
      */
     public void expectError(Class<? extends Throwable> type, String opPattern, Collection<String> args, Call call) {
         String wanted = type.getSimpleName() + " naming op '" + opPattern + "' and argument " + String.join(" or ",
@@ -256,7 +256,7 @@ public final class CaseContext implements AutoCloseable {
                         + e.getClass().getSimpleName() + ": " + msg);
             } else if (!m.group("op").matches(opPattern)) {
                 fail("expected " + wanted + ", but the message names op '" + m.group("op") + "': " + msg);
-            } else if (!args.contains(m.group("arg"))) {
+            } else if (!namesArgument(m.group("arg"), args)) {
                 fail("expected " + wanted + ", but the message names argument '" + m.group("arg") + "': " + msg);
             }
             return;
@@ -266,6 +266,16 @@ public final class CaseContext implements AutoCloseable {
         }
         fail("expected " + wanted + ", but the call returned normally"
                 + (result == null ? "" : " with " + result.getClass().getSimpleName()));
+    }
+
+    /** {@code labels} and an element of it such as {@code labels[1]} both name the argument {@code labels}. */
+    private static boolean namesArgument(String named, Collection<String> args) {
+        for (String a : args) {
+            if (named.equals(a) || named.startsWith(a + "[")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {@link #expectError(Class, String, Collection, Call)} for a single argument name. */
