@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Builds a self-contained bundle that checks and times the OpenCL backend on a Linux x86-64 machine with an NVIDIA
+# driver but no Java: a jlinked Java 17 runtime, the layerkit jars (api, cpu-backend, opencl-backend, conformance)
+# with their runtime dependencies (JOCL, the JUnit API bits the kit's runner links against), the ICD loader
+# libOpenCL.so.1 for machines without one, and run.sh, which registers the NVIDIA ICD if needed and runs
+# org.layerkit.opencl.tools.GpuCheck: the conformance kit on the GPU, then batchnorm/layernorm/dropout timings at
+# [4096,4096] against the device's copy bandwidth.
+#
+# Usage: bench/gpu-bundle.sh [OUT_DIR]      (default dist/gpu-bundle; also writes OUT_DIR.tar.gz)
+# Needs: JDK 17 with jmods (JAVA_HOME or the javac on PATH), Maven, and api/conformance/cpu-backend installed in
+#        the local Maven repository (mvn -DskipTests install -pl opencl-backend -am does that).
+# Env:   MVN_ARGS (default "-q"; add -o to stay offline)
+#
+# The bundle uses the module jars rather than cli/target/layerkit.jar: the CLI's shaded jar also carries the chart
+# library, which needs java.desktop, a module this runtime leaves out to stay small.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/dist/gpu-bundle}
+mvn_args=${MVN_ARGS:--q}
+max_mb=60
+
+if [ -z "${JAVA_HOME:-}" ]; then
+  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")
+fi
+if [ ! -d "$JAVA_HOME/jmods" ]; then
+  echo "gpu-bundle: $JAVA_HOME has no jmods/ (install openjdk-17-jdk-headless, or set JAVA_HOME to a full JDK 17)" >&2
+  exit 1
+fi
+version=$("$JAVA_HOME/bin/java" -version 2>&1 | head -1)
+case "$version" in
+  *'"17'*) ;;
+  *) echo "gpu-bundle: expected a JDK 17, got $version" >&2; exit 1 ;;
+esac
+
+echo "gpu-bundle: building opencl-backend" >&2
+# shellcheck disable=SC2086
+mvn $mvn_args -f "$root/opencl-backend/pom.xml" -DskipTests package
+jar=$(ls "$root"/opencl-backend/target/layerkit-opencl-backend-*.jar | grep -v -- '-sources\|-javadoc' | head -1)
+
+rm -rf "$out"
+mkdir -p "$out/lib" "$out/native"
+cp "$jar" "$out/lib/"
+# every dependency of the module, including the test-scoped cpu-backend, minus the JUnit engine (the bundle runs
+# the kit through its plain runner, not through JUnit)
+# shellcheck disable=SC2086
+mvn $mvn_args -f "$root/opencl-backend/pom.xml" dependency:copy-dependencies -DincludeScope=test \
+  -DexcludeArtifactIds=junit-jupiter,junit-jupiter-engine,junit-jupiter-params,junit-platform-engine \
+  -DoutputDirectory="$out/lib"
+
+echo "gpu-bundle: jlink runtime from $JAVA_HOME" >&2
+"$JAVA_HOME/bin/jlink" --module-path "$JAVA_HOME/jmods" --add-modules java.base,java.logging,jdk.unsupported \
+  --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/runtime"
+
+# the ICD loader, used only where the target has no libOpenCL.so.1 of its own (ocl-icd, BSD-2-Clause)
+for f in /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 /usr/lib64/libOpenCL.so.1 /usr/lib/libOpenCL.so.1; do
+  if [ -e "$f" ]; then
+    cp -L "$f" "$out/native/libOpenCL.so.1"
+    break
+  fi
+done
+
+cat > "$out/run.sh" <<'RUN'
+#!/bin/sh
+# Runs the layerkit GPU check: the conformance kit on the first GPU (else the first OpenCL device), then timings.
+# Usage: ./run.sh [--device INDEX|NAME] [--size N,D] [--reps R] [--include REGEX] [--exclude REGEX]
+#                 [--no-conformance] [--no-timing]
+# Exit status: 0 all cases passed, 1 a case failed, 2 no OpenCL device or bad usage.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+vendors=/etc/OpenCL/vendors
+
+# 1. the NVIDIA ICD: containers often mount libnvidia-opencl.so.1 without registering it
+nvidia=""
+for d in /usr/lib/x86_64-linux-gnu /usr/lib /usr/local/nvidia/lib64 /usr/lib64 /usr/local/nvidia/lib; do
+  if [ -e "$d/libnvidia-opencl.so.1" ]; then
+    nvidia="$d/libnvidia-opencl.so.1"
+    break
+  fi
+done
+if [ -n "$nvidia" ]; then
+  if grep -qs "libnvidia-opencl" "$vendors"/*.icd; then
+    echo "run.sh: NVIDIA OpenCL ICD already registered in $vendors" >&2
+  elif mkdir -p "$vendors" 2>/dev/null && echo "$nvidia" > "$vendors/nvidia.icd" 2>/dev/null; then
+    echo "run.sh: registered $nvidia in $vendors/nvidia.icd" >&2
+  else
+    # not root: a private vendors directory, read by the ICD loader through OCL_ICD_VENDORS
+    private="${TMPDIR:-/tmp}/layerkit-icd.$$"
+    mkdir -p "$private"
+    cp "$vendors"/*.icd "$private"/ 2>/dev/null || true
+    echo "$nvidia" > "$private/nvidia.icd"
+    export OCL_ICD_VENDORS="$private"
+    echo "run.sh: cannot write $vendors; using $private through OCL_ICD_VENDORS" >&2
+  fi
+else
+  echo "run.sh: libnvidia-opencl.so.1 not found; using whatever OpenCL ICDs are registered in $vendors" >&2
+fi
+
+# 2. the ICD loader: JOCL opens libOpenCL.so; point it at the system's libOpenCL.so.1, else at the bundled one
+loader=""
+ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+if [ -x "$ldconfig" ]; then
+  loader=$("$ldconfig" -p 2>/dev/null | awk '/libOpenCL\.so\.1 .*x86-64/ {print $NF; exit}')
+fi
+if [ -z "$loader" ]; then
+  for f in /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 /usr/lib64/libOpenCL.so.1 /usr/local/nvidia/lib64/libOpenCL.so.1; do
+    if [ -e "$f" ]; then loader="$f"; break; fi
+  done
+fi
+if [ -z "$loader" ]; then
+  loader="$here/native/libOpenCL.so.1"
+  echo "run.sh: no libOpenCL.so.1 on this system; using the bundled ICD loader" >&2
+fi
+ld="${TMPDIR:-/tmp}/layerkit-ld.$$"
+mkdir -p "$ld"
+ln -sf "$loader" "$ld/libOpenCL.so"
+ln -sf "$loader" "$ld/libOpenCL.so.1"
+export LD_LIBRARY_PATH="$ld${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+status=0
+"$here/runtime/bin/java" -Xmx4g -cp "$here/lib/*" org.layerkit.opencl.tools.GpuCheck "$@" || status=$?
+rm -rf "$ld"
+exit $status
+RUN
+chmod +x "$out/run.sh"
+
+tar -C "$(dirname "$out")" -czf "$out.tar.gz" "$(basename "$out")"
+size_mb=$(( $(stat -c %s "$out.tar.gz") / 1024 / 1024 ))
+unpacked_mb=$(( $(du -sk "$out" | cut -f1) / 1024 ))
+echo "gpu-bundle: $out (${unpacked_mb} MB) and $out.tar.gz (${size_mb} MB)" >&2
+if [ "$unpacked_mb" -ge "$max_mb" ]; then
+  echo "gpu-bundle: the bundle is ${unpacked_mb} MB, over the ${max_mb} MB budget" >&2
+  exit 1
+fi

@@ -1,0 +1,100 @@
+package org.layerkit.opencl.tools;
+
+import java.io.PrintStream;
+import java.util.List;
+
+import org.layerkit.api.Backend;
+import org.layerkit.api.BackendOptions;
+import org.layerkit.api.DeviceInfo;
+import org.layerkit.conformance.ConformanceReport;
+import org.layerkit.conformance.ConformanceRunner;
+import org.layerkit.opencl.ClBackendProvider;
+
+/**
+ * Runs the conformance kit on an OpenCL device (by default the first GPU, else the first device), prints the report
+ * and its summary, then times the layer kernels at [4096,4096] against the device's copy bandwidth.
+ *
+ * <pre>
+ * GpuCheck [--device INDEX|NAME] [--size N,D] [--reps R] [--include REGEX] [--exclude REGEX]
+ *          [--no-conformance] [--no-timing]
+ * </pre>
+ * Exit status: 0 when every case passed, 1 when a case failed, 2 for bad usage or no OpenCL device.
+ */
+public final class GpuCheck {
+    private GpuCheck() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** The whole check; returns the exit status. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        String device = null;
+        String include = null;
+        String exclude = null;
+        int n = 4096;
+        int d = 4096;
+        int reps = 20;
+        boolean conformance = true;
+        boolean timing = true;
+        try {
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--device" -> device = args[++i];
+                    case "--include" -> include = args[++i];
+                    case "--exclude" -> exclude = args[++i];
+                    case "--reps" -> reps = Integer.parseInt(args[++i]);
+                    case "--size" -> {
+                        String[] nd = args[++i].split(",");
+                        n = Integer.parseInt(nd[0].trim());
+                        d = Integer.parseInt(nd[1].trim());
+                    }
+                    case "--no-conformance" -> conformance = false;
+                    case "--no-timing" -> timing = false;
+                    default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+                }
+            }
+        } catch (RuntimeException e) {
+            err.println("GpuCheck: " + e.getMessage() + "\nusage: GpuCheck [--device INDEX|NAME] [--size N,D] "
+                    + "[--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing]");
+            return 2;
+        }
+
+        ClBackendProvider provider = new ClBackendProvider();
+        if (!provider.availability().isAvailable()) {
+            err.println("GpuCheck: OpenCL is unavailable: " + provider.availability().describe());
+            return 2;
+        }
+        out.println("OpenCL devices:");
+        for (DeviceInfo info : provider.devices()) {
+            out.println("  " + info.describe());
+        }
+        BackendOptions options = device == null ? BackendOptions.none() : BackendOptions.of("device", device);
+        int status = 0;
+        try (Backend b = provider.create(options)) {
+            out.println("checking " + b.device().describe());
+            if (conformance) {
+                long start = System.nanoTime();
+                ConformanceReport report = new ConformanceRunner(b).include(include).exclude(exclude).run();
+                out.print(report.toText());
+                out.printf("conformance: %s (%.1f s)%n", report.summary(), (System.nanoTime() - start) / 1e9);
+                status = report.ok() ? 0 : 1;
+            }
+            if (timing) {
+                out.println();
+                out.println("timings, TRAIN mode, " + reps + " repetitions each, on " + b.device().name() + ":");
+                out.println(OpTimings.header());
+                List<OpTimings.Timing> rows = OpTimings.layers(b, n, d, reps);
+                OpTimings.Timing copy = rows.get(0);
+                for (OpTimings.Timing t : rows) {
+                    out.println(t.row(copy));
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("GpuCheck: " + e.getMessage());
+            return 2;
+        }
+        return status;
+    }
+}
