@@ -64,9 +64,26 @@ public final class CpuBackend implements Backend {
         return new CpuTensor(this, shape, pool.take(shape.size()));
     }
 
-    /** Wraps {@code data} (not copied; it becomes the tensor's storage). */
-    CpuTensor uploadOwned(float[] data, Shape shape) {
-        return new CpuTensor(this, shape, data);
+    /** A new tensor of {@code values[from .. from + shape.size())}, each rounded to float once. */
+    CpuTensor fromDoubles(double[] values, int from, Shape shape) {
+        CpuTensor t = allocate(shape);
+        float[] d = t.data();
+        for (int i = 0; i < d.length; i++) {
+            d[i] = (float) values[from + i];
+        }
+        return t;
+    }
+
+    /** A new tensor of {@code values}, each rounded to float once. */
+    CpuTensor fromDoubles(double[] values, Shape shape) {
+        return fromDoubles(values, 0, shape);
+    }
+
+    /** A new {@code [1]} tensor holding {@code value} rounded to float. */
+    CpuTensor scalar(double value) {
+        CpuTensor t = allocate(Shape.of(1));
+        t.data()[0] = (float) value;
+        return t;
     }
 
     @Override

@@ -92,7 +92,7 @@ final class CpuNormKernels {
             }
         });
         NormCache cache = new NormCache(NormKind.BATCHNORM, mode, 1, xhat,
-                be.uploadOwned(toFloat(mean), Shape.of(d)), be.uploadOwned(toFloat(rstd), Shape.of(d)));
+                be.fromDoubles(mean, Shape.of(d)), be.fromDoubles(rstd, Shape.of(d)));
         return new NormResult(out, cache);
     }
 
@@ -202,7 +202,7 @@ final class CpuNormKernels {
             }
         });
         NormCache cache = new NormCache(NormKind.SPATIAL_BATCHNORM, mode, 1, xhat,
-                be.uploadOwned(toFloat(mean), Shape.of(c)), be.uploadOwned(toFloat(rstd), Shape.of(c)));
+                be.fromDoubles(mean, Shape.of(c)), be.fromDoubles(rstd, Shape.of(c)));
         return new NormResult(out, cache);
     }
 
@@ -237,8 +237,8 @@ final class CpuNormKernels {
                 }
             }
         });
-        return new NormGrads(dX, be.uploadOwned(toFloat(sumDyXhat), Shape.of(c)),
-                be.uploadOwned(toFloat(sumDy), Shape.of(c)));
+        return new NormGrads(dX, be.fromDoubles(sumDyXhat, Shape.of(c)),
+                be.fromDoubles(sumDy, Shape.of(c)));
     }
 
     // ================================================================ layernorm [N,D]
@@ -428,8 +428,8 @@ final class CpuNormKernels {
         });
         // step 2: dβ[c] = Σ_{N,S} dOut, dγ[c] = Σ_{N,S} dOut·x̂ (per slab, then over n)
         double[][] slab = slabDyAndDyXhat(dy, xh, n * c, sp);
-        return new NormGrads(dX, be.uploadOwned(toFloat(perChannel(n, c, slab[1])), Shape.of(c)),
-                be.uploadOwned(toFloat(perChannel(n, c, slab[0])), Shape.of(c)));
+        return new NormGrads(dX, be.fromDoubles(perChannel(n, c, slab[1]), Shape.of(c)),
+                be.fromDoubles(perChannel(n, c, slab[0]), Shape.of(c)));
     }
 
     // ================================================================ shared helpers
@@ -514,15 +514,10 @@ final class CpuNormKernels {
         }
     }
 
-    /** dX plus dγ, dβ taken from {@code sums} (dβ at {@code betaAt}, dγ at {@code gammaAt}). */
+    /** dX plus dγ, dβ taken from {@code sums} (dγ at {@code gammaAt}, dβ at {@code betaAt}, each {@code width}). */
     private static NormGrads grads(CpuBackend be, CpuTensor dX, double[] sums, int width, int gammaAt, int betaAt) {
-        float[] dGamma = new float[width];
-        float[] dBeta = new float[width];
-        for (int j = 0; j < width; j++) {
-            dGamma[j] = (float) sums[gammaAt + j];
-            dBeta[j] = (float) sums[betaAt + j];
-        }
-        return new NormGrads(dX, be.uploadOwned(dGamma, Shape.of(width)), be.uploadOwned(dBeta, Shape.of(width)));
+        return new NormGrads(dX, be.fromDoubles(sums, gammaAt, Shape.of(width)),
+                be.fromDoubles(sums, betaAt, Shape.of(width)));
     }
 
     private static double[] toDouble(float[] a) {
@@ -531,13 +526,5 @@ final class CpuNormKernels {
             d[i] = a[i];
         }
         return d;
-    }
-
-    private static float[] toFloat(double[] a) {
-        float[] f = new float[a.length];
-        for (int i = 0; i < a.length; i++) {
-            f[i] = (float) a[i];
-        }
-        return f;
     }
 }

@@ -74,19 +74,18 @@ final class CpuOptimizers {
         float[] vs = CpuBackend.data(v);
         double b1 = beta1;
         double b2 = beta2;
-        // bias corrections 1 − βᵗ, once per call on the host
-        double c1 = 1 - Math.pow(b1, t);
-        double c2 = 1 - Math.pow(b2, t);
+        // bias corrections 1 − βᵗ, once per call; folded into constants so each element needs one division:
+        // lr·m̂ = (lr/(1−β1ᵗ))·m and √v̂ = √v·(1/√(1−β2ᵗ))
+        double stepSize = lr / (1 - Math.pow(b1, t));
+        double invSqrtC2 = 1 / Math.sqrt(1 - Math.pow(b2, t));
         CpuParallel.forRows(ws.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
                 double gi = g[i];
-                float mi = (float) (b1 * ms[i] + (1 - b1) * gi);
-                float vi = (float) (b2 * vs[i] + (1 - b2) * gi * gi);
+                float mi = (float) (b1 * ms[i] + (1 - b1) * gi);        // first moment
+                float vi = (float) (b2 * vs[i] + (1 - b2) * gi * gi);   // second moment
                 ms[i] = mi;
                 vs[i] = vi;
-                double mHat = mi / c1;
-                double vHat = vi / c2;
-                ws[i] = (float) (ws[i] - lr * mHat / (Math.sqrt(vHat) + eps));
+                ws[i] = (float) (ws[i] - stepSize * mi / (Math.sqrt(vi) * invSqrtC2 + eps));
             }
         });
     }

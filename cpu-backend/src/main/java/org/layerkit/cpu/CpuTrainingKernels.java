@@ -144,7 +144,7 @@ final class CpuTrainingKernels {
         for (double v : rowLoss) {
             loss += v;
         }
-        return new LossResult(be.uploadOwned(new float[] {(float) (loss * invN)}, Shape.of(1)), dT);
+        return new LossResult(be.scalar(loss * invN), dT);
     }
 
     // ---------------------------------------------------------------- argmax, sum of squares
@@ -187,6 +187,6 @@ final class CpuTrainingKernels {
         for (double v : part) {
             total += v;
         }
-        return be.uploadOwned(new float[] {(float) total}, Shape.of(1));
+        return be.scalar(total);
     }
 }

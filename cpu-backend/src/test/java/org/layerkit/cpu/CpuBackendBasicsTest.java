@@ -48,6 +48,36 @@ class CpuBackendBasicsTest {
     }
 
     @Test
+    void aWarmTrainingStepReusesPooledStorageInsteadOfAllocating() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        Shape s = Shape.of(256, 512); // 512 KiB per tensor
+        try (CpuBackend be = new CpuBackend(); Tensor x = be.zeros(s); Tensor g = be.zeros(Shape.of(512));
+             Tensor b = be.zeros(Shape.of(512)); Tensor rm = be.zeros(Shape.of(512));
+             Tensor rv = be.zeros(Shape.of(512))) {
+            be.fill(g, 1f);
+            Runnable step = () -> {
+                try (var r = be.batchNormForward(x, g, b, rm, rv, new org.layerkit.api.BatchNormParams(1e-5f, 0.9f,
+                        false), org.layerkit.api.Mode.TRAIN); var grads = be.batchNormBackward(r.out(), r.cache(), g);
+                     var d = be.dropoutForward(grads.dX(), new org.layerkit.api.DropoutOptions(0.5, 1, 0),
+                             org.layerkit.api.Mode.TRAIN)) {
+                    assertEquals(s, d.out().shape());
+                }
+            };
+            for (int i = 0; i < 3; i++) {
+                step.run();
+            }
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 5; i++) {
+                step.run();
+            }
+            long perStep = (threads.getCurrentThreadAllocatedBytes() - before) / 5;
+            // six tensors of 512 KiB per step come from the pool; what remains is records and per-chunk partial
+            // sums (a few double[D]), well under the size of a single tensor
+            assertTrue(perStep < 512 * 1024, "a warm step allocated " + perStep + " bytes on the calling thread");
+        }
+    }
+
+    @Test
     void toArrayReturnsACopy() {
         try (CpuBackend be = new CpuBackend(); Tensor t = be.upload(new float[] {1, 2}, Shape.of(2))) {
             float[] a = t.toArray();
