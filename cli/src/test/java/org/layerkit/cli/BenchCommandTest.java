@@ -1,0 +1,81 @@
+package org.layerkit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.layerkit.cli.testing.UnavailableBackendProvider;
+
+class BenchCommandTest {
+    private static final String[] TINY = {"--shape", "64x32,4x8x3x3", "--repeats", "3", "--warmup", "1",
+            "--copy-mib", "4"};
+
+    @Test
+    void timesEveryOpOnTinyShapesAndWritesCsv(@TempDir Path dir) throws Exception {
+        Path csv = dir.resolve("sub/bench.csv");
+        Cli.Run r = Cli.run(concat(new String[] {"bench", "--backend", "cpu", "--csv", csv.toString()}, TINY));
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().contains("host memory copy"), r::toString);
+        for (String op : List.of("batchnorm", "spatial_batchnorm", "layernorm", "groupnorm(G=8)", "dropout")) {
+            assertTrue(r.out().contains(op), () -> op + " missing\n" + r);
+        }
+        List<String> lines = Files.readAllLines(csv);
+        // header + batchnorm, layernorm, dropout on 64x32 + spatial batchnorm, groupnorm on 4x8x3x3 (dropout runs
+        // on rank-4 shapes only when no rank-2 shape is given)
+        assertEquals(6, lines.size(), () -> String.join("\n", lines));
+        assertTrue(lines.get(0).startsWith("backend,device,op,shape,fwd_ms,fwd_bwd_ms"), lines.get(0));
+        String bn = lines.stream().filter(l -> l.startsWith("cpu,") && l.contains(",batchnorm,")).findFirst()
+                .orElseThrow();
+        // batchnorm [64,32]: forward 3n + 8F floats, backward 3n + 4F floats
+        long n = 64 * 32;
+        long f = 32;
+        assertTrue(bn.contains("," + 4 * (3 * n + 8 * f) + "," + 4 * (6 * n + 12 * f) + ","), bn);
+    }
+
+    @Test
+    void allComparesEveryAvailableBackendAndSkipsUnavailableOnes() {
+        Cli.Run r = Cli.run(concat(new String[] {"bench", "--backend", "all", "--ops", "dropout"}, TINY));
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().contains("skipping " + UnavailableBackendProvider.NAME + ": unavailable: "
+                + UnavailableBackendProvider.REASON), r::toString);
+        assertTrue(r.out().contains("f+b vs "), r::toString);
+    }
+
+    @Test
+    void explicitUnavailableBackendFailsWithTheReason() {
+        Cli.Run r = Cli.run(concat(new String[] {"bench", "--backend", UnavailableBackendProvider.NAME}, TINY));
+        assertEquals(1, r.exit(), r::toString);
+        assertTrue(r.err().contains(UnavailableBackendProvider.REASON), r::toString);
+        assertFalse(r.err().contains("\tat "), r::toString);
+        assertFalse(r.out().contains("timing on"), "must not fall back to another backend\n" + r);
+    }
+
+    @Test
+    void badShapeAndOpAreUsageErrors() {
+        assertEquals(2, Cli.run("bench", "--shape", "64xbanana").exit());
+        assertEquals(2, Cli.run("bench", "--shape", "4x4x4").exit());
+        assertEquals(2, Cli.run("bench", "--ops", "softmax").exit());
+        assertEquals(2, Cli.run("bench", "--repeats", "0").exit());
+    }
+
+    @Test
+    void unwritableCsvFailsBeforeTimingWithAMessage(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("plain-file"), "x");
+        Cli.Run r = Cli.run(concat(new String[] {"bench", "--backend", "cpu", "--csv",
+                file.resolve("bench.csv").toString()}, TINY));
+        assertEquals(1, r.exit(), r::toString);
+        assertTrue(r.err().contains("--csv") && r.err().contains("not a directory"), r::toString);
+        assertFalse(r.err().contains("\tat "), r::toString);
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        String[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+}
