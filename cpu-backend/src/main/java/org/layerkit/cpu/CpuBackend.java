@@ -189,6 +189,13 @@ public final class CpuBackend implements Backend {
         int m = c.shape().dim(0);
         int n = c.shape().dim(1);
         int k = transA ? a.shape().dim(0) : a.shape().dim(1);
+        if (c == a || c == b) {
+            // C = op(C)·op(B) or op(A)·op(C): BLAS must not write what it still reads, so go through a copy
+            try (CpuTensor in = (CpuTensor) copyOf(c)) {
+                gemm(c == a ? in : a, transA, c == b ? in : b, transB, c, alpha, beta);
+            }
+            return;
+        }
         CpuGemm.gemm(data(a), a.shape().dim(1), transA, data(b), b.shape().dim(1), transB, data(c), m, n, k,
                 alpha, beta);
     }

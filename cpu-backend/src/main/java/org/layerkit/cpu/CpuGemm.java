@@ -106,16 +106,14 @@ final class CpuGemm {
 
     /**
      * C = α·op(A)·op(B) + β·C on row-major arrays; op(A) [M,K], op(B) [K,N], C [M,N]. {@code aCols}/{@code bCols}
-     * are the stored (row-major) column counts of A and B, i.e. their leading dimensions.
+     * are the stored (row-major) column counts of A and B, i.e. their leading dimensions. C must not share storage
+     * with A or B (BLAS reads them while writing C).
      */
     static void gemm(float[] a, int aCols, boolean transA, float[] b, int bCols, boolean transB,
                      float[] c, int m, int n, int k, float alpha, float beta) {
         if (beta == 0f) {
             // β = 0 must ignore C's old contents, NaN included; BLAS promises it, this makes it independent of BLAS
             Arrays.fill(c, 0, m * n, 0f);
-        }
-        if (k == 0 || m == 0 || n == 0) {
-            return;
         }
         // column-major: Cᵀ[N,M] = op(B)ᵀ[N,K] · op(A)ᵀ[K,M]
         blas().sgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k,

@@ -90,6 +90,18 @@ class CpuGemmTest {
     }
 
     @Test
+    void anOutputThatIsAlsoAnInputIsReadBeforeItIsOverwritten() {
+        try (Tensor a = be.upload(new float[] {1, 2, 3, 4}, Shape.of(2, 2));
+             Tensor b = be.upload(new float[] {5, 6, 7, 8}, Shape.of(2, 2))) {
+            be.gemm(a, false, b, false, a, 1f, 0f); // a = a·b
+            assertClose("gemm with c == a", Shape.of(2, 2), new double[] {19, 22, 43, 50}, a.toArray(), 1e-5, 1e-6);
+            be.gemm(b, true, b, false, b, 1f, 1f); // b = bᵀ·b + b
+            assertClose("gemm with c == a == b", Shape.of(2, 2), new double[] {74 + 5, 86 + 6, 86 + 7, 100 + 8},
+                    b.toArray(), 1e-5, 1e-6);
+        }
+    }
+
+    @Test
     void matmulReturnsANewProduct() {
         try (Tensor tA = be.upload(new float[] {1, 2, 3, 4, 5, 6}, Shape.of(2, 3));
              Tensor p = be.matmul(tA, false, tA, true)) {
