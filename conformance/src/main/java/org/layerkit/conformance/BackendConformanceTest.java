@@ -44,7 +44,7 @@ public abstract class BackendConformanceTest {
                     switch (o.status()) {
                         case PASSED -> {
                         }
-                        case UNSUPPORTED -> Assumptions.assumeTrue(false, "UNSUPPORTED: " + o.message());
+                        case UNSUPPORTED -> Assumptions.assumeTrue(false, c.name() + " UNSUPPORTED: " + o.message());
                         case FAILED -> Assertions.fail(c.name() + " FAILED on " + ConformanceRunner.describe(b)
                                 + ":\n" + o.message());
                         default -> throw new IllegalStateException("unknown status " + o.status());

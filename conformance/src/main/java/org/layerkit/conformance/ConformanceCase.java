@@ -87,11 +87,13 @@ public record ConformanceCase(String name, Op op, Mode mode, List<Shape> shapes,
             this.op = op;
         }
 
+        /** TRAIN or EVAL where the op has modes. */
         public Builder mode(Mode m) {
             this.mode = m;
             return this;
         }
 
+        /** Adds an input shape (for reports; the check creates its own tensors). */
         public Builder shape(int... dims) {
             shapes.add(Shape.of(dims));
             return this;
@@ -103,16 +105,19 @@ public record ConformanceCase(String name, Op op, Mode mode, List<Shape> shapes,
             return this;
         }
 
+        /** Overrides the default seed (a hash of the name). */
         public Builder seed(long s) {
             this.seed = s;
             return this;
         }
 
+        /** The default tolerance of the case's comparisons: atol + rtol·|expected|. */
         public Builder tolerance(double atol, double rtol) {
             this.tolerance = new Tolerance(atol, rtol);
             return this;
         }
 
+        /** The default tolerance of the case's comparisons. */
         public Builder tolerance(Tolerance t) {
             this.tolerance = t;
             return this;

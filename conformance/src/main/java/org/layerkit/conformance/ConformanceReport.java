@@ -20,10 +20,12 @@ public record ConformanceReport(String backend, List<Entry> entries) {
      * @param time    how long it took
      */
     public record Entry(String name, Outcome outcome, Duration time) {
+        /** The outcome's status. */
         public Status status() {
             return outcome.status();
         }
 
+        /** The outcome's message, empty when passed. */
         public String message() {
             return outcome.message();
         }
@@ -33,14 +35,17 @@ public record ConformanceReport(String backend, List<Entry> entries) {
         entries = List.copyOf(entries);
     }
 
+    /** How many cases passed. */
     public long passed() {
         return count(Status.PASSED);
     }
 
+    /** How many cases failed. */
     public long failed() {
         return count(Status.FAILED);
     }
 
+    /** How many cases were unsupported by the backend. */
     public long unsupported() {
         return count(Status.UNSUPPORTED);
     }

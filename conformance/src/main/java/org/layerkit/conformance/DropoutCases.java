@@ -62,6 +62,7 @@ final class DropoutCases {
         cases.add(identity(Mode.EVAL, 0.5));
         cases.add(backward(Mode.TRAIN));
         cases.add(backward(Mode.EVAL));
+        cases.add(backwardUsesGivenMask());
         for (KnownAnswer ka : KNOWN_ANSWERS) {
             cases.add(knownAnswer(ka));
         }
@@ -229,6 +230,26 @@ final class DropoutCases {
                             break;
                         }
                     }
+                });
+    }
+
+    /**
+     * Backward multiplies by the mask it is given and regenerates nothing: a mask that no Philox call produced (drawn
+     * from java.util's generator) must come back as dOut ⊙ mask.
+     */
+    private static ConformanceCase backwardUsesGivenMask() {
+        Shape shape = Shape.of(31, 17);
+        return ConformanceCase.builder("dropout.backward.uses_given_mask", Op.DROPOUT).mode(Mode.TRAIN)
+                .shape(shape.dims()).param("N", shape.size()).param("keep", 0.4).tolerance(PRODUCT).check(ctx -> {
+                    float scale = new DropoutOptions(0.4, 0, 0).scale();
+                    float[] mask = new float[shape.size()];
+                    for (int i = 0; i < mask.length; i++) {
+                        mask[i] = ctx.random().nextDouble() < 0.4 ? scale : 0f;
+                    }
+                    float[] dOut = ctx.normal(shape.size(), 0, 1);
+                    Tensor dX = ctx.track(ctx.backend().dropoutBackward(ctx.upload(dOut, shape),
+                            ctx.upload(mask, shape)));
+                    ctx.expectClose("dX", dX, shape, Reference.dropoutBackward(widen(dOut), mask));
                 });
     }
 

@@ -25,18 +25,22 @@ public record Outcome(Status status, String message) {
         message = message == null ? "" : message;
     }
 
+    /** The case passed. */
     public static Outcome passed() {
         return new Outcome(Status.PASSED, "");
     }
 
+    /** The case failed; {@code message} says how. */
     public static Outcome failed(String message) {
         return new Outcome(Status.FAILED, message);
     }
 
+    /** The backend lacks the case's op family. */
     public static Outcome unsupported(String reason) {
         return new Outcome(Status.UNSUPPORTED, reason);
     }
 
+    /** Whether the status is PASSED. */
     public boolean isPassed() {
         return status == Status.PASSED;
     }
