@@ -17,8 +17,16 @@ typedef float acc_t;
 //   spatial batchnorm [N,C,H,W]: S = C, M = N·H·W,    sBase = HW, inner = HW, outerStride = C·HW
 //   layernorm [N,D]:           S = N,   M = D,        sBase = D,  inner = D,  outerStride = 0
 //   groupnorm [N,C,H,W]:       S = N·G, M = (C/G)·HW, sBase = M,  inner = M,  outerStride = 0
+// The two common layouts skip the integer division (tens of cycles per element on CPUs and GPUs alike); the branch
+// depends on kernel arguments only, so every work-item takes the same side.
 inline size_t lk_at(size_t base, int j, int inner, int outerStride) {
-    return base + (size_t)(j / inner) * (size_t)outerStride + (size_t)(j % inner);
+    if (inner == 1) {
+        return base + (size_t)j * (size_t)outerStride;  // a column: batchnorm [N,D], column sums
+    }
+    if (outerStride == 0) {
+        return base + (size_t)j;                         // contiguous: layernorm, groupnorm, whole vectors
+    }
+    return base + (size_t)(j / inner) * (size_t)outerStride + (size_t)(j % inner); // spatial batchnorm
 }
 
 // Sum of v over the second local dimension (LY, a power of two) of a 2-D work-group; every work-item of the

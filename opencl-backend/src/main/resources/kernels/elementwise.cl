@@ -23,11 +23,11 @@ __kernel void axpy(float alpha, __global const float* x, __global float* y, int 
     }
 }
 
-// x[n,d] += bias[d]
-__kernel void add_bias(__global float* x, __global const float* bias, int D, int total) {
-    int i = get_global_id(0);
-    if (i < total) {
-        x[i] += bias[i % D];
+// x[n,d] += bias[d], on a 2-D range (d, n)
+__kernel void add_bias(__global float* x, __global const float* bias, int D) {
+    int d = get_global_id(0), n = get_global_id(1);
+    if (d < D) {
+        x[(size_t)n * D + d] += bias[d];
     }
 }
 

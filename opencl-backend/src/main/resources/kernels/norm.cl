@@ -7,6 +7,17 @@
 // Reductions use a 2-D work-group (LX statistics side by side × LY work-items per statistic, see lk_sum_y): for
 // batchnorm [N,D] the LX work-items read neighbouring features of one row (coalesced on GPUs).
 
+// The element-wise kernels run on a 2-D range: dimension 0 is j over the C·HW elements of a sample, dimension 1 is
+// the sample n, so i = n·C·HW + j without a division. The channel c = j/HW and the statistic need one only for
+// spatial inputs (HW > 1) and groups (1 < G).
+inline int lk_channel(int j, int HW) {
+    return HW == 1 ? j : j / HW;
+}
+
+inline int lk_stat(int n, int c, int C, int G, int perChannel) {
+    return perChannel ? c : (G == 1 ? n : n * G + c / (C / G));
+}
+
 // ------------------------------------------------------------------------------------------------ forward
 
 // Mean and 1/√(σ²+ε) of each statistic, two-pass for stability with inputs like 1e4 + N(0,1):
@@ -73,16 +84,16 @@ __kernel void norm_eval_stats(__global const float* runningMean, __global const 
 
 // Element-wise: x̂ = (x − μ)·rstd, y = γ[c]·x̂ + β[c]. perChannel selects the statistic c, else n·G + c/(C/G).
 __kernel void norm_apply(__global const float* x, __global const float* mean, __global const float* meanLo,
-                         __global const float* rstd,
-                         __global const float* gamma, __global const float* beta,
-                         __global float* xhat, __global float* out,
-                         int total, int C, int HW, int G, int perChannel) {
-    int i = get_global_id(0);
-    if (i >= total) {
+                         __global const float* rstd, __global const float* gamma, __global const float* beta,
+                         __global float* xhat, __global float* out, int C, int HW, int G, int perChannel) {
+    int j = get_global_id(0), n = get_global_id(1);
+    int CHW = C * HW;
+    if (j >= CHW) {
         return;
     }
-    int c = (i / HW) % C;
-    int s = perChannel ? c : (i / (C * HW)) * G + c / (C / G);
+    size_t i = (size_t)n * CHW + j;
+    int c = lk_channel(j, HW);
+    int s = lk_stat(n, c, C, G, perChannel);
     float xh = ((x[i] - mean[s]) - meanLo[s]) * rstd[s]; // x − μ with μ = mean + meanLo
     xhat[i] = xh;
     out[i] = gamma[c] * xh + beta[c];
@@ -90,11 +101,11 @@ __kernel void norm_apply(__global const float* x, __global const float* mean, __
 
 // ------------------------------------------------------------------------------------------------ backward
 
-// Per statistic: sumA = Σ a and sumAX = Σ a·x̂ with a = dOut·γ[c] (useGamma) or a = dOut.
+// Per statistic: sumA = Σ a and sumAX = Σ a·x̂ with a = dOut·γ[c] (useGamma, per-group layouts only) or a = dOut.
 //   per-channel layout, no γ:  sumA = dβ, sumAX = dγ (also the terms of batchnorm's dX);
 //   per-group layout, with γ:  the Σ_g g and Σ_g g·x̂ of layer/group norm's dX.
 __kernel void norm_grad_sums(__global const float* dOut, __global const float* xhat, __global const float* gamma,
-                             int useGamma, int C, int HW,
+                             int useGamma, int C, int HW, int G,
                              int S, int M, int sBase, int inner, int outerStride,
                              __global float* sumA, __global float* sumAX, __local acc_t* scratch) {
     int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
@@ -107,7 +118,9 @@ __kernel void norm_grad_sums(__global const float* dOut, __global const float* x
             size_t i = lk_at(base, j, inner, outerStride);
             acc_t a = (acc_t)dOut[i];
             if (useGamma) {
-                a *= (acc_t)gamma[(i / HW) % C];
+                // per-group layout: element j of statistic s = n·G + g is channel g·(C/G) + j/HW
+                int c = (G == 1 ? 0 : (s % G) * (C / G)) + lk_channel(j, HW);
+                a *= (acc_t)gamma[c];
             }
             pa += a;
             pax += a * (acc_t)xhat[i];
@@ -121,19 +134,21 @@ __kernel void norm_grad_sums(__global const float* dOut, __global const float* x
     }
 }
 
-// Element-wise dX from the sums of norm_grad_sums:
+// Element-wise dX from the sums of norm_grad_sums (2-D range as norm_apply):
 //   per channel, TRAIN (batchnorm): dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂)
 //   per channel, EVAL:              dX = γ·rstd·dOut (the running statistics are constants)
 //   per group (layer/group norm):   g = dOut·γ[c], dX = (rstd/M)·(M·g − Σ g − x̂·Σ g·x̂)
 __kernel void norm_backward_apply(__global const float* dOut, __global const float* xhat,
                                   __global const float* gamma, __global const float* rstd,
                                   __global const float* sumA, __global const float* sumAX, __global float* dX,
-                                  int total, int C, int HW, int G, int perChannel, int M, int eval) {
-    int i = get_global_id(0);
-    if (i >= total) {
+                                  int C, int HW, int G, int perChannel, int M, int eval) {
+    int j = get_global_id(0), n = get_global_id(1);
+    int CHW = C * HW;
+    if (j >= CHW) {
         return;
     }
-    int c = (i / HW) % C;
+    size_t i = (size_t)n * CHW + j;
+    int c = lk_channel(j, HW);
     if (perChannel) {
         float k = gamma[c] * rstd[c];
         if (eval) {
@@ -143,7 +158,7 @@ __kernel void norm_backward_apply(__global const float* dOut, __global const flo
             dX[i] = (k / M) * ((float)M * dOut[i] - sumA[c] - xhat[i] * sumAX[c]);
         }
     } else {
-        int s = (i / (C * HW)) * G + c / (C / G);
+        int s = lk_stat(n, c, C, G, 0);
         float g = dOut[i] * gamma[c];
         // term 1: M·g, term 2: −Σ g, term 3: −x̂·Σ g·x̂
         dX[i] = (rstd[s] / M) * ((float)M * g - sumA[s] - xhat[i] * sumAX[s]);

@@ -377,6 +377,15 @@ public final class ClContext implements AutoCloseable {
         }
     }
 
+    /**
+     * Work-items per reduction work-group for this kernel: the largest power of two within the kernel's limit
+     * (CL_KERNEL_WORK_GROUP_SIZE, itself within CL_DEVICE_MAX_WORK_GROUP_SIZE) and {@link ClLaunch#PREFERRED_GROUP}.
+     * (A cap of 32 on CPU devices, where a work-group runs as a loop on one core, measured no faster on PoCL.)
+     */
+    int reductionGroup(String family, String name) {
+        return ClLaunch.floorPow2(Math.min(ClLaunch.PREFERRED_GROUP, kernelWorkGroupSize(family, name)));
+    }
+
     /** Starts a launch of {@code family.kernel} on behalf of {@code op}. */
     ClLaunch launch(String op, String family, String kernel) {
         return new ClLaunch(this, op, family, kernel);

@@ -53,8 +53,8 @@ final class ClElementwiseKernels {
     void addBias(Tensor x, Tensor bias) {
         Contracts.addBias(b, x, bias);
         int d = x.shape().dim(1);
-        b.context().launch("bias.add", CL, "add_bias").mem(b.cl(x)).mem(b.cl(bias)).i(d).i(x.size())
-                .run1d(x.size());
+        b.context().launch("bias.add", CL, "add_bias").mem(b.cl(x)).mem(b.cl(bias)).i(d)
+                .runRows(d, x.shape().dim(0));
     }
 
     /** Σ_N x[n,d] as a new [D]: a column reduction, 32 neighbouring columns per work-group. */
@@ -118,8 +118,7 @@ final class ClElementwiseKernels {
         Contracts.requireOwned(op, "x", x, b);
         ClContext ctx = b.context();
         int total = x.size();
-        int group = ClLaunch.floorPow2(Math.min(ClLaunch.PREFERRED_GROUP,
-                ctx.kernelWorkGroupSize(CL, "sum_squares_partial")));
+        int group = ctx.reductionGroup(CL, "sum_squares_partial");
         int partials = (int) Math.max(1, Math.min(MAX_PARTIALS, ClLaunch.roundUp(total, 4L * group) / (4L * group)));
         ClTensor out = null;
         ClTensor partial = null;

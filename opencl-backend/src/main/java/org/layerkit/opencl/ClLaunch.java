@@ -68,6 +68,16 @@ final class ClLaunch {
         run(new long[] {roundUp(n, local)}, new long[] {local});
     }
 
+    /**
+     * A 2-D range of {@code rows} rows of {@code width} work-items each (the kernel ignores the rounded-up tail of
+     * a row): dimension 0 runs along a row, dimension 1 over the rows, so kernels index without dividing.
+     */
+    void runRows(long width, long rows) {
+        long local = Math.min(PREFERRED_GROUP, ctx.kernelWorkGroupSize(family, name));
+        local = Math.min(local, ceilPow2(width));
+        run(new long[] {roundUp(width, local), rows}, new long[] {local, 1});
+    }
+
     /** A 2-D launch with an explicit work-group; global sizes must be multiples of the local ones. */
     void run2d(long gx, long gy, long lx, long ly) {
         run(new long[] {gx, gy}, new long[] {lx, ly});

@@ -29,10 +29,10 @@ record ClLayout(int stats, int perStat, int sBase, int inner, int outerStride) {
     /**
      * Launches {@code launch} (whose kernel takes the LX·LY accumulators of scratch as its last argument) over this layout: LX statistics
      * side by side (32 when neighbouring statistics are neighbouring addresses, for coalesced reads, else 1) times
-     * LY work-items per statistic, LX·LY within the kernel's work-group limit and at most 256.
+     * LY work-items per statistic, LX·LY = {@link ClContext#reductionGroup} at most.
      */
     void run(ClContext ctx, ClLaunch launch, String family, String kernel) {
-        int group = ClLaunch.floorPow2(Math.min(ClLaunch.PREFERRED_GROUP, ctx.kernelWorkGroupSize(family, kernel)));
+        int group = ctx.reductionGroup(family, kernel);
         int lx = inner == 1 ? Math.min(Math.min(32, ClLaunch.ceilPow2(stats)), group) : 1;
         int ly = Math.min(group / lx, ClLaunch.ceilPow2(perStat));
         launch.local((long) lx * ly * ctx.accBytes())

@@ -80,9 +80,9 @@ final class ClLossKernels {
         }
     }
 
-    /** Work-items per row: a power of two, at most 256 and the kernel's limit, no more than K needs. */
+    /** Work-items per row: {@link ClContext#reductionGroup}, no more than K needs. */
     private static int rowGroup(ClContext ctx, String kernel, int k) {
-        int group = ClLaunch.floorPow2(Math.min(ClLaunch.PREFERRED_GROUP, ctx.kernelWorkGroupSize(CL, kernel)));
+        int group = ctx.reductionGroup(CL, kernel);
         return Math.min(group, ClLaunch.ceilPow2(k));
     }
 

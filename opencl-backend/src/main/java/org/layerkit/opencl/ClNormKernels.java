@@ -118,9 +118,8 @@ final class ClNormKernels {
                 layout.run(ctx, l, CL, "norm_stats");
             }
             // x̂ = (x − μ)·rstd, y = γ·x̂ + β
-            int total = x.size();
-            ctx.launch(op, CL, "norm_apply").mem(b.cl(x)).mem(mean).mem(meanLo).mem(rstd).mem(b.cl(gamma)).mem(b.cl(beta))
-                    .mem(xhat).mem(out).i(total).i(c).i(hw).i(groups).i(channel ? 1 : 0).run1d(total);
+            ctx.launch(op, CL, "norm_apply").mem(b.cl(x)).mem(mean).mem(meanLo).mem(rstd).mem(b.cl(gamma))
+                    .mem(b.cl(beta)).mem(xhat).mem(out).i(c).i(hw).i(groups).i(channel ? 1 : 0).runRows(c * hw, n);
             NormCache cache = new NormCache(kind, mode, kind == NormKind.GROUPNORM ? groups : 1, xhat, mean, rstd);
             return new NormResult(out, cache);
         } catch (RuntimeException e) {
@@ -140,7 +139,6 @@ final class ClNormKernels {
         int hw = s.rank() == 4 ? s.dim(2) * s.dim(3) : 1;
         int groups = cache.groups();
         boolean channel = perChannel(kind);
-        int total = s.size();
         ClTensor dX = null;
         ClTensor dGamma = null;
         ClTensor dBeta = null;
@@ -153,14 +151,14 @@ final class ClNormKernels {
             // dβ = Σ dOut and dγ = Σ dOut·x̂ per channel (for batchnorm also the sums in dX)
             ClLayout perChannel = ClLayout.perChannel(n, c, hw);
             ClLaunch sums = ctx.launch(op, CL, "norm_grad_sums").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
-                    .mem(b.cl(gamma)).i(0).i(c).i(hw);
+                    .mem(b.cl(gamma)).i(0).i(c).i(hw).i(1);
             perChannel.args(sums).mem(dBeta).mem(dGamma);
             perChannel.run(ctx, sums, CL, "norm_grad_sums");
             if (channel) {
                 // dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂), or γ·rstd·dOut in EVAL
                 ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
-                        .mem(b.cl(cache.rstd())).mem(dBeta).mem(dGamma).mem(dX).i(total).i(c).i(hw).i(1).i(1)
-                        .i(perChannel.perStat()).i(cache.mode() == Mode.EVAL ? 1 : 0).run1d(total);
+                        .mem(b.cl(cache.rstd())).mem(dBeta).mem(dGamma).mem(dX).i(c).i(hw).i(1).i(1)
+                        .i(perChannel.perStat()).i(cache.mode() == Mode.EVAL ? 1 : 0).runRows(c * hw, n);
             } else {
                 // g = dOut·γ: Σ g and Σ g·x̂ per (n, group), then dX = (rstd/M)·(M·g − Σ g − x̂·Σ g·x̂)
                 ClLayout perGroup = ClLayout.perGroup(n, c, hw, groups);
@@ -168,12 +166,12 @@ final class ClNormKernels {
                 sumA = b.allocate(statShape, op);
                 sumAX = b.allocate(statShape, op);
                 ClLaunch g = ctx.launch(op, CL, "norm_grad_sums").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
-                        .mem(b.cl(gamma)).i(1).i(c).i(hw);
+                        .mem(b.cl(gamma)).i(1).i(c).i(hw).i(groups);
                 perGroup.args(g).mem(sumA).mem(sumAX);
                 perGroup.run(ctx, g, CL, "norm_grad_sums");
                 ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
-                        .mem(b.cl(cache.rstd())).mem(sumA).mem(sumAX).mem(dX).i(total).i(c).i(hw).i(groups).i(0)
-                        .i(perGroup.perStat()).i(0).run1d(total);
+                        .mem(b.cl(cache.rstd())).mem(sumA).mem(sumAX).mem(dX).i(c).i(hw).i(groups).i(0)
+                        .i(perGroup.perStat()).i(0).runRows(c * hw, n);
             }
             return new NormGrads(dX, dGamma, dBeta);
         } catch (RuntimeException e) {
