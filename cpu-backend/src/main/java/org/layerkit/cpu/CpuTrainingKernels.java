@@ -70,10 +70,22 @@ final class CpuTrainingKernels {
         float[] y = out.data();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
-                y[i] = xs[i] > 0f ? xs[i] : 0f;
+                // y = x > 0 ? x : 0, on the bits (see positiveMask)
+                int bits = Float.floatToRawIntBits(xs[i]);
+                y[i] = Float.intBitsToFloat(bits & positiveMask(bits));
             }
         });
         return out;
+    }
+
+    /**
+     * All ones when the float with these bits is &gt; 0 (positive, finite or +∞), else zero (±0, negative, NaN).
+     * Such floats are exactly the bit patterns 1 … 0x7F800000 read as signed ints; the two differences below are
+     * non-negative just then. A branch-free, vectorizable {@code x > 0f}: with random signs, the branch of
+     * {@code x > 0f ? x : 0f} mispredicts half the time and costs about ten times the whole loop.
+     */
+    private static int positiveMask(int bits) {
+        return ~(((bits - 1) | (0x7F800000 - bits)) >> 31);
     }
 
     static Tensor reluBackward(CpuBackend be, Tensor dOut, Tensor x) {
@@ -84,7 +96,9 @@ final class CpuTrainingKernels {
         float[] dx = dX.data();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
-                dx[i] = xs[i] > 0f ? dy[i] : 0f;
+                // dX = x > 0 ? dOut : 0, branch-free
+                int mask = positiveMask(Float.floatToRawIntBits(xs[i]));
+                dx[i] = Float.intBitsToFloat(Float.floatToRawIntBits(dy[i]) & mask);
             }
         });
         return dX;

@@ -131,6 +131,25 @@ class CpuTrainingKernelsTest {
     }
 
     @Test
+    void reluOfSpecialValuesIsXWhenPositiveElseZero() {
+        float[] x = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE,
+            Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.intBitsToFloat(0xFFC00000), 1.5f, -2f};
+        float[] d = new float[x.length];
+        java.util.Arrays.fill(d, 3f);
+        try (Tensor t = be.upload(x, Shape.of(x.length)); Tensor td = be.upload(d, Shape.of(x.length));
+             Tensor y = be.relu(t); Tensor dx = be.reluBackward(td, t)) {
+            float[] yy = y.toArray();
+            float[] dd = dx.toArray();
+            for (int i = 0; i < x.length; i++) {
+                float expected = x[i] > 0f ? x[i] : 0f;
+                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(yy[i]),
+                        "relu(" + x[i] + ") at index " + i + ": expected " + expected + ", got " + yy[i]);
+                assertEquals(x[i] > 0f ? 3f : 0f, dd[i], "reluBackward at x = " + x[i]);
+            }
+        }
+    }
+
+    @Test
     void optimizersFollowCs231nOptim() {
         float[] w0 = {1f, -2f, 0.5f};
         float[] dw = {0.1f, -0.3f, 2f};
