@@ -16,6 +16,7 @@ final class Float64ReferenceNet {
     private final FullyConnectedNetConfig config;
     private final long[] dropoutSeeds;
     private final long[] dropoutOffsets;
+    private double minReluInput;
 
     /** {@code dropoutSeeds[i]}/{@code dropoutOffsets[i]}: the Philox key and offset of hidden layer i+1's dropout. */
     Float64ReferenceNet(FullyConnectedNetConfig config, long[] dropoutSeeds, long[] dropoutOffsets) {
@@ -26,6 +27,7 @@ final class Float64ReferenceNet {
 
     /** The loss of x {@code [n,d]} with labels y under {@code params} (by CS231N name, row-major). */
     double loss(Map<String, double[]> params, double[] x, int[] y, int n) {
+        minReluInput = Double.POSITIVE_INFINITY;
         List<Integer> hidden = config.hiddenDims();
         int layers = hidden.size() + 1;
         double[] h = x;
@@ -60,6 +62,7 @@ final class Float64ReferenceNet {
                 case NONE -> { }
             }
             for (int i = 0; i < h.length; i++) {
+                minReluInput = Math.min(minReluInput, Math.abs(h[i]));
                 h[i] = Math.max(h[i], 0);
             }
             if (config.useDropout()) {
@@ -85,6 +88,14 @@ final class Float64ReferenceNet {
             loss += -(h[i * k + y[i]] - max - Math.log(sum));
         }
         return loss / n + 0.5 * config.reg() * reg;
+    }
+
+    /**
+     * The smallest |input| of any ReLU in the last {@link #loss} call: a central difference with step h is only
+     * valid when no ReLU input lies within reach of the kink at 0.
+     */
+    double minReluInput() {
+        return minReluInput;
     }
 
     private static double[] batchNorm(double[] x, int n, int d, double[] gamma, double[] beta, double eps) {

@@ -1,6 +1,7 @@
 package org.layerkit.models;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,11 +56,11 @@ class FullyConnectedNetGradientCheckTest {
 
     static List<Arguments> variants() {
         return List.of(
-                Arguments.of("none", FullyConnectedNetConfig.builder(D, K).hidden(7, 5).weightScale(5e-1).reg(0.1).seed(3).build()),
+                Arguments.of("none", FullyConnectedNetConfig.builder(D, K).hidden(7, 5).heInit().reg(0.1).seed(3).build()),
                 Arguments.of("batchnorm", FullyConnectedNetConfig.builder(D, K).hidden(7, 5).normalization(Normalization.BATCH)
-                        .weightScale(5e-1).reg(0.1).seed(4).build()),
+                        .heInit().reg(0.1).seed(4).build()),
                 Arguments.of("layernorm", FullyConnectedNetConfig.builder(D, K).hidden(7, 5).normalization(Normalization.LAYER)
-                        .weightScale(5e-1).reg(0.1).seed(5).build()),
+                        .heInit().reg(0.1).seed(5).build()),
                 Arguments.of("batchnorm+dropout", FullyConnectedNetConfig.builder(D, K).hidden(7, 5)
                         .normalization(Normalization.BATCH).dropoutKeep(0.75).heInit().reg(0.3).seed(6).build()));
     }
@@ -67,10 +68,39 @@ class FullyConnectedNetGradientCheckTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("variants")
     void lossAndEveryGradientMatchFloat64NumericalGradient(String name, FullyConnectedNetConfig config) {
-        Random rnd = new Random(42);
+        check(name, config, 42, TOLERANCE);
+    }
+
+    /**
+     * A sweep over random instances with a float32-realistic bound. How close float32 gets to the float64 truth
+     * depends on the conditioning of the instance — batch statistics over only N = 4 rows can have a tiny variance,
+     * whose large 1/σ amplifies round-off (seen: up to 2e-5 on one instance in 30) — so the fixed, well-conditioned
+     * instances above carry the 1e-6 criterion, and this sweep guards against bugs (errors of 1e-3 and more) that
+     * happen to be invisible on them. Instances with a ReLU input near its kink are skipped.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("sweep")
+    void gradientsStayAtFloat32RoundOffAcrossRandomInstances(String name, FullyConnectedNetConfig config, long dataSeed) {
+        check(name, config, dataSeed, 1e-4);
+    }
+
+    static List<Arguments> sweep() {
+        List<Arguments> l = new ArrayList<>();
+        for (int seed = 100; seed < 110; seed++) {
+            for (Normalization norm : Normalization.values()) {
+                l.add(Arguments.of(norm.id() + " seed " + seed, FullyConnectedNetConfig.builder(D, K).hidden(7, 5)
+                        .normalization(norm).dropoutKeep(seed % 2 == 0 ? 1 : 0.8).heInit().reg(0.05).seed(seed).build(),
+                        seed));
+            }
+        }
+        return l;
+    }
+
+    private static void check(String name, FullyConnectedNetConfig config, long dataSeed, double tolerance) {
+        Random rnd = new Random(dataSeed);
         float[] x = new float[N * D];
         for (int i = 0; i < x.length; i++) {
-            x[i] = (float) (rnd.nextGaussian() * 2 + 0.5);
+            x[i] = (float) rnd.nextGaussian();
         }
         int[] y = {0, 2, 1, 2};
         float[] yf = {0, 2, 1, 2};
@@ -93,6 +123,13 @@ class FullyConnectedNetGradientCheckTest {
 
             float analyticLoss = net.loss(xt, yt).item();
             double refLoss = ref.loss(params, toDouble(x), y, N);
+            double margin = ref.minReluInput();
+            if (tolerance == TOLERANCE) {
+                assertTrue(margin > 1e-3, name + ": a ReLU input of " + margin + " is too close to the kink for a"
+                        + " central difference; pick another instance");
+            } else {
+                assumeTrue(margin > 1e-3, "instance has a ReLU input " + margin + " near the kink");
+            }
             Map<String, double[]> numerical = ref.numericalGradient(params, toDouble(x), y, N, H);
 
             double lossError = Math.abs(analyticLoss - refLoss) / Math.abs(refLoss);
@@ -102,7 +139,7 @@ class FullyConnectedNetGradientCheckTest {
             for (double[] g : numerical.values()) {
                 scale = Math.max(scale, maxAbs(g));
             }
-            boolean ok = lossError <= TOLERANCE;
+            boolean ok = lossError <= tolerance;
             for (Map.Entry<String, Parameter> e : net.parameters().entrySet()) {
                 double[] a = toDouble(e.getValue().grad().toArray());
                 double[] n = numerical.get(e.getKey());
@@ -120,11 +157,11 @@ class FullyConnectedNetGradientCheckTest {
                 double rel = maxErr / denom;
                 int firstBad = -1;
                 for (int i = 0; i < a.length && firstBad < 0; i++) {
-                    if (Math.abs(a[i] - n[i]) / denom > TOLERANCE) {
+                    if (Math.abs(a[i] - n[i]) / denom > tolerance) {
                         firstBad = i;
                     }
                 }
-                ok &= rel <= TOLERANCE;
+                ok &= rel <= tolerance;
                 report.append(String.format(Locale.ROOT,
                         "  %-6s shape %-7s %s %.2e (max abs error %.2e at %d, scale %.2e)%s%n",
                         e.getKey(), e.getValue().grad().shape(),
@@ -132,7 +169,9 @@ class FullyConnectedNetGradientCheckTest {
                         firstBad < 0 ? "" : String.format(Locale.ROOT, "  FIRST BAD INDEX %d: analytic %.9g numerical %.9g",
                                 firstBad, a[firstBad], n[firstBad])));
             }
-            System.out.print(report);
+            if (tolerance == TOLERANCE) {
+                System.out.print(report);
+            }
             assertTrue(ok, report.toString());
         }
     }

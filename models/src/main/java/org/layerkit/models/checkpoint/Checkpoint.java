@@ -186,6 +186,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
                 writeFully(ch, ByteBuffer.wrap(payload));
                 ch.force(true);
             }
+            readableByAll(tmp);
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -196,6 +197,15 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
             throw e;
         }
         fsyncDirectory(dir);
+    }
+
+    /** Temporary files are created owner-only; a saved model gets the usual rw-r--r-- where POSIX applies. */
+    private static void readableByAll(Path tmp) throws IOException {
+        try {
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: keep the default permissions
+        }
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {

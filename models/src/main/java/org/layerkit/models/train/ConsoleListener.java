@@ -5,11 +5,16 @@ import java.util.Locale;
 
 /**
  * Prints progress in the style of CS231N's solver: {@code (Iteration 1 / 4300) loss: 2.302585} every
- * {@code printEvery} iterations and {@code (Epoch 1 / 10) train acc: …; val_acc: …} after each epoch.
+ * {@code printEvery} iterations (with the throughput since the previous line) and
+ * {@code (Epoch 1 / 10) train acc: …; val_acc: …} after each epoch.
  */
 public final class ConsoleListener implements TrainingListener {
     private final PrintStream out;
     private final int printEvery;
+    private int batchSize;
+    private int iterationsPerEpoch;
+    private long lastIteration;
+    private long lastNanos;
 
     /** {@code printEvery} counts iterations; 0 prints epochs only. */
     public ConsoleListener(PrintStream out, int printEvery) {
@@ -18,10 +23,24 @@ public final class ConsoleListener implements TrainingListener {
     }
 
     @Override
+    public void onStart(SolverConfig config, int iterationsPerEpoch) {
+        batchSize = config.batchSize();
+        this.iterationsPerEpoch = iterationsPerEpoch;
+        lastIteration = -1; // unknown until the first line (a resumed run does not start at 0)
+        lastNanos = System.nanoTime();
+    }
+
+    @Override
     public void onBatch(BatchEvent e) {
         if (printEvery > 0 && (e.iteration() % printEvery == 0 || e.iteration() == 1)) {
+            long now = System.nanoTime();
+            double rate = lastIteration >= 0 && e.iteration() > lastIteration && now > lastNanos
+                    ? (e.iteration() - lastIteration) * (double) batchSize / ((now - lastNanos) / 1e9)
+                    : e.examplesPerSecond();
             out.printf(Locale.ROOT, "(Iteration %d / %d) loss: %.6f  (%.0f examples/s)%n", e.iteration(),
-                    e.iterations(), e.loss(), e.examplesPerSecond());
+                    e.iterations(), e.loss(), rate);
+            lastIteration = e.iteration();
+            lastNanos = now;
         }
     }
 
@@ -30,5 +49,8 @@ public final class ConsoleListener implements TrainingListener {
         out.printf(Locale.ROOT, "(Epoch %d / %d) train acc: %.4f; val_acc: %.4f; loss: %.4f; lr: %.3g; %.1f s%s%n",
                 e.epoch(), e.epochs(), e.trainAccuracy(), e.valAccuracy(), e.meanLoss(), e.learningRate(), e.seconds(),
                 e.improved() ? " *" : "");
+        // measure the next throughput from here, so that the accuracy evaluation does not count
+        lastNanos = System.nanoTime();
+        lastIteration = (long) e.epoch() * iterationsPerEpoch;
     }
 }
