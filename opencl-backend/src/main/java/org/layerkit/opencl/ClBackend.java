@@ -130,12 +130,7 @@ public final class ClBackend implements Backend {
 
     /** Whether {@link #close()} has been called. */
     public boolean isClosed() {
-        try {
-            ctx.checkOpen("opencl");
-            return false;
-        } catch (IllegalStateException e) {
-            return true;
-        }
+        return ctx.isClosed();
     }
 
     // ---------------------------------------------------------------- normalization

@@ -86,11 +86,16 @@ public final class ClContext implements AutoCloseable {
             cl_context_properties props = new cl_context_properties();
             props.addProperty(CL_CONTEXT_PLATFORM, entry.platform());
             this.context = clCreateContext(props, 1, new cl_device_id[] {device}, null, null, null);
+        } catch (CLException e) {
+            throw error(op, e);
+        }
+        try {
             this.queue = clCreateCommandQueue(context, device, 0, null);
             this.fp64 = ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
             this.maxWorkGroupSize = ClDevices.deviceSize(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
             this.maxAllocBytes = ClDevices.deviceLong(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
         } catch (CLException e) {
+            clReleaseContext(context);
             throw error(op, e);
         }
     }
@@ -397,6 +402,11 @@ public final class ClContext implements AutoCloseable {
 
     void checkOpen(String op) {
         ensureOpen(op);
+    }
+
+    /** Whether {@link #close()} has been called. */
+    public boolean isClosed() {
+        return closed;
     }
 
     private static String mib(long bytes) {

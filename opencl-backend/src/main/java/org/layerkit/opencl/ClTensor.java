@@ -11,7 +11,7 @@ final class ClTensor implements Tensor {
     private final ClBackend backend;
     private final Shape shape;
     private final long bytes;
-    private cl_mem mem;
+    private volatile cl_mem mem;
 
     ClTensor(ClBackend backend, Shape shape, String op) {
         this.backend = backend;
