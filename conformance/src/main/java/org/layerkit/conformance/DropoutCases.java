@@ -198,12 +198,18 @@ final class DropoutCases {
         return ConformanceCase.builder(name, Op.DROPOUT).mode(mode).shape(shape.dims()).param("N", shape.size())
                 .param("keep", keep).tolerance(Tolerance.EXACT).check(ctx -> {
                     float[] x = ctx.normal(shape.size(), 0, 1);
-                    DropoutResult r = ctx.track(ctx.backend().dropoutForward(ctx.upload(x, shape),
-                            new DropoutOptions(keep, 4, 8), mode));
-                    float[] ones = new float[x.length];
-                    Arrays.fill(ones, 1f);
+                    Tensor tx = ctx.upload(x, shape);
+                    DropoutResult r = ctx.track(ctx.backend().dropoutForward(tx, new DropoutOptions(keep, 4, 8),
+                            mode));
                     ctx.expectIdentical("out", r.out(), shape, x);
-                    ctx.expectIdentical("mask", r.mask(), shape, ones);
+                    ctx.expectIdentical("mask", r.mask(), shape, ones(x.length));
+                    // out is a new tensor (a copy): the caller closes it without losing x
+                    ctx.check(r.out() != tx, "out: expected a new tensor (a copy of x), got x itself");
+                    r.close();
+                    ctx.check(!tx.isClosed(), "closing the result closed x: out must be a copy of x");
+                    if (!tx.isClosed()) {
+                        ctx.expectIdentical("x after closing the result", tx, shape, x);
+                    }
                 });
     }
 

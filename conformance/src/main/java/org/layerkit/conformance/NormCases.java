@@ -30,7 +30,53 @@ final class NormCases {
      * entirely (E[x²] ≈ 1e8 has ulps of 8) and fails by orders of magnitude.
      */
     static final Tolerance STABLE = new Tolerance(2e-3, 1e-3);
-    static final double LARGE_MEAN = 1e4;
+
+    /**
+     * The input distribution of a case: x = mean + shift + std·scale·N(0,1), with a random shift per statistic when
+     * {@code shift}, scale uniform in [0.5, 3) per statistic, normalized with {@code eps}.
+     *
+     * @param name   shown in the case name ({@code mean=1e4}, {@code std=1e-3,eps=1e-4}); empty for ordinary data
+     * @param mean   the common mean
+     * @param std    the common scale factor
+     * @param shift  whether each statistic gets its own shift in [−2, 2)
+     * @param eps    the ε of the case
+     */
+    record Data(String name, double mean, double std, boolean shift, float eps) {
+        /** Order-1 data with distinct statistics per feature. */
+        static final Data ORDINARY = new Data("", 0, 1, true, EPS);
+        /** 1e4 + N(0,1): a one-pass float32 variance fails. */
+        static final Data LARGE_MEAN = new Data("mean=1e4", 1e4, 1, false, EPS);
+        /** Variance 1e-6 below ε = 1e-4: ε inside the root, and ε honoured rather than a default. */
+        static final Data SMALL_VARIANCE = new Data("std=1e-3,eps=1e-4", 0, 1e-3, false, 1e-4f);
+
+        ConformanceCase.Builder label(ConformanceCase.Builder b) {
+            if (!name.isEmpty()) {
+                for (String kv : name.split(",")) {
+                    String[] p = kv.split("=");
+                    b.param(p[0], p[1]);
+                }
+            }
+            return b;
+        }
+
+        /** Statistics near 1e4 are float32-exact only to their ulp; means get a correspondingly looser rtol. */
+        Tolerance meanTolerance(Tolerance tol) {
+            return mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6);
+        }
+
+        /** {@code rows} runs of {@code len} values, each run with its own shift and scale. */
+        float[] runs(CaseContext ctx, int rows, int len) {
+            float[] x = new float[rows * len];
+            for (int i = 0; i < rows; i++) {
+                double sh = shift ? ctx.random().nextDouble(-2, 2) : 0;
+                double sc = std * ctx.random().nextDouble(0.5, 3);
+                for (int j = 0; j < len; j++) {
+                    x[i * len + j] = (float) (mean + sh + sc * ctx.random().nextGaussian());
+                }
+            }
+            return x;
+        }
+    }
 
     private NormCases() {
     }
@@ -91,18 +137,18 @@ final class NormCases {
             return b;
         }
 
-        /** x[n,c,...] = mean + shift_c + scale_c·N(0,1): distinct per-feature statistics expose a wrong axis. */
-        float[] input(CaseContext ctx, double mean) {
+        /** x[n,c,...] = mean + shift_c + std·scale_c·N(0,1): distinct per-feature statistics expose a wrong axis. */
+        float[] input(CaseContext ctx, Data data) {
             double[] shift = new double[c];
             double[] scale = new double[c];
             for (int j = 0; j < c; j++) {
-                shift[j] = mean == 0 ? ctx.random().nextDouble(-2, 2) : 0;
-                scale[j] = ctx.random().nextDouble(0.5, 3);
+                shift[j] = data.shift() ? ctx.random().nextDouble(-2, 2) : 0;
+                scale[j] = data.std() * ctx.random().nextDouble(0.5, 3);
             }
             float[] x = new float[xShape().size()];
             for (int i = 0; i < x.length; i++) {
                 int ch = (i / hw()) % c;
-                x[i] = (float) (mean + shift[ch] + scale[ch] * ctx.random().nextGaussian());
+                x[i] = (float) (data.mean() + shift[ch] + scale[ch] * ctx.random().nextGaussian());
             }
             return x;
         }
@@ -154,11 +200,11 @@ final class NormCases {
         final Tensor tMean;
         final Tensor tVar;
 
-        BnInputs(CaseContext ctx, Bn g, double mean) {
-            x = g.input(ctx, mean);
+        BnInputs(CaseContext ctx, Bn g, Data data) {
+            x = g.input(ctx, data);
             gamma = ctx.uniform(g.c(), 0.5, 1.5);
             beta = ctx.normal(g.c(), 0, 0.5);
-            runningMean = ctx.normal(g.c(), mean, 1);
+            runningMean = ctx.normal(g.c(), data.mean(), 1);
             runningVar = ctx.uniform(g.c(), 0.5, 2);
             tx = ctx.upload(x, g.xShape());
             tGamma = ctx.upload(gamma, g.statShape());
@@ -172,10 +218,10 @@ final class NormCases {
         List<Bn> shapes = List.of(Bn.plain(1000, 333), Bn.plain(7, 3), Bn.plain(2, 1), Bn.plain(65536, 64),
                 Bn.spatial(8, 3, 5, 7), Bn.spatial(2, 4, 1, 1), Bn.spatial(1, 3, 2, 2), Bn.spatial(16, 8, 15, 17));
         for (Bn g : shapes) {
-            cases.add(bnForwardTrain(g, 0, FORWARD));
+            cases.add(bnForwardTrain(g, Data.ORDINARY, FORWARD));
         }
         for (Bn g : shapes) {
-            cases.add(bnBackwardTrain(g, 0, FORWARD));
+            cases.add(bnBackwardTrain(g, Data.ORDINARY, FORWARD));
         }
         for (Bn g : List.of(Bn.plain(1000, 333), Bn.plain(1, 5), Bn.spatial(8, 3, 5, 7), Bn.spatial(1, 3, 1, 1))) {
             cases.add(bnForwardEval(g));
@@ -192,53 +238,53 @@ final class NormCases {
         cases.add(bnRunningStats(Bn.spatial(2, 3, 2, 2), 0.9f, true));
         cases.add(bnCumulative(Bn.plain(16, 6), 4, false));
         cases.add(bnCumulative(Bn.spatial(2, 3, 4, 4), 4, true));
-        cases.add(bnForwardTrain(Bn.plain(1000, 16), LARGE_MEAN, STABLE));
-        cases.add(bnBackwardTrain(Bn.plain(1000, 16), LARGE_MEAN, STABLE));
-        cases.add(bnForwardTrain(Bn.spatial(8, 3, 5, 7), LARGE_MEAN, STABLE));
-        cases.add(bnBackwardTrain(Bn.spatial(8, 3, 5, 7), LARGE_MEAN, STABLE));
+        for (Bn g : List.of(Bn.plain(1000, 16), Bn.spatial(8, 3, 5, 7))) {
+            cases.add(bnForwardTrain(g, Data.LARGE_MEAN, STABLE));
+            cases.add(bnBackwardTrain(g, Data.LARGE_MEAN, STABLE));
+        }
+        for (Bn g : List.of(Bn.plain(64, 8), Bn.spatial(4, 3, 3, 5))) {
+            cases.add(bnForwardTrain(g, Data.SMALL_VARIANCE, FORWARD));
+            cases.add(bnBackwardTrain(g, Data.SMALL_VARIANCE, FORWARD));
+        }
     }
 
-    private static ConformanceCase.Builder withMean(ConformanceCase.Builder b, double mean) {
-        return mean == 0 ? b : b.param("mean", "1e4");
-    }
-
-    private static ConformanceCase bnForwardTrain(Bn g, double mean, Tolerance tol) {
-        return withMean(g.builder("forward.train", Mode.TRAIN), mean).tolerance(tol).check(ctx -> {
-            BnInputs in = new BnInputs(ctx, g, mean);
-            BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
+    private static ConformanceCase bnForwardTrain(Bn g, Data data, Tolerance tol) {
+        return data.label(g.builder("forward.train", Mode.TRAIN)).tolerance(tol).check(ctx -> {
+            BnInputs in = new BnInputs(ctx, g, data);
+            BatchNormParams p = new BatchNormParams(data.eps(), 0.9f, false);
             NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
                     Mode.TRAIN));
-            NormForward e = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), EPS);
-            expectForward(ctx, r, e, g.xShape(), g.statShape(), g.kind(), Mode.TRAIN, 1,
-                    mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+            NormForward e = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), data.eps());
+            expectForward(ctx, r, e, g.xShape(), g.statShape(), g.kind(), Mode.TRAIN, 1, data.meanTolerance(tol));
             // running statistics: r = decay·r + (1−decay)·batch, biased variance by default
             ctx.expectClose("runningMean", in.tMean, g.statShape(),
-                    Reference.runningUpdate(widen(in.runningMean), e.mean(), p.decay()),
-                    mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+                    Reference.runningUpdate(widen(in.runningMean), e.mean(), p.decay()), data.meanTolerance(tol));
             ctx.expectClose("runningVar", in.tVar, g.statShape(),
                     Reference.runningUpdate(widen(in.runningVar), e.var(), p.decay()), tol);
             ctx.expectIdentical("x (an input, must be left untouched)", in.tx, g.xShape(), in.x);
         });
     }
 
-    private static ConformanceCase bnBackwardTrain(Bn g, double mean, Tolerance tol) {
-        return withMean(g.builder("backward", Mode.TRAIN), mean).tolerance(tol).check(ctx -> {
-            BnInputs in = new BnInputs(ctx, g, mean);
+    private static ConformanceCase bnBackwardTrain(Bn g, Data data, Tolerance tol) {
+        return data.label(g.builder("backward", Mode.TRAIN)).tolerance(tol).check(ctx -> {
+            BnInputs in = new BnInputs(ctx, g, data);
             float[] dOut = ctx.normal(g.xShape().size(), 0, 1);
-            BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
+            BatchNormParams p = new BatchNormParams(data.eps(), 0.9f, false);
             NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
                     Mode.TRAIN));
-            NormGrads grads = ctx.track(g.backward(ctx.backend(), ctx.upload(dOut, g.xShape()), r.cache(),
-                    in.tGamma));
-            NormForward f = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), EPS);
+            Tensor tdOut = ctx.upload(dOut, g.xShape());
+            CacheSnapshot before = new CacheSnapshot(r.cache());
+            NormGrads grads = ctx.track(g.backward(ctx.backend(), tdOut, r.cache(), in.tGamma));
+            NormForward f = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), data.eps());
             NormBackward e = g.refBackward(widen(dOut), f, widen(in.gamma), true);
             expectGrads(ctx, grads, e, g.xShape(), g.statShape(), tol, g.m());
+            expectInputsUntouched(ctx, before, tdOut, dOut);
         });
     }
 
     private static ConformanceCase bnForwardEval(Bn g) {
         return g.builder("forward.eval", Mode.EVAL).tolerance(FORWARD).check(ctx -> {
-            BnInputs in = new BnInputs(ctx, g, 0);
+            BnInputs in = new BnInputs(ctx, g, Data.ORDINARY);
             BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
             NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
                     Mode.EVAL));
@@ -252,7 +298,7 @@ final class NormCases {
 
     private static ConformanceCase bnBackwardEval(Bn g) {
         return g.builder("backward.eval", Mode.EVAL).tolerance(FORWARD).check(ctx -> {
-            BnInputs in = new BnInputs(ctx, g, 0);
+            BnInputs in = new BnInputs(ctx, g, Data.ORDINARY);
             float[] dOut = ctx.normal(g.xShape().size(), 0, 1);
             BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
             NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
@@ -270,12 +316,12 @@ final class NormCases {
     private static ConformanceCase bnEvalAfterTraining(Bn g, int steps) {
         return g.builder("forward.eval_after_train", Mode.EVAL).param("steps", steps).tolerance(FORWARD)
                 .check(ctx -> {
-                    BnInputs in = new BnInputs(ctx, g, 0);
+                    BnInputs in = new BnInputs(ctx, g, Data.ORDINARY);
                     BatchNormParams p = new BatchNormParams(EPS, 0.8f, false);
                     double[] rm = widen(in.runningMean);
                     double[] rv = widen(in.runningVar);
                     for (int s = 0; s < steps; s++) {
-                        float[] x = g.input(ctx, 0);
+                        float[] x = g.input(ctx, Data.ORDINARY);
                         ctx.track(g.forward(ctx.backend(), ctx.upload(x, g.xShape()), in.tGamma, in.tBeta, in.tMean,
                                 in.tVar, p, Mode.TRAIN));
                         NormForward f = g.refTrain(widen(x), widen(in.gamma), widen(in.beta), EPS);
@@ -284,7 +330,7 @@ final class NormCases {
                     }
                     ctx.expectClose("runningMean after " + steps + " TRAIN steps", in.tMean, g.statShape(), rm);
                     ctx.expectClose("runningVar after " + steps + " TRAIN steps", in.tVar, g.statShape(), rv);
-                    float[] x = g.input(ctx, 0);
+                    float[] x = g.input(ctx, Data.ORDINARY);
                     NormResult r = ctx.track(g.forward(ctx.backend(), ctx.upload(x, g.xShape()), in.tGamma,
                             in.tBeta, in.tMean, in.tVar, p, Mode.EVAL));
                     NormForward e = g.refEval(widen(x), widen(in.gamma), widen(in.beta), rm, rv, EPS);
@@ -296,7 +342,7 @@ final class NormCases {
     private static ConformanceCase bnRunningStats(Bn g, float decay, boolean unbiased) {
         return g.builder("running_stats", Mode.TRAIN).param("decay", decay)
                 .param("var", unbiased ? "unbiased" : "biased").tolerance(FORWARD).check(ctx -> {
-                    BnInputs in = new BnInputs(ctx, g, 0);
+                    BnInputs in = new BnInputs(ctx, g, Data.ORDINARY);
                     BatchNormParams p = new BatchNormParams(EPS, decay, unbiased);
                     NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar,
                             p, Mode.TRAIN));
@@ -324,7 +370,7 @@ final class NormCases {
                     double[] sumMean = new double[g.c()];
                     double[] sumVar = new double[g.c()];
                     for (int s = 0; s < steps; s++) {
-                        float[] x = g.input(ctx, 0);
+                        float[] x = g.input(ctx, Data.ORDINARY);
                         ctx.track(g.forward(ctx.backend(), ctx.upload(x, g.xShape()), gamma, beta, rs, o));
                         NormForward f = g.refTrain(widen(x), new double[g.c()], new double[g.c()], EPS);
                         double[] v = Reference.runningVarianceInput(f.var(), g.m(), unbiased);
@@ -346,51 +392,41 @@ final class NormCases {
 
     private static void layerNorm(List<ConformanceCase> cases) {
         int[][] shapes = {{1000, 333}, {7, 3}, {2, 1}, {1, 5}, {65536, 64}};
-        for (int[] s : shapes) {
-            cases.add(layerNormCase(s[0], s[1], false, 0, FORWARD));
-        }
-        for (int[] s : shapes) {
-            cases.add(layerNormCase(s[0], s[1], true, 0, FORWARD));
-        }
-        cases.add(layerNormCase(64, 1000, false, LARGE_MEAN, STABLE));
-        cases.add(layerNormCase(64, 1000, true, LARGE_MEAN, STABLE));
-    }
-
-    /** Row i of x is mean + shift_i + scale_i·N(0,1), so each row has its own statistics. */
-    private static float[] rowShifted(CaseContext ctx, int n, int d, double mean) {
-        float[] x = new float[n * d];
-        for (int i = 0; i < n; i++) {
-            double shift = mean == 0 ? ctx.random().nextDouble(-2, 2) : 0;
-            double scale = ctx.random().nextDouble(0.5, 3);
-            for (int j = 0; j < d; j++) {
-                x[i * d + j] = (float) (mean + shift + scale * ctx.random().nextGaussian());
+        for (boolean backward : new boolean[] {false, true}) {
+            for (int[] s : shapes) {
+                cases.add(layerNormCase(s[0], s[1], backward, Data.ORDINARY, FORWARD));
             }
+            cases.add(layerNormCase(64, 1000, backward, Data.LARGE_MEAN, STABLE));
+            cases.add(layerNormCase(16, 30, backward, Data.SMALL_VARIANCE, FORWARD));
         }
-        return x;
     }
 
-    private static ConformanceCase layerNormCase(int n, int d, boolean backward, double mean, Tolerance tol) {
+    private static ConformanceCase layerNormCase(int n, int d, boolean backward, Data data, Tolerance tol) {
         ConformanceCase.Builder b = ConformanceCase.builder(backward ? "layernorm.backward" : "layernorm.forward",
                 Op.LAYERNORM).shape(n, d).param("N", n).param("D", d);
-        return withMean(b, mean).tolerance(tol).check(ctx -> {
+        float eps = data.eps();
+        return data.label(b).tolerance(tol).check(ctx -> {
             Shape xs = Shape.of(n, d);
-            float[] x = rowShifted(ctx, n, d, mean);
+            // each row has its own statistics
+            float[] x = data.runs(ctx, n, d);
             float[] gamma = ctx.uniform(d, 0.5, 1.5);
             float[] beta = ctx.normal(d, 0, 0.5);
             Tensor tx = ctx.upload(x, xs);
             Tensor tGamma = ctx.upload(gamma, Shape.of(d));
-            NormResult r = ctx.track(ctx.backend().layerNormForward(tx, tGamma, ctx.upload(beta, Shape.of(d)), EPS));
-            NormForward e = Reference.layerNormForward(widen(x), n, d, widen(gamma), widen(beta), EPS);
+            NormResult r = ctx.track(ctx.backend().layerNormForward(tx, tGamma, ctx.upload(beta, Shape.of(d)), eps));
+            NormForward e = Reference.layerNormForward(widen(x), n, d, widen(gamma), widen(beta), eps);
             if (!backward) {
-                expectForward(ctx, r, e, xs, Shape.of(n), NormKind.LAYERNORM, null, 1,
-                        mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+                expectForward(ctx, r, e, xs, Shape.of(n), NormKind.LAYERNORM, null, 1, data.meanTolerance(tol));
                 ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
                 return;
             }
             float[] dOut = ctx.normal(n * d, 0, 1);
-            NormGrads grads = ctx.track(ctx.backend().layerNormBackward(ctx.upload(dOut, xs), r.cache(), tGamma));
+            Tensor tdOut = ctx.upload(dOut, xs);
+            CacheSnapshot before = new CacheSnapshot(r.cache());
+            NormGrads grads = ctx.track(ctx.backend().layerNormBackward(tdOut, r.cache(), tGamma));
             NormBackward eg = Reference.layerNormBackward(widen(dOut), e.xhat(), e.rstd(), widen(gamma), n, d);
             expectGrads(ctx, grads, eg, xs, Shape.of(d), tol, n);
+            expectInputsUntouched(ctx, before, tdOut, dOut);
         });
     }
 
@@ -399,18 +435,17 @@ final class NormCases {
     private static void groupNorm(List<ConformanceCase> cases) {
         int[][] shapes = {{2, 6, 4, 5, 3}, {2, 6, 4, 5, 1}, {2, 6, 4, 5, 6}, {3, 5, 7, 3, 5}, {1, 4, 3, 3, 2},
             {8, 32, 8, 8, 8}};
-        for (int[] s : shapes) {
-            cases.add(groupNormCase(s, false, 0, FORWARD));
+        for (boolean backward : new boolean[] {false, true}) {
+            for (int[] s : shapes) {
+                cases.add(groupNormCase(s, backward, Data.ORDINARY, FORWARD));
+            }
+            cases.add(groupNormCase(new int[] {4, 6, 5, 5, 2}, backward, Data.LARGE_MEAN, STABLE));
+            cases.add(groupNormCase(new int[] {2, 6, 3, 3, 3}, backward, Data.SMALL_VARIANCE, FORWARD));
         }
-        for (int[] s : shapes) {
-            cases.add(groupNormCase(s, true, 0, FORWARD));
-        }
-        cases.add(groupNormCase(new int[] {4, 6, 5, 5, 2}, false, LARGE_MEAN, STABLE));
-        cases.add(groupNormCase(new int[] {4, 6, 5, 5, 2}, true, LARGE_MEAN, STABLE));
     }
 
     /** s = {N, C, H, W, G}. */
-    private static ConformanceCase groupNormCase(int[] s, boolean backward, double mean, Tolerance tol) {
+    private static ConformanceCase groupNormCase(int[] s, boolean backward, Data data, Tolerance tol) {
         int n = s[0];
         int c = s[1];
         int hw = s[2] * s[3];
@@ -418,28 +453,32 @@ final class NormCases {
         ConformanceCase.Builder b = ConformanceCase.builder(backward ? "groupnorm.backward" : "groupnorm.forward",
                 Op.GROUPNORM).shape(n, c, s[2], s[3]).param("N", n).param("C", c).param("H", s[2]).param("W", s[3])
                 .param("G", groups);
-        return withMean(b, mean).tolerance(tol).check(ctx -> {
+        float eps = data.eps();
+        return data.label(b).tolerance(tol).check(ctx -> {
             Shape xs = Shape.of(n, c, s[2], s[3]);
             // each (n, group) gets its own shift and scale
-            float[] x = rowShifted(ctx, n * groups, (c / groups) * hw, mean);
+            float[] x = data.runs(ctx, n * groups, (c / groups) * hw);
             float[] gamma = ctx.uniform(c, 0.5, 1.5);
             float[] beta = ctx.normal(c, 0, 0.5);
             Tensor tx = ctx.upload(x, xs);
             Tensor tGamma = ctx.upload(gamma, Shape.of(c));
             NormResult r = ctx.track(ctx.backend().groupNormForward(tx, tGamma, ctx.upload(beta, Shape.of(c)),
-                    groups, EPS));
-            NormForward e = Reference.groupNormForward(widen(x), n, c, hw, groups, widen(gamma), widen(beta), EPS);
+                    groups, eps));
+            NormForward e = Reference.groupNormForward(widen(x), n, c, hw, groups, widen(gamma), widen(beta), eps);
             if (!backward) {
                 expectForward(ctx, r, e, xs, Shape.of(n, groups), NormKind.GROUPNORM, null, groups,
-                        mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6));
+                        data.meanTolerance(tol));
                 ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
                 return;
             }
             float[] dOut = ctx.normal(xs.size(), 0, 1);
-            NormGrads grads = ctx.track(ctx.backend().groupNormBackward(ctx.upload(dOut, xs), r.cache(), tGamma));
+            Tensor tdOut = ctx.upload(dOut, xs);
+            CacheSnapshot before = new CacheSnapshot(r.cache());
+            NormGrads grads = ctx.track(ctx.backend().groupNormBackward(tdOut, r.cache(), tGamma));
             NormBackward eg = Reference.groupNormBackward(widen(dOut), e.xhat(), e.rstd(), widen(gamma), n, c, hw,
                     groups);
             expectGrads(ctx, grads, eg, xs, Shape.of(c), tol, (long) n * hw);
+            expectInputsUntouched(ctx, before, tdOut, dOut);
         });
     }
 
@@ -461,6 +500,34 @@ final class NormCases {
         ctx.expectClose("cache.xhat", cache.xhat(), xs, e.xhat());
         ctx.expectClose("cache.mean", cache.mean(), stats, e.mean(), meanTol);
         ctx.expectClose("cache.rstd", cache.rstd(), stats, e.rstd());
+    }
+
+    /** The host copy of a cache before a backward, which must leave it (and dOut) untouched. */
+    static final class CacheSnapshot {
+        final NormCache cache;
+        final float[] xhat;
+        final float[] mean;
+        final float[] rstd;
+
+        CacheSnapshot(NormCache cache) {
+            this.cache = cache;
+            this.xhat = cache.xhat().toArray();
+            this.mean = cache.mean().toArray();
+            this.rstd = cache.rstd().toArray();
+        }
+    }
+
+    /** Backward takes its inputs read-only: dOut and the cache hold what they held before, and stay open. */
+    static void expectInputsUntouched(CaseContext ctx, CacheSnapshot before, Tensor dOut, float[] dOutValues) {
+        NormCache c = before.cache;
+        if (c.xhat().isClosed() || c.mean().isClosed() || c.rstd().isClosed() || dOut.isClosed()) {
+            ctx.fail("backward closed one of its inputs (the cache or dOut); the caller owns them");
+            return;
+        }
+        ctx.expectIdentical("dOut (an input, must be left untouched)", dOut, dOut.shape(), dOutValues);
+        ctx.expectIdentical("cache.xhat after backward (an input)", c.xhat(), c.xhat().shape(), before.xhat);
+        ctx.expectIdentical("cache.mean after backward (an input)", c.mean(), c.mean().shape(), before.mean);
+        ctx.expectIdentical("cache.rstd after backward (an input)", c.rstd(), c.rstd().shape(), before.rstd);
     }
 
     /** dX under {@code tol}; dγ and dβ, sums over {@code reduction} terms, with atol scaled by its square root. */

@@ -73,11 +73,14 @@ final class TrainingCases {
             float[] bm = ctx.normal(bRows * bCols, 0, 1);
             float[] c = nanC ? nans(m * n) : ctx.normal(m * n, 0, 1);
             Tensor tc = ctx.upload(c, Shape.of(m, n));
-            ctx.backend().gemm(ctx.upload(a, Shape.of(aRows, aCols)), ta, ctx.upload(bm, Shape.of(bRows, bCols)), tb,
-                    tc, alpha, beta);
+            Tensor tA = ctx.upload(a, Shape.of(aRows, aCols));
+            Tensor tB = ctx.upload(bm, Shape.of(bRows, bCols));
+            ctx.backend().gemm(tA, ta, tB, tb, tc, alpha, beta);
             double[] e = Reference.gemm(widen(a), aRows, aCols, ta, widen(bm), bRows, bCols, tb, widen(c), alpha,
                     beta);
             ctx.expectClose("C", tc, Shape.of(m, n), e);
+            ctx.expectIdentical("A (an input, must be left untouched)", tA, Shape.of(aRows, aCols), a);
+            ctx.expectIdentical("B (an input, must be left untouched)", tB, Shape.of(bRows, bCols), bm);
         });
     }
 
@@ -202,9 +205,10 @@ final class TrainingCases {
                     logits[k + j] = j == labels[1] ? -1e4f : 1e4f;
                 }
             }
-            LossResult r = ctx.track(ctx.backend().softmaxCrossEntropy(ctx.upload(logits, Shape.of(n, k)),
-                    ctx.upload(fl, Shape.of(n))));
+            Tensor tLogits = ctx.upload(logits, Shape.of(n, k));
+            LossResult r = ctx.track(ctx.backend().softmaxCrossEntropy(tLogits, ctx.upload(fl, Shape.of(n))));
             Reference.Loss e = Reference.softmaxCrossEntropy(widen(logits), labels, n, k);
+            ctx.expectIdentical("logits (an input, must be left untouched)", tLogits, Shape.of(n, k), logits);
             ctx.expectClose("loss", r.loss(), Shape.of(1), new double[] {e.loss()});
             ctx.expectClose("dLogits", r.dLogits(), Shape.of(n, k), e.dlogits(), new Tolerance(1e-6 / n, 1e-4));
         });
@@ -265,23 +269,39 @@ final class TrainingCases {
 
     private static final float LR = 1e-2f;
 
+    /**
+     * Optimizer hyperparameters: CS231N's defaults, and a set where every value differs from them and ε is large
+     * enough to matter (√v ≈ 1), so a kernel with a hard-coded default or ε in the wrong place fails.
+     */
+    record Hyper(String name, float momentum, float decay, float beta1, float beta2, float eps) {
+        static final Hyper DEFAULTS = new Hyper("defaults", 0.9f, 0.99f, 0.9f, 0.999f, 1e-8f);
+        static final Hyper CUSTOM = new Hyper("custom", 0.75f, 0.9f, 0.8f, 0.95f, 0.25f);
+    }
+
     private static void optimizers(List<ConformanceCase> cases) {
         for (String kind : new String[] {"sgd", "sgd_momentum", "rmsprop", "adam"}) {
-            cases.add(optimizerCase(kind, 1, 1000, 33));
-            cases.add(optimizerCase(kind, 5, 7, 3));
+            cases.add(optimizerCase(kind, 1, 1000, 33, Hyper.DEFAULTS));
+            cases.add(optimizerCase(kind, 5, 7, 3, Hyper.DEFAULTS));
+            if (!kind.equals("sgd")) {
+                cases.add(optimizerCase(kind, 5, 7, 3, Hyper.CUSTOM));
+            }
         }
     }
 
     /** {@code steps} updates with fresh gradients; the state starts at zero, Adam's t counts 1, 2, …. */
-    private static ConformanceCase optimizerCase(String kind, int steps, int n, int d) {
+    private static ConformanceCase optimizerCase(String kind, int steps, int n, int d, Hyper h) {
         Shape s = Shape.of(n, d);
-        return ConformanceCase.builder("optimizer." + kind, Op.OPTIMIZER).shape(n, d).param("N", n).param("D", d)
-                .param("steps", steps).tolerance(new Tolerance(1e-6, 1e-5)).check(ctx -> {
-                    float momentum = 0.9f;
-                    float decay = 0.99f;
-                    float beta1 = 0.9f;
-                    float beta2 = 0.999f;
-                    float eps = 1e-8f;
+        ConformanceCase.Builder b = ConformanceCase.builder("optimizer." + kind, Op.OPTIMIZER).shape(n, d)
+                .param("N", n).param("D", d).param("steps", steps);
+        if (!kind.equals("sgd")) {
+            b.param("hyper", h.name());
+        }
+        return b.tolerance(new Tolerance(1e-6, 1e-5)).check(ctx -> {
+                    float momentum = h.momentum();
+                    float decay = h.decay();
+                    float beta1 = h.beta1();
+                    float beta2 = h.beta2();
+                    float eps = h.eps();
                     float[] w0 = ctx.normal(s.size(), 0, 1);
                     Tensor w = ctx.upload(w0, s);
                     Tensor state1 = ctx.upload(new float[s.size()], s);
