@@ -28,6 +28,9 @@ public abstract class CommandBase implements Callable<Integer> {
 
     @Override
     public final Integer call() {
+        // the api logs backend selection at INFO: part of the story with -v, noise without it
+        java.util.logging.Logger.getLogger("").setLevel(verbose() ? java.util.logging.Level.INFO
+                : java.util.logging.Level.WARNING);
         try {
             return execute();
         } catch (CommandLine.ParameterException e) {

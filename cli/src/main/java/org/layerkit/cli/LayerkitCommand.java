@@ -18,6 +18,9 @@ import picocli.CommandLine.Spec;
                 "Normalization and dropout layers on pluggable CPU and OpenCL backends:",
                 "train and evaluate fully connected nets, benchmark and check backends."},
         subcommands = {
+                TrainCommand.class,
+                EvaluateCommand.class,
+                ExperimentCommand.class,
                 BackendsCommand.class,
                 BenchCommand.class,
                 ConformanceCommand.class,

@@ -22,6 +22,19 @@ final class Progress {
         NONE
     }
 
+    /** Parses {@code auto}, {@code bar}, {@code plain}, {@code none} in any case. */
+    static final class StyleConverter implements picocli.CommandLine.ITypeConverter<Style> {
+        @Override
+        public Style convert(String value) {
+            try {
+                return Style.valueOf(value.trim().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException("expected auto, bar, plain or none, got '"
+                        + value + "'");
+            }
+        }
+    }
+
     private static final int BAR_WIDTH = 30;
     private static final long REDRAW_NANOS = 100_000_000L;
 
