@@ -12,8 +12,8 @@ import org.layerkit.api.Tensor;
  * <p>Element i (row-major) of a call with seed s and offset o: key = (s low 32, s high 32), counter =
  * (⌊i/4⌋ low 32, ⌊i/4⌋ high 32, o low 32, o high 32), word = output i mod 4 of the block; kept iff
  * (word &gt;&gt;&gt; 8) &lt; T with T = {@link DropoutOptions#threshold()}; then mask = scale and out = x·scale,
- * else mask = 0 and out = x·0 (so out = x ⊙ mask, the same float product everywhere). One Philox block serves four consecutive
- * elements, so the loop below runs over blocks and never calls the per-element helper of
+ * else mask = 0 and out = x·0 (so out = x ⊙ mask, the same float product everywhere). One Philox block serves four
+ * consecutive elements, so the loop below runs over blocks and never calls the per-element helper of
  * {@link org.layerkit.api.Philox4x32}.
  */
 final class CpuDropout {
@@ -47,21 +47,19 @@ final class CpuDropout {
         int c2 = (int) o.offset();
         int c3 = (int) (o.offset() >>> 32);
         int blocks = (size + 3) >>> 2;
-        int[][] words = new int[CpuParallel.chunks(blocks, 4)][4];
-        CpuParallel.forChunks(words.length, blocks, (k, from, to) -> {
-            int[] w = words[k];
+        CpuParallel.forRows(blocks, 4, (k, from, to) -> {
+            // step 1: one Philox block per four elements; the mask from the top 24 bits of each word
+            int[] w = new int[4];
             for (long blk = from; blk < to; blk++) {
                 philox(blk, c2, c3, k0, k1, w);
                 int base = (int) (blk << 2);
-                int n = Math.min(4, size - base);
-                for (int j = 0; j < n; j++) {
-                    int i = base + j;
-                    // kept iff (word >>> 8) < T; both sides lie in [0, 2^24], so the sign of their difference is
-                    // the answer: all ones when kept, zero when dropped (branch-free, the coin flips are random)
-                    int keptBits = ((w[j] >>> 8) - threshold) >> 31;
-                    m[i] = Float.intBitsToFloat(scaleBits & keptBits);
-                    y[i] = xs[i] * m[i]; // x·scale when kept, x·0 when dropped, as x ⊙ mask
+                for (int j = 0, n = Math.min(4, size - base); j < n; j++) {
+                    m[base + j] = maskValue(w[j], threshold, scaleBits);
                 }
+            }
+            // step 2: out = x ⊙ mask over this chunk's elements: x·scale when kept, x·0 when dropped
+            for (int i = from << 2, end = Math.min(size, to << 2); i < end; i++) {
+                y[i] = xs[i] * m[i];
             }
         });
         return new DropoutResult(out, mask);
@@ -79,6 +77,16 @@ final class CpuDropout {
             }
         });
         return dX;
+    }
+
+    /**
+     * {@code scale} when the element is kept, i.e. (word &gt;&gt;&gt; 8) &lt; T, else 0f. Both sides of the comparison
+     * lie in [0, 2²⁴], so the sign of their difference is the answer: all ones when kept, zero when dropped —
+     * branch-free, since random keep/drop decisions would mispredict a branch half the time.
+     */
+    static float maskValue(int word, int threshold, int scaleBits) {
+        int keptBits = ((word >>> 8) - threshold) >> 31;
+        return Float.intBitsToFloat(scaleBits & keptBits);
     }
 
     /**
