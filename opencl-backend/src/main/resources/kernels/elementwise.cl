@@ -51,23 +51,27 @@ __kernel void relu_backward(__global const float* dOut, __global const float* x,
 
 // ------------------------------------------------------------------------------------------------ reductions
 
-// out[s] = scale·Σ_j x[element j of statistic s] over the layout of common.cl (column sums: S = D, M = N,
-// sBase = 1, inner = 1, outerStride = D; a whole vector: S = 1, M = total, inner = M).
+// out[c·S + s] = scale·Σ x[element j of statistic s] over chunk c = get_group_id(1) of chunkLen elements, in the
+// layout of common.cl (column sums: S = D, M = N, sBase = 1, inner = 1, outerStride = D; a whole vector: S = 1,
+// M = total, inner = M). With one chunk that is the sum itself; the host adds P > 1 chunks up with a second call.
 __kernel void segment_sum(__global const float* x, int S, int M, int sBase, int inner, int outerStride,
-                          float scale, __global float* out, __local acc_t* scratch) {
+                          int chunkLen, float scale, __global float* out, __local acc_t* scratch) {
     int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int chunk = get_group_id(1);
     int ly = get_local_id(1), LY = get_local_size(1);
     bool active = s < S;
     size_t base = active ? (size_t)s * (size_t)sBase : 0;
+    int from = chunk * chunkLen;
+    int to = min(M - from, chunkLen) + from;
     acc_t partial = 0;
     if (active) {
-        for (int j = ly; j < M; j += LY) {
+        for (int j = from + ly; j < to; j += LY) {
             partial += (acc_t)x[lk_at(base, j, inner, outerStride)];
         }
     }
     acc_t total = lk_sum_y(scratch, partial);
     if (active && ly == 0) {
-        out[s] = (float)(total * scale);
+        out[(size_t)chunk * S + s] = (float)(total * scale);
     }
 }
 

@@ -20,53 +20,91 @@ inline int lk_stat(int n, int c, int C, int G, int perChannel) {
 
 // ------------------------------------------------------------------------------------------------ forward
 
-// Mean and 1/√(σ²+ε) of each statistic, two-pass for stability with inputs like 1e4 + N(0,1):
-//   pass 1: μ = K + Σ(x−K)/M, shifted by K = the statistic's first element so the sum is of small numbers;
-//   pass 2: σ² = Σ(x−μ)²/M (biased), centred on the μ of pass 1.
-// μ is written twice: mean[s] = (float)μ and meanLo[s] = (float)(μ − mean[s]), the part float rounding dropped, so
-// that norm_apply's x − μ keeps double accuracy (x − mean is exact for x near μ; then − meanLo).
-// With updateRunning (batchnorm TRAIN), also r = decay·r + (1−decay)·batch for the running mean and variance,
-// the variance unbiased (σ²·M/(M−1)) when asked.
-__kernel void norm_stats(__global const float* x, int S, int M, int sBase, int inner, int outerStride,
-                         float eps, __global float* mean, __global float* meanLo, __global float* rstd,
-                         int updateRunning, float decay, int unbiased,
-                         __global float* runningMean, __global float* runningVar,
-                         __local acc_t* scratch) {
+// The statistics in two stages, so that even a few statistics over many elements (spatial batchnorm with C = 3)
+// keep the whole device busy: the host splits each statistic into P chunks of chunkLen elements (P = 1 when there
+// are enough statistics), stage 1 reduces every chunk, stage 2 merges the chunks of a statistic.
+
+// Stage 1, chunk c (the work-group row get_group_id(1)) of statistic s, two-pass for stability with inputs like
+// 1e4 + N(0,1):
+//   pass 1: μ_c = K + Σ(x−K)/n_c, shifted by K = the chunk's first element so the sum is of small numbers;
+//   pass 2: M2_c = Σ(x−μ_c)², centred on the μ_c of pass 1.
+// μ_c is stored as a float pair hi + lo (lo = the part float rounding of hi dropped), M2_c as a float.
+__kernel void norm_partial_stats(__global const float* x, int S, int M, int sBase, int inner, int outerStride,
+                                 int chunkLen, __global float* pMean, __global float* pMeanLo, __global float* pM2,
+                                 __local acc_t* scratch) {
     int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int chunk = get_group_id(1);
     int ly = get_local_id(1), LY = get_local_size(1);
     bool active = s < S;
     size_t base = active ? (size_t)s * (size_t)sBase : 0;
+    int from = chunk * chunkLen;
+    int to = min(M - from, chunkLen) + from; // chunks are never empty: the host sets P = ⌈M/chunkLen⌉
+    int n = to - from;
 
     // pass 1: shifted sum
-    acc_t shift = active ? (acc_t)x[base] : 0;
+    acc_t shift = active ? (acc_t)x[lk_at(base, from, inner, outerStride)] : 0;
     acc_t partial = 0;
     if (active) {
-        for (int j = ly; j < M; j += LY) {
+        for (int j = from + ly; j < to; j += LY) {
             partial += (acc_t)x[lk_at(base, j, inner, outerStride)] - shift;
         }
     }
-    acc_t mu = shift + lk_sum_y(scratch, partial) / M;
+    acc_t mu = shift + lk_sum_y(scratch, partial) / n;
 
     // pass 2: centred sum of squares
     partial = 0;
     if (active) {
-        for (int j = ly; j < M; j += LY) {
+        for (int j = from + ly; j < to; j += LY) {
             acc_t d = (acc_t)x[lk_at(base, j, inner, outerStride)] - mu;
             partial += d * d;
         }
     }
-    acc_t var = lk_sum_y(scratch, partial) / M;
+    acc_t m2 = lk_sum_y(scratch, partial);
 
     if (active && ly == 0) {
+        size_t at = (size_t)chunk * S + s;
         float hi = (float)mu;
-        mean[s] = hi;
-        meanLo[s] = (float)(mu - (acc_t)hi);
-        rstd[s] = (float)(1 / sqrt(var + (acc_t)eps));
-        if (updateRunning) {
-            acc_t batchVar = unbiased ? var * M / (M - 1) : var;
-            runningMean[s] = (float)(decay * (acc_t)runningMean[s] + (1 - (acc_t)decay) * mu);
-            runningVar[s] = (float)(decay * (acc_t)runningVar[s] + (1 - (acc_t)decay) * batchVar);
-        }
+        pMean[at] = hi;
+        pMeanLo[at] = (float)(mu - (acc_t)hi);
+        pM2[at] = (float)m2;
+    }
+}
+
+// Stage 2, one work-item per statistic: Chan et al.'s pairwise merge of the P chunks,
+//   δ = μ_b − μ_a, n = n_a + n_b, μ = μ_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n,
+// then σ² = M2/M (biased) and rstd = 1/√(σ²+ε). μ is written as mean[s] = (float)μ and meanLo[s] = the rest, so that
+// norm_apply's x − μ keeps double accuracy (x − mean is exact for x near μ; then − meanLo).
+// With updateRunning (batchnorm TRAIN), also r = decay·r + (1−decay)·batch for the running mean and variance, the
+// variance unbiased (σ²·M/(M−1)) when asked.
+__kernel void norm_merge_stats(__global const float* pMean, __global const float* pMeanLo,
+                               __global const float* pM2, int S, int M, int P, int chunkLen, float eps,
+                               __global float* mean, __global float* meanLo, __global float* rstd,
+                               int updateRunning, float decay, int unbiased,
+                               __global float* runningMean, __global float* runningVar) {
+    int s = get_global_id(0);
+    if (s >= S) {
+        return;
+    }
+    acc_t n = 0, mu = 0, m2 = 0;
+    for (int c = 0; c < P; c++) {
+        size_t at = (size_t)c * S + s;
+        acc_t nb = (acc_t)(min(M - c * chunkLen, chunkLen));
+        acc_t mb = (acc_t)pMean[at] + (acc_t)pMeanLo[at];
+        acc_t delta = mb - mu;
+        acc_t nab = n + nb;
+        mu += delta * (nb / nab);
+        m2 += (acc_t)pM2[at] + delta * delta * (n * nb / nab);
+        n = nab;
+    }
+    acc_t var = m2 / M;
+    float hi = (float)mu;
+    mean[s] = hi;
+    meanLo[s] = (float)(mu - (acc_t)hi);
+    rstd[s] = (float)(1 / sqrt(var + (acc_t)eps));
+    if (updateRunning) {
+        acc_t batchVar = unbiased ? var * M / (M - 1) : var;
+        runningMean[s] = (float)(decay * (acc_t)runningMean[s] + (1 - (acc_t)decay) * mu);
+        runningVar[s] = (float)(decay * (acc_t)runningVar[s] + (1 - (acc_t)decay) * batchVar);
     }
 }
 
@@ -101,20 +139,24 @@ __kernel void norm_apply(__global const float* x, __global const float* mean, __
 
 // ------------------------------------------------------------------------------------------------ backward
 
-// Per statistic: sumA = Σ a and sumAX = Σ a·x̂ with a = dOut·γ[c] (useGamma, per-group layouts only) or a = dOut.
+// Per statistic: sumA = Σ a and sumAX = Σ a·x̂ with a = dOut·γ[c] (useGamma, per-group layouts only) or a = dOut,
+// over chunk c = get_group_id(1) of chunkLen elements, written to [c·S + s] (the host adds the chunks up when P > 1).
 //   per-channel layout, no γ:  sumA = dβ, sumAX = dγ (also the terms of batchnorm's dX);
 //   per-group layout, with γ:  the Σ_g g and Σ_g g·x̂ of layer/group norm's dX.
 __kernel void norm_grad_sums(__global const float* dOut, __global const float* xhat, __global const float* gamma,
                              int useGamma, int C, int HW, int G,
-                             int S, int M, int sBase, int inner, int outerStride,
+                             int S, int M, int sBase, int inner, int outerStride, int chunkLen,
                              __global float* sumA, __global float* sumAX, __local acc_t* scratch) {
     int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int chunk = get_group_id(1);
     int ly = get_local_id(1), LY = get_local_size(1);
     bool active = s < S;
     size_t base = active ? (size_t)s * (size_t)sBase : 0;
+    int from = chunk * chunkLen;
+    int to = min(M - from, chunkLen) + from;
     acc_t pa = 0, pax = 0;
     if (active) {
-        for (int j = ly; j < M; j += LY) {
+        for (int j = from + ly; j < to; j += LY) {
             size_t i = lk_at(base, j, inner, outerStride);
             acc_t a = (acc_t)dOut[i];
             if (useGamma) {
@@ -129,8 +171,8 @@ __kernel void norm_grad_sums(__global const float* dOut, __global const float* x
     acc_t ta = lk_sum_y(scratch, pa);
     acc_t tax = lk_sum_y(scratch, pax);
     if (active && ly == 0) {
-        sumA[s] = (float)ta;
-        sumAX[s] = (float)tax;
+        sumA[(size_t)chunk * S + s] = (float)ta;
+        sumAX[(size_t)chunk * S + s] = (float)tax;
     }
 }
 

@@ -73,12 +73,25 @@ final class ClElementwiseKernels {
         }
     }
 
-    /** out[s] = scale·Σ over statistic s of the layout. */
+    /**
+     * out[s] = scale·Σ over statistic s of the layout; split statistics are summed per chunk into [P,S] partial
+     * sums first, then those columns are summed.
+     */
     void segmentSum(String op, cl_mem x, ClLayout layout, float scale, cl_mem out) {
         ClContext ctx = b.context();
-        ClLaunch l = ctx.launch(op, CL, "segment_sum").mem(x);
-        layout.args(l).f(scale).mem(out);
-        layout.run(ctx, l, CL, "segment_sum");
+        ClLayout.Plan plan = layout.plan(ctx, CL, "segment_sum");
+        if (plan.chunks() == 1) {
+            ClLaunch l = ctx.launch(op, CL, "segment_sum").mem(x);
+            layout.args(l).i(plan.chunkLen()).f(scale).mem(out);
+            layout.run(ctx, l, plan);
+            return;
+        }
+        try (ClTensor partial = b.allocate(Shape.of(plan.chunks(), layout.stats()), op)) {
+            ClLaunch l = ctx.launch(op, CL, "segment_sum").mem(x);
+            layout.args(l).i(plan.chunkLen()).f(1f).mem(partial);
+            layout.run(ctx, l, plan);
+            segmentSum(op, partial.mem(), ClLayout.columns(plan.chunks(), layout.stats()), scale, out);
+        }
     }
 
     // ---------------------------------------------------------------- relu

@@ -111,11 +111,8 @@ final class ClNormKernels {
                 // batch (or per-row/group) statistics; batchnorm TRAIN also updates the running ones in place
                 ClLayout layout = channel ? ClLayout.perChannel(n, c, hw) : ClLayout.perGroup(n, c, hw, groups);
                 boolean update = channel && mode == Mode.TRAIN;
-                ClLaunch l = ctx.launch(op, CL, "norm_stats").mem(b.cl(x));
-                layout.args(l).f(eps).mem(mean).mem(meanLo).mem(rstd)
-                        .i(update ? 1 : 0).f(update ? p.decay() : 0f).i(update && p.unbiasedRunningVar() ? 1 : 0)
-                        .mem(update ? b.cl(runningMean) : mean).mem(update ? b.cl(runningVar) : rstd);
-                layout.run(ctx, l, CL, "norm_stats");
+                stats(op, x, layout, eps, mean, meanLo, rstd, update, p, update ? runningMean : null,
+                        update ? runningVar : null);
             }
             // x̂ = (x − μ)·rstd, y = γ·x̂ + β
             ctx.launch(op, CL, "norm_apply").mem(b.cl(x)).mem(mean).mem(meanLo).mem(rstd).mem(b.cl(gamma))
@@ -127,6 +124,59 @@ final class ClNormKernels {
             throw e;
         } finally {
             ClBackend.closeAll(meanLo);
+        }
+    }
+
+    /**
+     * Stage 1: every chunk's mean and M2 into [P,S] partials; stage 2: Chan's merge per statistic, then rstd and
+     * (when {@code update}) the running statistics.
+     */
+    private void stats(String op, Tensor x, ClLayout layout, float eps, ClTensor mean, ClTensor meanLo,
+                       ClTensor rstd, boolean update, BatchNormParams p, Tensor runningMean, Tensor runningVar) {
+        ClContext ctx = b.context();
+        ClLayout.Plan plan = layout.plan(ctx, CL, "norm_partial_stats");
+        Shape partials = Shape.of(plan.chunks(), layout.stats());
+        try (ClTensor pMean = b.allocate(partials, op); ClTensor pMeanLo = b.allocate(partials, op);
+             ClTensor pM2 = b.allocate(partials, op)) {
+            ClLaunch partial = ctx.launch(op, CL, "norm_partial_stats").mem(b.cl(x));
+            layout.args(partial).i(plan.chunkLen()).mem(pMean).mem(pMeanLo).mem(pM2);
+            layout.run(ctx, partial, plan);
+            // unused running-stat arguments point at harmless buffers
+            ctx.launch(op, CL, "norm_merge_stats").mem(pMean).mem(pMeanLo).mem(pM2).i(layout.stats())
+                    .i(layout.perStat()).i(plan.chunks()).i(plan.chunkLen()).f(eps).mem(mean).mem(meanLo).mem(rstd)
+                    .i(update ? 1 : 0).f(update ? p.decay() : 0f).i(update && p.unbiasedRunningVar() ? 1 : 0)
+                    .mem(update ? b.cl(runningMean) : mean).mem(update ? b.cl(runningVar) : rstd)
+                    .run1d(layout.stats());
+        }
+    }
+
+    /**
+     * sumA = Σ a and sumAX = Σ a·x̂ per statistic of the layout, a = dOut·γ[c] when {@code useGamma}; split statistics
+     * go through [P,S] partial sums.
+     */
+    private void gradSums(String op, Tensor dOut, NormCache cache, Tensor gamma, boolean useGamma, int c, int hw,
+                          int groups, ClLayout layout, ClTensor sumA, ClTensor sumAX) {
+        ClContext ctx = b.context();
+        ClLayout.Plan plan = layout.plan(ctx, CL, "norm_grad_sums");
+        ClTensor pA = null;
+        ClTensor pAX = null;
+        try {
+            if (plan.chunks() > 1) {
+                pA = b.allocate(Shape.of(plan.chunks(), layout.stats()), op);
+                pAX = b.allocate(Shape.of(plan.chunks(), layout.stats()), op);
+            }
+            ClLaunch l = ctx.launch(op, CL, "norm_grad_sums").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
+                    .mem(b.cl(gamma)).i(useGamma ? 1 : 0).i(c).i(hw).i(groups);
+            layout.args(l).i(plan.chunkLen()).mem(pA != null ? pA : sumA).mem(pAX != null ? pAX : sumAX);
+            layout.run(ctx, l, plan);
+            if (pA != null) {
+                // add the chunks of each statistic: the columns of the [P,S] partials
+                ClLayout chunkColumns = ClLayout.columns(plan.chunks(), layout.stats());
+                b.elementwise().segmentSum(op, pA.mem(), chunkColumns, 1f, sumA.mem());
+                b.elementwise().segmentSum(op, pAX.mem(), chunkColumns, 1f, sumAX.mem());
+            }
+        } finally {
+            ClBackend.closeAll(pA, pAX);
         }
     }
 
@@ -150,10 +200,7 @@ final class ClNormKernels {
             dBeta = b.allocate(Shape.of(c), op);
             // dβ = Σ dOut and dγ = Σ dOut·x̂ per channel (for batchnorm also the sums in dX)
             ClLayout perChannel = ClLayout.perChannel(n, c, hw);
-            ClLaunch sums = ctx.launch(op, CL, "norm_grad_sums").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
-                    .mem(b.cl(gamma)).i(0).i(c).i(hw).i(1);
-            perChannel.args(sums).mem(dBeta).mem(dGamma);
-            perChannel.run(ctx, sums, CL, "norm_grad_sums");
+            gradSums(op, dOut, cache, gamma, false, c, hw, 1, perChannel, dBeta, dGamma);
             if (channel) {
                 // dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂), or γ·rstd·dOut in EVAL
                 ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
@@ -165,10 +212,7 @@ final class ClNormKernels {
                 Shape statShape = Shape.of(perGroup.stats());
                 sumA = b.allocate(statShape, op);
                 sumAX = b.allocate(statShape, op);
-                ClLaunch g = ctx.launch(op, CL, "norm_grad_sums").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
-                        .mem(b.cl(gamma)).i(1).i(c).i(hw).i(groups);
-                perGroup.args(g).mem(sumA).mem(sumAX);
-                perGroup.run(ctx, g, CL, "norm_grad_sums");
+                gradSums(op, dOut, cache, gamma, true, c, hw, groups, perGroup, sumA, sumAX);
                 ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
                         .mem(b.cl(cache.rstd())).mem(sumA).mem(sumAX).mem(dX).i(c).i(hw).i(groups).i(0)
                         .i(perGroup.perStat()).i(0).runRows(c * hw, n);
