@@ -32,7 +32,7 @@ public final class CpuBackend implements Backend {
         this.pool = new CpuMemoryPool(Runtime.getRuntime().maxMemory() / 4 / Float.BYTES);
     }
 
-    /** A backend with the device description of {@link CpuBackendProvider#describeDevice()}. */
+    /** A backend on this JVM's CPU, described by its core count and the BLAS that GEMM uses. */
     public CpuBackend() {
         this(CpuBackendProvider.describeDevice());
     }

@@ -1,6 +1,7 @@
 package org.layerkit.cpu;
 
 import java.util.List;
+import java.util.Locale;
 import org.layerkit.api.Availability;
 import org.layerkit.api.Backend;
 import org.layerkit.api.BackendOptions;
@@ -9,7 +10,8 @@ import org.layerkit.api.DeviceInfo;
 
 /**
  * The {@code cpu} backend provider: always available, priority 100, one device (this JVM's CPU). Native BLAS is
- * loaded only when a device is described or a backend created, never while providers are being discovered.
+ * loaded only when a device is described or a backend created, never while providers are being discovered. The
+ * {@code device} option may be absent, {@code 0}, or a case-insensitive part of the device name such as "cpu".
  */
 public final class CpuBackendProvider implements BackendProvider {
     /** The name users select the backend by. */
@@ -39,11 +41,15 @@ public final class CpuBackendProvider implements BackendProvider {
 
     @Override
     public Backend create(BackendOptions options) {
-        String device = options == null ? null : options.get(NAME, "device").orElse(null);
-        if (device != null && !device.trim().equals("0") && !device.trim().equalsIgnoreCase("cpu")) {
-            throw new IllegalArgumentException("cpu: device expected 0 (the only CPU device), got " + device);
+        DeviceInfo info = describeDevice();
+        String device = options == null ? null : options.get(NAME, "device").map(String::trim).orElse(null);
+        boolean index = device != null && device.chars().allMatch(Character::isDigit);
+        if (device != null && (index ? !device.matches("0+")
+                : !info.name().toLowerCase(Locale.ROOT).contains(device.toLowerCase(Locale.ROOT)))) {
+            throw new IllegalArgumentException("cpu: device expected 0 or part of the name of the only device, "
+                    + info.describe() + ", got '" + device + "'");
         }
-        return new CpuBackend(describeDevice());
+        return new CpuBackend(info);
     }
 
     /** Device #0: the JVM's CPU, with the core count and the BLAS implementation GEMM uses. */

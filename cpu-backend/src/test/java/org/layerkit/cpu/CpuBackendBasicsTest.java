@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.layerkit.api.Backend;
+import org.layerkit.api.BackendOptions;
 import org.layerkit.api.BackendProvider;
 import org.layerkit.api.Backends;
 import org.layerkit.api.DeviceInfo;
@@ -32,6 +34,17 @@ class CpuBackendBasicsTest {
         try (Backend b = Backends.get("cpu")) {
             assertEquals("cpu", b.name());
         }
+    }
+
+    @Test
+    void theOnlyDeviceIsSelectedByIndexOrNameAndAnythingElseIsRejected() {
+        CpuBackendProvider p = new CpuBackendProvider();
+        p.create(BackendOptions.of("device", "0")).close();
+        p.create(BackendOptions.of("device", "CPU")).close();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> p.create(BackendOptions.of("device", "1")));
+        assertTrue(e.getMessage().contains("device expected 0") && e.getMessage().contains("got '1'"),
+                e.getMessage());
     }
 
     @Test
