@@ -27,6 +27,8 @@ import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
+import org.layerkit.models.data.Dataset;
+import org.layerkit.models.data.Standardizer;
 import org.layerkit.models.optim.Optimizer;
 import org.layerkit.models.optim.OptimizerConfig;
 
@@ -44,11 +46,14 @@ import org.layerkit.models.optim.OptimizerConfig;
  * @param netConfig the architecture
  * @param tensors   parameters and buffers by net name ({@code W1}, {@code running_mean1}, …)
  * @param counters  layer counters by net name ({@code batchnorm1.batches_tracked}, {@code dropout1.offset})
- * @param optimizer the optimizer's state, or null when the checkpoint is for inference only
- * @param metadata  free-form string pairs
+ * @param optimizer    the optimizer's state, or null when the checkpoint is for inference only
+ * @param standardizer the per-feature standardization the net was trained behind (apply it to raw inputs with
+ *                     {@link #preprocess}), or null when it was trained on raw features
+ * @param metadata     free-form string pairs
  */
 public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTensor> tensors,
-                         Map<String, Long> counters, OptimizerState optimizer, Map<String, String> metadata) {
+                         Map<String, Long> counters, OptimizerState optimizer, Standardizer standardizer,
+                         Map<String, String> metadata) {
     /** The first 8 bytes of every checkpoint: {@code 89 'L' 'K' 'C' 'K' 'P' 'T' 0A}. */
     static final byte[] MAGIC = {(byte) 0x89, 'L', 'K', 'C', 'K', 'P', 'T', '\n'};
     /** The format version this code writes and reads. */
@@ -79,6 +84,15 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
 
     /** Copies the net's parameters, buffers and counters (and the optimizer's state, if given) to the host. */
     public static Checkpoint of(FullyConnectedNet net, Optimizer optimizer, Map<String, String> metadata) {
+        return of(net, optimizer, null, metadata);
+    }
+
+    /**
+     * Like {@link #of(FullyConnectedNet, Optimizer, Map)}, also keeping the input standardization (e.g.
+     * {@code splits.standardizer()}) so that the saved model applies to raw data.
+     */
+    public static Checkpoint of(FullyConnectedNet net, Optimizer optimizer, Standardizer standardizer,
+                                Map<String, String> metadata) {
         Map<String, HostTensor> t = new LinkedHashMap<>();
         net.parameters().forEach((name, p) -> t.put(name, HostTensor.of(p.value())));
         net.buffers().forEach((name, b) -> t.put(name, HostTensor.of(b)));
@@ -88,7 +102,12 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
             optimizer.state().forEach((name, b) -> s.put(name, HostTensor.of(b)));
             os = new OptimizerState(optimizer.config(), optimizer.stepCount(), s);
         }
-        return new Checkpoint(net.config(), t, net.counters(), os, metadata);
+        return new Checkpoint(net.config(), t, net.counters(), os, standardizer, metadata);
+    }
+
+    /** {@code raw} standardized as the training data was (unchanged when there is no standardizer). */
+    public Dataset preprocess(Dataset raw) {
+        return standardizer == null ? raw : standardizer.apply(raw);
     }
 
     /** Whether the checkpoint can resume training (it holds optimizer state). */
@@ -241,6 +260,19 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
                 writeTensors(out, optimizer.state());
             });
         }
+        if (standardizer != null) {
+            section(bytes, "STDZ", out -> {
+                float[] mean = standardizer.mean();
+                float[] std = standardizer.std();
+                out.writeInt(mean.length);
+                for (float v : mean) {
+                    out.writeFloat(v);
+                }
+                for (float v : std) {
+                    out.writeFloat(v);
+                }
+            });
+        }
         section(bytes, "META", out -> writeStrings(out, metadata));
         return bytes.toByteArray();
     }
@@ -342,6 +374,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         Map<String, HostTensor> tensors = null;
         Map<String, Long> counters = new LinkedHashMap<>();
         OptimizerState opt = null;
+        Standardizer std = null;
         Map<String, String> meta = new LinkedHashMap<>();
         Set<String> seen = new TreeSet<>();
         while (p.hasRemaining()) {
@@ -373,6 +406,17 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
                     long step = s.getLong();
                     opt = new OptimizerState(oc, step, readTensors(s));
                 }
+                case "STDZ" -> {
+                    int d = s.getInt();
+                    if (d < 1 || (long) d * 8 != s.remaining()) {
+                        throw new IllegalArgumentException("section STDZ: " + d + " features do not fit "
+                                + s.remaining() + " bytes");
+                    }
+                    float[] mean = new float[d];
+                    float[] sd = new float[d];
+                    s.asFloatBuffer().get(mean).get(sd);
+                    std = Standardizer.of(mean, sd);
+                }
                 case "META" -> meta = readStrings(s);
                 default -> { } // unknown sections of later minor revisions are skipped
             }
@@ -380,7 +424,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         if (conf == null || tensors == null) {
             throw new IllegalArgumentException("required sections CONF and TENS expected, found " + seen);
         }
-        return new Checkpoint(FullyConnectedNetConfig.fromMap(conf), tensors, counters, opt, meta);
+        return new Checkpoint(FullyConnectedNetConfig.fromMap(conf), tensors, counters, opt, std, meta);
     }
 
     private static int count(ByteBuffer b) {

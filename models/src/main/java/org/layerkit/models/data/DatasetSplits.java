@@ -6,8 +6,16 @@ package org.layerkit.models.data;
  * @param train      what the solver trains on
  * @param validation what model selection uses (may be empty)
  * @param test       held out until the end
+ * @param standardizer the per-feature standardization already applied to all three (fitted on {@code train}), or
+ *                   null when the features are raw; checkpoints keep it so that a saved model can be applied to raw
+ *                   data
  */
-public record DatasetSplits(Dataset train, Dataset validation, Dataset test) {
+public record DatasetSplits(Dataset train, Dataset validation, Dataset test, Standardizer standardizer) {
+
+    /** Raw splits (no standardization applied). */
+    public DatasetSplits(Dataset train, Dataset validation, Dataset test) {
+        this(train, validation, test, null);
+    }
 
     /**
      * Splits the last {@code validationSize} examples of {@code trainAndValidation} off as the validation set (the
@@ -24,14 +32,17 @@ public record DatasetSplits(Dataset train, Dataset validation, Dataset test) {
                 trainAndValidation.slice(n - validationSize, n).named(base + "/val"), test);
     }
 
-    /** Standardizes every split with the mean and std of the training split alone. */
+    /** Standardizes every split with the mean and std of the training split alone (raw splits only). */
     public DatasetSplits standardized() {
+        if (standardizer != null) {
+            throw new IllegalStateException("DatasetSplits.standardized: the splits are already standardized");
+        }
         Standardizer s = Standardizer.fit(train);
-        return new DatasetSplits(s.apply(train), s.apply(validation), s.apply(test));
+        return new DatasetSplits(s.apply(train), s.apply(validation), s.apply(test), s);
     }
 
     /** The first {@code trainSize} training examples (for quick experiments); the other splits unchanged. */
     public DatasetSplits withTrainSize(int trainSize) {
-        return new DatasetSplits(train.slice(0, Math.min(trainSize, train.size())), validation, test);
+        return new DatasetSplits(train.slice(0, Math.min(trainSize, train.size())), validation, test, standardizer);
     }
 }

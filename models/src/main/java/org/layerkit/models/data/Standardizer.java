@@ -13,6 +13,21 @@ public final class Standardizer {
         this.std = std;
     }
 
+    /** A standardizer with known statistics (e.g. from a checkpoint); every std must be &gt; 0. */
+    public static Standardizer of(float[] mean, float[] std) {
+        if (mean.length != std.length || mean.length == 0) {
+            throw new IllegalArgumentException("Standardizer.of: mean and std expected the same length >= 1, got "
+                    + mean.length + " and " + std.length);
+        }
+        for (int j = 0; j < std.length; j++) {
+            if (!(std[j] > 0) || Float.isInfinite(std[j])) {
+                throw new IllegalArgumentException("Standardizer.of: std[" + j + "] expected a finite value > 0, got "
+                        + std[j]);
+            }
+        }
+        return new Standardizer(mean.clone(), std.clone());
+    }
+
     /** Fits mean and (population) standard deviation per feature on {@code train}, in double precision. */
     public static Standardizer fit(Dataset train) {
         int d = train.featureCount();
@@ -58,6 +73,11 @@ public final class Standardizer {
             out[i] = (x[i] - mean[j]) / std[j];
         }
         return new Dataset(data.name(), out, data.labels(), d, data.classes());
+    }
+
+    /** D, the number of features. */
+    public int featureCount() {
+        return mean.length;
     }
 
     public float[] mean() {

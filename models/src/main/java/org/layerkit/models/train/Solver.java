@@ -15,6 +15,7 @@ import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.DatasetSplits;
+import org.layerkit.models.data.Standardizer;
 import org.layerkit.models.optim.Optimizer;
 
 /**
@@ -41,10 +42,15 @@ public final class Solver {
     private final SolverConfig config;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private int completedEpochs;
+    private Standardizer standardizer;
 
-    /** Trains on {@code data.train()} and validates on {@code data.validation()}; the test split is not touched. */
+    /**
+     * Trains on {@code data.train()} and validates on {@code data.validation()}; the test split is not touched.
+     * Checkpoints keep {@code data.standardizer()}.
+     */
     public Solver(FullyConnectedNet net, Optimizer optimizer, DatasetSplits data, SolverConfig config) {
         this(net, optimizer, data.train(), data.validation(), config);
+        this.standardizer = data.standardizer();
     }
 
     public Solver(FullyConnectedNet net, Optimizer optimizer, Dataset train, Dataset validation, SolverConfig config) {
@@ -186,7 +192,7 @@ public final class Solver {
         meta.put("best_val_accuracy", Double.toString(bestVal));
         meta.put("backend", net.backend().name());
         try {
-            Checkpoint.of(net, optimizer, meta).save(config.checkpoint());
+            Checkpoint.of(net, optimizer, standardizer, meta).save(config.checkpoint());
         } catch (IOException e) {
             throw new UncheckedIOException("saving the checkpoint of epoch " + epoch + " failed", e);
         }

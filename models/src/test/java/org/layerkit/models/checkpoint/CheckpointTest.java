@@ -29,6 +29,7 @@ import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
 import org.layerkit.models.SyntheticData;
 import org.layerkit.models.data.Dataset;
+import org.layerkit.models.data.DatasetSplits;
 import org.layerkit.models.optim.Optimizer;
 import org.layerkit.models.optim.OptimizerConfig;
 import org.layerkit.models.train.Solver;
@@ -106,6 +107,29 @@ class CheckpointTest {
             assertEquals(a.optimizer().config(), opt.config());
             a.optimizer().state().forEach((k, t) -> assertArrayEquals(t.data(), b.optimizer().state().get(k).data(), k));
             assertEquals(2, a.epochsCompleted());
+        }
+    }
+
+    @Test
+    void theInputStandardizationTravelsWithTheModel() throws IOException {
+        DatasetSplits splits = new DatasetSplits(DATA, DATA.slice(0, 20), DATA.slice(20, 40)).standardized();
+        Path file = dir.resolve("std.lkm");
+        FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 4).hidden(5).seed(2).build();
+        float[] expected;
+        try (FullyConnectedNet net = new FullyConnectedNet(backend, c);
+             Optimizer sgd = OptimizerConfig.sgd(1e-2).create(net.parameters())) {
+            new Solver(net, sgd, splits, SolverConfig.builder().epochs(1).batchSize(30).checkpoint(file).build()).train();
+            try (Tensor xt = backend.upload(splits.test().featureSlice(0, 20), Shape.of(20, 6))) {
+                expected = net.scores(xt).toArray();
+            }
+        }
+        Checkpoint loaded = Checkpoint.load(file);
+        assertArrayEquals(splits.standardizer().mean(), loaded.standardizer().mean());
+        assertArrayEquals(splits.standardizer().std(), loaded.standardizer().std());
+        Dataset raw = DATA.slice(20, 40);
+        try (FullyConnectedNet net = loaded.toNet(backend);
+             Tensor xt = backend.upload(loaded.preprocess(raw).featureSlice(0, 20), Shape.of(20, 6))) {
+            assertArrayEquals(expected, net.scores(xt).toArray(), "raw data preprocessed by the checkpoint");
         }
     }
 
