@@ -1,5 +1,6 @@
 package org.layerkit.cpu;
 
+import java.util.Arrays;
 import org.layerkit.api.BatchNormParams;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Mode;
@@ -123,8 +124,10 @@ final class CpuNormKernels {
                 }
             }
         });
+        double[] sumDy = Arrays.copyOfRange(sums, 0, d);
+        double[] sumDyXhat = Arrays.copyOfRange(sums, d, 2 * d);
         // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut
-        DxCoefficients co = DxCoefficients.batchNorm(g, rstd, sums, 0, d, n, cache.mode());
+        DxCoefficients co = DxCoefficients.batchNorm(g, rstd, sumDy, sumDyXhat, n, cache.mode());
         float[] ca = co.a();
         float[] cb = co.b();
         float[] cc = co.c();
@@ -138,7 +141,7 @@ final class CpuNormKernels {
                 }
             }
         });
-        return grads(be, dX, sums, d, d, 0);
+        return new NormGrads(dX, be.fromDoubles(sumDyXhat, Shape.of(d)), be.fromDoubles(sumDy, Shape.of(d)));
     }
 
     // ================================================================ spatial batchnorm [N,C,H,W]
@@ -234,10 +237,7 @@ final class CpuNormKernels {
         double[] sumDy = perChannel(n, c, slab[0]);
         double[] sumDyXhat = perChannel(n, c, slab[1]);
         // step 2: dX as for batchnorm with M = N·S in place of N
-        double[] sums = new double[2 * c];
-        System.arraycopy(sumDy, 0, sums, 0, c);
-        System.arraycopy(sumDyXhat, 0, sums, c, c);
-        DxCoefficients co = DxCoefficients.batchNorm(g, rstd, sums, 0, c, m, cache.mode());
+        DxCoefficients co = DxCoefficients.batchNorm(g, rstd, sumDy, sumDyXhat, m, cache.mode());
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
@@ -483,9 +483,9 @@ final class CpuNormKernels {
      * expanded (γ·rstd/M)·(M·dout − Σdout − x̂·Σ(dout·x̂)); EVAL a = γ·rstd, b = c = 0.
      */
     private record DxCoefficients(float[] a, float[] b, float[] c) {
-        /** {@code sums} holds Σdout at {@code [at, at+k)} and Σ(dout·x̂) at {@code [at+k, at+2k)}. */
-        static DxCoefficients batchNorm(float[] gamma, float[] rstd, double[] sums, int at, int k, long m,
+        static DxCoefficients batchNorm(float[] gamma, float[] rstd, double[] sumDy, double[] sumDyXhat, long m,
                                         Mode mode) {
+            int k = gamma.length;
             float[] a = new float[k];
             float[] b = new float[k];
             float[] c = new float[k];
@@ -493,8 +493,8 @@ final class CpuNormKernels {
                 double gr = (double) gamma[j] * rstd[j];
                 a[j] = (float) gr;
                 if (mode == Mode.TRAIN) {
-                    b[j] = (float) (gr * sums[at + j] / m);
-                    c[j] = (float) (gr * sums[at + k + j] / m);
+                    b[j] = (float) (gr * sumDy[j] / m);
+                    c[j] = (float) (gr * sumDyXhat[j] / m);
                 }
             }
             return new DxCoefficients(a, b, c);
