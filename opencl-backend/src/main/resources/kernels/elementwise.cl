@@ -23,10 +23,13 @@ __kernel void axpy(float alpha, __global const float* x, __global float* y, int 
     }
 }
 
-// x[n,d] += bias[d], on a 2-D range (d, n)
-__kernel void add_bias(__global float* x, __global const float* bias, int D) {
-    int d = get_global_id(0), n = get_global_id(1);
-    if (d < D) {
+// x[n,d] += bias[d], on a 2-D range (d, rows n striding by the range's height)
+__kernel void add_bias(__global float* x, __global const float* bias, int N, int D) {
+    int d = get_global_id(0);
+    if (d >= D) {
+        return;
+    }
+    for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
         x[(size_t)n * D + d] += bias[d];
     }
 }

@@ -7,8 +7,8 @@
 // Reductions use a 2-D work-group (LX statistics side by side × LY work-items per statistic, see lk_sum_y): for
 // batchnorm [N,D] the LX work-items read neighbouring features of one row (coalesced on GPUs).
 
-// The element-wise kernels run on a 2-D range: dimension 0 is j over the C·HW elements of a sample, dimension 1 is
-// the sample n, so i = n·C·HW + j without a division. The channel c = j/HW and the statistic need one only for
+// The element-wise kernels run on a 2-D range: dimension 0 is j over the C·HW elements of a sample, dimension 1 the
+// samples n (striding by the range's height when N exceeds it), so i = n·C·HW + j without a division. The channel c = j/HW and the statistic need one only for
 // spatial inputs (HW > 1) and groups (1 < G).
 inline int lk_channel(int j, int HW) {
     return HW == 1 ? j : j / HW;
@@ -123,18 +123,21 @@ __kernel void norm_eval_stats(__global const float* runningMean, __global const 
 // Element-wise: x̂ = (x − μ)·rstd, y = γ[c]·x̂ + β[c]. perChannel selects the statistic c, else n·G + c/(C/G).
 __kernel void norm_apply(__global const float* x, __global const float* mean, __global const float* meanLo,
                          __global const float* rstd, __global const float* gamma, __global const float* beta,
-                         __global float* xhat, __global float* out, int C, int HW, int G, int perChannel) {
-    int j = get_global_id(0), n = get_global_id(1);
+                         __global float* xhat, __global float* out, int N, int C, int HW, int G,
+                         int perChannel) {
+    int j = get_global_id(0);
     int CHW = C * HW;
     if (j >= CHW) {
         return;
     }
-    size_t i = (size_t)n * CHW + j;
     int c = lk_channel(j, HW);
-    int s = lk_stat(n, c, C, G, perChannel);
-    float xh = ((x[i] - mean[s]) - meanLo[s]) * rstd[s]; // x − μ with μ = mean + meanLo
-    xhat[i] = xh;
-    out[i] = gamma[c] * xh + beta[c];
+    for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
+        size_t i = (size_t)n * CHW + j;
+        int s = lk_stat(n, c, C, G, perChannel);
+        float xh = ((x[i] - mean[s]) - meanLo[s]) * rstd[s]; // x − μ with μ = mean + meanLo
+        xhat[i] = xh;
+        out[i] = gamma[c] * xh + beta[c];
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ backward
@@ -183,26 +186,28 @@ __kernel void norm_grad_sums(__global const float* dOut, __global const float* x
 __kernel void norm_backward_apply(__global const float* dOut, __global const float* xhat,
                                   __global const float* gamma, __global const float* rstd,
                                   __global const float* sumA, __global const float* sumAX, __global float* dX,
-                                  int C, int HW, int G, int perChannel, int M, int eval) {
-    int j = get_global_id(0), n = get_global_id(1);
+                                  int N, int C, int HW, int G, int perChannel, int M, int eval) {
+    int j = get_global_id(0);
     int CHW = C * HW;
     if (j >= CHW) {
         return;
     }
-    size_t i = (size_t)n * CHW + j;
     int c = lk_channel(j, HW);
-    if (perChannel) {
-        float k = gamma[c] * rstd[c];
-        if (eval) {
-            dX[i] = k * dOut[i];
+    for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
+        size_t i = (size_t)n * CHW + j;
+        if (perChannel) {
+            float k = gamma[c] * rstd[c];
+            if (eval) {
+                dX[i] = k * dOut[i];
+            } else {
+                // term 1: M·dOut, term 2: −Σ dOut, term 3: −x̂·Σ dOut·x̂
+                dX[i] = (k / M) * ((float)M * dOut[i] - sumA[c] - xhat[i] * sumAX[c]);
+            }
         } else {
-            // term 1: M·dOut, term 2: −Σ dOut, term 3: −x̂·Σ dOut·x̂
-            dX[i] = (k / M) * ((float)M * dOut[i] - sumA[c] - xhat[i] * sumAX[c]);
+            int s = lk_stat(n, c, C, G, 0);
+            float g = dOut[i] * gamma[c];
+            // term 1: M·g, term 2: −Σ g, term 3: −x̂·Σ g·x̂
+            dX[i] = (rstd[s] / M) * ((float)M * g - sumA[s] - xhat[i] * sumAX[s]);
         }
-    } else {
-        int s = lk_stat(n, c, C, G, 0);
-        float g = dOut[i] * gamma[c];
-        // term 1: M·g, term 2: −Σ g, term 3: −x̂·Σ g·x̂
-        dX[i] = (rstd[s] / M) * ((float)M * g - sumA[s] - xhat[i] * sumAX[s]);
     }
 }

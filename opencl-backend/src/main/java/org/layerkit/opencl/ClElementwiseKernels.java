@@ -34,6 +34,9 @@ final class ClElementwiseKernels {
     }
 
     void copyInto(String op, ClTensor src, ClTensor dst) {
+        if (src == dst) {
+            return; // clEnqueueCopyBuffer rejects overlapping regions; copying a tensor onto itself changes nothing
+        }
         b.context().copy(op, src.mem(), dst.mem(), (long) src.size() * Sizeof.cl_float);
     }
 
@@ -53,8 +56,8 @@ final class ClElementwiseKernels {
     void addBias(Tensor x, Tensor bias) {
         Contracts.addBias(b, x, bias);
         int d = x.shape().dim(1);
-        b.context().launch("bias.add", CL, "add_bias").mem(b.cl(x)).mem(b.cl(bias)).i(d)
-                .runRows(d, x.shape().dim(0));
+        int n = x.shape().dim(0);
+        b.context().launch("bias.add", CL, "add_bias").mem(b.cl(x)).mem(b.cl(bias)).i(n).i(d).runRows(d, n);
     }
 
     /** Σ_N x[n,d] as a new [D]: a column reduction, 32 neighbouring columns per work-group. */

@@ -19,6 +19,11 @@ import org.jocl.cl_mem;
 final class ClLaunch {
     /** Upper bound for 1-D element-wise work-groups and reduction work-groups. */
     static final int PREFERRED_GROUP = 256;
+    /**
+     * Work-groups along dimension 1 of a launch: CUDA grids allow 65,535 in y, a limit NVIDIA's OpenCL inherits, so
+     * row-wise launches stay within it and loop.
+     */
+    static final int MAX_GROUPS_Y = 65_535;
 
     private final ClContext ctx;
     private final String op;
@@ -69,13 +74,14 @@ final class ClLaunch {
     }
 
     /**
-     * A 2-D range of {@code rows} rows of {@code width} work-items each (the kernel ignores the rounded-up tail of
-     * a row): dimension 0 runs along a row, dimension 1 over the rows, so kernels index without dividing.
+     * A 2-D range for {@code rows} rows of {@code width} work-items each (the kernel ignores the rounded-up tail of
+     * a row): dimension 0 runs along a row, dimension 1 over the rows, so kernels index without dividing. At most
+     * {@value #MAX_GROUPS_Y} rows are launched; kernels stride over the rest by {@code get_global_size(1)}.
      */
     void runRows(long width, long rows) {
         long local = Math.min(PREFERRED_GROUP, ctx.kernelWorkGroupSize(family, name));
         local = Math.min(local, ceilPow2(width));
-        run(new long[] {roundUp(width, local), rows}, new long[] {local, 1});
+        run(new long[] {roundUp(width, local), Math.min(rows, MAX_GROUPS_Y)}, new long[] {local, 1});
     }
 
     /** A 2-D launch with an explicit work-group; global sizes must be multiples of the local ones. */

@@ -116,7 +116,8 @@ final class ClNormKernels {
             }
             // x̂ = (x − μ)·rstd, y = γ·x̂ + β
             ctx.launch(op, CL, "norm_apply").mem(b.cl(x)).mem(mean).mem(meanLo).mem(rstd).mem(b.cl(gamma))
-                    .mem(b.cl(beta)).mem(xhat).mem(out).i(c).i(hw).i(groups).i(channel ? 1 : 0).runRows(c * hw, n);
+                    .mem(b.cl(beta)).mem(xhat).mem(out).i(n).i(c).i(hw).i(groups).i(channel ? 1 : 0)
+                    .runRows(c * hw, n);
             NormCache cache = new NormCache(kind, mode, kind == NormKind.GROUPNORM ? groups : 1, xhat, mean, rstd);
             return new NormResult(out, cache);
         } catch (RuntimeException e) {
@@ -204,7 +205,7 @@ final class ClNormKernels {
             if (channel) {
                 // dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂), or γ·rstd·dOut in EVAL
                 ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
-                        .mem(b.cl(cache.rstd())).mem(dBeta).mem(dGamma).mem(dX).i(c).i(hw).i(1).i(1)
+                        .mem(b.cl(cache.rstd())).mem(dBeta).mem(dGamma).mem(dX).i(n).i(c).i(hw).i(1).i(1)
                         .i(perChannel.perStat()).i(cache.mode() == Mode.EVAL ? 1 : 0).runRows(c * hw, n);
             } else {
                 // g = dOut·γ: Σ g and Σ g·x̂ per (n, group), then dX = (rstd/M)·(M·g − Σ g − x̂·Σ g·x̂)
@@ -214,7 +215,7 @@ final class ClNormKernels {
                 sumAX = b.allocate(statShape, op);
                 gradSums(op, dOut, cache, gamma, true, c, hw, groups, perGroup, sumA, sumAX);
                 ctx.launch(op, CL, "norm_backward_apply").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(b.cl(gamma))
-                        .mem(b.cl(cache.rstd())).mem(sumA).mem(sumAX).mem(dX).i(c).i(hw).i(groups).i(0)
+                        .mem(b.cl(cache.rstd())).mem(sumA).mem(sumAX).mem(dX).i(n).i(c).i(hw).i(groups).i(0)
                         .i(perGroup.perStat()).i(0).runRows(c * hw, n);
             }
             return new NormGrads(dX, dGamma, dBeta);

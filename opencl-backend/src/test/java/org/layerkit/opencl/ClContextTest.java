@@ -52,6 +52,15 @@ class ClContextTest {
     }
 
     @Test
+    void copyingATensorOntoItselfLeavesItAsItWas() {
+        ClBackend b = ClTestBackend.backend();
+        try (Tensor t = b.upload(new float[] {1, 2, 3}, Shape.of(3))) {
+            b.copy(t, t);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {1, 2, 3}, t.toArray());
+        }
+    }
+
+    @Test
     void uploadAndReadBackRoundTrip() {
         ClBackend b = ClTestBackend.backend();
         float[] data = {1.5f, -0f, Float.NaN, 3e38f, -7};
