@@ -34,7 +34,8 @@ import org.layerkit.models.train.TrainingHistory;
  * {@code --data} [/usr/share/datasets/fashion-mnist], {@code --hidden} [256,128,100], {@code --norm} [batch],
  * {@code --keep} [0.9], {@code --init} [he], {@code --reg} [0], {@code --optimizer} [adam], {@code --lr} [1e-3],
  * {@code --lr-decay} [0.9], {@code --epochs} [20], {@code --batch} [128], {@code --seed} [1], {@code --val} [5000],
- * {@code --train-size} [all], {@code --print-every} [0], {@code --checkpoint} [none]. The backend comes from
+ * {@code --train-size} [all], {@code --print-every} [0], {@code --checkpoint} [none: the per-epoch checkpoint for
+ * resuming], {@code --save} [none: the final model, with the best validation parameters]. The backend comes from
  * {@code -Dlayerkit.backend} or {@code LAYERKIT_BACKEND}.
  */
 public final class FashionMnistTraining {
@@ -44,7 +45,7 @@ public final class FashionMnistTraining {
     /** The parsed options. */
     record Options(Path data, List<Integer> hidden, Normalization norm, double keep, WeightInit init, double reg,
                    OptimizerKind optimizer, double lr, double lrDecay, int epochs, int batch, long seed, int val,
-                   int trainSize, int printEvery, Path checkpoint) {
+                   int trainSize, int printEvery, Path checkpoint, Path save) {
 
         static Options parse(String[] args) {
             Map<String, String> m = new LinkedHashMap<>();
@@ -70,9 +71,10 @@ public final class FashionMnistTraining {
                     Integer.parseInt(m.getOrDefault("val", Integer.toString(FashionMnist.DEFAULT_VALIDATION))),
                     Integer.parseInt(m.getOrDefault("train-size", "0")),
                     Integer.parseInt(m.getOrDefault("print-every", "0")),
-                    m.containsKey("checkpoint") ? Path.of(m.get("checkpoint")) : null);
+                    m.containsKey("checkpoint") ? Path.of(m.get("checkpoint")) : null,
+                    m.containsKey("save") ? Path.of(m.get("save")) : null);
             List<String> known = List.of("data", "hidden", "norm", "keep", "init", "reg", "optimizer", "lr", "lr-decay",
-                    "epochs", "batch", "seed", "val", "train-size", "print-every", "checkpoint");
+                    "epochs", "batch", "seed", "val", "train-size", "print-every", "checkpoint", "save");
             for (String k : m.keySet()) {
                 if (!known.contains(k)) {
                     throw new IllegalArgumentException("unknown option --" + k + "; known: " + known);
@@ -106,13 +108,19 @@ public final class FashionMnistTraining {
     }
 
     /** Trains once on {@code backend}; prints progress to {@code out}. */
-    static Result train(Backend backend, DatasetSplits data, Options o, PrintStream out) {
+    static Result train(Backend backend, DatasetSplits data, Options o, PrintStream out) throws IOException {
         try (FullyConnectedNet net = new FullyConnectedNet(backend, o.net());
              Optimizer opt = OptimizerConfig.defaults(o.optimizer()).withLearningRate(o.lr()).create(net.parameters())) {
             TrainingHistory h = new Solver(net, opt, data, o.solver())
                     .addListener(new ConsoleListener(out, o.printEvery())).train();
             double test = net.accuracy(data.test(), 1000);
             double spe = h.epochs().stream().mapToDouble(EpochEvent::seconds).average().orElse(Double.NaN);
+            if (o.save() != null) {
+                Checkpoint.of(net, opt, data.standardizer(), Map.of(Checkpoint.EPOCHS_COMPLETED,
+                        Integer.toString(o.epochs()), "best_epoch", Integer.toString(h.bestEpoch()),
+                        "test_accuracy", Double.toString(test), "backend", backend.name())).save(o.save());
+                out.println("saved the final model (parameters of epoch " + h.bestEpoch() + ") to " + o.save());
+            }
             return new Result(h, test, spe, backend.name() + " on " + backend.device().name());
         }
     }
