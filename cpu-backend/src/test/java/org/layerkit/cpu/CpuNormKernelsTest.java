@@ -288,6 +288,31 @@ class CpuNormKernelsTest {
     }
 
     @Test
+    void parallelReductionsGiveTheSameBitsEveryRun() {
+        Shape s = Shape.of(4000, 50);
+        Random r = new Random(21);
+        float[] x = gaussian(r, s.size(), 3, 2);
+        float[] dOut = gaussian(r, s.size(), 0, 1);
+        float[][] first = null;
+        for (int run = 0; run < 4; run++) {
+            try (Tensor tx = be.upload(x, s); Tensor td = be.upload(dOut, s); Tensor g = be.upload(gaussian(
+                    new Random(5), 50, 1, 0.1), Shape.of(50)); Tensor b = be.zeros(Shape.of(50));
+                 Tensor rm = be.zeros(Shape.of(50)); Tensor rv = be.zeros(Shape.of(50));
+                 NormResult res = be.batchNormForward(tx, g, b, rm, rv, new BatchNormParams(EPS, 0.9f, false),
+                         Mode.TRAIN); NormGrads grads = be.batchNormBackward(td, res.cache(), g)) {
+                float[][] now = {res.out().toArray(), rv.toArray(), grads.dX().toArray(), grads.dGamma().toArray()};
+                if (first == null) {
+                    first = now;
+                } else {
+                    for (int i = 0; i < now.length; i++) {
+                        assertArrayEquals(first[i], now[i], "run " + run + ", result " + i + " differs from run 0");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void largeBatchNormMatchesReferenceOnTheParallelPath() {
         Shape s = Shape.of(1000, 333);
         checkLarge("batchnorm", s, 333, batchNorm(333), NormReference.batchNorm(s, EPS), 11);
