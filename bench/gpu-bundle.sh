@@ -81,7 +81,7 @@ done
 if [ -n "$nvidia" ]; then
   if grep -qs "libnvidia-opencl" "$vendors"/*.icd; then
     echo "run.sh: NVIDIA OpenCL ICD already registered in $vendors" >&2
-  elif mkdir -p "$vendors" 2>/dev/null && echo "$nvidia" > "$vendors/nvidia.icd" 2>/dev/null; then
+  elif { mkdir -p "$vendors" && echo "$nvidia" > "$vendors/nvidia.icd"; } 2>/dev/null; then
     echo "run.sh: registered $nvidia in $vendors/nvidia.icd" >&2
   else
     # not root: a private vendors directory, read by the ICD loader through OCL_ICD_VENDORS
@@ -101,6 +101,8 @@ loader=""
 ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
 if [ -x "$ldconfig" ]; then
   loader=$("$ldconfig" -p 2>/dev/null | awk '/libOpenCL\.so\.1 .*x86-64/ {print $NF; exit}')
+  # the cache can be older than the file system
+  [ -n "$loader" ] && [ ! -e "$loader" ] && loader=""
 fi
 if [ -z "$loader" ]; then
   for f in /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 /usr/lib64/libOpenCL.so.1 /usr/local/nvidia/lib64/libOpenCL.so.1; do
