@@ -227,6 +227,71 @@ class PlantedBugsTest {
         assertStatus(r, Status.FAILED, "^batchnorm\\.forward\\.eval_after_train");
     }
 
+    /** Layer norm with ε outside the root, 1/(σ + ε), or with ε fixed at the default whatever it is given. */
+    static class LayerNormEpsMisplaced extends ReferenceBackend {
+        private final boolean outsideRoot;
+
+        LayerNormEpsMisplaced(boolean outsideRoot) {
+            this.outsideRoot = outsideRoot;
+        }
+
+        @Override
+        public NormResult layerNormForward(Tensor x, Tensor gamma, Tensor beta, float eps) {
+            if (!outsideRoot) {
+                return super.layerNormForward(x, gamma, beta, 1e-5f);
+            }
+            int n = x.shape().dim(0);
+            int d = x.shape().dim(1);
+            Reference.NormForward f = Reference.layerNormForward(d(x), n, d, d(gamma), d(beta), eps);
+            double[] xs = d(x);
+            double[] g = d(gamma);
+            double[] be = d(beta);
+            double[] rstd = new double[n];
+            double[] xhat = new double[n * d];
+            double[] out = new double[n * d];
+            for (int i = 0; i < n; i++) {
+                rstd[i] = 1 / (Math.sqrt(f.var()[i]) + eps);
+                for (int j = 0; j < d; j++) {
+                    xhat[i * d + j] = (xs[i * d + j] - f.mean()[i]) * rstd[i];
+                    out[i * d + j] = g[j] * xhat[i * d + j] + be[j];
+                }
+            }
+            return result(new Reference.NormForward(out, xhat, f.mean(), f.var(), rstd), x.shape(), Shape.of(n),
+                    NormKind.LAYERNORM, Mode.TRAIN, 1);
+        }
+    }
+
+    @Test
+    void epsOutsideTheRootOrIgnoredFailsTheSmallVarianceCases() {
+        for (boolean outside : new boolean[] {true, false}) {
+            Map<String, Outcome> r = run(new LayerNormEpsMisplaced(outside), "^layernorm\\.(forward|backward)\\[");
+            assertStatus(r, Status.FAILED, "^layernorm\\.forward\\[N=16,D=30,std=1e-3,eps=1e-4\\]");
+            assertStatus(r, Status.FAILED, "^layernorm\\.backward\\[N=16,D=30,std=1e-3,eps=1e-4\\]");
+            assertStatus(r, Status.PASSED, "^layernorm\\.forward\\[N=1000,D=333\\]");
+        }
+    }
+
+    /** Layer-norm backward that works in dOut's storage (g = dOut·γ in place). */
+    static class BackwardClobberingDOut extends ReferenceBackend {
+        @Override
+        public NormGrads layerNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
+            NormGrads g = super.layerNormBackward(dOut, cache, gamma);
+            int d = dOut.shape().dim(1);
+            float[] dy = data(dOut);
+            for (int i = 0; i < dy.length; i++) {
+                dy[i] *= data(gamma)[i % d];
+            }
+            return g;
+        }
+    }
+
+    @Test
+    void backwardChangingDOutFails() {
+        Map<String, Outcome> r = run(new BackwardClobberingDOut(), "^layernorm\\.backward\\[N=7,D=3\\]");
+        String msg = r.get("layernorm.backward[N=7,D=3]").message();
+        assertTrue(msg.startsWith("dOut (an input, must be left untouched) [7,3]: "), msg);
+    }
+
     // -------------------------------------------------------------------------------------------------- dropout
 
     /** A dropout whose counter drops some bits of the offset or seed, or uses another mapping. */
@@ -386,6 +451,21 @@ class PlantedBugsTest {
         Map<String, Outcome> r = run(new AdamWithoutBiasCorrection(), "^optimizer\\.");
         assertStatus(r, Status.FAILED, "^optimizer\\.adam\\[");
         assertStatus(r, Status.PASSED, "^optimizer\\.rmsprop\\[");
+    }
+
+    /** Momentum with μ hard-coded to CS231N's default 0.9. */
+    static class HardCodedMomentum extends ReferenceBackend {
+        @Override
+        public void sgdMomentum(Tensor w, Tensor dw, Tensor velocity, float learningRate, float momentum) {
+            super.sgdMomentum(w, dw, velocity, learningRate, 0.9f);
+        }
+    }
+
+    @Test
+    void optimizerIgnoringItsHyperparameterFailsTheCustomCase() {
+        Map<String, Outcome> r = run(new HardCodedMomentum(), "^optimizer\\.sgd_momentum\\[");
+        assertStatus(r, Status.FAILED, "hyper=custom");
+        assertStatus(r, Status.PASSED, "hyper=defaults");
     }
 
     // ------------------------------------------------------------------------------------------------ arguments
