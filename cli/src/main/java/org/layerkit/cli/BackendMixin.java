@@ -50,7 +50,7 @@ public final class BackendMixin {
             return AUTO.equals(name) ? Backends.select(options()) : Backends.get(name, options());
         } catch (IllegalArgumentException e) {
             // e.g. a device index out of range: a problem with what the user asked for, not a crash
-            throw new CliException("backend '" + name + "': " + e.getMessage(), e);
+            throw new CliException((device != null ? "--device " + device + ": " : "") + e.getMessage(), e);
         }
     }
 }

@@ -47,8 +47,9 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {
-                "Time batchnorm, spatial batchnorm, layernorm, groupnorm and dropout, forward and forward+backward,",
-                "and report effective GB/s and its share of host memory-copy bandwidth.",
+                "Time the normalization and dropout kernels of a backend, or of all side by side.",
+                "Batchnorm, spatial batchnorm, layernorm, groupnorm and dropout, forward and forward+backward:",
+                "median milliseconds, effective GB/s and its share of host memory-copy bandwidth.",
                 "--backend all compares every available backend side by side."})
 public final class BenchCommand extends CommandBase {
     /** The ops this command knows, in report order. */

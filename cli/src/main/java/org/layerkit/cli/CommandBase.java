@@ -4,7 +4,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.util.concurrent.Callable;
-import org.layerkit.api.BackendException;
+import org.layerkit.api.BackendUnavailableException;
+import org.layerkit.models.train.TrainingDivergedException;
 import picocli.CommandLine;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -67,21 +68,25 @@ public abstract class CommandBase implements Callable<Integer> {
             StringWriter sw = new StringWriter();
             e.printStackTrace(new PrintWriter(sw));
             err.print(sw);
-        } else if (!(e instanceof CliException)) {
+        } else if (!expected(e)) {
             err.println("(run with -v for the stack trace)");
         }
         return 1;
+    }
+
+    /** Failures whose message says it all: the user's input or environment, not a bug. */
+    static boolean expected(Throwable t) {
+        return t instanceof CliException || t instanceof BackendUnavailableException
+                || t instanceof IllegalArgumentException || t instanceof TrainingDivergedException;
     }
 
     /** The message of e; unexpected exception types are named, and a cause adds its own message. */
     static String message(Throwable e) {
         Throwable t = e instanceof UncheckedIOException && e.getCause() != null ? e.getCause() : e;
         String m = t.getMessage();
-        boolean expected = t instanceof CliException || t instanceof BackendException
-                || t instanceof IllegalArgumentException;
         if (m == null || m.isBlank()) {
             m = t.getClass().getSimpleName();
-        } else if (!expected) {
+        } else if (!expected(t)) {
             m = t.getClass().getSimpleName() + ": " + m;
         }
         if (t instanceof OutOfMemoryError) {

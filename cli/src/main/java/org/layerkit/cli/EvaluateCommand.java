@@ -51,6 +51,10 @@ public final class EvaluateCommand extends CommandBase {
         if (batchSize < 1) {
             throw usage("--batch-size must be at least 1, got " + batchSize);
         }
+        if (java.nio.file.Files.isDirectory(model)) {
+            throw new CliException("--model " + model + ": is a directory, expected a model file from `layerkit train "
+                    + "--save`");
+        }
         Checkpoint checkpoint;
         try {
             checkpoint = Checkpoint.load(model);
