@@ -32,7 +32,7 @@ public abstract class BackendConformanceTest {
 
     /** One dynamic test per selected case. */
     @TestFactory
-    Stream<DynamicTest> conformance() {
+    public final Stream<DynamicTest> conformance() {
         if (backend == null) {
             backend = backend();
             Assertions.assertNotNull(backend, getClass().getSimpleName() + ".backend() returned null");
@@ -54,7 +54,7 @@ public abstract class BackendConformanceTest {
 
     /** Closes the backend after every case of this class has run. */
     @AfterAll
-    void closeBackend() {
+    public final void closeBackend() {
         if (backend != null) {
             backend.close();
             backend = null;

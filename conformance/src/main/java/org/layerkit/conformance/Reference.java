@@ -637,6 +637,38 @@ public final class Reference {
         }
     }
 
+    // ========================================================================================== element-wise ops
+
+    /** Every element set to {@code value}: a new array of {@code size}. */
+    public static double[] fill(int size, double value) {
+        double[] t = new double[size];
+        java.util.Arrays.fill(t, value);
+        return t;
+    }
+
+    /** A copy of src (what dst holds after {@code copy(src, dst)}). */
+    public static double[] copy(double[] src) {
+        return src.clone();
+    }
+
+    /** alpha·t as a new array. */
+    public static double[] scale(double[] t, double alpha) {
+        double[] out = new double[t.length];
+        for (int i = 0; i < t.length; i++) {
+            out[i] = alpha * t[i];
+        }
+        return out;
+    }
+
+    /** y + alpha·x as a new array. */
+    public static double[] axpy(double alpha, double[] x, double[] y) {
+        double[] out = new double[y.length];
+        for (int i = 0; i < y.length; i++) {
+            out[i] = y[i] + alpha * x[i];
+        }
+        return out;
+    }
+
     // ======================================================================================================= utils
 
     /** The float values widened to double (the reference's input is exactly what the backend receives). */
