@@ -33,6 +33,7 @@ import static org.jocl.CL.clReleaseProgram;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -57,6 +58,10 @@ import org.layerkit.api.DeviceInfo;
  * live-byte count, and a program cache holding each kernel family ({@code kernels/<family>.cl}, prefixed by
  * {@code kernels/common.cl}) built once on first use.
  *
+ * <p>Closed tensors return their buffers to a pool of released buffers by size, which later allocations of the
+ * same size reuse: a training step allocates the same shapes every step, and creating and freeing device memory
+ * each time costs driver calls (and, on CUDA-based drivers, synchronization).
+ *
  * <p>Every CL failure becomes a {@link BackendException} that names the op, the device and the CL error code;
  * a failed build carries the build log; an allocation failure says how many bytes were requested. Calls are
  * serialized on this object (kernel objects hold their arguments, so a launch is set-args-then-enqueue under
@@ -74,6 +79,10 @@ public final class ClContext implements AutoCloseable {
     private final Map<String, cl_kernel> kernels = new HashMap<>();
     private final AtomicLong liveBytes = new AtomicLong();
     private final AtomicLong liveBuffers = new AtomicLong();
+    /** Released buffers by size, reused by {@link #allocate}: training steps allocate the same shapes each step. */
+    private final Map<Long, ArrayDeque<cl_mem>> pool = new HashMap<>();
+    private final long poolCapBytes;
+    private long pooledBytes;
     private volatile boolean closed;
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
@@ -94,6 +103,7 @@ public final class ClContext implements AutoCloseable {
             this.fp64 = ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
             this.maxWorkGroupSize = ClDevices.deviceSize(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
             this.maxAllocBytes = ClDevices.deviceLong(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+            this.poolCapBytes = Math.min(info.memoryBytes() / 4, 4L << 30);
         } catch (CLException e) {
             clReleaseContext(context);
             throw error(op, e);
@@ -110,7 +120,7 @@ public final class ClContext implements AutoCloseable {
         return info;
     }
 
-    /** Bytes held by buffers allocated here and not yet released (tests use it to find leaks). */
+    /** Bytes held by tensors allocated here and not yet closed (tests use it to find leaks; the pool is apart). */
     public long liveBytes() {
         return liveBytes.get();
     }
@@ -165,7 +175,11 @@ public final class ClContext implements AutoCloseable {
 
     // ---------------------------------------------------------------- memory
 
-    /** A new uninitialised buffer of {@code bytes}; counted in {@link #liveBytes()} until {@link #release}. */
+    /**
+     * A buffer of {@code bytes} with unspecified contents, counted in {@link #liveBytes()} until {@link #release}:
+     * a released buffer of the same size if the pool holds one, else a new one. Reuse is safe without waiting
+     * because the one in-order queue runs whatever the new owner enqueues after every command of the old owner.
+     */
     synchronized cl_mem allocate(String op, long bytes) {
         ensureOpen(op);
         if (bytes > maxAllocBytes) {
@@ -173,33 +187,71 @@ public final class ClContext implements AutoCloseable {
                     + mib(bytes) + ") in one buffer, but " + info.name() + " allows at most " + maxAllocBytes
                     + " bytes (" + mib(maxAllocBytes) + ", CL_DEVICE_MAX_MEM_ALLOC_SIZE)");
         }
-        try {
-            cl_mem m = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null);
-            liveBytes.addAndGet(bytes);
-            liveBuffers.incrementAndGet();
-            return m;
-        } catch (CLException e) {
-            int code = e.getStatus();
-            if (isOutOfMemory(code) || code == CL_INVALID_BUFFER_SIZE) {
-                throw new BackendException(op + ": out of device memory: requested " + bytes + " bytes ("
-                        + mib(bytes) + ") on " + info.name() + " with " + liveBytes.get() + " bytes ("
-                        + mib(liveBytes.get()) + ") already held by this backend ("
-                        + CL.stringFor_errorCode(code) + ")", e);
-            }
-            throw error(op, e);
+        ArrayDeque<cl_mem> free = pool.get(bytes);
+        cl_mem m = free == null ? null : free.poll();
+        if (m != null) {
+            pooledBytes -= bytes;
+        } else {
+            m = create(op, bytes);
         }
+        liveBytes.addAndGet(bytes);
+        liveBuffers.incrementAndGet();
+        return m;
     }
 
-    /** Releases a buffer from {@link #allocate}. */
+    /** clCreateBuffer; on an out-of-memory error, empties the pool and tries once more. */
+    private cl_mem create(String op, long bytes) {
+        CLException first = null;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            try {
+                return clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null);
+            } catch (CLException e) {
+                int code = e.getStatus();
+                if (!(isOutOfMemory(code) || code == CL_INVALID_BUFFER_SIZE)) {
+                    throw error(op, e);
+                }
+                first = first == null ? e : first;
+                if (pooledBytes == 0) {
+                    break;
+                }
+                trimPool();
+            }
+        }
+        throw new BackendException(op + ": out of device memory: requested " + bytes + " bytes (" + mib(bytes)
+                + ") on " + info.name() + " with " + liveBytes.get() + " bytes (" + mib(liveBytes.get())
+                + ") already held by this backend (" + CL.stringFor_errorCode(first.getStatus()) + ")", first);
+    }
+
+    /** Returns a buffer from {@link #allocate} to the pool, or releases it when the pool is full or closed. */
     synchronized void release(cl_mem m, long bytes) {
+        liveBytes.addAndGet(-bytes);
+        liveBuffers.decrementAndGet();
+        if (!closed && pooledBytes + bytes <= poolCapBytes) {
+            pool.computeIfAbsent(bytes, k -> new ArrayDeque<>()).push(m);
+            pooledBytes += bytes;
+            return;
+        }
         try {
             clReleaseMemObject(m);
         } catch (CLException e) {
             throw error("tensor.close", e);
-        } finally {
-            liveBytes.addAndGet(-bytes);
-            liveBuffers.decrementAndGet();
         }
+    }
+
+    /** Bytes of released buffers kept for reuse (at most a quarter of the device's memory, and 4 GiB). */
+    public synchronized long pooledBytes() {
+        return pooledBytes;
+    }
+
+    /** Releases every pooled buffer to the driver. */
+    public synchronized void trimPool() {
+        for (ArrayDeque<cl_mem> free : pool.values()) {
+            for (cl_mem m : free) {
+                clReleaseMemObject(m);
+            }
+        }
+        pool.clear();
+        pooledBytes = 0;
     }
 
     /** Blocking host → device copy of {@code data} into the start of {@code m}. */
@@ -424,6 +476,7 @@ public final class ClContext implements AutoCloseable {
         } catch (CLException ignored) {
             // closing anyway
         }
+        trimPool();
         closed = true;
         for (cl_kernel k : kernels.values()) {
             clReleaseKernel(k);

@@ -43,7 +43,7 @@ final class ClOptimKernels {
         Contracts.sameShape(b, op, "w", w, "m", m);
         Contracts.sameShape(b, op, "w", w, "v", v);
         if (t < 1) {
-            throw Contracts.bad(op, "t", "a step >= 1 (incremented before the call)", t);
+            throw Contracts.bad(op, "t", "a step >= 1 (increment t before the update)", t);
         }
         float c1 = (float) (1 - Math.pow(beta1, t));
         float c2 = (float) (1 - Math.pow(beta2, t));

@@ -1,5 +1,6 @@
 package org.layerkit.opencl;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,9 +56,26 @@ class ClMemoryTest {
             last = running.mean().toArray();
             assertEquals(before, b.context().liveBytes(), "live bytes after 10,000 steps");
             assertEquals(buffersBefore, b.context().liveBuffers(), "live buffers after 10,000 steps");
+            // released buffers wait in the pool for the next step, which needs the same sizes: it stays small
+            assertTrue(b.context().pooledBytes() < 64 * 1024, b.context().pooledBytes() + " bytes pooled");
         }
         assertEquals(start, b.context().liveBytes(), "live bytes after closing the inputs");
         assertTrue(Float.isFinite(last[0]));
+    }
+
+    @Test
+    void aClosedTensorsBufferServesTheNextTensorOfTheSameSize() {
+        ClBackend b = ClTestBackend.backend();
+        b.context().trimPool();
+        Tensor first = b.upload(new float[] {1, 2, 3, 4, 5, 6, 7}, Shape.of(7));
+        first.close();
+        assertEquals(28, b.context().pooledBytes());
+        try (Tensor second = b.zeros(Shape.of(7, 1))) {
+            assertEquals(0, b.context().pooledBytes(), "the pooled buffer was taken");
+            assertArrayEquals(new float[7], second.toArray(), "zeros() clears a reused buffer");
+        }
+        b.context().trimPool();
+        assertEquals(0, b.context().pooledBytes());
     }
 
     @Test
