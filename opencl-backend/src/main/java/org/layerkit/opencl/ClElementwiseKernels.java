@@ -134,7 +134,7 @@ final class ClElementwiseKernels {
         Contracts.requireOwned(op, "x", x, b);
         ClContext ctx = b.context();
         int total = x.size();
-        int group = ctx.reductionGroup(CL, "sum_squares_partial");
+        int group = Math.min(ctx.reductionGroup(CL, "sum_squares_partial"), ctx.treeWidth());
         int partials = (int) Math.max(1, Math.min(MAX_PARTIALS, ClLaunch.roundUp(total, 4L * group) / (4L * group)));
         ClTensor out = null;
         ClTensor partial = null;

@@ -42,14 +42,15 @@ record ClLayout(int stats, int perStat, int sBase, int inner, int outerStride) {
     }
 
     /**
-     * The launch plan on this device: LX·LY = {@link ClContext#reductionGroup}; when the statistics alone give
+     * The launch plan on this device: LX·LY within {@link ClContext#reductionGroup}, LY within
+     * {@link ClContext#treeWidth}; when the statistics alone give
      * fewer than {@value #GROUPS_PER_COMPUTE_UNIT} work-groups per compute unit, each statistic is split into
      * chunks (as many as fill the device, leaving every work-item {@value #MIN_ELEMENTS_PER_ITEM}+ elements).
      */
     Plan plan(ClContext ctx, String family, String kernel) {
         int group = ctx.reductionGroup(family, kernel);
         int lx = inner == 1 ? Math.min(Math.min(32, ClLaunch.ceilPow2(stats)), group) : 1;
-        int ly = Math.min(group / lx, ClLaunch.ceilPow2(perStat));
+        int ly = Math.min(Math.min(group / lx, ctx.treeWidth()), ClLaunch.ceilPow2(perStat));
         long groups = ceilDiv(stats, lx);
         long target = (long) GROUPS_PER_COMPUTE_UNIT * Math.max(1, ctx.device().computeUnits());
         int chunks = 1;

@@ -80,9 +80,9 @@ final class ClLossKernels {
         }
     }
 
-    /** Work-items per row: {@link ClContext#reductionGroup}, no more than K needs. */
+    /** Work-items per row: {@link ClContext#reductionGroup} and {@link ClContext#treeWidth}, no more than K needs. */
     private static int rowGroup(ClContext ctx, String kernel, int k) {
-        int group = ctx.reductionGroup(CL, kernel);
+        int group = Math.min(ctx.reductionGroup(CL, kernel), ctx.treeWidth());
         return Math.min(group, ClLaunch.ceilPow2(k));
     }
 
