@@ -41,7 +41,7 @@ final class DropoutCases {
         // bit-identical masks: odd sizes, element counts not a multiple of 4, large offsets, seeds with high bits
         cases.add(bitIdentical(new int[] {64, 64}, 0.7, SEED, 0, "0"));
         cases.add(bitIdentical(new int[] {4096}, 0.7, SEED, (1L << 32) + 5, "2^32+5"));
-        cases.add(bitIdentical(new int[] {64, 64}, 0.7, SEED, 1L << 40, "2^40"));
+        cases.add(bitIdentical(new int[] {4096}, 0.7, SEED, 1L << 40, "2^40"));
         cases.add(bitIdentical(new int[] {64, 64}, 0.7, SEED, -1L, "2^64-1"));
         cases.add(bitIdentical(new int[] {17, 241}, 0.5, 0xDEADBEEFCAFEF00DL, 7, "7"));
         cases.add(bitIdentical(new int[] {7, 3}, 0.3, 1, 0, "0"));
@@ -77,10 +77,15 @@ final class DropoutCases {
     /** The backend's mask equals the reference Philox mapping bit for bit; out = x ⊙ mask. */
     private static ConformanceCase bitIdentical(int[] dims, double keep, long seed, long offset, String offsetName) {
         Shape shape = Shape.of(dims);
-        return ConformanceCase.builder("dropout.mask.bit_identical", Op.DROPOUT).mode(Mode.TRAIN).shape(dims)
-                .param("N", shape.size()).param("shape", shapeName(dims)).param("keep", keep)
-                .param("seed", String.format(Locale.ROOT, "0x%x", seed)).param("offset", offsetName)
-                .tolerance(PRODUCT).check(ctx -> {
+        ConformanceCase.Builder b = ConformanceCase.builder("dropout.mask.bit_identical", Op.DROPOUT)
+                .mode(Mode.TRAIN).shape(dims).param("N", shape.size()).param("keep", keep).param("offset", offsetName);
+        if (dims.length > 1) {
+            b.param("shape", shapeName(dims));
+        }
+        if (seed != SEED) {
+            b.param("seed", String.format(Locale.ROOT, "0x%x", seed));
+        }
+        return b.tolerance(PRODUCT).check(ctx -> {
                     DropoutOptions o = new DropoutOptions(keep, seed, offset);
                     float[] x = ctx.normal(shape.size(), 0, 1);
                     Tensor tx = ctx.upload(x, shape);
