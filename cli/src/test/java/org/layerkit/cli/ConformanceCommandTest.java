@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.layerkit.cli.testing.BrokenReluBackendProvider;
 import org.layerkit.cli.testing.UnavailableBackendProvider;
 
 class ConformanceCommandTest {
@@ -22,6 +23,26 @@ class ConformanceCommandTest {
         assertEquals("0", m.group(2), r::toString);
         assertTrue(r.out().contains("PASSED"), r::toString);
         assertFalse(r.out().contains("FAILED "), r::toString);
+    }
+
+    @Test
+    void aFailingCaseIsReportedAndExitsOne() {
+        Cli.Run r = Cli.run("conformance", "--backend", BrokenReluBackendProvider.NAME, "--include", "relu\\.forward");
+        assertEquals(1, r.exit(), r::toString);
+        assertTrue(r.out().contains("FAILED      relu.forward[shape=[1000,333]]"), r::toString);
+        Matcher m = SUMMARY.matcher(r.out());
+        assertTrue(m.find(), r::toString);
+        assertTrue(Integer.parseInt(m.group(2)) > 0, r::toString);
+        assertTrue(r.err().isEmpty(), "failing cases are a report, not an error\n" + r);
+    }
+
+    @Test
+    void failuresOnlyHidesPassingCases() {
+        Cli.Run r = Cli.run("conformance", "--backend", BrokenReluBackendProvider.NAME, "--include", "relu",
+                "--failures-only");
+        assertEquals(1, r.exit(), r::toString);
+        assertFalse(r.out().contains("PASSED"), r::toString);
+        assertTrue(r.out().contains("FAILED"), r::toString);
     }
 
     @Test

@@ -1,2 +1,2 @@
-/** Test-only backend providers registered through the test class path's META-INF/services. */
+/** Test-only backend providers (never available; CPU with a planted bug), registered through the test META-INF/services. */
 package org.layerkit.cli.testing;
