@@ -154,8 +154,20 @@ public final class BenchCommand extends CommandBase {
 
         boolean anyRank2 = parsed.stream().anyMatch(sh -> sh.rank() == 2);
         List<Result> results = new ArrayList<>();
+        boolean all = names.size() > 1 || "all".equals(backendMixin.backendName());
         for (String name : names) {
-            try (Backend backend = backendMixin.open(name)) {
+            Backend opened;
+            try {
+                opened = backendMixin.open(name);
+            } catch (RuntimeException e) {
+                if (!all) {
+                    throw e;
+                }
+                // one broken backend should not hide the numbers of the others
+                out.println("skipping " + name + ": " + CommandBase.message(e));
+                continue;
+            }
+            try (Backend backend = opened) {
                 out.printf("timing on %s: %s (median of %d after %d warm-up)%n", backend.name(),
                         backend.device().describe(), repeats, warmup);
                 out.flush();
