@@ -4,7 +4,8 @@
 // Tiled kernel: a 16×16 work-group computes a 64×64 tile of C, each work-item a 4×4 block of it (rows ly+16·i,
 // columns lx+16·j, so neighbouring work-items write neighbouring columns). The K dimension advances in slices
 // of 16: each slice of op(A) and op(B) is staged in local memory, read in the coalesced order of the stored
-// (possibly transposed) matrix, zero-padded beyond M, N, K, so any sizes work.
+// (possibly transposed) matrix, zero-padded beyond M, N, K, so any sizes work. Rows of C start at rowOffset, so the
+// host can cover more rows than one launch's 65,535 work-groups along y allow.
 
 #define TS 64      // tile of C per work-group (rows and columns)
 #define TK 16      // K slice
@@ -13,12 +14,12 @@
 
 __kernel __attribute__((reqd_work_group_size(RTS, RTS, 1)))
 void gemm_tiled(__global const float* A, int transA, __global const float* B, int transB, __global float* Cm,
-                int M, int N, int K, float alpha, float beta) {
+                int M, int N, int K, float alpha, float beta, int rowOffset) {
     __local float As[TK][TS + 1]; // As[k][m] = op(A)[m0+m][k0+k]
     __local float Bs[TK][TS + 1]; // Bs[k][n] = op(B)[k0+k][n0+n]
     int lx = get_local_id(0), ly = get_local_id(1);
     int t = ly * RTS + lx;
-    int m0 = get_group_id(1) * TS, n0 = get_group_id(0) * TS;
+    int m0 = rowOffset + get_group_id(1) * TS, n0 = get_group_id(0) * TS;
 
     float acc[WPT][WPT];
     for (int i = 0; i < WPT; i++) {
@@ -92,8 +93,8 @@ void gemm_tiled(__global const float* A, int transA, __global const float* B, in
 
 // One work-item per element of C, for devices whose work-groups cannot hold 16×16 work-items.
 __kernel void gemm_simple(__global const float* A, int transA, __global const float* B, int transB,
-                          __global float* Cm, int M, int N, int K, float alpha, float beta) {
-    int n = get_global_id(0), m = get_global_id(1);
+                          __global float* Cm, int M, int N, int K, float alpha, float beta, int rowOffset) {
+    int n = get_global_id(0), m = rowOffset + get_global_id(1);
     if (m >= M || n >= N) {
         return;
     }

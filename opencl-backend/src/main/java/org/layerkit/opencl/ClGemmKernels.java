@@ -21,18 +21,19 @@ final class ClGemmKernels {
         int m = c.shape().dim(0);
         int n = c.shape().dim(1);
         int k = transA ? a.shape().dim(0) : a.shape().dim(1);
-        if (ctx.kernelWorkGroupSize(CL, "gemm_tiled") >= (long) THREADS * THREADS) {
-            // one 16×16 work-group per 64×64 tile of C
-            ctx.launch("gemm", CL, "gemm_tiled").mem(b.cl(a)).i(transA ? 1 : 0).mem(b.cl(bm)).i(transB ? 1 : 0)
-                    .mem(b.cl(c)).i(m).i(n).i(k).f(alpha).f(beta)
-                    .run2d(ClLaunch.roundUp(n, TILE) / TILE * THREADS, ClLaunch.roundUp(m, TILE) / TILE * THREADS,
-                            THREADS, THREADS);
-        } else {
-            // small work-groups: one work-item per element of C
-            int side = ClLaunch.floorPow2((long) Math.sqrt(ctx.kernelWorkGroupSize(CL, "gemm_simple")));
-            ctx.launch("gemm", CL, "gemm_simple").mem(b.cl(a)).i(transA ? 1 : 0).mem(b.cl(bm)).i(transB ? 1 : 0)
-                    .mem(b.cl(c)).i(m).i(n).i(k).f(alpha).f(beta)
-                    .run2d(ClLaunch.roundUp(n, side), ClLaunch.roundUp(m, side), side, side);
+        boolean tiled = ctx.kernelWorkGroupSize(CL, "gemm_tiled") >= (long) THREADS * THREADS;
+        // tiled: one 16×16 work-group per 64×64 tile of C; else one work-item per element in side×side groups
+        int side = tiled ? THREADS
+                : ClLaunch.floorPow2((long) Math.sqrt(ctx.kernelWorkGroupSize(CL, "gemm_simple")));
+        int rowsPerGroup = tiled ? TILE : side;
+        // at most MAX_GROUPS_Y work-groups along y per launch: larger C goes in slabs of rows
+        long slab = (long) ClLaunch.MAX_GROUPS_Y * rowsPerGroup;
+        for (long row = 0; row < m; row += slab) {
+            long rows = Math.min(slab, m - row);
+            ctx.launch("gemm", CL, tiled ? "gemm_tiled" : "gemm_simple").mem(b.cl(a)).i(transA ? 1 : 0)
+                    .mem(b.cl(bm)).i(transB ? 1 : 0).mem(b.cl(c)).i(m).i(n).i(k).f(alpha).f(beta).i((int) row)
+                    .run2d(ClLaunch.roundUp(n, rowsPerGroup) / rowsPerGroup * side,
+                            ClLaunch.roundUp(rows, rowsPerGroup) / rowsPerGroup * side, side, side);
         }
     }
 }
