@@ -5,11 +5,12 @@
 //   per-channel statistics (batchnorm, spatial batchnorm): statistic c over M = N·HW elements;
 //   per-group statistics   (layernorm = groupnorm with G = 1, groupnorm): statistic n·G+g over M = (C/G)·HW.
 // Reductions use a 2-D work-group (LX statistics side by side × LY work-items per statistic, see lk_sum_y): for
-// batchnorm [N,D] the LX work-items read neighbouring features of one row (coalesced on GPUs).
+// batchnorm [N,D] the LX work-items read neighbouring features of one row (coalesced on GPUs). A statistic may be
+// split into chunks, one work-group row each (get_group_id(1)), that the host merges or adds up.
 
 // The element-wise kernels run on a 2-D range: dimension 0 is j over the C·HW elements of a sample, dimension 1 the
-// samples n (striding by the range's height when N exceeds it), so i = n·C·HW + j without a division. The channel c = j/HW and the statistic need one only for
-// spatial inputs (HW > 1) and groups (1 < G).
+// samples n (striding by the range's height when N exceeds it), so i = n·C·HW + j without a division. The channel
+// c = j/HW and the statistic need one only for spatial inputs (HW > 1) and groups (1 < G).
 inline int lk_channel(int j, int HW) {
     return HW == 1 ? j : j / HW;
 }
