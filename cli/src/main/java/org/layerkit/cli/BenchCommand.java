@@ -50,7 +50,23 @@ import picocli.CommandLine.Option;
                 "Time the normalization and dropout kernels of a backend, or of all side by side.",
                 "Batchnorm, spatial batchnorm, layernorm, groupnorm and dropout, forward and forward+backward:",
                 "median milliseconds, effective GB/s and its share of host memory-copy bandwidth.",
-                "--backend all compares every available backend side by side."})
+                "--backend all compares every available backend side by side."},
+        footerHeading = "%nMinimum traffic behind GB/s, in 4-byte floats (n elements of x, F features or%n"
+                + "channels, R rows, S statistics), each input read once and each output written once:%n",
+        footer = {
+                "  batchnorm, spatial_batchnorm (S = F)",
+                "    forward  3n + 8F: x, gamma, beta, running mean/var in; out, x-hat, mean,",
+                "             rstd, running mean/var out",
+                "    backward 3n + 4F: dOut, x-hat, gamma, rstd in; dX, dGamma, dBeta out",
+                "  layernorm (S = R), groupnorm (S = N*G)",
+                "    forward  3n + 2F + 2S: x, gamma, beta in; out, x-hat, mean, rstd out",
+                "    backward 3n + 3F + S: dOut, x-hat, gamma, rstd in; dX, dGamma, dBeta out",
+                "  dropout",
+                "    forward  3n: x in; out, mask out",
+                "    backward 3n: dOut, mask in; dX out",
+                "The forward+backward figure counts both. %%copy divides by the bandwidth of",
+                "System.arraycopy (one read, one write per float) measured in the same run.",
+                "Ops run in TRAIN mode; each timed run ends with backend.synchronize()."})
 public final class BenchCommand extends CommandBase {
     /** The ops this command knows, in report order. */
     static final List<String> OPS = List.of("batchnorm", "spatial_batchnorm", "layernorm", "groupnorm", "dropout");

@@ -39,6 +39,8 @@ class LayerkitCommandTest {
         assertEquals(0, help.exit(), help::toString);
         assertTrue(help.out().contains("Usage: layerkit " + sub), help::toString);
         assertTrue(help.out().contains("--verbose"), help::toString);
+        assertFalse(help.out().contains("[picocli WARN]") || help.err().contains("[picocli WARN]"),
+                "a help text with an unescaped % or a bad format\n" + help);
         Cli.Run version = Cli.run(sub, "--version");
         assertEquals(0, version.exit(), version::toString);
         assertTrue(version.out().startsWith("layerkit "), version::toString);
