@@ -1,6 +1,7 @@
 package org.layerkit.models.train;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 
 /**
@@ -9,7 +10,7 @@ import java.util.Locale;
  * {@code (Epoch 1 / 10) train acc: …; val_acc: …} after each epoch.
  */
 public final class ConsoleListener implements TrainingListener {
-    private final PrintStream out;
+    private final PrintWriter out;
     private final int printEvery;
     private int batchSize;
     private int iterationsPerEpoch;
@@ -18,6 +19,14 @@ public final class ConsoleListener implements TrainingListener {
 
     /** {@code printEvery} counts iterations; 0 prints epochs only. */
     public ConsoleListener(PrintStream out, int printEvery) {
+        this(new PrintWriter(out, true), printEvery);
+    }
+
+    /** For writers such as picocli's {@code spec.commandLine().getOut()}; every line is flushed. */
+    public ConsoleListener(PrintWriter out, int printEvery) {
+        if (printEvery < 0) {
+            throw new IllegalArgumentException("ConsoleListener: printEvery expected >= 0, got " + printEvery);
+        }
         this.out = out;
         this.printEvery = printEvery;
     }
@@ -39,6 +48,7 @@ public final class ConsoleListener implements TrainingListener {
                     : e.examplesPerSecond();
             out.printf(Locale.ROOT, "(Iteration %d / %d) loss: %.6f  (%.0f examples/s)%n", e.iteration(),
                     e.iterations(), e.loss(), rate);
+            out.flush();
             lastIteration = e.iteration();
             lastNanos = now;
         }
@@ -49,6 +59,7 @@ public final class ConsoleListener implements TrainingListener {
         out.printf(Locale.ROOT, "(Epoch %d / %d) train acc: %.4f; val_acc: %.4f; loss: %.4f; lr: %.3g; %.1f s%s%n",
                 e.epoch(), e.epochs(), e.trainAccuracy(), e.valAccuracy(), e.meanLoss(), e.learningRate(), e.seconds(),
                 e.improved() ? " *" : "");
+        out.flush();
         // measure the next throughput from here, so that the accuracy evaluation does not count
         lastNanos = System.nanoTime();
         lastIteration = (long) e.epoch() * iterationsPerEpoch;
