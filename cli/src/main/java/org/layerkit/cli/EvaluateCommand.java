@@ -75,7 +75,11 @@ public final class EvaluateCommand extends CommandBase {
         if (data.valSize == null && meta.containsKey("cli.val_size")) {
             data.valSize = Integer.parseInt(meta.get("cli.val_size"));
         }
-        InputScaling scaling = InputScaling.fromMetadata(meta);
+        if (checkpoint.standardizer() == null && meta.containsKey("cli.input_mean")) {
+            // saved before checkpoints had an STDZ section: evaluating it on raw inputs would be silently wrong
+            throw new CliException("--model " + model + ": saved by an older layerkit that kept the input "
+                    + "standardization in metadata (cli.input_mean/cli.input_std); train it again with this version");
+        }
         PrintWriter out = out();
         try (Backend backend = backendMixin.open()) {
             DataSets.Loaded loaded = data.load(DataSets.Kind.FASHION_MNIST.id, 0);
@@ -84,15 +88,14 @@ public final class EvaluateCommand extends CommandBase {
                 case "val" -> loaded.splits().validation();
                 default -> loaded.splits().test();
             };
-            if (scaling != null) {
-                d = scaling.apply(d);
-            }
             int inputs = checkpoint.netConfig().inputDim();
             int classes = checkpoint.netConfig().numClasses();
             if (d.featureCount() != inputs || d.classes() != classes) {
                 throw new CliException("the model expects " + inputs + " features and " + classes + " classes, but "
                         + loaded.title() + " has " + d.featureCount() + " features and " + d.classes() + " classes");
             }
+            // the standardization the model was trained behind (the checkpoint's STDZ section), if any
+            d = checkpoint.preprocess(d);
             if (d.size() == 0) {
                 throw new CliException("the " + split + " split of " + loaded.title() + " is empty");
             }

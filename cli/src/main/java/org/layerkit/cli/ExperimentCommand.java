@@ -142,10 +142,11 @@ public final class ExperimentCommand extends CommandBase {
         try (Backend backend = backendMixin.open()) {
             int defaultTrain = kind == Kind.DROPOUT ? 1000 : 5000;
             DataSets.Loaded loaded = data.load(DataSets.Kind.FASHION_MNIST.id, defaultTrain);
-            DatasetSplits splits = InputScaling.fit(loaded.splits().train()).apply(loaded.splits());
+            DatasetSplits splits = loaded.splits().standardized();
             if (data.valSize == null && splits.validation().size() > 1000) {
                 // a thousand examples measure validation accuracy well enough for curves and keep each epoch short
-                splits = new DatasetSplits(splits.train(), splits.validation().slice(0, 1000), splits.test());
+                splits = new DatasetSplits(splits.train(), splits.validation().slice(0, 1000), splits.test(),
+                        splits.standardizer());
             }
             List<Run> runs = runs(kind, splits);
             out.printf(Locale.ROOT, "experiment %s: %d runs on %s; %d train / %d val examples of %s%n", kind.id,

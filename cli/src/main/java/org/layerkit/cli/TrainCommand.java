@@ -127,8 +127,9 @@ public final class TrainCommand extends CommandBase {
         PrintWriter out = out();
         try (Backend backend = backendMixin.open()) {
             DataSets.Loaded loaded = data.load(DataSets.Kind.FASHION_MNIST.id, 0);
-            InputScaling scaling = noStandardize ? null : InputScaling.fit(loaded.splits().train());
-            DatasetSplits splits = scaling == null ? loaded.splits() : scaling.apply(loaded.splits());
+            // the standardizer (fitted on the training split) travels with the splits into the checkpoint's STDZ
+            // section, so that the saved model applies to raw data
+            DatasetSplits splits = noStandardize ? loaded.splits() : loaded.splits().standardized();
             FullyConnectedNetConfig netConfig = netConfig(splits);
             OptimizerConfig optConfig = OptimizerConfig.defaults(optimizer);
             if (lr != null) {
@@ -136,7 +137,7 @@ public final class TrainCommand extends CommandBase {
             }
             SolverConfig solverConfig = SolverConfig.builder().epochs(epochs).batchSize(batchSize)
                     .learningRateDecay(lrDecay).seed(seed).lossEvery(lossEvery).build();
-            out.println("data:    " + loaded.describe() + (scaling == null ? "" : ", standardized"));
+            out.println("data:    " + loaded.describe() + (splits.standardizer() == null ? "" : ", standardized"));
             out.println("net:     " + netConfig);
             out.println("train:   " + optConfig + ", lr decay " + lrDecay + " per epoch, " + epochs + " epochs of "
                     + batchSize + " examples");
@@ -161,11 +162,8 @@ public final class TrainCommand extends CommandBase {
                         backend.name(), backend.device().name());
                 if (save != null) {
                     Map<String, String> meta = metadata(loaded, backend, history, trainAcc, valAcc, testAcc);
-                    if (scaling != null) {
-                        scaling.toMetadata(meta);
-                    }
                     try {
-                        Checkpoint.of(net, null, meta).save(save);
+                        Checkpoint.of(net, null, splits.standardizer(), meta).save(save);
                     } catch (IOException e) {
                         throw new CliException("--save " + save + ": cannot write the model: "
                                 + Files2.describe(e), e);

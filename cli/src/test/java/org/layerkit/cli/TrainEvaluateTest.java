@@ -1,18 +1,25 @@
 package org.layerkit.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.layerkit.cli.testing.UnavailableBackendProvider;
+import org.layerkit.models.checkpoint.Checkpoint;
+import org.layerkit.models.data.Standardizer;
 
 /** train and evaluate end to end on a tiny generated IDX data set. */
 class TrainEvaluateTest {
@@ -56,7 +63,7 @@ class TrainEvaluateTest {
         assertEquals(3, rows.size(), rows::toString);
         assertTrue(rows.get(0).startsWith("epoch,mean_loss,train_accuracy,val_accuracy"), rows.get(0));
 
-        // evaluate finds the data set (and input scaling) from the model file and reproduces train's test accuracy
+        // evaluate finds the data set (metadata) and the input standardization (STDZ section) in the model file and reproduces train's test accuracy
         Cli.Run e = Cli.run("evaluate", "--model", model.toString(), "--backend", "cpu");
         assertEquals(0, e.exit(), e::toString);
         assertTrue(e.out().contains("test accuracy: " + m.group(3)), () -> "train said " + m.group(3) + "\n" + e);
@@ -74,6 +81,69 @@ class TrainEvaluateTest {
             assertTrue(a.find(), cl::toString);
             assertEquals(Double.parseDouble(m.group(2)), Double.parseDouble(a.group(1)), 0.03, cl::toString);
         }
+    }
+
+    @Test
+    void savedModelCarriesTheStandardizationInTheCheckpointSectionNotInMetadata() throws Exception {
+        Path model = tmp.resolve("stdz/model.lkm");
+        Cli.Run r = Cli.run(tinyTrain("--save", model.toString()));
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().contains(", standardized"), r::toString);
+
+        Checkpoint c = Checkpoint.load(model);
+        Standardizer s = c.standardizer();
+        assertNotNull(s, "train --save must write the STDZ section");
+        // exactly the statistics of the raw training split (the last 50 of the 300 examples are validation)
+        Standardizer expected = Standardizer.fit(
+                DataSets.load("fashion-mnist", data, 50, 0).splits().train());
+        assertEquals(c.netConfig().inputDim(), s.featureCount());
+        assertArrayEquals(expected.mean(), s.mean());
+        assertArrayEquals(expected.std(), s.std());
+        assertFalse(c.metadata().keySet().stream().anyMatch(k -> k.startsWith("cli.input_")), c.metadata()::toString);
+        // the other cli.* metadata stays
+        for (String k : List.of("cli.dataset", "cli.data_dir", "cli.val_size", "cli.best_epoch", "cli.train_accuracy",
+                "cli.val_accuracy", "cli.test_accuracy", "cli.backend")) {
+            assertTrue(c.metadata().containsKey(k), () -> k + " missing from " + c.metadata());
+        }
+        assertEquals("fashion-mnist", c.metadata().get("cli.dataset"));
+        assertEquals("50", c.metadata().get("cli.val_size"));
+    }
+
+    @Test
+    void noStandardizeTrainsOnRawInputsAndSavesNoStandardization() throws Exception {
+        Path model = tmp.resolve("raw/model.lkm");
+        Cli.Run r = Cli.run(tinyTrain("--no-standardize", "--save", model.toString()));
+        assertEquals(0, r.exit(), r::toString);
+        assertFalse(r.out().contains("standardized"), r::toString);
+        Matcher m = Pattern.compile("final: .* test acc ([0-9.]+)").matcher(r.out());
+        assertTrue(m.find(), r::toString);
+
+        Checkpoint c = Checkpoint.load(model);
+        assertNull(c.standardizer(), "--no-standardize: no STDZ section");
+        assertFalse(c.metadata().keySet().stream().anyMatch(k -> k.startsWith("cli.input_")), c.metadata()::toString);
+
+        // evaluate feeds the raw inputs and reproduces train's test accuracy
+        Cli.Run e = Cli.run("evaluate", "--model", model.toString(), "--backend", "cpu");
+        assertEquals(0, e.exit(), e::toString);
+        assertTrue(e.out().contains("test accuracy: " + m.group(1)), () -> "train said " + m.group(1) + "\n" + e);
+    }
+
+    @Test
+    void modelWithTheOldMetadataStandardizationIsRefusedNotEvaluatedOnRawInputs() throws Exception {
+        Path model = tmp.resolve("legacy/model.lkm");
+        Cli.Run r = Cli.run(tinyTrain("--save", model.toString()));
+        assertEquals(0, r.exit(), r::toString);
+        Checkpoint c = Checkpoint.load(model);
+        Map<String, String> meta = new LinkedHashMap<>(c.metadata());
+        meta.put("cli.input_mean", "AAAAAA==");
+        meta.put("cli.input_std", "AACAPw==");
+        new Checkpoint(c.netConfig(), c.tensors(), c.counters(), c.optimizer(), null, meta).save(model);
+
+        Cli.Run e = Cli.run("evaluate", "--model", model.toString(), "--backend", "cpu");
+        assertEquals(1, e.exit(), e::toString);
+        assertTrue(e.err().contains("older layerkit") && e.err().contains("train it again"), e::toString);
+        assertFalse(e.err().contains("\tat "), e::toString);
+        assertFalse(e.out().contains("accuracy"), e::toString);
     }
 
     @Test
