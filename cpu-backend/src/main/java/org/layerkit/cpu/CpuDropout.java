@@ -13,8 +13,10 @@ import org.layerkit.api.Tensor;
  * (⌊i/4⌋ low 32, ⌊i/4⌋ high 32, o low 32, o high 32), word = output i mod 4 of the block; kept iff
  * (word &gt;&gt;&gt; 8) &lt; T with T = {@link DropoutOptions#threshold()}; then mask = scale and out = x·scale,
  * else mask = 0 and out = x·0 (so out = x ⊙ mask, the same float product everywhere). One Philox block serves four
- * consecutive elements, so the loop below runs over blocks and never calls the per-element helper of
- * {@link org.layerkit.api.Philox4x32}.
+ * consecutive elements, so the work runs over blocks and never calls the per-element helper of
+ * {@link org.layerkit.api.Philox4x32}: {@link #BATCH} blocks at a time in structure-of-arrays form, each round a few
+ * long-integer loops that C2 vectorizes (AVX-512 multiplies eight 64-bit lanes at once), which measured several times
+ * faster than one block at a time.
  */
 final class CpuDropout {
     private static final int M0 = 0xD2511F53;
@@ -22,6 +24,8 @@ final class CpuDropout {
     private static final int W0 = 0x9E3779B9;
     private static final int W1 = 0xBB67AE85;
     private static final long LO = 0xFFFFFFFFL;
+    /** Philox blocks computed together (4 elements each). */
+    static final int BATCH = 256;
 
     private CpuDropout() {
     }
@@ -48,21 +52,95 @@ final class CpuDropout {
         int c3 = (int) (o.offset() >>> 32);
         int blocks = (size + 3) >>> 2;
         CpuParallel.forRows(blocks, 4, (k, from, to) -> {
-            // step 1: one Philox block per four elements; the mask from the top 24 bits of each word
-            int[] w = new int[4];
-            for (long blk = from; blk < to; blk++) {
-                philox(blk, c2, c3, k0, k1, w);
-                int base = (int) (blk << 2);
-                for (int j = 0, n = Math.min(4, size - base); j < n; j++) {
-                    m[base + j] = maskValue(w[j], threshold, scaleBits);
-                }
+            CpuScratch s = CpuScratch.get();
+            long[][] table = s.longTable(8, BATCH); // two sets of four words, the rounds alternate between them
+            for (int base = from; base < to; base += BATCH) {
+                int nb = Math.min(BATCH, to - base);
+                // step 1: Philox4x32-10 of up to BATCH consecutive blocks at once, lane by lane (vectorized)
+                int at = philoxBatch(base, nb, c2, c3, k0, k1, table);
+                // step 2: the mask from the top 24 bits of each word; element 4·blk + j takes word j of block blk
+                interleaveMasks(table, at, base, nb, size, threshold, scaleBits, m);
             }
-            // step 2: out = x ⊙ mask over this chunk's elements: x·scale when kept, x·0 when dropped
+            // step 3: out = x ⊙ mask over this chunk's elements: x·scale when kept, x·0 when dropped
             for (int i = from << 2, end = Math.min(size, to << 2); i < end; i++) {
                 y[i] = xs[i] * m[i];
             }
         });
         return new DropoutResult(out, mask);
+    }
+
+    /**
+     * Philox4x32-10 of blocks [base, base + nb) with counter (blk low 32, blk high 32, c2, c3) under key (k0, k1), in
+     * structure-of-arrays form: t[at + j][i] holds word j of block base + i, one 32-bit word per long (so the
+     * 32×32-bit products are exact 64-bit multiplies). Each round is four loops of one store each, which C2
+     * vectorizes; the rounds read t[0..3] and write t[4..7] or the other way round. Returns where the output starts
+     * (0 or 4).
+     */
+    static int philoxBatch(int base, int nb, int c2, int c3, int k0, int k1, long[][] t) {
+        long[] x0 = t[0];
+        long[] x1 = t[1];
+        long[] x2 = t[2];
+        long[] x3 = t[3];
+        for (int i = 0; i < nb; i++) {
+            x0[i] = base + i;           // block index < 2³¹: low word is the index, high word 0
+        }
+        java.util.Arrays.fill(x1, 0, nb, 0L);
+        java.util.Arrays.fill(x2, 0, nb, c2 & LO);
+        java.util.Arrays.fill(x3, 0, nb, c3 & LO);
+        long key0 = k0 & LO;
+        long key1 = k1 & LO;
+        int in = 0;
+        for (int round = 0; round < 10; round++) {
+            int out = 4 - in;
+            if (round > 0) {
+                key0 = (key0 + (W0 & LO)) & LO;
+                key1 = (key1 + (W1 & LO)) & LO;
+            }
+            // (hi(M1·c2) ⊕ c1 ⊕ k0, lo(M1·c2), hi(M0·c0) ⊕ c3 ⊕ k1, lo(M0·c0))
+            roundHi(t[out], t[in + 2], t[in + 1], M1 & LO, key0, nb);
+            roundLo(t[out + 1], t[in + 2], M1 & LO, nb);
+            roundHi(t[out + 2], t[in], t[in + 3], M0 & LO, key1, nb);
+            roundLo(t[out + 3], t[in], M0 & LO, nb);
+            in = out;
+        }
+        return in;
+    }
+
+    /** dst[i] = hi32(m·src[i]) ⊕ other[i] ⊕ key, every value a 32-bit word held in a long. */
+    private static void roundHi(long[] dst, long[] src, long[] other, long m, long key, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[i] = ((m * src[i]) >>> 32) ^ other[i] ^ key;
+        }
+    }
+
+    /** dst[i] = lo32(m·src[i]). */
+    private static void roundLo(long[] dst, long[] src, long m, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[i] = (m * src[i]) & LO;
+        }
+    }
+
+    /** mask[4·(base+i) + j] from words t[at + j][i], for the elements below size. */
+    private static void interleaveMasks(long[][] t, int at, int base, int nb, int size, int threshold, int scaleBits,
+                                        float[] m) {
+        long[] w0 = t[at];
+        long[] w1 = t[at + 1];
+        long[] w2 = t[at + 2];
+        long[] w3 = t[at + 3];
+        int full = Math.min(nb, (size >>> 2) - base); // blocks whose four elements all exist
+        for (int i = 0; i < full; i++) {
+            int e = (base + i) << 2;
+            m[e] = maskValue((int) w0[i], threshold, scaleBits);
+            m[e + 1] = maskValue((int) w1[i], threshold, scaleBits);
+            m[e + 2] = maskValue((int) w2[i], threshold, scaleBits);
+            m[e + 3] = maskValue((int) w3[i], threshold, scaleBits);
+        }
+        for (int i = Math.max(full, 0); i < nb; i++) {
+            int e = (base + i) << 2;
+            for (int j = 0; j < 4 && e + j < size; j++) {
+                m[e + j] = maskValue((int) t[at + j][i], threshold, scaleBits);
+            }
+        }
     }
 
     static Tensor backward(CpuBackend be, Tensor dOut, Tensor mask) {
@@ -87,35 +165,5 @@ final class CpuDropout {
     static float maskValue(int word, int threshold, int scaleBits) {
         int keptBits = ((word >>> 8) - threshold) >> 31;
         return Float.intBitsToFloat(scaleBits & keptBits);
-    }
-
-    /**
-     * Philox4x32-10 of counter (blk low 32, blk high 32, c2, c3) under key (k0, k1), into {@code out[0..3]}: ten
-     * rounds, the key bumped by the Weyl constants between rounds. Identical to
-     * {@link org.layerkit.api.Philox4x32#block}, inlined here to keep the hot loop free of calls and allocations.
-     */
-    static void philox(long blk, int c2, int c3, int k0, int k1, int[] out) {
-        int c0 = (int) blk;
-        int c1 = (int) (blk >>> 32);
-        for (int round = 0; round < 10; round++) {
-            if (round > 0) {
-                k0 += W0;
-                k1 += W1;
-            }
-            long p0 = (M0 & LO) * (c0 & LO);
-            long p1 = (M1 & LO) * (c2 & LO);
-            int n0 = (int) (p1 >>> 32) ^ c1 ^ k0;
-            int n1 = (int) p1;
-            int n2 = (int) (p0 >>> 32) ^ c3 ^ k1;
-            int n3 = (int) p0;
-            c0 = n0;
-            c1 = n1;
-            c2 = n2;
-            c3 = n3;
-        }
-        out[0] = c0;
-        out[1] = c1;
-        out[2] = c2;
-        out[3] = c3;
     }
 }

@@ -1,6 +1,5 @@
 package org.layerkit.cpu;
 
-import java.util.Arrays;
 import org.layerkit.api.BatchNormParams;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Mode;
@@ -20,18 +19,56 @@ import org.layerkit.api.Tensor;
  * groupnorm). A "slab" is the S contiguous values of one (n, c) of an {@code [N,C,H,W]} tensor; a "segment" is the
  * (C/G)·S contiguous values of one (n, group).
  *
- * <p>Numerics: every statistic is two-pass (mean first, then the centred sum of squares) with double accumulators,
- * so inputs like 1e4 + N(0,1) keep their variance; every backward sum is accumulated in double. Parallel work is
- * split into chunks whose partial sums are combined in chunk order, so results do not depend on thread timing.
+ * <p><b>Passes over memory.</b> Every forward reads x twice (statistics, then x̂ and y) and every backward reads dOut
+ * and x̂ twice (the two sums, then dX): the second pass needs the finished statistics of the first. Each pass does all
+ * its work in one sweep — the mean and the variance together, Σ dOut and Σ dOut·x̂ together, dγ and dβ along with the
+ * sums dX needs — and works on one row (or block) at a time in L1, so memory sees each array once per pass.
  *
- * <p>The element-wise passes (x̂ and y; dX) run in float, because the JIT vectorizes float loops but not
- * float↔double conversions (a double x̂ pass measured 6 times slower). Precision is kept by splitting the mean into
- * a float head and tail, μ = hi + lo: x − hi is exact for x within a factor 2 of hi (Sterbenz), so
- * x̂ = ((x − hi) − lo)·rstd loses only a few float ulps even for 1e4 + N(0,1), where a plain float x − μ would be
- * off by half an ulp of 1e4 (see {@link Centering}). dX is rewritten as a·g − (b + c·x̂) with per-statistic
- * coefficients formed in double from the double sums (see {@link DxCoefficients}).
+ * <p><b>Numerics.</b> Statistics are computed in one pass over memory but stay as stable as two-pass: a run of values
+ * (a row, a block of a slab) is staged in L1, its float mean taken first, and Σ(x − c), Σ(x − c)² are formed around
+ * that shift c; in batchnorm's column statistics the shift is the first row of the chunk. Partial results
+ * (count, mean, M2 = Σ(x − mean)²) are merged in double with Chan's formula
+ * M2 = M2a + M2b + δ²·na·nb/(na + nb), δ = meanb − meana. The float sums are short (blocks of
+ * {@link #BLOCK_ROWS} rows, or lanes of a {@link CpuLoops#sum fold}) and flushed into double, so inputs like
+ * 1e4 + N(0,1) keep their variance. Parallel work is split into chunks whose partials are combined in chunk order, so
+ * results do not depend on thread timing.
+ *
+ * <p>The element-wise passes (x̂ and y; dX) run in float, because C2 vectorizes float loops but not float↔double
+ * conversions. Precision is kept by splitting the mean into a float head and tail, μ = hi + lo: x − hi is exact for x
+ * within a factor 2 of hi (Sterbenz), so x̂ = ((x − hi) − lo)·rstd loses only a few float ulps even for
+ * 1e4 + N(0,1). dX is rewritten as a·g − (b + c·x̂) with per-statistic coefficients formed in double from the double
+ * sums. How the loops are written so that C2 vectorizes them is in {@link CpuLoops}.
+ *
+ * <p><b>Memory.</b> Outputs come from the backend's pool; everything else (row buffers, per-chunk partials,
+ * coefficients) from {@link CpuScratch}, so a warm kernel allocates nothing.
  */
 final class CpuNormKernels {
+    /** Rows accumulated in float before a flush into the double column sums. */
+    static final int BLOCK_ROWS = 64;
+    /** Values of a slab or segment staged in L1 at a time for its statistics. */
+    static final int STATS_BLOCK = 2048;
+
+    // chunk-body scratch slots (below CpuScratch.CALL)
+    private static final int ROW_T = 0;
+    private static final int ROW_U = 1;
+    private static final int ACC_1 = 2;
+    private static final int ACC_2 = 3;
+    private static final int ROW_V = 4;
+    private static final int ROW_W = 5;
+    private static final int SHIFT = 6;
+    private static final int STAT_T = 5;
+    private static final int STAT_V = 6;
+    private static final int STAT_W = 7;
+    // call-level scratch slots
+    private static final int PART = CpuScratch.CALL;
+    private static final int STATS = CpuScratch.CALL + 1;
+    private static final int HI = CpuScratch.CALL;
+    private static final int LO = CpuScratch.CALL + 1;
+    private static final int RS = CpuScratch.CALL + 2;
+    private static final int CA = CpuScratch.CALL + 3;
+    private static final int CB = CpuScratch.CALL + 4;
+    private static final int CC = CpuScratch.CALL + 5;
+
     private CpuNormKernels() {
     }
 
@@ -43,68 +80,106 @@ final class CpuNormKernels {
         int n = x.shape().dim(0);
         int d = x.shape().dim(1);
         float[] xs = CpuBackend.data(x);
-        double[] mean;
-        double[] rstd = new double[d];
+        CpuScratch scratch = CpuScratch.get();
+        double[] stats = scratch.doubles(STATS, 3 * d); // mean [0,D), variance [D,2D), rstd [2D,3D)
         if (mode == Mode.TRAIN) {
-            // step 1: mean over N
-            mean = columnSums(n, d, (from, to, acc) -> {
-                for (int row = from; row < to; row++) {
-                    for (int j = 0, off = row * d; j < d; j++) {
-                        acc[j] += xs[off + j];
-                    }
-                }
-            });
+            // step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row
+            int chunks = CpuParallel.chunks(n, d);
+            double[] part = scratch.doubles(PART, chunks * 2 * d);
+            CpuParallel.forChunks(chunks, n, (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d));
+            // step 2: merge the chunks in order (Chan), then the biased variance and rstd
+            mergeColumnStats(part, chunks, n, d, stats);
             for (int j = 0; j < d; j++) {
-                mean[j] /= n;
-            }
-            // step 2: biased variance over N, from the centred values (two-pass: no cancellation)
-            double[] mu = mean;
-            double[] var = columnSums(n, d, (from, to, acc) -> {
-                for (int row = from; row < to; row++) {
-                    for (int j = 0, off = row * d; j < d; j++) {
-                        double c = xs[off + j] - mu[j];
-                        acc[j] += c * c;
-                    }
-                }
-            });
-            for (int j = 0; j < d; j++) {
-                var[j] /= n;
-                rstd[j] = 1.0 / Math.sqrt(var[j] + p.eps());
+                stats[d + j] /= n;
+                stats[2 * d + j] = 1.0 / Math.sqrt(stats[d + j] + p.eps());
             }
             // step 3: running statistics in place, r = decay·r + (1−decay)·batch
-            updateRunning(runningMean, runningVar, mean, var, n, p);
+            updateRunning(runningMean, runningVar, stats, d, n, p);
         } else {
             // EVAL: the running statistics stand in for the batch's
-            mean = toDouble(CpuBackend.data(runningMean));
-            double[] var = toDouble(CpuBackend.data(runningVar));
+            float[] rm = CpuBackend.data(runningMean);
+            float[] rv = CpuBackend.data(runningVar);
             for (int j = 0; j < d; j++) {
-                rstd[j] = 1.0 / Math.sqrt(var[j] + p.eps());
+                stats[j] = rm[j];
+                stats[2 * d + j] = 1.0 / Math.sqrt(rv[j] + p.eps());
             }
         }
-        // step 4: x̂ = (x − μ)·rstd, y = γ·x̂ + β
+        // step 4: x̂ = ((x − hi) − lo)·rstd and y = γ·x̂ + β, row by row through an L1 buffer
+        float[] hi = scratch.floats(HI, d);
+        float[] lo = scratch.floats(LO, d);
+        float[] rs = scratch.floats(RS, d);
+        split(stats, 0, 2 * d, d, hi, lo, rs);
         float[] g = CpuBackend.data(gamma);
         float[] b = CpuBackend.data(beta);
         CpuTensor xhat = be.allocate(x.shape());
         CpuTensor out = be.allocate(x.shape());
         float[] xh = xhat.data();
         float[] y = out.data();
-        Centering ctr = Centering.of(mean, rstd);
-        float[] hi = ctr.hi();
-        float[] lo = ctr.lo();
-        float[] rs = ctr.rstd();
         CpuParallel.forRows(n, d, (k, from, to) -> {
+            float[] t = CpuScratch.get().floats(ROW_T, d);
             for (int row = from; row < to; row++) {
                 int off = row * d;
-                for (int j = 0; j < d; j++) {
-                    float v = ((xs[off + j] - hi[j]) - lo[j]) * rs[j];
-                    xh[off + j] = v;
-                    y[off + j] = g[j] * v + b[j];
-                }
+                System.arraycopy(xs, off, t, 0, d);
+                CpuLoops.normalize(t, hi, lo, rs, d);
+                System.arraycopy(t, 0, xh, off, d);
+                CpuLoops.affine(t, g, b, d);
+                System.arraycopy(t, 0, y, off, d);
             }
         });
         NormCache cache = new NormCache(NormKind.BATCHNORM, mode, 1, xhat,
-                be.fromDoubles(mean, Shape.of(d)), be.fromDoubles(rstd, Shape.of(d)));
+                be.fromDoubles(stats, 0, Shape.of(d)), be.fromDoubles(stats, 2 * d, Shape.of(d)));
         return new NormResult(out, cache);
+    }
+
+    /**
+     * Column mean and M2 of rows [from, to) of x [·,D], into part[at, at+D) and part[at+D, at+2D). One pass: each row
+     * is staged, shifted by the chunk's first row c, and Σ(x−c), Σ(x−c)² are accumulated in float for
+     * {@link #BLOCK_ROWS} rows, then flushed into double. mean = c + Σ(x−c)/m, M2 = Σ(x−c)² − (Σ(x−c))²/m.
+     */
+    private static void columnStats(float[] xs, int d, int from, int to, double[] part, int at) {
+        CpuScratch s = CpuScratch.get();
+        float[] t = s.floats(ROW_T, d);
+        float[] c = s.floats(SHIFT, d);
+        float[] s1 = s.zeroedFloats(ACC_1, d);
+        float[] s2 = s.zeroedFloats(ACC_2, d);
+        java.util.Arrays.fill(part, at, at + 2 * d, 0.0);
+        System.arraycopy(xs, from * d, c, 0, d);
+        for (int row = from; row < to; row++) {
+            // term 1: u = x − c; Σu and Σu² in float over a short block of rows
+            System.arraycopy(xs, row * d, t, 0, d);
+            CpuLoops.addShiftedTo(s1, t, c, d);
+            CpuLoops.addShiftedSquaresTo(s2, t, c, d);
+            // term 2: every BLOCK_ROWS rows (and at the end) into the double sums
+            if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
+                CpuLoops.flush(part, at, s1, d);
+                CpuLoops.flush(part, at + d, s2, d);
+                java.util.Arrays.fill(s1, 0, d, 0f);
+                java.util.Arrays.fill(s2, 0, d, 0f);
+            }
+        }
+        double m = to - from;
+        for (int j = 0; j < d; j++) {
+            double su = part[at + j];
+            part[at + j] = c[j] + su / m;
+            part[at + d + j] = Math.max(0.0, part[at + d + j] - su * su / m);
+        }
+    }
+
+    /** Chan's merge of per-chunk (mean, M2) over the row split of [0, rows) into stats[0, D) and stats[D, 2D). */
+    private static void mergeColumnStats(double[] part, int chunks, int rows, int d, double[] stats) {
+        System.arraycopy(part, 0, stats, 0, 2 * d);
+        double na = CpuParallel.chunkStart(1, chunks, rows);
+        for (int k = 1; k < chunks; k++) {
+            double nb = CpuParallel.chunkStart(k + 1, chunks, rows) - CpuParallel.chunkStart(k, chunks, rows);
+            int at = k * 2 * d;
+            double w = na * nb / (na + nb);
+            for (int j = 0; j < d; j++) {
+                double delta = part[at + j] - stats[j];
+                stats[j] += delta * nb / (na + nb);
+                stats[d + j] += part[at + d + j] + delta * delta * w;
+            }
+            na += nb;
+        }
     }
 
     static NormGrads batchNormBackward(CpuBackend be, Tensor dOut, NormCache cache, Tensor gamma) {
@@ -115,33 +190,58 @@ final class CpuNormKernels {
         float[] xh = CpuBackend.data(cache.xhat());
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
-        // step 1: Σ_N dOut (dβ) and Σ_N dOut·x̂ (dγ), side by side in one accumulator [2D]
-        double[] sums = columnSums(n, 2 * d, (from, to, acc) -> {
-            for (int row = from; row < to; row++) {
-                for (int j = 0, off = row * d; j < d; j++) {
-                    acc[j] += dy[off + j];
-                    acc[d + j] += (double) dy[off + j] * xh[off + j];
-                }
+        CpuScratch scratch = CpuScratch.get();
+        // step 1: Σ_N dOut (dβ) and Σ_N dOut·x̂ (dγ) in one pass, per chunk, then in chunk order
+        int chunks = CpuParallel.chunks(n, d);
+        double[] part = scratch.doubles(PART, chunks * 2 * d);
+        CpuParallel.forChunks(chunks, n, (k, from, to) -> columnDyAndDyXhat(dy, xh, d, from, to, part, k * 2 * d));
+        for (int k = 1; k < chunks; k++) {
+            for (int j = 0, at = k * 2 * d; j < 2 * d; j++) {
+                part[j] += part[at + j];
             }
-        });
-        double[] sumDy = Arrays.copyOfRange(sums, 0, d);
-        double[] sumDyXhat = Arrays.copyOfRange(sums, d, 2 * d);
+        }
         // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut
-        DxCoefficients co = DxCoefficients.batchNorm(g, rstd, sumDy, sumDyXhat, n, cache.mode());
-        float[] ca = co.a();
-        float[] cb = co.b();
-        float[] cc = co.c();
+        float[] ca = scratch.floats(CA, d);
+        float[] cb = scratch.floats(CB, d);
+        float[] cc = scratch.floats(CC, d);
+        batchNormCoefficients(g, rstd, part, 0, d, n, cache.mode(), ca, cb, cc);
         CpuTensor dX = be.allocate(dOut.shape());
         float[] dx = dX.data();
         CpuParallel.forRows(n, d, (k, from, to) -> {
+            CpuScratch s = CpuScratch.get();
+            float[] t = s.floats(ROW_T, d);
+            float[] u = s.floats(ROW_U, d);
             for (int row = from; row < to; row++) {
                 int off = row * d;
-                for (int j = 0; j < d; j++) {
-                    dx[off + j] = ca[j] * dy[off + j] - (cb[j] + cc[j] * xh[off + j]);
-                }
+                System.arraycopy(dy, off, t, 0, d);
+                System.arraycopy(xh, off, u, 0, d);
+                CpuLoops.dx(t, u, ca, cb, cc, d);
+                System.arraycopy(t, 0, dx, off, d);
             }
         });
-        return new NormGrads(dX, be.fromDoubles(sumDyXhat, Shape.of(d)), be.fromDoubles(sumDy, Shape.of(d)));
+        return new NormGrads(dX, be.fromDoubles(part, d, Shape.of(d)), be.fromDoubles(part, 0, Shape.of(d)));
+    }
+
+    /** Σ dOut and Σ dOut·x̂ over rows [from, to) into part[at, at+D) and part[at+D, at+2D); float blocks, double sums. */
+    private static void columnDyAndDyXhat(float[] dy, float[] xh, int d, int from, int to, double[] part, int at) {
+        CpuScratch s = CpuScratch.get();
+        float[] t = s.floats(ROW_T, d);
+        float[] u = s.floats(ROW_U, d);
+        float[] s1 = s.zeroedFloats(ACC_1, d);
+        float[] s2 = s.zeroedFloats(ACC_2, d);
+        java.util.Arrays.fill(part, at, at + 2 * d, 0.0);
+        for (int row = from; row < to; row++) {
+            System.arraycopy(dy, row * d, t, 0, d);
+            System.arraycopy(xh, row * d, u, 0, d);
+            CpuLoops.addTo(s1, t, d);
+            CpuLoops.addProductsTo(s2, t, u, d);
+            if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
+                CpuLoops.flush(part, at, s1, d);
+                CpuLoops.flush(part, at + d, s2, d);
+                java.util.Arrays.fill(s1, 0, d, 0f);
+                java.util.Arrays.fill(s2, 0, d, 0f);
+            }
+        }
     }
 
     // ================================================================ spatial batchnorm [N,C,H,W]
@@ -155,69 +255,61 @@ final class CpuNormKernels {
         int sp = s.dim(2) * s.dim(3);
         long m = (long) n * sp;
         float[] xs = CpuBackend.data(x);
-        double[] mean;
-        double[] rstd = new double[c];
+        CpuScratch scratch = CpuScratch.get();
+        double[] stats = scratch.doubles(STATS, 3 * c); // mean, variance, rstd per channel
         if (mode == Mode.TRAIN) {
-            // step 1: mean per channel over N·S — per-slab sums, then combined over n
-            mean = perChannel(n, c, slabSums(n * c, sp, (slab, off) -> {
-                double acc = 0;
-                for (int i = off; i < off + sp; i++) {
-                    acc += xs[i];
+            // step 1: mean and M2 of every slab, one pass each (parallel over slabs)
+            double[] slab = scratch.doubles(PART, 2 * n * c);
+            CpuParallel.forRows(n * c, sp, (k, from, to) -> {
+                for (int sl = from; sl < to; sl++) {
+                    runStats(xs, sl * sp, sp, slab, 2 * sl);
                 }
-                return acc;
-            }));
+            });
+            // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S)
             for (int ch = 0; ch < c; ch++) {
-                mean[ch] /= m;
-            }
-            // step 2: biased variance per channel from the centred values
-            double[] mu = mean;
-            double[] var = perChannel(n, c, slabSums(n * c, sp, (slab, off) -> {
-                double mc = mu[slab % c];
-                double acc = 0;
-                for (int i = off; i < off + sp; i++) {
-                    double v = xs[i] - mc;
-                    acc += v * v;
+                double mean = slab[2 * ch];
+                double m2 = slab[2 * ch + 1];
+                for (int i = 1; i < n; i++) {
+                    int at = 2 * (i * c + ch);
+                    double delta = slab[at] - mean;
+                    mean += delta / (i + 1);
+                    m2 += slab[at + 1] + delta * delta * ((double) i * sp / (i + 1));
                 }
-                return acc;
-            }));
-            for (int ch = 0; ch < c; ch++) {
-                var[ch] /= m;
-                rstd[ch] = 1.0 / Math.sqrt(var[ch] + p.eps());
+                stats[ch] = mean;
+                stats[c + ch] = m2 / m;
+                stats[2 * c + ch] = 1.0 / Math.sqrt(stats[c + ch] + p.eps());
             }
             // step 3: running statistics in place
-            updateRunning(runningMean, runningVar, mean, var, m, p);
+            updateRunning(runningMean, runningVar, stats, c, m, p);
         } else {
-            mean = toDouble(CpuBackend.data(runningMean));
-            double[] var = toDouble(CpuBackend.data(runningVar));
+            float[] rm = CpuBackend.data(runningMean);
+            float[] rv = CpuBackend.data(runningVar);
             for (int ch = 0; ch < c; ch++) {
-                rstd[ch] = 1.0 / Math.sqrt(var[ch] + p.eps());
+                stats[ch] = rm[ch];
+                stats[2 * c + ch] = 1.0 / Math.sqrt(rv[ch] + p.eps());
             }
         }
-        // step 4: x̂ and y = γ·x̂ + β, slab by slab
+        // step 4: x̂ and y = γ·x̂ + β, slab by slab (the constants are scalars within a slab)
+        float[] hi = scratch.floats(HI, c);
+        float[] lo = scratch.floats(LO, c);
+        float[] rs = scratch.floats(RS, c);
+        split(stats, 0, 2 * c, c, hi, lo, rs);
         float[] g = CpuBackend.data(gamma);
         float[] b = CpuBackend.data(beta);
         CpuTensor xhat = be.allocate(s);
         CpuTensor out = be.allocate(s);
         float[] xh = xhat.data();
         float[] y = out.data();
-        Centering ctr = Centering.of(mean, rstd);
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
             for (int slab = from; slab < to; slab++) {
                 int ch = slab % c;
-                float hi = ctr.hi()[ch];
-                float lo = ctr.lo()[ch];
-                float rs = ctr.rstd()[ch];
-                float gc = g[ch];
-                float bc = b[ch];
-                for (int i = slab * sp, end = i + sp; i < end; i++) {
-                    float v = ((xs[i] - hi) - lo) * rs;
-                    xh[i] = v;
-                    y[i] = gc * v + bc;
-                }
+                int off = slab * sp;
+                CpuLoops.normalize(xs, xh, off, off + sp, hi[ch], lo[ch], rs[ch]);
+                CpuLoops.affine(xh, y, off, off + sp, g[ch], b[ch]);
             }
         });
         NormCache cache = new NormCache(NormKind.SPATIAL_BATCHNORM, mode, 1, xhat,
-                be.fromDoubles(mean, Shape.of(c)), be.fromDoubles(rstd, Shape.of(c)));
+                be.fromDoubles(stats, 0, Shape.of(c)), be.fromDoubles(stats, 2 * c, Shape.of(c)));
         return new NormResult(out, cache);
     }
 
@@ -232,27 +324,31 @@ final class CpuNormKernels {
         float[] xh = CpuBackend.data(cache.xhat());
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
-        // step 1: Σ dOut and Σ dOut·x̂ per channel over N·S
-        double[][] slab = slabDyAndDyXhat(dy, xh, n * c, sp);
-        double[] sumDy = perChannel(n, c, slab[0]);
-        double[] sumDyXhat = perChannel(n, c, slab[1]);
-        // step 2: dX as for batchnorm with M = N·S in place of N
-        DxCoefficients co = DxCoefficients.batchNorm(g, rstd, sumDy, sumDyXhat, m, cache.mode());
+        CpuScratch scratch = CpuScratch.get();
+        // step 1: Σ dOut and Σ dOut·x̂ of every slab in one pass, then per channel in order of n
+        double[] slab = scratch.doubles(PART, 2 * n * c);
+        slabDyAndDyXhat(dy, xh, n * c, sp, slab);
+        double[] sums = scratch.zeroedDoubles(STATS, 2 * c); // Σdy [0,C), Σdy·x̂ [C,2C)
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                sums[ch] += slab[2 * (i * c + ch)];
+                sums[c + ch] += slab[2 * (i * c + ch) + 1];
+            }
+        }
+        // step 2: dX as for batchnorm with M = N·S in place of N, scalar coefficients per slab
+        float[] ca = scratch.floats(CA, c);
+        float[] cb = scratch.floats(CB, c);
+        float[] cc = scratch.floats(CC, c);
+        batchNormCoefficients(g, rstd, sums, 0, c, m, cache.mode(), ca, cb, cc);
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
             for (int sl = from; sl < to; sl++) {
                 int ch = sl % c;
-                float a = co.a()[ch];
-                float bb = co.b()[ch];
-                float cc = co.c()[ch];
-                for (int i = sl * sp, end = i + sp; i < end; i++) {
-                    dx[i] = a * dy[i] - (bb + cc * xh[i]);
-                }
+                CpuLoops.dx(dy, xh, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch]);
             }
         });
-        return new NormGrads(dX, be.fromDoubles(sumDyXhat, Shape.of(c)),
-                be.fromDoubles(sumDy, Shape.of(c)));
+        return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
     }
 
     // ================================================================ layernorm [N,D]
@@ -273,30 +369,24 @@ final class CpuNormKernels {
         float[] means = meanT.data();
         float[] rstds = rstdT.data();
         CpuParallel.forRows(n, d, (k, from, to) -> {
+            CpuScratch s = CpuScratch.get();
+            float[] t = s.floats(ROW_T, d);
+            double[] st = s.doubles(0, 2);
             for (int row = from; row < to; row++) {
                 int off = row * d;
-                // step 1: mean over D
-                double mean = 0;
-                for (int j = 0; j < d; j++) {
-                    mean += xs[off + j];
-                }
-                mean /= d;
-                // step 2: biased variance over D, centred
-                double ss = 0;
-                for (int j = 0; j < d; j++) {
-                    double c = xs[off + j] - mean;
-                    ss += c * c;
-                }
-                double rstd = 1.0 / Math.sqrt(ss / d + eps);
-                // step 3: x̂ = (x − μ)·rstd with μ = hi + lo, y = γ·x̂ + β
+                // step 1: mean and M2 over D, the row staged in L1 (one pass over memory)
+                System.arraycopy(xs, off, t, 0, d);
+                stagedStats(t, d, st);
+                double mean = st[0];
+                double rstd = 1.0 / Math.sqrt(st[1] / d + eps);
+                // step 2: x̂ = ((x − hi) − lo)·rstd with μ = hi + lo
                 float hi = (float) mean;
                 float lo = (float) (mean - hi);
-                float rs = (float) rstd;
-                for (int j = 0; j < d; j++) {
-                    float v = ((xs[off + j] - hi) - lo) * rs;
-                    xh[off + j] = v;
-                    y[off + j] = g[j] * v + b[j];
-                }
+                CpuLoops.normalize(t, hi, lo, (float) rstd, d);
+                System.arraycopy(t, 0, xh, off, d);
+                // step 3: y = γ·x̂ + β
+                CpuLoops.affine(t, g, b, d);
+                System.arraycopy(t, 0, y, off, d);
                 means[row] = (float) mean;
                 rstds[row] = (float) rstd;
             }
@@ -314,36 +404,52 @@ final class CpuNormKernels {
         float[] g = CpuBackend.data(gamma);
         CpuTensor dX = be.allocate(dOut.shape());
         float[] dx = dX.data();
-        // step 1: per row, with g = dOut·γ: Σ_D g and Σ_D g·x̂, then dX = (rstd/D)·(D·g − Σg − x̂·Σ(g·x̂))
-        CpuParallel.forRows(n, d, (k, from, to) -> {
+        // one pass: per row dX, and per chunk the column sums dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
+        int chunks = CpuParallel.chunks(n, d);
+        double[] part = CpuScratch.get().doubles(PART, chunks * 2 * d);
+        CpuParallel.forChunks(chunks, n, (k, from, to) -> {
+            CpuScratch s = CpuScratch.get();
+            float[] t = s.floats(ROW_T, d);
+            float[] u = s.floats(ROW_U, d);
+            float[] v = s.floats(ROW_V, d);
+            float[] w = s.floats(ROW_W, d);
+            float[] s1 = s.zeroedFloats(ACC_1, d);
+            float[] s2 = s.zeroedFloats(ACC_2, d);
+            int at = k * 2 * d;
+            java.util.Arrays.fill(part, at, at + 2 * d, 0.0);
             for (int row = from; row < to; row++) {
                 int off = row * d;
-                double sumG = 0;
-                double sumGXhat = 0;
-                for (int j = 0; j < d; j++) {
-                    double gj = (double) dy[off + j] * g[j];
-                    sumG += gj;
-                    sumGXhat += gj * xh[off + j];
+                System.arraycopy(dy, off, t, 0, d);
+                System.arraycopy(xh, off, u, 0, d);
+                // step 1: this row's share of dβ and dγ (float block, flushed into double)
+                CpuLoops.addTo(s1, t, d);
+                CpuLoops.addProductsTo(s2, t, u, d);
+                if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
+                    CpuLoops.flush(part, at, s1, d);
+                    CpuLoops.flush(part, at + d, s2, d);
+                    java.util.Arrays.fill(s1, 0, d, 0f);
+                    java.util.Arrays.fill(s2, 0, d, 0f);
                 }
-                // dX = rstd·g − (rstd/D)·(Σg + x̂·Σ(g·x̂)) = a·g − (b + c·x̂)
+                // step 2: g = dOut·γ; Σ_D g and Σ_D g·x̂
+                CpuLoops.multiply(t, g, d);
+                CpuLoops.product(v, t, u, d);
+                System.arraycopy(t, 0, w, 0, d);
+                double sumG = CpuLoops.sum(w, d);
+                double sumGXhat = CpuLoops.sum(v, d);
+                // step 3: dX = rstd·g − (rstd/D)·(Σg + x̂·Σ(g·x̂)) = a·g − (b + c·x̂)
                 float a = rstd[row];
                 float bb = (float) (rstd[row] * sumG / d);
                 float cc = (float) (rstd[row] * sumGXhat / d);
-                for (int j = 0; j < d; j++) {
-                    dx[off + j] = a * (dy[off + j] * g[j]) - (bb + cc * xh[off + j]);
-                }
+                CpuLoops.dx(t, u, a, bb, cc, d);
+                System.arraycopy(t, 0, dx, off, d);
             }
         });
-        // step 2: dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
-        double[] sums = columnSums(n, 2 * d, (from, to, acc) -> {
-            for (int row = from; row < to; row++) {
-                for (int j = 0, off = row * d; j < d; j++) {
-                    acc[j] += dy[off + j];
-                    acc[d + j] += (double) dy[off + j] * xh[off + j];
-                }
+        for (int k = 1; k < chunks; k++) {
+            for (int j = 0, at = k * 2 * d; j < 2 * d; j++) {
+                part[j] += part[at + j];
             }
-        });
-        return grads(be, dX, sums, d, d, 0);
+        }
+        return new NormGrads(dX, be.fromDoubles(part, d, Shape.of(d)), be.fromDoubles(part, 0, Shape.of(d)));
     }
 
     // ================================================================ groupnorm [N,C,H,W]
@@ -368,37 +474,25 @@ final class CpuNormKernels {
         float[] means = meanT.data();
         float[] rstds = rstdT.data();
         CpuParallel.forRows(n * groups, len, (k, from, to) -> {
+            double[] st = CpuScratch.get().doubles(0, 2);
             for (int seg = from; seg < to; seg++) {
                 int off = seg * len;
-                // step 1: mean over the segment
-                double mean = 0;
-                for (int i = off; i < off + len; i++) {
-                    mean += xs[i];
-                }
-                mean /= len;
-                // step 2: biased variance over the segment, centred
-                double ss = 0;
-                for (int i = off; i < off + len; i++) {
-                    double v = xs[i] - mean;
-                    ss += v * v;
-                }
-                double rstd = 1.0 / Math.sqrt(ss / len + eps);
-                // step 3: x̂ = (x − μ)·rstd with μ = hi + lo, then y = γ[c]·x̂ + β[c] channel by channel
+                // step 1: mean and M2 over the segment, one pass over memory
+                runStats(xs, off, len, st, 0);
+                double mean = st[0];
+                double rstd = 1.0 / Math.sqrt(st[1] / len + eps);
+                // step 2: x̂ = ((x − hi) − lo)·rstd with μ = hi + lo, then y = γ[c]·x̂ + β[c] channel by channel
                 float hi = (float) mean;
                 float lo = (float) (mean - hi);
                 float rs = (float) rstd;
                 int c0 = (seg % groups) * cpg;
                 for (int cc = 0; cc < cpg; cc++) {
-                    float gc = g[c0 + cc];
-                    float bc = b[c0 + cc];
-                    for (int i = off + cc * sp, end = i + sp; i < end; i++) {
-                        float v = ((xs[i] - hi) - lo) * rs;
-                        xh[i] = v;
-                        y[i] = gc * v + bc;
-                    }
+                    int from2 = off + cc * sp;
+                    CpuLoops.normalize(xs, xh, from2, from2 + sp, hi, lo, rs);
+                    CpuLoops.affine(xh, y, from2, from2 + sp, g[c0 + cc], b[c0 + cc]);
                 }
                 means[seg] = (float) mean;
-                rstds[seg] = (float) rstd;
+                rstds[seg] = rs;
             }
         });
         return new NormResult(out, new NormCache(NormKind.GROUPNORM, Mode.TRAIN, groups, xhat, meanT, rstdT));
@@ -421,177 +515,174 @@ final class CpuNormKernels {
         float[] xh = CpuBackend.data(cache.xhat());
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
+        CpuScratch scratch = CpuScratch.get();
+        // step 1: Σ dOut and Σ dOut·x̂ of every slab, in one pass
+        double[] slab = scratch.doubles(PART, 2 * n * c);
+        slabDyAndDyXhat(dy, xh, n * c, sp, slab);
+        // step 2: dβ[c], dγ[c]: the slab sums over n, in order
+        double[] sums = scratch.zeroedDoubles(STATS, 2 * c);
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                sums[ch] += slab[2 * (i * c + ch)];
+                sums[c + ch] += slab[2 * (i * c + ch) + 1];
+            }
+        }
+        // step 3: per segment, with g = dOut·γ[c]: Σg = Σ_c γ[c]·Σdy and Σg·x̂ = Σ_c γ[c]·Σdy·x̂ over its slabs;
+        // dX = rstd·g − (rstd/M)·(Σg + x̂·Σ(g·x̂)), per slab a·dy − (b + c·x̂) with a = rstd·γ[c]
+        float[] ca = scratch.floats(CA, n * c);
+        float[] cb = scratch.floats(CB, n * groups);
+        float[] cx = scratch.floats(CC, n * groups);
+        for (int seg = 0; seg < n * groups; seg++) {
+            int i = seg / groups;
+            int c0 = (seg % groups) * cpg;
+            double sumG = 0;
+            double sumGXhat = 0;
+            for (int cc = 0; cc < cpg; cc++) {
+                int at = 2 * (i * c + c0 + cc);
+                sumG += g[c0 + cc] * slab[at];
+                sumGXhat += g[c0 + cc] * slab[at + 1];
+                ca[i * c + c0 + cc] = (float) ((double) rstd[seg] * g[c0 + cc]);
+            }
+            cb[seg] = (float) (rstd[seg] * sumG / len);
+            cx[seg] = (float) (rstd[seg] * sumGXhat / len);
+        }
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
-        // step 1: per segment, with g = dOut·γ[c]: layer-norm backward over the segment's M = (C/G)·S values
-        CpuParallel.forRows(n * groups, len, (k, from, to) -> {
-            for (int seg = from; seg < to; seg++) {
-                int off = seg * len;
-                int c0 = (seg % groups) * cpg;
-                double sumG = 0;
-                double sumGXhat = 0;
-                for (int cc = 0; cc < cpg; cc++) {
-                    double gc = g[c0 + cc];
-                    for (int i = off + cc * sp, end = i + sp; i < end; i++) {
-                        double gi = dy[i] * gc;
-                        sumG += gi;
-                        sumGXhat += gi * xh[i];
-                    }
-                }
-                // dX = rstd·g − (rstd/M)·(Σg + x̂·Σ(g·x̂)) = a·g − (b + c·x̂)
-                float a = rstd[seg];
-                float bb = (float) (rstd[seg] * sumG / len);
-                float cx = (float) (rstd[seg] * sumGXhat / len);
-                for (int cc = 0; cc < cpg; cc++) {
-                    float gc = g[c0 + cc];
-                    for (int i = off + cc * sp, end = i + sp; i < end; i++) {
-                        dx[i] = a * (dy[i] * gc) - (bb + cx * xh[i]);
-                    }
-                }
+        CpuParallel.forRows(n * c, sp, (k, from, to) -> {
+            for (int sl = from; sl < to; sl++) {
+                int seg = (sl / c) * groups + (sl % c) / cpg;
+                CpuLoops.dx(dy, xh, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg]);
             }
         });
-        // step 2: dβ[c] = Σ_{N,S} dOut, dγ[c] = Σ_{N,S} dOut·x̂ (per slab, then over n)
-        double[][] slab = slabDyAndDyXhat(dy, xh, n * c, sp);
-        return new NormGrads(dX, be.fromDoubles(perChannel(n, c, slab[1]), Shape.of(c)),
-                be.fromDoubles(perChannel(n, c, slab[0]), Shape.of(c)));
+        return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
     }
 
     // ================================================================ shared helpers
 
     /**
-     * Per-statistic float constants of the x̂ pass: the mean split as μ = hi + lo (hi = μ rounded to float,
-     * lo = the rest rounded to float) and rstd rounded to float; x̂ = ((x − hi) − lo)·rstd.
+     * Mean and M2 = Σ(x − mean)² of the run xs[off, off+len), into out[at] and out[at+1]: one pass over memory.
+     * Blocks of up to {@link #STATS_BLOCK} values are staged in L1 and measured by {@link #stagedStats}; the blocks'
+     * (count, mean, M2) are merged with Chan's formula.
      */
-    private record Centering(float[] hi, float[] lo, float[] rstd) {
-        static Centering of(double[] mean, double[] rstd) {
-            int k = mean.length;
-            float[] hi = new float[k];
-            float[] lo = new float[k];
-            float[] rs = new float[k];
-            for (int i = 0; i < k; i++) {
-                hi[i] = (float) mean[i];
-                lo[i] = (float) (mean[i] - hi[i]);
-                rs[i] = (float) rstd[i];
+    static void runStats(float[] xs, int off, int len, double[] out, int at) {
+        CpuScratch s = CpuScratch.get();
+        float[] t = s.floats(STAT_T, Math.min(len, STATS_BLOCK));
+        double[] st = s.doubles(1, 2);
+        double count = 0;
+        double mean = 0;
+        double m2 = 0;
+        for (int b0 = off, end = off + len; b0 < end; b0 += STATS_BLOCK) {
+            int lb = Math.min(STATS_BLOCK, end - b0);
+            System.arraycopy(xs, b0, t, 0, lb);
+            stagedStats(t, lb, st);
+            if (count == 0) {
+                mean = st[0];
+                m2 = st[1];
+            } else {
+                double delta = st[0] - mean;
+                double total = count + lb;
+                mean += delta * lb / total;
+                m2 += st[1] + delta * delta * count * lb / total;
             }
-            return new Centering(hi, lo, rs);
+            count += lb;
+        }
+        out[at] = mean;
+        out[at + 1] = m2;
+    }
+
+    /**
+     * Mean and M2 of t[0, len) (left unchanged) into out[0], out[1]. Step 1: Σu and Σu² of u = t − c around the shift
+     * c = t[0], in float lanes finished in double; mean = c + Σu/len and M2 = Σu² − (Σu)²/len. That subtraction is
+     * exact enough while c lies within a few standard deviations of the mean (the float error of Σu² is relative to
+     * M2 + len·(mean − c)²), so step 2, taken only when (mean − c)² exceeds 4 variances, repeats step 1 around
+     * c = the float mean: then mean − c is at most an ulp of the mean and M2 is as good as two-pass.
+     */
+    static void stagedStats(float[] t, int len, double[] out) {
+        CpuScratch s = CpuScratch.get();
+        float[] v = s.floats(STAT_V, len);
+        float[] w = s.floats(STAT_W, len);
+        float c = t[0];
+        for (int attempt = 0; ; attempt++) {
+            CpuLoops.shifted(v, t, c, len);
+            CpuLoops.squared(w, v, len);
+            double su = CpuLoops.sum(v, len);
+            double suu = CpuLoops.sum(w, len);
+            double shiftSq = su * su / len;      // len·(mean − c)²
+            double m2 = Math.max(0.0, suu - shiftSq);
+            if (attempt == 0 && shiftSq > 4 * m2 && len > 1) {
+                c = (float) (c + su / len);
+                continue;
+            }
+            out[0] = c + su / len;
+            out[1] = m2;
+            return;
+        }
+    }
+
+    /** Per slab of {@code len} values: {Σ dOut, Σ dOut·x̂} into out[2·slab], out[2·slab + 1], parallel over slabs. */
+    private static void slabDyAndDyXhat(float[] dy, float[] xh, int slabs, int len, double[] out) {
+        CpuParallel.forRows(slabs, len, (k, from, to) -> {
+            CpuScratch s = CpuScratch.get();
+            int cap = Math.min(len, STATS_BLOCK);
+            float[] t = s.floats(ROW_T, cap);
+            float[] u = s.floats(ROW_U, cap);
+            float[] v = s.floats(ROW_V, cap);
+            for (int sl = from; sl < to; sl++) {
+                double sumDy = 0;
+                double sumDyXhat = 0;
+                for (int b0 = sl * len, end = b0 + len; b0 < end; b0 += STATS_BLOCK) {
+                    int lb = Math.min(STATS_BLOCK, end - b0);
+                    System.arraycopy(dy, b0, t, 0, lb);
+                    System.arraycopy(xh, b0, u, 0, lb);
+                    CpuLoops.product(v, t, u, lb);
+                    sumDy += CpuLoops.sum(t, lb);
+                    sumDyXhat += CpuLoops.sum(v, lb);
+                }
+                out[2 * sl] = sumDy;
+                out[2 * sl + 1] = sumDyXhat;
+            }
+        });
+    }
+
+    /**
+     * The float constants of the x̂ pass from stats (mean at {@code meanAt}, rstd at {@code rstdAt}, {@code k} each):
+     * the mean split as μ = hi + lo (hi = μ rounded to float, lo = the rest rounded to float) and rstd rounded to
+     * float; x̂ = ((x − hi) − lo)·rstd.
+     */
+    private static void split(double[] stats, int meanAt, int rstdAt, int k, float[] hi, float[] lo, float[] rs) {
+        for (int i = 0; i < k; i++) {
+            double mu = stats[meanAt + i];
+            hi[i] = (float) mu;
+            lo[i] = (float) (mu - hi[i]);
+            rs[i] = (float) stats[rstdAt + i];
         }
     }
 
     /**
-     * Per-statistic float coefficients of dX = a·g − (b + c·x̂), formed in double from the double sums. For batch
-     * norm (g = dOut, γ constant per feature): TRAIN a = γ·rstd, b = γ·rstd·Σdout/M, c = γ·rstd·Σ(dout·x̂)/M — the
-     * expanded (γ·rstd/M)·(M·dout − Σdout − x̂·Σ(dout·x̂)); EVAL a = γ·rstd, b = c = 0.
+     * Per-statistic float coefficients of dX = a·dOut − (b + c·x̂), formed in double from the double sums (Σdout at
+     * sums[at, at+k), Σ(dout·x̂) at sums[at+k, at+2k)): TRAIN a = γ·rstd, b = γ·rstd·Σdout/M, c = γ·rstd·Σ(dout·x̂)/M
+     * — the expanded (γ·rstd/M)·(M·dout − Σdout − x̂·Σ(dout·x̂)); EVAL a = γ·rstd, b = c = 0.
      */
-    private record DxCoefficients(float[] a, float[] b, float[] c) {
-        static DxCoefficients batchNorm(float[] gamma, float[] rstd, double[] sumDy, double[] sumDyXhat, long m,
-                                        Mode mode) {
-            int k = gamma.length;
-            float[] a = new float[k];
-            float[] b = new float[k];
-            float[] c = new float[k];
-            for (int j = 0; j < k; j++) {
-                double gr = (double) gamma[j] * rstd[j];
-                a[j] = (float) gr;
-                if (mode == Mode.TRAIN) {
-                    b[j] = (float) (gr * sumDy[j] / m);
-                    c[j] = (float) (gr * sumDyXhat[j] / m);
-                }
-            }
-            return new DxCoefficients(a, b, c);
+    private static void batchNormCoefficients(float[] gamma, float[] rstd, double[] sums, int at, int k, long m,
+                                              Mode mode, float[] a, float[] b, float[] c) {
+        for (int j = 0; j < k; j++) {
+            double gr = (double) gamma[j] * rstd[j];
+            a[j] = (float) gr;
+            b[j] = mode == Mode.TRAIN ? (float) (gr * sums[at + j] / m) : 0f;
+            c[j] = mode == Mode.TRAIN ? (float) (gr * sums[at + k + j] / m) : 0f;
         }
     }
 
-    /** Adds the contributions of rows {@code [from, to)} to a per-chunk accumulator. */
-    @FunctionalInterface
-    private interface RowsAccumulator {
-        void add(int from, int to, double[] acc);
-    }
-
-    /** The sum of one slab starting at {@code off}. */
-    @FunctionalInterface
-    private interface SlabSum {
-        double sum(int slab, int off);
-    }
-
-    /** Σ over rows of what {@code f} adds, width {@code width}: per-chunk partials in double, combined in order. */
-    private static double[] columnSums(int rows, int width, RowsAccumulator f) {
-        int chunks = CpuParallel.chunks(rows, width);
-        double[][] part = new double[chunks][width];
-        CpuParallel.forChunks(chunks, rows, (k, from, to) -> f.add(from, to, part[k]));
-        double[] total = part[0];
-        for (int k = 1; k < chunks; k++) {
-            for (int j = 0; j < width; j++) {
-                total[j] += part[k][j];
-            }
-        }
-        return total;
-    }
-
-    /** One double per slab of {@code len} contiguous values. */
-    private static double[] slabSums(int slabs, int len, SlabSum f) {
-        double[] out = new double[slabs];
-        CpuParallel.forRows(slabs, len, (k, from, to) -> {
-            for (int sl = from; sl < to; sl++) {
-                out[sl] = f.sum(sl, sl * len);
-            }
-        });
-        return out;
-    }
-
-    /** Per slab: {Σ dOut, Σ dOut·x̂}. */
-    private static double[][] slabDyAndDyXhat(float[] dy, float[] xh, int slabs, int len) {
-        double[] sumDy = new double[slabs];
-        double[] sumDyXhat = new double[slabs];
-        CpuParallel.forRows(slabs, len, (k, from, to) -> {
-            for (int sl = from; sl < to; sl++) {
-                double a = 0;
-                double bsum = 0;
-                for (int i = sl * len, end = i + len; i < end; i++) {
-                    a += dy[i];
-                    bsum += (double) dy[i] * xh[i];
-                }
-                sumDy[sl] = a;
-                sumDyXhat[sl] = bsum;
-            }
-        });
-        return new double[][] {sumDy, sumDyXhat};
-    }
-
-    /** Combines per-(n, c) slab values into per-channel totals, in order of n. */
-    private static double[] perChannel(int n, int c, double[] slabValues) {
-        double[] out = new double[c];
-        for (int i = 0; i < n; i++) {
-            for (int ch = 0; ch < c; ch++) {
-                out[ch] += slabValues[i * c + ch];
-            }
-        }
-        return out;
-    }
-
-    /** r = decay·r + (1−decay)·batch; the variance optionally unbiased by M/(M−1). */
-    private static void updateRunning(Tensor runningMean, Tensor runningVar, double[] mean, double[] var, long m,
+    /** r = decay·r + (1−decay)·batch (mean at stats[0, k), variance at stats[k, 2k)), the variance optionally unbiased. */
+    private static void updateRunning(Tensor runningMean, Tensor runningVar, double[] stats, int k, long m,
                                       BatchNormParams p) {
         float[] rm = CpuBackend.data(runningMean);
         float[] rv = CpuBackend.data(runningVar);
         double decay = p.decay();
         double unbias = p.unbiasedRunningVar() ? (double) m / (m - 1) : 1.0;
-        for (int j = 0; j < mean.length; j++) {
-            rm[j] = (float) (decay * rm[j] + (1 - decay) * mean[j]);
-            rv[j] = (float) (decay * rv[j] + (1 - decay) * var[j] * unbias);
+        for (int j = 0; j < k; j++) {
+            rm[j] = (float) (decay * rm[j] + (1 - decay) * stats[j]);
+            rv[j] = (float) (decay * rv[j] + (1 - decay) * stats[k + j] * unbias);
         }
-    }
-
-    /** dX plus dγ, dβ taken from {@code sums} (dγ at {@code gammaAt}, dβ at {@code betaAt}, each {@code width}). */
-    private static NormGrads grads(CpuBackend be, CpuTensor dX, double[] sums, int width, int gammaAt, int betaAt) {
-        return new NormGrads(dX, be.fromDoubles(sums, gammaAt, Shape.of(width)),
-                be.fromDoubles(sums, betaAt, Shape.of(width)));
-    }
-
-    private static double[] toDouble(float[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            d[i] = a[i];
-        }
-        return d;
     }
 }

@@ -46,7 +46,12 @@ final class CpuParallel {
             return;
         }
         IntStream.range(0, chunks).parallel().forEach(k -> body.run(k,
-                (int) ((long) k * rows / chunks), (int) ((long) (k + 1) * rows / chunks)));
+                chunkStart(k, chunks, rows), chunkStart(k + 1, chunks, rows)));
+    }
+
+    /** The first row of chunk {@code k} of {@code chunks} over {@code [0, rows)} (k = chunks gives rows). */
+    static int chunkStart(int k, int chunks, int rows) {
+        return (int) ((long) k * rows / chunks);
     }
 
     /** {@link #forChunks} with the chunk count chosen by {@link #chunks}. */

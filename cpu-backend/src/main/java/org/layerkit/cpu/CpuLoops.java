@@ -1,0 +1,184 @@
+package org.layerkit.cpu;
+
+/**
+ * The small loops the CPU kernels are built from, each written so that HotSpot's C2 (JDK 17) turns it into SIMD code.
+ *
+ * <p>What C2's SuperWord pass in JDK 17 vectorizes, measured on this project's machines (AVX-512): a counted loop with
+ * <b>one</b> array store whose every array access uses the same index form — all {@code a[j]}, or all
+ * {@code a[off + j]} with the same {@code off}. It gives up (and runs scalar, 3–6 times slower) when a loop stores to
+ * two arrays, when it mixes {@code x[off + j]} with {@code gamma[j]} (it cannot prove the two do not overlap), or on a
+ * reduction into a scalar (float addition is not associative, so it keeps the sequential order). So the kernels:
+ * <ul>
+ *   <li>stage a row with {@link System#arraycopy} (an intrinsic that moves whole vectors) into a per-thread buffer
+ *       indexed from 0, and run the per-feature loops on that buffer;</li>
+ *   <li>split work that writes two arrays into two loops over data still in L1;</li>
+ *   <li>sum with {@link #sum}, a prefix fold with a constant stride — vectorizable, since a constant offset between
+ *       the load and the store is something C2 can compare — into 16 lanes, finished in double.</li>
+ * </ul>
+ */
+final class CpuLoops {
+    /** Below this length {@link #sum} adds in double directly: folding would not pay for itself. */
+    static final int FOLD_MIN = 128;
+
+    private CpuLoops() {
+    }
+
+    /**
+     * Σ t[0, len) in double; <b>overwrites t</b>. Folds with stride 64 (t[j+64] += t[j], so that the last 64 entries
+     * end holding the sums of the 64 residue classes of the index), then those 64 with stride 16, then adds the last
+     * 16 in double. Each float lane sums about len/64 values, so the float rounding stays that of a short sum.
+     */
+    static double sum(float[] t, int len) {
+        double s = 0;
+        if (len < FOLD_MIN) {
+            for (int j = 0; j < len; j++) {
+                s += t[j];
+            }
+            return s;
+        }
+        for (int j = 0; j < len - 64; j++) {
+            t[j + 64] += t[j];
+        }
+        for (int j = len - 64; j < len - 16; j++) {
+            t[j + 16] += t[j];
+        }
+        for (int j = len - 16; j < len; j++) {
+            s += t[j];
+        }
+        return s;
+    }
+
+    /** dst[j] = src[j] − c. */
+    static void shifted(float[] dst, float[] src, float c, int len) {
+        for (int j = 0; j < len; j++) {
+            dst[j] = src[j] - c;
+        }
+    }
+
+    /** dst[j] = src[j]². */
+    static void squared(float[] dst, float[] src, int len) {
+        for (int j = 0; j < len; j++) {
+            dst[j] = src[j] * src[j];
+        }
+    }
+
+    /** dst[j] = a[j]·b[j]. */
+    static void product(float[] dst, float[] a, float[] b, int len) {
+        for (int j = 0; j < len; j++) {
+            dst[j] = a[j] * b[j];
+        }
+    }
+
+    /** t[j] −= c[j]. */
+    static void subtract(float[] t, float[] c, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] -= c[j];
+        }
+    }
+
+    /** t[j] ·= c[j]. */
+    static void multiply(float[] t, float[] c, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] *= c[j];
+        }
+    }
+
+    /** acc[j] += t[j]. */
+    static void addTo(float[] acc, float[] t, int len) {
+        for (int j = 0; j < len; j++) {
+            acc[j] += t[j];
+        }
+    }
+
+    /** acc[j] += t[j]². */
+    static void addSquaresTo(float[] acc, float[] t, int len) {
+        for (int j = 0; j < len; j++) {
+            acc[j] += t[j] * t[j];
+        }
+    }
+
+    /** acc[j] += t[j] − c[j]. */
+    static void addShiftedTo(float[] acc, float[] t, float[] c, int len) {
+        for (int j = 0; j < len; j++) {
+            acc[j] += t[j] - c[j];
+        }
+    }
+
+    /** acc[j] += (t[j] − c[j])². */
+    static void addShiftedSquaresTo(float[] acc, float[] t, float[] c, int len) {
+        for (int j = 0; j < len; j++) {
+            float u = t[j] - c[j];
+            acc[j] += u * u;
+        }
+    }
+
+    /** t[j] = ((t[j] − hi) − lo)·rs: x̂ of a staged run with scalar constants. */
+    static void normalize(float[] t, float hi, float lo, float rs, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] = ((t[j] - hi) - lo) * rs;
+        }
+    }
+
+    /** acc[j] += a[j]·b[j]. */
+    static void addProductsTo(float[] acc, float[] a, float[] b, int len) {
+        for (int j = 0; j < len; j++) {
+            acc[j] += a[j] * b[j];
+        }
+    }
+
+    /** acc[at + j] += part[j], widened to double (scalar; run once per block of rows, not per row). */
+    static void flush(double[] acc, int at, float[] part, int len) {
+        for (int j = 0; j < len; j++) {
+            acc[at + j] += part[j];
+        }
+    }
+
+    /** x̂ with per-feature constants: t[j] = ((t[j] − hi[j]) − lo[j])·rs[j] (μ = hi + lo, see CpuNormKernels). */
+    static void normalize(float[] t, float[] hi, float[] lo, float[] rs, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] = ((t[j] - hi[j]) - lo[j]) * rs[j];
+        }
+    }
+
+    /** y with per-feature γ, β: t[j] = γ[j]·t[j] + β[j]. */
+    static void affine(float[] t, float[] gamma, float[] beta, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] = gamma[j] * t[j] + beta[j];
+        }
+    }
+
+    /** x̂ of one run with scalar constants: xh[i] = ((x[i] − hi) − lo)·rs for i in [from, to). */
+    static void normalize(float[] x, float[] xh, int from, int to, float hi, float lo, float rs) {
+        for (int i = from; i < to; i++) {
+            xh[i] = ((x[i] - hi) - lo) * rs;
+        }
+    }
+
+    /** y of one run with scalar γ, β: y[i] = g·xh[i] + b for i in [from, to). */
+    static void affine(float[] xh, float[] y, int from, int to, float g, float b) {
+        for (int i = from; i < to; i++) {
+            y[i] = g * xh[i] + b;
+        }
+    }
+
+    /** dX with per-feature coefficients: t[j] = a[j]·t[j] − (b[j] + c[j]·xh[j]); t holds dOut, xh x̂. */
+    static void dx(float[] t, float[] xh, float[] a, float[] b, float[] c, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] = a[j] * t[j] - (b[j] + c[j] * xh[j]);
+        }
+    }
+
+    /** dX with scalar coefficients: t[j] = a·t[j] − (b + c·xh[j]). */
+    static void dx(float[] t, float[] xh, float a, float b, float c, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] = a * t[j] - (b + c * xh[j]);
+        }
+    }
+
+    /** dX of one run with scalar coefficients: dx[i] = a·dy[i] − (b + c·xh[i]) for i in [from, to). */
+    static void dx(float[] dy, float[] xh, float[] dx, int from, int to, float a, float b, float c) {
+        for (int i = from; i < to; i++) {
+            dx[i] = a * dy[i] - (b + c * xh[i]);
+        }
+    }
+}
