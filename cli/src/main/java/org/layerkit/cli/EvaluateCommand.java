@@ -75,11 +75,6 @@ public final class EvaluateCommand extends CommandBase {
         if (data.valSize == null && meta.containsKey("cli.val_size")) {
             data.valSize = Integer.parseInt(meta.get("cli.val_size"));
         }
-        if (checkpoint.standardizer() == null && meta.containsKey("cli.input_mean")) {
-            // saved before checkpoints had an STDZ section: evaluating it on raw inputs would be silently wrong
-            throw new CliException("--model " + model + ": saved by an older layerkit that kept the input "
-                    + "standardization in metadata (cli.input_mean/cli.input_std); train it again with this version");
-        }
         PrintWriter out = out();
         try (Backend backend = backendMixin.open()) {
             DataSets.Loaded loaded = data.load(DataSets.Kind.FASHION_MNIST.id, 0);

@@ -9,9 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -126,24 +124,6 @@ class TrainEvaluateTest {
         Cli.Run e = Cli.run("evaluate", "--model", model.toString(), "--backend", "cpu");
         assertEquals(0, e.exit(), e::toString);
         assertTrue(e.out().contains("test accuracy: " + m.group(1)), () -> "train said " + m.group(1) + "\n" + e);
-    }
-
-    @Test
-    void modelWithTheOldMetadataStandardizationIsRefusedNotEvaluatedOnRawInputs() throws Exception {
-        Path model = tmp.resolve("legacy/model.lkm");
-        Cli.Run r = Cli.run(tinyTrain("--save", model.toString()));
-        assertEquals(0, r.exit(), r::toString);
-        Checkpoint c = Checkpoint.load(model);
-        Map<String, String> meta = new LinkedHashMap<>(c.metadata());
-        meta.put("cli.input_mean", "AAAAAA==");
-        meta.put("cli.input_std", "AACAPw==");
-        new Checkpoint(c.netConfig(), c.tensors(), c.counters(), c.optimizer(), null, meta).save(model);
-
-        Cli.Run e = Cli.run("evaluate", "--model", model.toString(), "--backend", "cpu");
-        assertEquals(1, e.exit(), e::toString);
-        assertTrue(e.err().contains("older layerkit") && e.err().contains("train it again"), e::toString);
-        assertFalse(e.err().contains("\tat "), e::toString);
-        assertFalse(e.out().contains("accuracy"), e::toString);
     }
 
     @Test
