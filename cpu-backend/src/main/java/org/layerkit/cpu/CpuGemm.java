@@ -70,13 +70,53 @@ final class CpuGemm {
             BLAS b = blas();
             String impl = b.getClass().getSimpleName();
             if (impl.startsWith("JNI")) {
-                d = nativeLibraryName() + " via JNI";
+                String lib = nativeLibraryName();
+                d = lib + " via JNI";
+                String coreType = System.getenv("OPENBLAS_CORETYPE");
+                if (coreType != null && !coreType.isBlank() && lib.equals("OpenBLAS")) {
+                    d += " (OPENBLAS_CORETYPE=" + coreType.trim() + ")";
+                } else if (lib.equals("OpenBLAS") && likelyUnknownToOpenBlas()) {
+                    d += " (generic kernels likely on this CPU: set OPENBLAS_CORETYPE=SkylakeX)";
+                    System.getLogger(CpuGemm.class.getName()).log(System.Logger.Level.WARNING,
+                            "cpu backend: this AVX-512 CPU is newer than the OpenBLAS tables of Debian 12 (0.3.21), "
+                                    + "which then fall back to generic 'Prescott' kernels, about 4x slower "
+                                    + "(OPENBLAS_VERBOSE=2 prints the core chosen); export OPENBLAS_CORETYPE=SkylakeX "
+                                    + "before starting Java");
+                }
             } else {
                 d = "pure Java (" + impl + "; native BLAS not loaded)";
             }
             description = d;
         }
         return d;
+    }
+
+    /**
+     * Whether this is an Intel AVX-512 CPU of a model that OpenBLAS 0.3.21 (Debian 12) does not list — family 6,
+     * model ≥ 0xA0, e.g. Emerald Rapids (207) — with OPENBLAS_CORETYPE unset. Such CPUs get OpenBLAS's generic
+     * Prescott kernels: measured 31 GFLOP/s against 125 with OPENBLAS_CORETYPE=SkylakeX for 128×784·784×256.
+     */
+    static boolean likelyUnknownToOpenBlas() {
+        try {
+            String info = Files.readString(Path.of("/proc/cpuinfo"));
+            int end = info.indexOf("\n\n");
+            String first = end < 0 ? info : info.substring(0, end);
+            return first.contains("GenuineIntel") && field(first, "cpu family") == 6 && field(first, "model") >= 0xA0
+                    && first.matches("(?s).*flags\\s*:[^\\n]*\\bavx512f\\b.*");
+        } catch (IOException | RuntimeException e) {
+            return false; // not Linux, or unreadable: no hint
+        }
+    }
+
+    /** The integer value of "name : value" in one /proc/cpuinfo block, −1 when absent. */
+    private static int field(String block, String name) {
+        for (String line : block.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).trim().equals(name)) {
+                return Integer.parseInt(line.substring(colon + 1).trim());
+            }
+        }
+        return -1;
     }
 
     /** Which native BLAS the process mapped, from /proc/self/maps; "native BLAS" when it cannot tell. */
