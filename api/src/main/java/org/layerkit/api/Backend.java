@@ -159,6 +159,9 @@ public interface Backend extends AutoCloseable {
     /**
      * Numerically stable softmax cross-entropy of logits {@code [N,K]} against labels {@code [N]} holding class
      * indices 0..K−1 as floats: loss = −(1/N)·Σ log softmax(logits)[n, label n], dLogits = (softmax − onehot)/N.
+     * A label that is not such an index throws {@link IllegalArgumentException} naming the op and the label, at the
+     * call or, on backends that check labels on the device, at the next read of its results (then the row's loss
+     * and dLogits are NaN).
      */
     LossResult softmaxCrossEntropy(Tensor logits, Tensor labels);
 

@@ -16,8 +16,10 @@ import org.layerkit.api.Tensor;
 
 /**
  * The OpenCL backend: tensors are device buffers of one {@link ClContext}, and every kernel runs on them in the
- * context's in-order queue, so data crosses to the host only in {@link #upload} and {@link Tensor#toArray()}
- * (and one int per softmax cross-entropy call, see {@link ClLossKernels}).
+ * context's in-order queue, so data crosses to the host only in {@link #upload} and {@link Tensor#toArray()}.
+ * Nothing in a training step waits for the device: the only blocking calls are {@link #upload} (the host array
+ * belongs to the caller again when it returns), {@link Tensor#toArray()}, {@link #synchronize()} and
+ * {@link #close()}. Those points also report a bad softmax label of an earlier call (see {@link ClLossKernels}).
  */
 public final class ClBackend implements Backend {
     private final ClContext ctx;
@@ -118,13 +120,24 @@ public final class ClBackend implements Backend {
     @Override
     public void synchronize() {
         ctx.finish("synchronize");
+        loss.checkLabels();
     }
 
+    /** Throws the IllegalArgumentException of a bad softmax label enqueued since the last check, if any. */
+    void checkLabels() {
+        loss.checkLabels();
+    }
+
+    /** Releases the device; a bad softmax label not yet reported is reported here, after the release. */
     @Override
     public void close() {
         if (!isClosed()) {
-            loss.close();
-            ctx.close();
+            try {
+                loss.checkLabels();
+            } finally {
+                loss.close();
+                ctx.close();
+            }
         }
     }
 

@@ -79,6 +79,8 @@ public final class ClContext implements AutoCloseable {
     private final long maxAllocBytes;
     private final Map<String, cl_program> programs = new HashMap<>();
     private final Map<String, cl_kernel> kernels = new HashMap<>();
+    /** CL_KERNEL_WORK_GROUP_SIZE per kernel, queried once (launches ask for it every time). */
+    private final Map<String, Long> kernelGroups = new HashMap<>();
     private final AtomicLong liveBytes = new AtomicLong();
     private final AtomicLong liveBuffers = new AtomicLong();
     /** Released buffers by size, reused by {@link #allocate}: training steps allocate the same shapes each step. */
@@ -280,24 +282,24 @@ public final class ClContext implements AutoCloseable {
         return out;
     }
 
-    /** Blocking read of one int (error flags). */
-    synchronized int readInt(String op, cl_mem m) {
+    /** Blocking read of {@code count} ints (the label check of softmax cross-entropy, read at sync points). */
+    synchronized int[] readInts(String op, cl_mem m, int count) {
         ensureOpen(op);
-        int[] out = new int[1];
+        int[] out = new int[count];
         try {
-            clEnqueueReadBuffer(queue, m, CL_TRUE, 0, Sizeof.cl_int, Pointer.to(out), 0, null, null);
+            clEnqueueReadBuffer(queue, m, CL_TRUE, 0, (long) count * Sizeof.cl_int, Pointer.to(out), 0, null, null);
         } catch (CLException e) {
             throw error(op, e);
         }
-        return out[0];
+        return out;
     }
 
-    /** Blocking write of one int. */
-    synchronized void writeInt(String op, cl_mem m, int value) {
+    /** Blocking write of ints to the start of {@code m} (small flag buffers, outside the training step). */
+    synchronized void writeInts(String op, cl_mem m, int... values) {
         ensureOpen(op);
         try {
-            clEnqueueWriteBuffer(queue, m, CL_TRUE, 0, Sizeof.cl_int, Pointer.to(new int[] {value}), 0, null,
-                    null);
+            clEnqueueWriteBuffer(queue, m, CL_TRUE, 0, (long) values.length * Sizeof.cl_int, Pointer.to(values), 0,
+                    null, null);
         } catch (CLException e) {
             throw error(op, e);
         }
@@ -421,6 +423,16 @@ public final class ClContext implements AutoCloseable {
 
     /** The largest work-group this kernel may be launched with on this device. */
     synchronized long kernelWorkGroupSize(String family, String name) {
+        String key = family + "/" + name;
+        Long cached = kernelGroups.get(key);
+        if (cached == null) {
+            cached = queryKernelWorkGroupSize(family, name);
+            kernelGroups.put(key, cached);
+        }
+        return cached;
+    }
+
+    private long queryKernelWorkGroupSize(String family, String name) {
         cl_kernel k = kernel(family, name);
         try {
             long[] v = new long[1];
@@ -492,6 +504,7 @@ public final class ClContext implements AutoCloseable {
             clReleaseKernel(k);
         }
         kernels.clear();
+        kernelGroups.clear();
         for (cl_program p : programs.values()) {
             clReleaseProgram(p);
         }

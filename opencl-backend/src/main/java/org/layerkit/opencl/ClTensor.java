@@ -38,14 +38,20 @@ final class ClTensor implements Tensor {
         return backend;
     }
 
-    /** Blocking read; the in-order queue finishes the work that writes this tensor first. */
+    /**
+     * Blocking read; the in-order queue finishes the work that writes this tensor first. Throws the
+     * IllegalArgumentException of a bad softmax label of an earlier call not yet reported (see ClLossKernels).
+     */
     @Override
     public float[] toArray() {
         if (mem == null) {
             throw new IllegalStateException("tensor.toArray: expected an open tensor, got a closed tensor of shape "
                     + shape);
         }
-        return backend.context().read("tensor.toArray", mem, 0, shape.size());
+        float[] data = backend.context().read("tensor.toArray", mem, 0, shape.size());
+        // the queue has drained up to here anyway: report a bad softmax label of an earlier call now
+        backend.checkLabels();
+        return data;
     }
 
     @Override
