@@ -35,6 +35,7 @@ import org.layerkit.cpu.CpuBackend;
 public final class CpuBench {
     static int repeats = 20;
     static int warmup = 5;
+    static final long WARMUP_NANOS = 2_000_000_000L;
     static java.util.regex.Pattern only = java.util.regex.Pattern.compile(".*");
     static double lastMin;
 
@@ -144,26 +145,36 @@ public final class CpuBench {
         }
     }
 
-    /** Median ms of {@code repeats} timed runs after {@code warmup}; results are closed after the clock stops. */
+    /**
+     * Median ms of {@code repeats} timed runs after a warm-up of at least {@code warmup} runs and at least
+     * {@link #WARMUP_NANOS} (so that C2 has compiled the kernels: steady state, as in a training loop); results are
+     * closed after the clock stops.
+     */
     static double time(Supplier<AutoCloseable[]> step) {
         double[] ms = new double[repeats];
-        for (int i = 0; i < warmup + repeats; i++) {
+        long warmStart = System.nanoTime();
+        for (int i = 0; i < warmup || System.nanoTime() - warmStart < WARMUP_NANOS; i++) {
+            close(step.get());
+        }
+        for (int i = 0; i < repeats; i++) {
             long t0 = System.nanoTime();
             AutoCloseable[] results = step.get();
             long t1 = System.nanoTime();
-            if (i >= warmup) {
-                ms[i - warmup] = (t1 - t0) / 1e6;
-            }
-            for (AutoCloseable r : results) {
-                try {
-                    r.close();
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            }
+            ms[i] = (t1 - t0) / 1e6;
+            close(results);
         }
         lastMin = Arrays.stream(ms).min().orElse(Double.NaN);
         return median(ms);
+    }
+
+    static void close(AutoCloseable[] results) {
+        for (AutoCloseable r : results) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
     }
 
     /** Copy GB/s (2 × bytes per copy) of a 512 MiB float array: one thread, then split over every core. */

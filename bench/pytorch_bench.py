@@ -2,7 +2,7 @@
 """PyTorch / numpy baselines for layerkit's benchmarks, measured on the same machine in the same run.
 
 Prints CSV rows: impl,op,shape,forward_ms,forward_backward_ms (median over repeats, memory reused).
-  python3 bench/pytorch_bench.py ops   [--threads 2] [--repeats 20]
+  python3 bench/pytorch_bench.py ops   [--threads 2] [--repeats 20] [--with-4d]
   python3 bench/pytorch_bench.py net   [--threads 1] [--epochs 1]   (Fashion-MNIST MLP, seconds per epoch)
 Uses Debian's python3-torch (1.13, CPU) with /usr/bin/python3; numpy for the float32 dropout reference.
 """
@@ -63,6 +63,25 @@ def ops(args):
 
         print(f"numpy,dropout,{shape},{median_ms(np_fwd, args.repeats):.3f},{median_ms(np_fwdbwd, args.repeats):.3f}",
               flush=True)
+    if args.with_4d:
+        # spatial batchnorm and groupnorm (G=8) at the 4-D shapes of `layerkit bench` and bench/CpuBench.java
+        for n, c, h, w in ((64, 64, 32, 32), (256, 16, 32, 32)):
+            shape = f"[{n},{c},{h},{w}]"
+            x = torch.randn(n, c, h, w, requires_grad=True)
+            dout = torch.randn(n, c, h, w)
+            for name, mod in (("spatial_batchnorm", torch.nn.BatchNorm2d(c)), ("groupnorm(G=8)", torch.nn.GroupNorm(8, c))):
+                mod.train()
+
+                def fwd():
+                    with torch.no_grad():
+                        mod(x)
+
+                def fwdbwd():
+                    x.grad = None
+                    mod(x).backward(dout)
+
+                print(f"pytorch,{name},{shape},{median_ms(fwd, args.repeats):.3f},"
+                      f"{median_ms(fwdbwd, args.repeats):.3f}", flush=True)
     # host copy bandwidth, bytes read + written, same definition as `layerkit bench`
     a = np.ones(128 * 1024 * 1024, dtype=np.float32)
     b = np.empty_like(a)
@@ -131,6 +150,8 @@ def main():
     p.add_argument("--no-bn", dest="bn", action="store_false")
     p.add_argument("--dropout", type=float, default=0.2, help="PyTorch p (drop probability); 0 for none")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--with-4d", action="store_true",
+                   help="ops: also spatial batchnorm and groupnorm (G=8) at [64,64,32,32] and [256,16,32,32]")
     a = p.parse_args()
     if a.threads is None:
         a.threads = 2 if a.what == "ops" else 1

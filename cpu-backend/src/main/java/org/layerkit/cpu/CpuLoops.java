@@ -24,28 +24,45 @@ final class CpuLoops {
     }
 
     /**
-     * Σ t[0, len) in double; <b>overwrites t</b>. Folds with stride 64 (t[j+64] += t[j], so that the last 64 entries
-     * end holding the sums of the 64 residue classes of the index), then those 64 with stride 16, then adds the last
-     * 16 in double. Each float lane sums about len/64 values, so the float rounding stays that of a short sum.
+     * Σ t[0, len) in double; <b>overwrites t</b>. Folds with a constant stride — t[j+256] += t[j] for long runs, then
+     * t[j+64] += t[j] — so that the last 64 entries end holding the sums of the 64 residue classes of the index, then
+     * folds those with stride 16 and adds the last 16 in double, four partial sums at a time. A long stride keeps many
+     * independent chains in flight (each vector's load waits only for a store 16 vectors back). Each float lane sums
+     * about len/64 values, so the float rounding stays that of a short sum.
      */
     static double sum(float[] t, int len) {
-        double s = 0;
         if (len < FOLD_MIN) {
-            for (int j = 0; j < len; j++) {
-                s += t[j];
+            double s0 = 0;
+            double s1 = 0;
+            int j = 0;
+            for (; j + 1 < len; j += 2) {
+                s0 += t[j];
+                s1 += t[j + 1];
             }
-            return s;
+            if (j < len) {
+                s0 += t[j];
+            }
+            return s0 + s1;
         }
-        for (int j = 0; j < len - 64; j++) {
+        int from = 0;
+        if (len >= 4 * 256) {
+            for (int j = 0; j < len - 256; j++) {
+                t[j + 256] += t[j];
+            }
+            from = len - 256;
+        }
+        for (int j = from; j < len - 64; j++) {
             t[j + 64] += t[j];
         }
         for (int j = len - 64; j < len - 16; j++) {
             t[j + 16] += t[j];
         }
-        for (int j = len - 16; j < len; j++) {
-            s += t[j];
-        }
-        return s;
+        int e = len - 16;
+        double s0 = (double) t[e] + t[e + 4] + t[e + 8] + t[e + 12];
+        double s1 = (double) t[e + 1] + t[e + 5] + t[e + 9] + t[e + 13];
+        double s2 = (double) t[e + 2] + t[e + 6] + t[e + 10] + t[e + 14];
+        double s3 = (double) t[e + 3] + t[e + 7] + t[e + 11] + t[e + 15];
+        return (s0 + s1) + (s2 + s3);
     }
 
     /** dst[j] = src[j] − c. */

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Compares layerkit's CPU kernels with PyTorch (and numpy for dropout) on this machine, in ONE run:
+#   1. bench/pytorch_bench.py ops --with-4d   PyTorch 1.13 CPU (2 threads) and numpy, plus numpy's copy GB/s
+#   2. bench/CpuBench.java                    layerkit's CPU backend, same ops and shapes, plus System.arraycopy
+#                                             GB/s on one thread and on both (512 MiB, bytes read + written)
+#   3. a table: per op and shape, forward and forward+backward median ms, effective GB/s (minimum traffic: each
+#      input read once, each output written once), its share of the two-thread copy bandwidth of the same run, and
+#      the speed-up over PyTorch (PyTorch ms / layerkit ms; > 1 means layerkit is faster) and, for dropout, numpy.
+#   With --net [EPOCHS]: also the Fashion-MNIST MLP (784-256-128-100-10, BatchNorm, ReLU, dropout 0.2, Adam 1e-3,
+#   batch 128) per epoch, PyTorch (1 thread) against layerkit's FashionMnistTraining example on the cpu backend.
+#
+# Usage: bench/compare.sh [--repeats N] [--net [EPOCHS]] [--out DIR]
+# Needs: JDK 17, Maven (offline is fine once dependencies are in ~/.m2), /usr/bin/python3 with python3-torch.
+# Builds only cpu-backend (mvn -o install -pl cpu-backend -DskipTests) when its classes are missing; --net uses the
+# models jar installed in ~/.m2. OPENBLAS_CORETYPE is exported as SkylakeX on AVX-512 CPUs when unset: Debian 12's
+# OpenBLAS does not know newer Intel models and would run its generic kernels, for layerkit and PyTorch alike
+# (see docs/benchmarks.md); set OPENBLAS_CORETYPE yourself to override.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+repeats=20
+net_epochs=0
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --repeats) repeats=$2; shift 2 ;;
+    --net) if [ $# -gt 1 ] && [[ $2 =~ ^[0-9]+$ ]]; then net_epochs=$2; shift 2; else net_epochs=4; shift; fi ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+out=${out:-$(mktemp -d "${TMPDIR:-/tmp}/layerkit-compare.XXXXXX")}
+mkdir -p "$out"
+py=/usr/bin/python3
+
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q -m1 -w avx512f /proc/cpuinfo 2>/dev/null; then
+  export OPENBLAS_CORETYPE=SkylakeX
+fi
+
+cd "$root"
+if [ ! -d cpu-backend/target/classes/org ]; then
+  echo "compare.sh: building cpu-backend" >&2
+  mvn -q -o -B install -pl cpu-backend -DskipTests
+fi
+mvn -q -o -B dependency:build-classpath -pl cpu-backend -Dmdep.outputFile="$out/cp.txt" >/dev/null
+cp="$root/cpu-backend/target/classes:$(cat "$out/cp.txt")"
+
+{
+  echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "machine:  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') (family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "java:     $(java -version 2>&1 | head -1)"
+  echo "torch:    $($py -c 'import torch, numpy; print(torch.__version__, "numpy", numpy.__version__)')"
+  echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$out/machine.txt"
+
+echo "== PyTorch / numpy (bench/pytorch_bench.py ops --threads 2 --repeats $repeats --with-4d)" >&2
+$py bench/pytorch_bench.py ops --threads 2 --repeats "$repeats" --with-4d | tee "$out/pytorch.csv" >&2
+echo "== layerkit cpu (bench/CpuBench.java $repeats 5)" >&2
+java -cp "$cp" bench/CpuBench.java "$repeats" 5 2>&1 | tee "$out/layerkit.csv" >&2
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
+
+$py - "$out/pytorch.csv" "$out/layerkit.csv" <<'EOF' | tee "$out/table.md"
+import re, sys
+rows = {}
+copy = {}
+
+def records(path):
+    """CSV rows whose shape field ([4096,1024]) holds unquoted commas."""
+    lines = [l.strip() for l in open(path) if re.match(r"^[a-z]+,", l)]
+    header = lines[0].split(",")
+    for line in lines[1:]:
+        m = re.match(r"^([^,]*),([^,]*),(\[[^\]]*\]),?(.*)$", line)
+        if m:
+            yield dict(zip(header, [m.group(1), m.group(2), m.group(3)] + m.group(4).split(",")))
+
+for path in sys.argv[1:]:
+    for r in records(path):
+        if r["op"].startswith("copy_GBps"):
+            copy[(r["impl"], r["op"])] = float(r["forward_ms"])
+        else:
+            rows[(r["impl"], r["op"], r["shape"])] = r
+bw = copy.get(("layerkit", "copy_GBps_2thread"))
+print(f"host copy, 512 MiB, bytes read + written: System.arraycopy {copy.get(('layerkit', 'copy_GBps_1thread'))} GB/s "
+      f"on one thread, {bw} GB/s on two; numpy.copyto {copy.get(('numpy', 'copy_GBps'))} GB/s (one thread)")
+print()
+print("| op | shape | fwd ms | f+b ms | fwd GB/s | f+b GB/s | fwd % copy | f+b % copy | PyTorch fwd / f+b ms | speed-up vs PyTorch fwd / f+b | numpy fwd / f+b ms | speed-up vs numpy fwd / f+b |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for (impl, op, shape), r in rows.items():
+    if impl != "layerkit":
+        continue
+    f, fb = float(r["forward_ms"]), float(r["forward_backward_ms"])
+    gf, gfb = int(r["fwd_bytes"]) / f / 1e6, int(r["fwd_bwd_bytes"]) / fb / 1e6
+    cells = [op, shape, f"{f:.3f}", f"{fb:.3f}", f"{gf:.1f}", f"{gfb:.1f}",
+             f"{100 * gf / bw:.0f}%" if bw else "", f"{100 * gfb / bw:.0f}%" if bw else ""]
+    for other in ("pytorch", "numpy"):
+        o = rows.get((other, op, shape))
+        if o is None:
+            cells += ["", ""]
+            continue
+        of, ofb = float(o["forward_ms"]), float(o["forward_backward_ms"])
+        cells += [f"{of:.3f} / {ofb:.3f}", f"{of / f:.2f}x / {ofb / fb:.2f}x"]
+    print("| " + " | ".join(cells) + " |")
+print()
+print("GB/s counts the minimum traffic (4 bytes per float; n elements, F features, S statistics): batchnorm forward "
+      "3n + 8F floats, backward 3n + 4F; layernorm/groupnorm forward 3n + 2F + 2S, backward 3n + 3F + S; dropout "
+      "3n each way. % copy is against the two-thread System.arraycopy of the same run. Speed-up = other ms / "
+      "layerkit ms.")
+EOF
+
+if [ "$net_epochs" -gt 0 ]; then
+  echo "== Fashion-MNIST MLP, $net_epochs epochs each" >&2
+  mvn -q -o -B dependency:build-classpath -pl models -Dmdep.outputFile="$out/cpm.txt" >/dev/null
+  models_jar=$(ls ~/.m2/repository/org/layerkit/layerkit-models/0.1.0-SNAPSHOT/layerkit-models-0.1.0-SNAPSHOT.jar)
+  $py bench/pytorch_bench.py net --threads 1 --epochs "$net_epochs" | tee "$out/net-pytorch.csv" >&2
+  # layerkit: the same net and optimizer; --val=5000 keeps a real validation split (the solver keeps the best
+  # epoch's parameters), so it trains on 55 000 examples per epoch where PyTorch trains on 60 000
+  java -Dlayerkit.backend=cpu -cp "$root/cpu-backend/target/classes:$models_jar:$(cat "$out/cpm.txt")" \
+    org.layerkit.models.examples.FashionMnistTraining --epochs="$net_epochs" --keep=0.8 --lr=1e-3 --lr-decay=1 \
+    --batch=128 --val=5000 2>&1 | tee "$out/net-layerkit.txt" >&2
+  $py - "$out/net-pytorch.csv" "$out/net-layerkit.txt" <<'EOF' | tee -a "$out/table.md"
+import csv, re, statistics, sys
+pt = list(csv.DictReader(open(sys.argv[1])))
+lk = re.findall(r"\(Epoch (\d+) / \d+\).*?; ([0-9.]+) s", open(sys.argv[2]).read())
+acc = re.search(r"test acc ([0-9.]+)", open(sys.argv[2]).read())
+pts = [float(r["seconds"]) for r in pt]
+lks = [float(s) * 60000 / 55000 for _, s in lk]
+later = lambda v: v[1:] if len(v) > 1 else v
+print()
+print("| Fashion-MNIST MLP, batch 128 | s/epoch, every epoch (per 60 000 examples) | median from epoch 2 | test accuracy |")
+print("|---|---|---:|---:|")
+print(f"| PyTorch 1.13 (1 thread + OpenBLAS) | {', '.join(f'{v:.2f}' for v in pts)} | {statistics.median(later(pts)):.2f} | {pt[-1]['test_accuracy']} (last epoch) |")
+print(f"| layerkit cpu (2 cores + OpenBLAS) | {', '.join(f'{v:.2f}' for v in lks)} | {statistics.median(later(lks)):.2f} | {acc.group(1) if acc else '?'} (best-validation epoch) |")
+print()
+print("layerkit's epoch seconds are its training steps on 55 000 examples scaled by 60/55; epoch 1 includes JIT warm-up.")
+EOF
+fi
+echo "results in $out" >&2
