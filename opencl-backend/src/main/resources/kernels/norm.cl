@@ -212,3 +212,273 @@ __kernel void norm_backward_apply(__global const float* dOut, __global const flo
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------------ fused, one launch
+
+// When the statistics alone fill the device (the host's plan needs no chunks), one work-group owns whole statistics
+// and does everything in one launch: the statistic's two-pass reduction, then the element-wise part over the same
+// elements (which the work-group has just read, so the re-reads mostly hit the cache).
+
+// Elements before the first 16-byte aligned one of a run starting at element `base` of a 16-byte aligned buffer.
+inline int lk_head(size_t base, int M) {
+    return min((int)((4 - (base & 3)) & 3), M);
+}
+
+// Per-group (layernorm: a row; groupnorm: one (n, g)), one work-group (1×LY) per statistic s = get_group_id(0).
+// The run of M contiguous elements is read as an unaligned head, float4s and a scalar tail.
+//   pass 1: μ = K + Σ(x−K)/M with K = the first element; pass 2: M2 = Σ(x−μ)²; rstd = 1/√(M2/M + ε);
+//   pass 3: x̂ = (x − μ)·rstd, y = γ[c]·x̂ + β[c] with c = g·(C/G) + j/HW.
+__kernel void norm_rows_forward(__global const float* x, __global const float* gamma, __global const float* beta,
+                                int M, int C, int HW, int G, float eps, __global float* xhat, __global float* out,
+                                __global float* mean, __global float* rstd, __local acc_t* scratch) {
+    int s = get_group_id(0);
+    int l = get_local_id(1), L = get_local_size(1);
+    size_t base = (size_t)s * (size_t)M;
+    __global const float* xs = x + base;
+    int head = lk_head(base, M);
+    int nv = (M - head) / 4;
+    int tail = head + 4 * nv;
+    __global const float4* xv = (__global const float4*)(xs + head);
+
+    // pass 1: shifted sum
+    acc_t shift = (acc_t)xs[0];
+    acc_t p = 0;
+    for (int j = l; j < head; j += L) {
+        p += (acc_t)xs[j] - shift;
+    }
+    for (int k = l; k < nv; k += L) {
+        float4 v = xv[k];
+        p += (((acc_t)v.x - shift) + ((acc_t)v.y - shift)) + (((acc_t)v.z - shift) + ((acc_t)v.w - shift));
+    }
+    for (int j = tail + l; j < M; j += L) {
+        p += (acc_t)xs[j] - shift;
+    }
+    acc_t mu = shift + lk_sum_y(scratch, p) / M;
+
+    // pass 2: centred sum of squares
+    p = 0;
+    for (int j = l; j < head; j += L) {
+        acc_t d = (acc_t)xs[j] - mu;
+        p += d * d;
+    }
+    for (int k = l; k < nv; k += L) {
+        float4 v = xv[k];
+        acc_t d0 = (acc_t)v.x - mu, d1 = (acc_t)v.y - mu, d2 = (acc_t)v.z - mu, d3 = (acc_t)v.w - mu;
+        p += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);
+    }
+    for (int j = tail + l; j < M; j += L) {
+        acc_t d = (acc_t)xs[j] - mu;
+        p += d * d;
+    }
+    acc_t var = lk_sum_y(scratch, p) / M;
+    float r = (float)(1 / sqrt(var + (acc_t)eps));
+    float muHi = (float)mu;
+    float muLo = (float)(mu - (acc_t)muHi); // x − μ as (x − muHi) − muLo keeps the wide mean's accuracy
+    if (l == 0) {
+        mean[s] = muHi;
+        rstd[s] = r;
+    }
+
+    // pass 3: x̂ and y
+    int cBase = G == 1 ? 0 : (s % G) * (C / G);
+    __global float* xh = xhat + base;
+    __global float* ys = out + base;
+    for (int j = l; j < head; j += L) {
+        int c = cBase + lk_channel(j, HW);
+        float h = ((xs[j] - muHi) - muLo) * r;
+        xh[j] = h;
+        ys[j] = gamma[c] * h + beta[c];
+    }
+    __global float4* xhv = (__global float4*)(xh + head);
+    __global float4* yv = (__global float4*)(ys + head);
+    for (int k = l; k < nv; k += L) {
+        int j = head + 4 * k;
+        float4 h = ((xv[k] - muHi) - muLo) * r;
+        int c0 = cBase + lk_channel(j, HW), c1 = cBase + lk_channel(j + 1, HW);
+        int c2 = cBase + lk_channel(j + 2, HW), c3 = cBase + lk_channel(j + 3, HW);
+        float4 g = (float4)(gamma[c0], gamma[c1], gamma[c2], gamma[c3]);
+        float4 b = (float4)(beta[c0], beta[c1], beta[c2], beta[c3]);
+        xhv[k] = h;
+        yv[k] = g * h + b;
+    }
+    for (int j = tail + l; j < M; j += L) {
+        int c = cBase + lk_channel(j, HW);
+        float h = ((xs[j] - muHi) - muLo) * r;
+        xh[j] = h;
+        ys[j] = gamma[c] * h + beta[c];
+    }
+}
+
+// Per-group backward, one work-group per statistic like norm_rows_forward: with g = dOut·γ[c],
+//   Σ g and Σ g·x̂ over the statistic, then dX = (rstd/M)·(M·g − Σ g − x̂·Σ g·x̂).
+__kernel void norm_rows_backward(__global const float* dOut, __global const float* xhat,
+                                 __global const float* gamma, __global const float* rstd, int M, int C, int HW,
+                                 int G, __global float* dX, __local acc_t* scratch) {
+    int s = get_group_id(0);
+    int l = get_local_id(1), L = get_local_size(1);
+    size_t base = (size_t)s * (size_t)M;
+    __global const float* dy = dOut + base;
+    __global const float* xh = xhat + base;
+    __global float* dx = dX + base;
+    int head = lk_head(base, M);
+    int nv = (M - head) / 4;
+    int tail = head + 4 * nv;
+    int cBase = G == 1 ? 0 : (s % G) * (C / G);
+    __global const float4* dyv = (__global const float4*)(dy + head);
+    __global const float4* xhv = (__global const float4*)(xh + head);
+    __global float4* dxv = (__global float4*)(dx + head);
+
+    acc_t pa = 0, pax = 0;
+    for (int j = l; j < head; j += L) {
+        acc_t a = (acc_t)(dy[j] * gamma[cBase + lk_channel(j, HW)]);
+        pa += a;
+        pax += a * (acc_t)xh[j];
+    }
+    for (int k = l; k < nv; k += L) {
+        int j = head + 4 * k;
+        float4 g = (float4)(gamma[cBase + lk_channel(j, HW)], gamma[cBase + lk_channel(j + 1, HW)],
+                            gamma[cBase + lk_channel(j + 2, HW)], gamma[cBase + lk_channel(j + 3, HW)]);
+        float4 a = dyv[k] * g;
+        float4 h = xhv[k];
+        pa += ((acc_t)a.x + (acc_t)a.y) + ((acc_t)a.z + (acc_t)a.w);
+        pax += ((acc_t)a.x * (acc_t)h.x + (acc_t)a.y * (acc_t)h.y) + ((acc_t)a.z * (acc_t)h.z + (acc_t)a.w * (acc_t)h.w);
+    }
+    for (int j = tail + l; j < M; j += L) {
+        acc_t a = (acc_t)(dy[j] * gamma[cBase + lk_channel(j, HW)]);
+        pa += a;
+        pax += a * (acc_t)xh[j];
+    }
+    float sumA = (float)lk_sum_y(scratch, pa);
+    float sumAX = (float)lk_sum_y(scratch, pax);
+    float k = rstd[s] / M;
+    float fm = (float)M;
+
+    for (int j = l; j < head; j += L) {
+        float g = dy[j] * gamma[cBase + lk_channel(j, HW)];
+        dx[j] = k * (fm * g - sumA - xh[j] * sumAX);
+    }
+    for (int q = l; q < nv; q += L) {
+        int j = head + 4 * q;
+        float4 g = (float4)(gamma[cBase + lk_channel(j, HW)], gamma[cBase + lk_channel(j + 1, HW)],
+                            gamma[cBase + lk_channel(j + 2, HW)], gamma[cBase + lk_channel(j + 3, HW)]);
+        dxv[q] = k * (fm * (dyv[q] * g) - sumA - xhv[q] * sumAX);
+    }
+    for (int j = tail + l; j < M; j += L) {
+        float g = dy[j] * gamma[cBase + lk_channel(j, HW)];
+        dx[j] = k * (fm * g - sumA - xh[j] * sumAX);
+    }
+}
+
+// Per-channel (batchnorm, spatial batchnorm) forward in one launch: a work-group of LX channels × LY work-items owns
+// whole channels (layout as in common.cl), so stats, running-stat update and x̂, y need no second kernel.
+// updateRunning as in norm_merge_stats; in EVAL the host uses the split path (the statistics are given).
+__kernel void norm_columns_forward(__global const float* x, __global const float* gamma,
+                                   __global const float* beta, int S, int M, int sBase, int inner,
+                                   int outerStride, float eps, __global float* xhat, __global float* out,
+                                   __global float* mean, __global float* rstd, int updateRunning, float decay,
+                                   int unbiased, __global float* runningMean, __global float* runningVar,
+                                   __local acc_t* scratch) {
+    int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int ly = get_local_id(1), LY = get_local_size(1);
+    bool active = s < S;
+    size_t base = active ? (size_t)s * (size_t)sBase : 0;
+
+    acc_t shift = active ? (acc_t)x[base] : 0;
+    acc_t p = 0;
+    if (active) {
+        for (int j = ly; j < M; j += LY) {
+            p += (acc_t)x[lk_at(base, j, inner, outerStride)] - shift;
+        }
+    }
+    acc_t mu = shift + lk_sum_y(scratch, p) / M;
+    p = 0;
+    if (active) {
+        for (int j = ly; j < M; j += LY) {
+            acc_t d = (acc_t)x[lk_at(base, j, inner, outerStride)] - mu;
+            p += d * d;
+        }
+    }
+    acc_t var = lk_sum_y(scratch, p) / M;
+    if (!active) {
+        return; // after the last barrier
+    }
+    float r = (float)(1 / sqrt(var + (acc_t)eps));
+    float muHi = (float)mu;
+    float muLo = (float)(mu - (acc_t)muHi);
+    if (ly == 0) {
+        mean[s] = muHi;
+        rstd[s] = r;
+        if (updateRunning) {
+            acc_t batchVar = unbiased ? var * M / (M - 1) : var;
+            runningMean[s] = (float)(decay * (acc_t)runningMean[s] + (1 - (acc_t)decay) * mu);
+            runningVar[s] = (float)(decay * (acc_t)runningVar[s] + (1 - (acc_t)decay) * batchVar);
+        }
+    }
+    float g = gamma[s], b = beta[s];
+    for (int j = ly; j < M; j += LY) {
+        size_t i = lk_at(base, j, inner, outerStride);
+        float h = ((x[i] - muHi) - muLo) * r;
+        xhat[i] = h;
+        out[i] = g * h + b;
+    }
+}
+
+// Per-channel backward in one launch, work-groups as norm_columns_forward: dβ = Σ dOut, dγ = Σ dOut·x̂ per channel,
+// then dX = (γ·rstd/M)·(M·dOut − dβ − x̂·dγ) in TRAIN, γ·rstd·dOut in EVAL.
+__kernel void norm_columns_backward(__global const float* dOut, __global const float* xhat,
+                                    __global const float* gamma, __global const float* rstd, int S, int M,
+                                    int sBase, int inner, int outerStride, int eval, __global float* dX,
+                                    __global float* dGamma, __global float* dBeta, __local acc_t* scratch) {
+    int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
+    int ly = get_local_id(1), LY = get_local_size(1);
+    bool active = s < S;
+    size_t base = active ? (size_t)s * (size_t)sBase : 0;
+    acc_t pa = 0, pax = 0;
+    if (active) {
+        for (int j = ly; j < M; j += LY) {
+            size_t i = lk_at(base, j, inner, outerStride);
+            acc_t a = (acc_t)dOut[i];
+            pa += a;
+            pax += a * (acc_t)xhat[i];
+        }
+    }
+    float sumA = (float)lk_sum_y(scratch, pa);
+    float sumAX = (float)lk_sum_y(scratch, pax);
+    if (!active) {
+        return;
+    }
+    if (ly == 0) {
+        dBeta[s] = sumA;
+        dGamma[s] = sumAX;
+    }
+    float k = gamma[s] * rstd[s];
+    if (eval) {
+        for (int j = ly; j < M; j += LY) {
+            size_t i = lk_at(base, j, inner, outerStride);
+            dX[i] = k * dOut[i];
+        }
+    } else {
+        float km = k / M;
+        float fm = (float)M;
+        for (int j = ly; j < M; j += LY) {
+            size_t i = lk_at(base, j, inner, outerStride);
+            dX[i] = km * (fm * dOut[i] - sumA - xhat[i] * sumAX);
+        }
+    }
+}
+
+// Chunked sums of norm_grad_sums (P > 1): sumA[s] = Σ_c pA[c·S + s] and sumAX likewise, both in one launch.
+__kernel void norm_merge_sums(__global const float* pA, __global const float* pAX, int S, int P,
+                              __global float* sumA, __global float* sumAX) {
+    int s = get_global_id(0);
+    if (s >= S) {
+        return;
+    }
+    acc_t a = 0, ax = 0;
+    for (int c = 0; c < P; c++) {
+        a += (acc_t)pA[(size_t)c * S + s];
+        ax += (acc_t)pAX[(size_t)c * S + s];
+    }
+    sumA[s] = (float)a;
+    sumAX[s] = (float)ax;
+}

@@ -31,8 +31,13 @@ public final class ClBackend implements Backend {
     private final ClOptimKernels optim;
 
     ClBackend(ClContext ctx) {
+        this(ctx, ctx.device().gpu());
+    }
+
+    /** {@code fuseColumns}: whether batchnorm uses its one-launch kernels where they apply (see ClNormKernels). */
+    ClBackend(ClContext ctx, boolean fuseColumns) {
         this.ctx = ctx;
-        this.norm = new ClNormKernels(this);
+        this.norm = new ClNormKernels(this, fuseColumns);
         this.dropout = new ClDropoutKernels(this);
         this.gemm = new ClGemmKernels(this);
         this.elementwise = new ClElementwiseKernels(this);

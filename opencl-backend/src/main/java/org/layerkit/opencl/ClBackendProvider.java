@@ -18,6 +18,12 @@ import org.layerkit.api.DeviceInfo;
  */
 public final class ClBackendProvider implements BackendProvider {
     public static final String NAME = "opencl";
+    /**
+     * Option (or system property {@code layerkit.opencl.fuseColumns}) for batchnorm's one-launch kernels
+     * ({@code norm_columns_*}): {@code auto} (default: on GPUs, where a work-group's column reads coalesce; off on
+     * CPU devices, where PoCL ran them 3× slower than the split path on [4096,1024]), {@code on} or {@code off}.
+     */
+    static final String FUSE_COLUMNS = "fuseColumns";
     /** Above the CPU backend's 100 when the default device is a GPU. */
     static final int GPU_PRIORITY = 200;
     /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
@@ -74,6 +80,15 @@ public final class ClBackendProvider implements BackendProvider {
         }
         BackendOptions o = options == null ? BackendOptions.none() : options;
         ClDevices.Entry entry = ClDevices.choose(p.devices(), o.get(NAME, "device"));
-        return new ClBackend(ClContext.open(entry));
+        String fuse = o.get(NAME, FUSE_COLUMNS).orElse("auto");
+        Boolean fuseColumns = switch (fuse) {
+            case "auto" -> null;
+            case "on", "true" -> Boolean.TRUE;
+            case "off", "false" -> Boolean.FALSE;
+            default -> throw new IllegalArgumentException("opencl: " + FUSE_COLUMNS
+                    + " expected auto, on or off, got " + fuse);
+        };
+        ClContext ctx = ClContext.open(entry);
+        return new ClBackend(ctx, fuseColumns == null ? entry.info().gpu() : fuseColumns);
     }
 }

@@ -53,8 +53,9 @@ final class ClDropoutKernels {
         int total = mask.size();
         ClTensor dX = b.allocate(mask.shape(), op);
         try {
+            // one work-item per four elements
             b.context().launch(op, CL, "dropout_backward").mem(b.cl(dOut)).mem(b.cl(mask)).mem(dX).i(total)
-                    .run1d(total);
+                    .run1d((total + 3L) / 4);
             return dX;
         } catch (RuntimeException e) {
             dX.close();

@@ -15,14 +15,24 @@ import org.layerkit.api.Tensor;
  *
  * <p>Shape letters: N batch, C channels (D features of [N,D] are C with HW = 1), HW = H·W, G groups, M elements
  * per statistic. Per-channel statistics (batchnorm M = N·HW) and per-group statistics (layernorm = groupnorm with
- * G = 1, M = (C/G)·HW) share the kernels; forward is stats then apply, backward is sums then apply.
+ * G = 1, M = (C/G)·HW) share the kernels.
+ *
+ * <p>Where the statistics alone fill the device ({@link ClLayout#plan} needs no chunks), each op is one launch
+ * (for batchnorm only when {@code fuseColumns}, by default on GPUs; see {@link ClBackendProvider#FUSE_COLUMNS}):
+ * a work-group owns whole statistics and reduces, then applies ({@code norm_rows_*} for per-group statistics,
+ * {@code norm_columns_*} for per-channel ones). Otherwise (few, long statistics) the split path runs: forward is
+ * chunked stats, merge, apply (3 launches); backward is chunked sums, one merge, apply, plus for layer/group norm
+ * the per-channel dγ, dβ sums.
  */
 final class ClNormKernels {
     private static final String CL = "norm";
     private final ClBackend b;
+    /** Whether batchnorm takes the one-launch norm_columns_* kernels where the plan allows. */
+    private final boolean fuseColumns;
 
-    ClNormKernels(ClBackend b) {
+    ClNormKernels(ClBackend b, boolean fuseColumns) {
         this.b = b;
+        this.fuseColumns = fuseColumns;
     }
 
     // ---------------------------------------------------------------- batchnorm [N,D] and spatial [N,C,H,W]
@@ -103,6 +113,12 @@ final class ClNormKernels {
             mean = b.allocate(statShape, op);
             rstd = b.allocate(statShape, op);
             meanLo = b.allocate(statShape, op);
+            if (fusedForward(op, x, gamma, beta, channel, mode, n, c, hw, groups, eps, xhat, out, mean, rstd, p,
+                    runningMean, runningVar)) {
+                NormCache cache = new NormCache(kind, mode, kind == NormKind.GROUPNORM ? groups : 1, xhat, mean,
+                        rstd);
+                return new NormResult(out, cache);
+            }
             if (channel && mode == Mode.EVAL) {
                 // statistics = the running ones
                 ctx.launch(op, CL, "norm_eval_stats").mem(b.cl(runningMean)).mem(b.cl(runningVar)).f(eps)
@@ -126,6 +142,52 @@ final class ClNormKernels {
         } finally {
             ClBackend.closeAll(meanLo);
         }
+    }
+
+    /**
+     * One launch for the whole forward when the statistics alone fill the device (the layout's plan needs no
+     * chunks): per-group statistics by {@code norm_rows_forward} (one work-group per row or (n, group), float4
+     * reads), per-channel TRAIN statistics by {@code norm_columns_forward}. Returns false where the split path
+     * (stats, merge, apply) is needed: few long statistics, or batchnorm EVAL.
+     */
+    private boolean fusedForward(String op, Tensor x, Tensor gamma, Tensor beta, boolean channel, Mode mode, int n,
+                                 int c, int hw, int groups, float eps, ClTensor xhat, ClTensor out, ClTensor mean,
+                                 ClTensor rstd, BatchNormParams p, Tensor runningMean, Tensor runningVar) {
+        ClContext ctx = b.context();
+        if (channel) {
+            if (mode != Mode.TRAIN || !fuseColumns) {
+                return false;
+            }
+            ClLayout layout = ClLayout.perChannel(n, c, hw);
+            ClLayout.Plan plan = layout.plan(ctx, CL, "norm_columns_forward");
+            if (plan.chunks() > 1) {
+                return false;
+            }
+            ClLaunch l = ctx.launch(op, CL, "norm_columns_forward").mem(b.cl(x)).mem(b.cl(gamma)).mem(b.cl(beta))
+                    .i(layout.stats()).i(layout.perStat()).i(layout.sBase()).i(layout.inner())
+                    .i(layout.outerStride()).f(eps).mem(xhat).mem(out).mem(mean).mem(rstd).i(1).f(p.decay())
+                    .i(p.unbiasedRunningVar() ? 1 : 0).mem(b.cl(runningMean)).mem(b.cl(runningVar));
+            layout.run(ctx, l, plan);
+            return true;
+        }
+        ClLayout layout = ClLayout.perGroup(n, c, hw, groups);
+        ClLayout.Plan plan = layout.plan(ctx, CL, "norm_rows_forward");
+        if (plan.chunks() > 1) {
+            return false;
+        }
+        int ly = rowGroup(plan, layout.perStat());
+        ctx.launch(op, CL, "norm_rows_forward").mem(b.cl(x)).mem(b.cl(gamma)).mem(b.cl(beta)).i(layout.perStat())
+                .i(c).i(hw).i(groups).f(eps).mem(xhat).mem(out).mem(mean).mem(rstd)
+                .local((long) ly * ctx.accBytes()).run2d(layout.stats(), ly, 1, ly);
+        return true;
+    }
+
+    /**
+     * Work-items per statistic of the row kernels, which read float4s: the plan's LY, but no more than a quarter of
+     * the statistic's elements need (at least 1).
+     */
+    private static int rowGroup(ClLayout.Plan plan, int perStat) {
+        return Math.max(1, Math.min(plan.ly(), ClLaunch.ceilPow2((perStat + 3) / 4)));
     }
 
     /**
@@ -171,10 +233,9 @@ final class ClNormKernels {
             layout.args(l).i(plan.chunkLen()).mem(pA != null ? pA : sumA).mem(pAX != null ? pAX : sumAX);
             layout.run(ctx, l, plan);
             if (pA != null) {
-                // add the chunks of each statistic: the columns of the [P,S] partials
-                ClLayout chunkColumns = ClLayout.columns(plan.chunks(), layout.stats());
-                b.elementwise().segmentSum(op, pA.mem(), chunkColumns, 1f, sumA.mem());
-                b.elementwise().segmentSum(op, pAX.mem(), chunkColumns, 1f, sumAX.mem());
+                // add the chunks of each statistic, both sums in one launch
+                ctx.launch(op, CL, "norm_merge_sums").mem(pA).mem(pAX).i(layout.stats()).i(plan.chunks())
+                        .mem(sumA).mem(sumAX).run1d(layout.stats());
             }
         } finally {
             ClBackend.closeAll(pA, pAX);
@@ -199,8 +260,20 @@ final class ClNormKernels {
             dX = b.allocate(s, op);
             dGamma = b.allocate(Shape.of(c), op);
             dBeta = b.allocate(Shape.of(c), op);
-            // dβ = Σ dOut and dγ = Σ dOut·x̂ per channel (for batchnorm also the sums in dX)
             ClLayout perChannel = ClLayout.perChannel(n, c, hw);
+            if (channel && fuseColumns) {
+                ClLayout.Plan plan = perChannel.plan(ctx, CL, "norm_columns_backward");
+                if (plan.chunks() == 1) {
+                    // one launch: dβ, dγ and dX per channel
+                    ClLaunch l = ctx.launch(op, CL, "norm_columns_backward").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
+                            .mem(b.cl(gamma)).mem(b.cl(cache.rstd())).i(perChannel.stats()).i(perChannel.perStat())
+                            .i(perChannel.sBase()).i(perChannel.inner()).i(perChannel.outerStride())
+                            .i(cache.mode() == Mode.EVAL ? 1 : 0).mem(dX).mem(dGamma).mem(dBeta);
+                    perChannel.run(ctx, l, plan);
+                    return new NormGrads(dX, dGamma, dBeta);
+                }
+            }
+            // dβ = Σ dOut and dγ = Σ dOut·x̂ per channel (for batchnorm also the sums in dX)
             gradSums(op, dOut, cache, gamma, false, c, hw, 1, perChannel, dBeta, dGamma);
             if (channel) {
                 // dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂), or γ·rstd·dOut in EVAL
@@ -210,6 +283,15 @@ final class ClNormKernels {
             } else {
                 // g = dOut·γ: Σ g and Σ g·x̂ per (n, group), then dX = (rstd/M)·(M·g − Σ g − x̂·Σ g·x̂)
                 ClLayout perGroup = ClLayout.perGroup(n, c, hw, groups);
+                ClLayout.Plan plan = perGroup.plan(ctx, CL, "norm_rows_backward");
+                if (plan.chunks() == 1) {
+                    // one launch: Σ g, Σ g·x̂ and dX per row or (n, group)
+                    int ly = rowGroup(plan, perGroup.perStat());
+                    ctx.launch(op, CL, "norm_rows_backward").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
+                            .mem(b.cl(gamma)).mem(b.cl(cache.rstd())).i(perGroup.perStat()).i(c).i(hw).i(groups)
+                            .mem(dX).local((long) ly * ctx.accBytes()).run2d(perGroup.stats(), ly, 1, ly);
+                    return new NormGrads(dX, dGamma, dBeta);
+                }
                 Shape statShape = Shape.of(perGroup.stats());
                 sumA = b.allocate(statShape, op);
                 sumAX = b.allocate(statShape, op);
