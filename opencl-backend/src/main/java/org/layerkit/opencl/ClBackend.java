@@ -17,9 +17,9 @@ import org.layerkit.api.Tensor;
 /**
  * The OpenCL backend: tensors are device buffers of one {@link ClContext}, and every kernel runs on them in the
  * context's in-order queue, so data crosses to the host only in {@link #upload} and {@link Tensor#toArray()}.
- * Nothing in a training step waits for the device: the only blocking calls are {@link #upload} (the host array
- * belongs to the caller again when it returns), {@link Tensor#toArray()}, {@link #synchronize()} and
- * {@link #close()}. Those points also report a bad softmax label of an earlier call (see {@link ClLossKernels}).
+ * Nothing in a training step waits for the device: {@link #upload} copies the array into a staging buffer and
+ * returns without waiting (arrays above 64 MiB excepted), and the only blocking calls are {@link Tensor#toArray()},
+ * {@link #synchronize()} and {@link #close()}. Those points also report a bad softmax label of an earlier call (see {@link ClLossKernels}).
  */
 public final class ClBackend implements Backend {
     private final ClContext ctx;

@@ -11,6 +11,9 @@ import static org.jocl.CL.CL_MEM_READ_WRITE;
 import static org.jocl.CL.CL_OUT_OF_HOST_MEMORY;
 import static org.jocl.CL.CL_OUT_OF_RESOURCES;
 import static org.jocl.CL.CL_PROGRAM_BUILD_LOG;
+import static org.jocl.CL.CL_COMPLETE;
+import static org.jocl.CL.CL_EVENT_COMMAND_EXECUTION_STATUS;
+import static org.jocl.CL.CL_FALSE;
 import static org.jocl.CL.CL_TRUE;
 import static org.jocl.CL.clBuildProgram;
 import static org.jocl.CL.clCreateBuffer;
@@ -22,16 +25,21 @@ import static org.jocl.CL.clEnqueueCopyBuffer;
 import static org.jocl.CL.clEnqueueReadBuffer;
 import static org.jocl.CL.clEnqueueWriteBuffer;
 import static org.jocl.CL.clFinish;
+import static org.jocl.CL.clGetEventInfo;
 import static org.jocl.CL.clGetKernelWorkGroupInfo;
 import static org.jocl.CL.clGetProgramBuildInfo;
 import static org.jocl.CL.clReleaseCommandQueue;
 import static org.jocl.CL.clReleaseContext;
+import static org.jocl.CL.clReleaseEvent;
 import static org.jocl.CL.clReleaseKernel;
 import static org.jocl.CL.clReleaseMemObject;
 import static org.jocl.CL.clReleaseProgram;
+import static org.jocl.CL.clWaitForEvents;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -47,6 +55,7 @@ import org.jocl.cl_command_queue;
 import org.jocl.cl_context;
 import org.jocl.cl_context_properties;
 import org.jocl.cl_device_id;
+import org.jocl.cl_event;
 import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 import org.jocl.cl_program;
@@ -87,6 +96,13 @@ public final class ClContext implements AutoCloseable {
     private final Map<Long, ArrayDeque<cl_mem>> pool = new HashMap<>();
     private final long poolCapBytes;
     private long pooledBytes;
+    /** Uploads in flight: a staging copy of the caller's array and the event of its non-blocking write. */
+    private record Staged(ByteBuffer stage, cl_event done) {
+    }
+    private final ArrayDeque<Staged> staged = new ArrayDeque<>();
+    private long stagedBytes;
+    /** Free staging buffers by size, reused like device buffers (uploads repeat the batch shapes every step). */
+    private final Map<Integer, ArrayDeque<ByteBuffer>> stages = new HashMap<>();
     private volatile boolean closed;
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
@@ -258,14 +274,70 @@ public final class ClContext implements AutoCloseable {
         pooledBytes = 0;
     }
 
-    /** Blocking host → device copy of {@code data} into the start of {@code m}. */
+    /** Uploads up to this size go through a staging copy and do not wait; larger ones block. */
+    static final int STAGE_MAX_BYTES = 64 << 20;
+    /** Staging memory in flight at most; beyond it an upload waits for the oldest one. */
+    static final long STAGED_CAP_BYTES = 256L << 20;
+
+    /**
+     * Host → device copy of {@code data} into the start of {@code m}, without waiting for the device: the data is
+     * copied into a direct staging buffer (so the caller owns its array again on return) and written by a
+     * non-blocking clEnqueueWriteBuffer. A blocking write would wait for every kernel queued before it (the queue is
+     * in order), i.e. for the previous training step, once per batch. Arrays above {@value #STAGE_MAX_BYTES} bytes
+     * are written blocking.
+     */
     synchronized void write(String op, cl_mem m, float[] data) {
         ensureOpen(op);
+        long bytes = (long) data.length * Sizeof.cl_float;
         try {
-            clEnqueueWriteBuffer(queue, m, CL_TRUE, 0, (long) data.length * Sizeof.cl_float, Pointer.to(data),
-                    0, null, null);
+            if (bytes == 0 || bytes > STAGE_MAX_BYTES) {
+                clEnqueueWriteBuffer(queue, m, CL_TRUE, 0, bytes, Pointer.to(data), 0, null, null);
+                recycleStages(true);
+                return;
+            }
+            recycleStages(false);
+            while (stagedBytes + bytes > STAGED_CAP_BYTES && !staged.isEmpty()) {
+                clWaitForEvents(1, new cl_event[] {staged.peekFirst().done()});
+                recycleStages(false);
+            }
+            ArrayDeque<ByteBuffer> free = stages.get((int) bytes);
+            ByteBuffer stage = free == null ? null : free.poll();
+            if (stage == null) {
+                stage = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+            }
+            stage.clear();
+            stage.asFloatBuffer().put(data);
+            cl_event done = new cl_event();
+            clEnqueueWriteBuffer(queue, m, CL_FALSE, 0, bytes, Pointer.to(stage), 0, null, done);
+            staged.addLast(new Staged(stage, done));
+            stagedBytes += bytes;
         } catch (CLException e) {
             throw error(op, e);
+        }
+    }
+
+    /**
+     * Returns the staging buffers of finished uploads to their pool, oldest first; {@code all} after the queue has
+     * drained (a blocking read or write, clFinish), when every upload has finished.
+     */
+    private void recycleStages(boolean all) {
+        int[] status = new int[1];
+        while (!staged.isEmpty()) {
+            Staged st = staged.peekFirst();
+            if (!all) {
+                clGetEventInfo(st.done(), CL_EVENT_COMMAND_EXECUTION_STATUS, Sizeof.cl_int, Pointer.to(status), null);
+                if (status[0] != CL_COMPLETE) {
+                    if (status[0] < 0) {
+                        // a failed write: waiting reports its error
+                        clWaitForEvents(1, new cl_event[] {st.done()});
+                    }
+                    return;
+                }
+            }
+            staged.pollFirst();
+            clReleaseEvent(st.done());
+            stagedBytes -= st.stage().capacity();
+            stages.computeIfAbsent(st.stage().capacity(), k -> new ArrayDeque<>()).push(st.stage());
         }
     }
 
@@ -276,6 +348,7 @@ public final class ClContext implements AutoCloseable {
         try {
             clEnqueueReadBuffer(queue, m, CL_TRUE, from * Sizeof.cl_float, (long) count * Sizeof.cl_float,
                     Pointer.to(out), 0, null, null);
+            recycleStages(true);
         } catch (CLException e) {
             throw error(op, e);
         }
@@ -320,6 +393,7 @@ public final class ClContext implements AutoCloseable {
         ensureOpen(op);
         try {
             clFinish(queue);
+            recycleStages(true);
         } catch (CLException e) {
             throw error(op, e);
         }
@@ -498,6 +572,11 @@ public final class ClContext implements AutoCloseable {
         } catch (CLException ignored) {
             // closing anyway
         }
+        for (Staged st : staged) {
+            clReleaseEvent(st.done());
+        }
+        staged.clear();
+        stages.clear();
         trimPool();
         closed = true;
         for (cl_kernel k : kernels.values()) {
