@@ -1,7 +1,9 @@
 package org.layerkit.opencl.tools;
 
 import java.io.PrintStream;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.layerkit.api.Backend;
 import org.layerkit.api.BackendOptions;
@@ -16,8 +18,10 @@ import org.layerkit.opencl.ClBackendProvider;
  *
  * <pre>
  * GpuCheck [--device INDEX|NAME] [--size N,D] [--reps R] [--include REGEX] [--exclude REGEX]
- *          [--no-conformance] [--no-timing]
+ *          [--no-conformance] [--no-timing] [--fuse-columns auto|on|off]
  * </pre>
+ * {@code --fuse-columns} picks batchnorm's kernels (the backend option {@code fuseColumns}): run once with the
+ * default and once with {@code --no-conformance --fuse-columns off} to compare the one-launch and split paths.
  * Exit status: 0 when every case passed, 1 when a case failed, 2 for bad usage or no OpenCL device.
  */
 public final class GpuCheck {
@@ -33,6 +37,7 @@ public final class GpuCheck {
         String device = null;
         String include = null;
         String exclude = null;
+        String fuseColumns = null;
         int n = 4096;
         int d = 4096;
         int reps = 20;
@@ -45,6 +50,7 @@ public final class GpuCheck {
                     case "--include" -> include = args[++i];
                     case "--exclude" -> exclude = args[++i];
                     case "--reps" -> reps = Integer.parseInt(args[++i]);
+                    case "--fuse-columns" -> fuseColumns = args[++i];
                     case "--size" -> {
                         String[] nd = args[++i].split(",");
                         n = Integer.parseInt(nd[0].trim());
@@ -57,7 +63,8 @@ public final class GpuCheck {
             }
         } catch (RuntimeException e) {
             err.println("GpuCheck: " + e.getMessage() + "\nusage: GpuCheck [--device INDEX|NAME] [--size N,D] "
-                    + "[--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing]");
+                    + "[--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing] "
+                    + "[--fuse-columns auto|on|off]");
             return 2;
         }
 
@@ -70,7 +77,15 @@ public final class GpuCheck {
         for (DeviceInfo info : provider.devices()) {
             out.println("  " + info.describe());
         }
-        BackendOptions options = device == null ? BackendOptions.none() : BackendOptions.of("device", device);
+        Map<String, String> opts = new HashMap<>();
+        if (device != null) {
+            opts.put("device", device);
+        }
+        if (fuseColumns != null) {
+            // batchnorm's one-launch kernels (default on GPUs) against the split path: time both on a new GPU
+            opts.put("fuseColumns", fuseColumns);
+        }
+        BackendOptions options = BackendOptions.of(opts);
         int status = 0;
         try (Backend b = provider.create(options)) {
             out.println("checking " + b.device().describe());
