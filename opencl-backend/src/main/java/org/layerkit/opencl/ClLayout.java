@@ -11,6 +11,8 @@ record ClLayout(int stats, int perStat, int sBase, int inner, int outerStride) {
     static final int MIN_ELEMENTS_PER_ITEM = 32;
     /** At most this many chunks per statistic. */
     static final int MAX_CHUNKS = 256;
+    /** Bytes of a column block one work-group reduces on a CPU device (about an L1 data cache). */
+    static final int CPU_COLUMN_BLOCK_BYTES = 32 << 10;
 
     /**
      * How a reduction over a layout is launched: LX statistics side by side (32 when neighbouring statistics are
@@ -58,6 +60,13 @@ record ClLayout(int stats, int perStat, int sBase, int inner, int outerStride) {
             long wanted = ceilDiv(target, groups);
             long byWork = perStat / ((long) ly * MIN_ELEMENTS_PER_ITEM);
             chunks = (int) Math.max(1, Math.min(wanted, Math.min(byWork, MAX_CHUNKS)));
+        }
+        if (inner == 1 && !ctx.device().gpu()) {
+            // columns on a CPU device: PoCL runs each work-item's loop down its column in turn, so the rows of one
+            // chunk should stay in L1 between the work-items of a group (PoCL, column sums of [4096,1024]: see
+            // docs/benchmarks.md)
+            long maxRows = Math.max(MIN_ELEMENTS_PER_ITEM, CPU_COLUMN_BLOCK_BYTES / (4L * lx));
+            chunks = (int) Math.max(chunks, Math.min(ceilDiv(perStat, maxRows), MAX_CHUNKS));
         }
         int chunkLen = (int) ceilDiv(perStat, chunks);
         return new Plan(lx, ly, (int) ceilDiv(perStat, chunkLen), chunkLen);
