@@ -60,10 +60,11 @@ final class CpuDropout {
                 int at = philoxBatch(base, nb, c2, c3, k0, k1, table);
                 // step 2: the mask from the top 24 bits of each word; element 4·blk + j takes word j of block blk
                 interleaveMasks(table, at, base, nb, size, threshold, scaleBits, m);
-            }
-            // step 3: out = x ⊙ mask over this chunk's elements: x·scale when kept, x·0 when dropped
-            for (int i = from << 2, end = Math.min(size, to << 2); i < end; i++) {
-                y[i] = xs[i] * m[i];
+                // step 3: out = x ⊙ mask over this batch's elements (its mask still in L1): x·scale when kept, x·0
+                // when dropped
+                for (int i = base << 2, end = Math.min(size, (base + nb) << 2); i < end; i++) {
+                    y[i] = xs[i] * m[i];
+                }
             }
         });
         return new DropoutResult(out, mask);
