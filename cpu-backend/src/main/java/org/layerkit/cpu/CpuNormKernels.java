@@ -25,8 +25,9 @@ import org.layerkit.api.Tensor;
  * sums dX needs — and works on one row (or block) at a time in L1, so memory sees each array once per pass.
  *
  * <p><b>Numerics.</b> Statistics are computed in one pass over memory but stay as stable as two-pass: a run of values
- * (a row, a block of a slab) is staged in L1, its float mean taken first, and Σ(x − c), Σ(x − c)² are formed around
- * that shift c; in batchnorm's column statistics the shift is the first row of the chunk. Partial results
+ * (a row, a block of a slab) is staged in L1 and Σ(x − c), Σ(x − c)² are formed around a shift c, its first value —
+ * and formed again around its float mean when that first value lies more than two standard deviations away (see
+ * {@link #stagedStats}); in batchnorm's column statistics the shift is the first row of the chunk. Partial results
  * (count, mean, M2 = Σ(x − mean)²) are merged in double with Chan's formula
  * M2 = M2a + M2b + δ²·na·nb/(na + nb), δ = meanb − meana. The float sums are short (blocks of
  * {@link #BLOCK_ROWS} rows, or lanes of a {@link CpuLoops#sum fold}) and flushed into double, so inputs like
