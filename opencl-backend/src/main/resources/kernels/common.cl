@@ -29,6 +29,40 @@ inline size_t lk_at(size_t base, int j, int inner, int outerStride) {
     return base + (size_t)(j / inner) * (size_t)outerStride + (size_t)(j % inner); // spatial batchnorm
 }
 
+// A walk over elements j, j+step, ... of one statistic that keeps the address without dividing per element (the
+// spatial layout's j/inner, j%inner cost tens of cycles each): lk_begin divides once, lk_next only when a step
+// crosses into the next run of `inner` elements, and then without a division when the step is shorter than a run.
+typedef struct {
+    int j;      // the element index within the statistic
+    int r;      // j % inner (spatial layout only)
+    size_t at;  // lk_at(base, j, inner, outerStride)
+} lk_cursor;
+
+inline lk_cursor lk_begin(size_t base, int j, int inner, int outerStride) {
+    lk_cursor c;
+    c.j = j;
+    c.r = (inner == 1 || outerStride == 0) ? 0 : j % inner;
+    c.at = lk_at(base, j, inner, outerStride);
+    return c;
+}
+
+inline void lk_next(lk_cursor* c, int step, int inner, int outerStride) {
+    c->j += step;
+    if (inner == 1) {
+        c->at += (size_t)step * (size_t)outerStride;
+    } else if (outerStride == 0) {
+        c->at += (size_t)step;
+    } else {
+        c->r += step;
+        c->at += (size_t)step;
+        if (c->r >= inner) {
+            int q = c->r < 2 * inner ? 1 : c->r / inner;
+            c->r -= q * inner;
+            c->at += (size_t)q * (size_t)(outerStride - inner);
+        }
+    }
+}
+
 // Sum of v over the second local dimension (LY, a power of two) of a 2-D work-group; every work-item of the
 // group must call it, and every one gets the column's total. scratch holds LX·LY accumulators.
 inline acc_t lk_sum_y(__local acc_t* scratch, acc_t v) {

@@ -68,8 +68,9 @@ __kernel void segment_sum(__global const float* x, int S, int M, int sBase, int 
     int to = min(M - from, chunkLen) + from;
     acc_t partial = 0;
     if (active) {
-        for (int j = from + ly; j < to; j += LY) {
-            partial += (acc_t)x[lk_at(base, j, inner, outerStride)];
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            partial += (acc_t)x[cur.at];
         }
     }
     acc_t total = lk_sum_y(scratch, partial);

@@ -46,8 +46,9 @@ __kernel void norm_partial_stats(__global const float* x, int S, int M, int sBas
     acc_t shift = active ? (acc_t)x[lk_at(base, from, inner, outerStride)] : 0;
     acc_t partial = 0;
     if (active) {
-        for (int j = from + ly; j < to; j += LY) {
-            partial += (acc_t)x[lk_at(base, j, inner, outerStride)] - shift;
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            partial += (acc_t)x[cur.at] - shift;
         }
     }
     acc_t mu = shift + lk_sum_y(scratch, partial) / n;
@@ -55,8 +56,9 @@ __kernel void norm_partial_stats(__global const float* x, int S, int M, int sBas
     // pass 2: centred sum of squares
     partial = 0;
     if (active) {
-        for (int j = from + ly; j < to; j += LY) {
-            acc_t d = (acc_t)x[lk_at(base, j, inner, outerStride)] - mu;
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            acc_t d = (acc_t)x[cur.at] - mu;
             partial += d * d;
         }
     }
@@ -160,12 +162,13 @@ __kernel void norm_grad_sums(__global const float* dOut, __global const float* x
     int to = min(M - from, chunkLen) + from;
     acc_t pa = 0, pax = 0;
     if (active) {
-        for (int j = from + ly; j < to; j += LY) {
-            size_t i = lk_at(base, j, inner, outerStride);
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            size_t i = cur.at;
             acc_t a = (acc_t)dOut[i];
             if (useGamma) {
-                // per-group layout: element j of statistic s = n·G + g is channel g·(C/G) + j/HW
-                int c = (G == 1 ? 0 : (s % G) * (C / G)) + lk_channel(j, HW);
+                // per-group layout: element cur.j of statistic s = n·G + g is channel g·(C/G) + cur.j/HW
+                int c = (G == 1 ? 0 : (s % G) * (C / G)) + lk_channel(cur.j, HW);
                 a *= (acc_t)gamma[c];
             }
             pa += a;
@@ -386,15 +389,17 @@ __kernel void norm_columns_forward(__global const float* x, __global const float
     acc_t shift = active ? (acc_t)x[base] : 0;
     acc_t p = 0;
     if (active) {
-        for (int j = ly; j < M; j += LY) {
-            p += (acc_t)x[lk_at(base, j, inner, outerStride)] - shift;
+        for (lk_cursor cur = lk_begin(base, ly, inner, outerStride); cur.j < M;
+             lk_next(&cur, LY, inner, outerStride)) {
+            p += (acc_t)x[cur.at] - shift;
         }
     }
     acc_t mu = shift + lk_sum_y(scratch, p) / M;
     p = 0;
     if (active) {
-        for (int j = ly; j < M; j += LY) {
-            acc_t d = (acc_t)x[lk_at(base, j, inner, outerStride)] - mu;
+        for (lk_cursor cur = lk_begin(base, ly, inner, outerStride); cur.j < M;
+             lk_next(&cur, LY, inner, outerStride)) {
+            acc_t d = (acc_t)x[cur.at] - mu;
             p += d * d;
         }
     }
@@ -415,8 +420,9 @@ __kernel void norm_columns_forward(__global const float* x, __global const float
         }
     }
     float g = gamma[s], b = beta[s];
-    for (int j = ly; j < M; j += LY) {
-        size_t i = lk_at(base, j, inner, outerStride);
+    for (lk_cursor cur = lk_begin(base, ly, inner, outerStride); cur.j < M;
+         lk_next(&cur, LY, inner, outerStride)) {
+        size_t i = cur.at;
         float h = ((x[i] - muHi) - muLo) * r;
         xhat[i] = h;
         out[i] = g * h + b;
@@ -435,8 +441,9 @@ __kernel void norm_columns_backward(__global const float* dOut, __global const f
     size_t base = active ? (size_t)s * (size_t)sBase : 0;
     acc_t pa = 0, pax = 0;
     if (active) {
-        for (int j = ly; j < M; j += LY) {
-            size_t i = lk_at(base, j, inner, outerStride);
+        for (lk_cursor cur = lk_begin(base, ly, inner, outerStride); cur.j < M;
+             lk_next(&cur, LY, inner, outerStride)) {
+            size_t i = cur.at;
             acc_t a = (acc_t)dOut[i];
             pa += a;
             pax += a * (acc_t)xhat[i];
@@ -453,15 +460,17 @@ __kernel void norm_columns_backward(__global const float* dOut, __global const f
     }
     float k = gamma[s] * rstd[s];
     if (eval) {
-        for (int j = ly; j < M; j += LY) {
-            size_t i = lk_at(base, j, inner, outerStride);
+        for (lk_cursor cur = lk_begin(base, ly, inner, outerStride); cur.j < M;
+             lk_next(&cur, LY, inner, outerStride)) {
+            size_t i = cur.at;
             dX[i] = k * dOut[i];
         }
     } else {
         float km = k / M;
         float fm = (float)M;
-        for (int j = ly; j < M; j += LY) {
-            size_t i = lk_at(base, j, inner, outerStride);
+        for (lk_cursor cur = lk_begin(base, ly, inner, outerStride); cur.j < M;
+             lk_next(&cur, LY, inner, outerStride)) {
+            size_t i = cur.at;
             dX[i] = km * (fm * dOut[i] - sumA - xhat[i] * sumAX);
         }
     }
