@@ -86,6 +86,13 @@ final class CpuLoops {
         }
     }
 
+    /** t[j] ·= a. */
+    static void scale(float[] t, float a, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] *= a;
+        }
+    }
+
     /** t[j] −= c[j]. */
     static void subtract(float[] t, float[] c, int len) {
         for (int j = 0; j < len; j++) {

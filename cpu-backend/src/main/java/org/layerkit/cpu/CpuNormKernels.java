@@ -27,7 +27,8 @@ import org.layerkit.api.Tensor;
  * <p><b>Numerics.</b> Statistics are computed in one pass over memory but stay as stable as two-pass: a run of values
  * (a row, a block of a slab) is staged in L1 and Σ(x − c), Σ(x − c)² are formed around a shift c, its first value —
  * and formed again around its float mean when that first value lies more than two standard deviations away (see
- * {@link #stagedStats}); in batchnorm's column statistics the shift is the first row of the chunk. Partial results
+ * {@link #stagedStats}); in batchnorm's column statistics the shift is the column mean of a block of rows kept in L2
+ * (see {@link #columnStats}). Partial results
  * (count, mean, M2 = Σ(x − mean)²) are merged in double with Chan's formula
  * M2 = M2a + M2b + δ²·na·nb/(na + nb), δ = meanb − meana. The float sums are short (blocks of
  * {@link #BLOCK_ROWS} rows, or lanes of a {@link CpuLoops#sum fold}) and flushed into double, so inputs like
@@ -133,37 +134,79 @@ final class CpuNormKernels {
     }
 
     /**
-     * Column mean and M2 of rows [from, to) of x [·,D], into part[at, at+D) and part[at+D, at+2D). One pass: each row
-     * is staged, shifted by the chunk's first row c, and Σ(x−c), Σ(x−c)² are accumulated in float for
-     * {@link #BLOCK_ROWS} rows, then flushed into double. mean = c + Σ(x−c)/m, M2 = Σ(x−c)² − (Σ(x−c))²/m.
+     * Column mean and M2 of rows [from, to) of x [·,D], into part[at, at+D) and part[at+D, at+2D): one pass over
+     * memory, in blocks of R ≤ {@link #BLOCK_ROWS} rows small enough (R·D ≤ 64 Ki floats) to stay in L2. Per block,
+     * Σu and Σu² of u = x − c are accumulated in float around a per-column shift c: the previous block's mean, or
+     * for the first block its own mean (an extra sweep over the block in L2). The block's mean c + Σu/R and
+     * M2 = Σu² − (Σu)²/R lose nothing to cancellation while c lies within a standard deviation of the block's mean;
+     * if any column's does not (a trend, an outlier row), the block is swept again around its own mean. Blocks are
+     * merged in double with Chan's formula, in row order.
      */
     private static void columnStats(float[] xs, int d, int from, int to, double[] part, int at) {
         CpuScratch s = CpuScratch.get();
         float[] t = s.floats(ROW_T, d);
         float[] c = s.floats(SHIFT, d);
-        float[] s1 = s.zeroedFloats(ACC_1, d);
-        float[] s2 = s.zeroedFloats(ACC_2, d);
-        java.util.Arrays.fill(part, at, at + 2 * d, 0.0);
-        System.arraycopy(xs, from * d, c, 0, d);
-        for (int row = from; row < to; row++) {
-            // term 1: u = x − c; Σu and Σu² in float over a short block of rows
-            System.arraycopy(xs, row * d, t, 0, d);
-            CpuLoops.addShiftedTo(s1, t, c, d);
-            CpuLoops.addShiftedSquaresTo(s2, t, c, d);
-            // term 2: every BLOCK_ROWS rows (and at the end) into the double sums
-            if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
-                CpuLoops.flush(part, at, s1, d);
-                CpuLoops.flush(part, at + d, s2, d);
+        float[] s1 = s.floats(ACC_1, d);
+        float[] s2 = s.floats(ACC_2, d);
+        int blockRows = Math.max(1, Math.min(BLOCK_ROWS, (1 << 16) / Math.max(1, d)));
+        double count = 0;
+        for (int b0 = from; b0 < to; b0 += blockRows) {
+            int b1 = Math.min(to, b0 + blockRows);
+            int r = b1 - b0;
+            double invR = 1.0 / r;
+            if (b0 == from) {
+                blockMeans(xs, d, b0, b1, t, c);
+            }
+            for (int attempt = 0; ; attempt++) {
+                // term 1: Σu and Σu² of u = x − c over the block, in float
                 java.util.Arrays.fill(s1, 0, d, 0f);
                 java.util.Arrays.fill(s2, 0, d, 0f);
+                for (int row = b0; row < b1; row++) {
+                    System.arraycopy(xs, row * d, t, 0, d);
+                    CpuLoops.addShiftedTo(s1, t, c, d);
+                    CpuLoops.addShiftedSquaresTo(s2, t, c, d);
+                }
+                // term 2: a shift more than a standard deviation off, (mean − c)² > M2/R: again around the mean
+                boolean far = false;
+                for (int j = 0; j < d && attempt == 0 && r > 1; j++) {
+                    double su = s1[j];
+                    far |= su * su * invR > s2[j] - su * su * invR;
+                }
+                if (!far) {
+                    break;
+                }
+                blockMeans(xs, d, b0, b1, t, c);
             }
+            // term 3: the block's (mean, M2) in double, merged into the chunk's (Chan); its mean shifts the next block
+            double total = count + r;
+            double wNew = r / total;
+            double wCross = count * r / total;
+            for (int j = 0; j < d; j++) {
+                double su = s1[j];
+                double bMean = c[j] + su * invR;
+                double bM2 = Math.max(0.0, s2[j] - su * su * invR);
+                if (count == 0) {
+                    part[at + j] = bMean;
+                    part[at + d + j] = bM2;
+                } else {
+                    double delta = bMean - part[at + j];
+                    part[at + j] += delta * wNew;
+                    part[at + d + j] += bM2 + delta * delta * wCross;
+                }
+                c[j] = (float) bMean;
+            }
+            count = total;
         }
-        double m = to - from;
-        for (int j = 0; j < d; j++) {
-            double su = part[at + j];
-            part[at + j] = c[j] + su / m;
-            part[at + d + j] = Math.max(0.0, part[at + d + j] - su * su / m);
+    }
+
+    /** c[j] = the float mean of column j over rows [b0, b1) (a sweep through t). */
+    private static void blockMeans(float[] xs, int d, int b0, int b1, float[] t, float[] c) {
+        java.util.Arrays.fill(c, 0, d, 0f);
+        for (int row = b0; row < b1; row++) {
+            System.arraycopy(xs, row * d, t, 0, d);
+            CpuLoops.addTo(c, t, d);
         }
+        CpuLoops.scale(c, 1f / (b1 - b0), d);
     }
 
     /** Chan's merge of per-chunk (mean, M2) over the row split of [0, rows) into stats[0, D) and stats[D, 2D). */

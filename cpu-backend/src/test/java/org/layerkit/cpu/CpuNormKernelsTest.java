@@ -268,6 +268,53 @@ class CpuNormKernelsTest {
         }
     }
 
+    @Test
+    void statisticsStayAccurateWhenTheFirstValuesAreOutliers() {
+        // The one-pass statistics shift by the first value of a run (layernorm, groupnorm) or the first row of a
+        // chunk (batchnorm); an outlier there must not cost precision. Rows of 1e4 + N(0,1) whose first value is
+        // 1e4 + 1000, and a batch whose first row is 1000 standard deviations off.
+        Random r = new Random(8);
+        int n = 64;
+        int d = 2048;
+        float[] x = gaussian(r, n * d, 1e4, 1.0);
+        for (int i = 0; i < n; i++) {
+            x[i * d] = 1e4f + 1000f;
+        }
+        double[] xd = toDouble(x);
+        Shape ls = Shape.of(n, d);
+        NormReference lref = NormReference.layerNorm(ls, EPS);
+        double[] lvar = lref.var(xd, lref.mean(xd));
+        float[] ones = new float[d];
+        java.util.Arrays.fill(ones, 1f);
+        try (Tensor tx = be.upload(x, ls); Tensor tg = be.upload(ones, Shape.of(d)); Tensor tb = be.zeros(Shape.of(d));
+             NormResult res = be.layerNormForward(tx, tg, tb, EPS)) {
+            double[] rstd = new double[n];
+            for (int i = 0; i < n; i++) {
+                rstd[i] = 1 / Math.sqrt(lvar[i] + EPS);
+            }
+            assertClose("layernorm rstd, outlier first value", Shape.of(n), rstd, res.cache().rstd().toArray(), 0,
+                    1e-5);
+        }
+        // batchnorm [N,D] with an outlier first row: transpose the picture, 2048 rows of 64 features
+        Shape bs = Shape.of(d, n);
+        float[] bx = gaussian(r, d * n, 1e4, 1.0);
+        for (int j = 0; j < n; j++) {
+            bx[j] = 1e4f + 1000f;
+        }
+        NormReference bref = NormReference.batchNorm(bs, EPS);
+        double[] bxd = toDouble(bx);
+        double[] bvar = bref.var(bxd, bref.mean(bxd));
+        float[] g = new float[n];
+        java.util.Arrays.fill(g, 1f);
+        try (Tensor tx = be.upload(bx, bs); Tensor tg = be.upload(g, Shape.of(n)); Tensor tb = be.zeros(Shape.of(n));
+             Tensor rm = be.zeros(Shape.of(n)); Tensor rv = be.zeros(Shape.of(n));
+             NormResult res = be.batchNormForward(tx, tg, tb, rm, rv, new BatchNormParams(EPS, 0f, false),
+                     Mode.TRAIN)) {
+            assertClose("batchnorm running var (decay 0), outlier first row", Shape.of(n), bvar, rv.toArray(), 0,
+                    1e-5);
+        }
+    }
+
     /** Large shapes take the multi-threaded path; compare against the float64 reference and analytic backward. */
     private void checkLarge(String op, Shape shape, int params, Kind kind, NormReference ref, long seed) {
         Random r = new Random(seed);
