@@ -134,6 +134,17 @@ __kernel void norm_apply(__global const float* x, __global const float* mean, __
         return;
     }
     int c = lk_channel(j, HW);
+    if (perChannel) {
+        // the statistic is the channel: its five values once per work-item, which the host gives several rows
+        float mu = mean[c], muLo = meanLo[c], r = rstd[c], g = gamma[c], b = beta[c];
+        for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
+            size_t i = (size_t)n * CHW + j;
+            float xh = ((x[i] - mu) - muLo) * r; // x − μ with μ = mean + meanLo
+            xhat[i] = xh;
+            out[i] = g * xh + b;
+        }
+        return;
+    }
     for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
         size_t i = (size_t)n * CHW + j;
         int s = lk_stat(n, c, C, G, perChannel);
@@ -197,22 +208,23 @@ __kernel void norm_backward_apply(__global const float* dOut, __global const flo
         return;
     }
     int c = lk_channel(j, HW);
+    if (perChannel) {
+        // per-channel values once per work-item (the host gives each several rows)
+        float k = gamma[c] * rstd[c];
+        float km = k / M, fm = (float)M, sa = sumA[c], sax = sumAX[c];
+        for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
+            size_t i = (size_t)n * CHW + j;
+            // term 1: M·dOut, term 2: −Σ dOut, term 3: −x̂·Σ dOut·x̂ (EVAL: γ·rstd·dOut)
+            dX[i] = eval ? k * dOut[i] : km * (fm * dOut[i] - sa - xhat[i] * sax);
+        }
+        return;
+    }
     for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
         size_t i = (size_t)n * CHW + j;
-        if (perChannel) {
-            float k = gamma[c] * rstd[c];
-            if (eval) {
-                dX[i] = k * dOut[i];
-            } else {
-                // term 1: M·dOut, term 2: −Σ dOut, term 3: −x̂·Σ dOut·x̂
-                dX[i] = (k / M) * ((float)M * dOut[i] - sumA[c] - xhat[i] * sumAX[c]);
-            }
-        } else {
-            int s = lk_stat(n, c, C, G, 0);
-            float g = dOut[i] * gamma[c];
-            // term 1: M·g, term 2: −Σ g, term 3: −x̂·Σ g·x̂
-            dX[i] = (rstd[s] / M) * ((float)M * g - sumA[s] - xhat[i] * sumAX[s]);
-        }
+        int s = lk_stat(n, c, C, G, 0);
+        float g = dOut[i] * gamma[c];
+        // term 1: M·g, term 2: −Σ g, term 3: −x̂·Σ g·x̂
+        dX[i] = (rstd[s] / M) * ((float)M * g - sumA[s] - xhat[i] * sumAX[s]);
     }
 }
 

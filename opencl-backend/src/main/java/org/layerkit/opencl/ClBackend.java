@@ -31,13 +31,16 @@ public final class ClBackend implements Backend {
     private final ClOptimKernels optim;
 
     ClBackend(ClContext ctx) {
-        this(ctx, ctx.device().gpu());
+        this(ctx, ctx.device().gpu(), ctx.device().gpu() ? 8 : 1);
     }
 
-    /** {@code fuseColumns}: whether batchnorm uses its one-launch kernels where they apply (see ClNormKernels). */
-    ClBackend(ClContext ctx, boolean fuseColumns) {
+    /**
+     * {@code fuseColumns}: whether batchnorm uses its one-launch kernels where they apply; {@code rowsPerItem}: rows
+     * per work-item of its element-wise kernels (see ClNormKernels and the options of ClBackendProvider).
+     */
+    ClBackend(ClContext ctx, boolean fuseColumns, int rowsPerItem) {
         this.ctx = ctx;
-        this.norm = new ClNormKernels(this, fuseColumns);
+        this.norm = new ClNormKernels(this, fuseColumns, rowsPerItem);
         this.dropout = new ClDropoutKernels(this);
         this.gemm = new ClGemmKernels(this);
         this.elementwise = new ClElementwiseKernels(this);

@@ -24,6 +24,11 @@ public final class ClBackendProvider implements BackendProvider {
      * CPU devices, where PoCL ran them 3× slower than the split path on [4096,1024]), {@code on} or {@code off}.
      */
     static final String FUSE_COLUMNS = "fuseColumns";
+    /**
+     * Option (or system property {@code layerkit.opencl.rowsPerItem}): rows each work-item of batchnorm's
+     * element-wise kernels covers, {@code auto} (8 on GPUs, 1 on CPU devices) or a number ≥ 1.
+     */
+    static final String ROWS_PER_ITEM = "rowsPerItem";
     /** Above the CPU backend's 100 when the default device is a GPU. */
     static final int GPU_PRIORITY = 200;
     /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
@@ -88,7 +93,18 @@ public final class ClBackendProvider implements BackendProvider {
             default -> throw new IllegalArgumentException("opencl: " + FUSE_COLUMNS
                     + " expected auto, on or off, got " + fuse);
         };
+        String rows = o.get(NAME, ROWS_PER_ITEM).orElse("auto");
+        int rowsPerItem;
+        try {
+            rowsPerItem = rows.equals("auto") ? (entry.info().gpu() ? 8 : 1) : Integer.parseInt(rows);
+        } catch (NumberFormatException e) {
+            rowsPerItem = 0;
+        }
+        if (rowsPerItem < 1) {
+            throw new IllegalArgumentException("opencl: " + ROWS_PER_ITEM + " expected auto or a number >= 1, got "
+                    + rows);
+        }
         ClContext ctx = ClContext.open(entry);
-        return new ClBackend(ctx, fuseColumns == null ? entry.info().gpu() : fuseColumns);
+        return new ClBackend(ctx, fuseColumns == null ? entry.info().gpu() : fuseColumns, rowsPerItem);
     }
 }

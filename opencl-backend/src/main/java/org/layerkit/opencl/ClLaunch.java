@@ -115,6 +115,10 @@ final class ClLaunch {
         }
     }
 
+    static long ceilDiv(long n, long d) {
+        return (n + d - 1) / d;
+    }
+
     static long roundUp(long n, long multiple) {
         return (n + multiple - 1) / multiple * multiple;
     }

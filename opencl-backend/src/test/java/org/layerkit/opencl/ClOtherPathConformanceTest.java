@@ -1,19 +1,23 @@
 package org.layerkit.opencl;
 
+import java.util.Map;
+
 import org.layerkit.api.Backend;
 import org.layerkit.api.BackendOptions;
 import org.layerkit.conformance.BackendConformanceTest;
 
 /**
- * The conformance kit once more with batchnorm's other kernel path than the device's default (option
- * {@code fuseColumns}): the one-launch {@code norm_columns_*} kernels on a CPU device such as PoCL, the split
- * stats/merge/apply kernels on a GPU. So both paths are checked on whatever device runs the tests.
+ * The conformance kit once more with batchnorm's other kernel paths than the device's defaults (options
+ * {@code fuseColumns} and {@code rowsPerItem}): the one-launch {@code norm_columns_*} kernels and 8 rows per
+ * element-wise work-item on a CPU device such as PoCL, the split stats/merge/apply kernels and 1 row on a GPU. So
+ * both paths are checked on whatever device runs the tests.
  */
 class ClOtherPathConformanceTest extends BackendConformanceTest {
     @Override
     protected Backend backend() {
         ClTestBackend.assumeAvailable();
         boolean gpu = ClTestBackend.shared().device().gpu();
-        return new ClBackendProvider().create(BackendOptions.of(ClBackendProvider.FUSE_COLUMNS, gpu ? "off" : "on"));
+        return new ClBackendProvider().create(BackendOptions.of(Map.of(ClBackendProvider.FUSE_COLUMNS,
+                gpu ? "off" : "on", ClBackendProvider.ROWS_PER_ITEM, gpu ? "1" : "8")));
     }
 }

@@ -18,10 +18,11 @@ import org.layerkit.opencl.ClBackendProvider;
  *
  * <pre>
  * GpuCheck [--device INDEX|NAME] [--size N,D] [--reps R] [--include REGEX] [--exclude REGEX]
- *          [--no-conformance] [--no-timing] [--fuse-columns auto|on|off]
+ *          [--no-conformance] [--no-timing] [--fuse-columns auto|on|off] [--rows-per-item auto|N]
  * </pre>
- * {@code --fuse-columns} picks batchnorm's kernels (the backend option {@code fuseColumns}): run once with the
- * default and once with {@code --no-conformance --fuse-columns off} to compare the one-launch and split paths.
+ * {@code --fuse-columns} and {@code --rows-per-item} set the backend options {@code fuseColumns} (batchnorm's
+ * one-launch kernels) and {@code rowsPerItem} (rows per work-item of its element-wise kernels): run once with the
+ * defaults and again with other values to compare.
  * Exit status: 0 when every case passed, 1 when a case failed, 2 for bad usage or no OpenCL device.
  */
 public final class GpuCheck {
@@ -38,6 +39,7 @@ public final class GpuCheck {
         String include = null;
         String exclude = null;
         String fuseColumns = null;
+        String rowsPerItem = null;
         int n = 4096;
         int d = 4096;
         int reps = 20;
@@ -51,6 +53,7 @@ public final class GpuCheck {
                     case "--exclude" -> exclude = args[++i];
                     case "--reps" -> reps = Integer.parseInt(args[++i]);
                     case "--fuse-columns" -> fuseColumns = args[++i];
+                    case "--rows-per-item" -> rowsPerItem = args[++i];
                     case "--size" -> {
                         String[] nd = args[++i].split(",");
                         n = Integer.parseInt(nd[0].trim());
@@ -64,7 +67,7 @@ public final class GpuCheck {
         } catch (RuntimeException e) {
             err.println("GpuCheck: " + e.getMessage() + "\nusage: GpuCheck [--device INDEX|NAME] [--size N,D] "
                     + "[--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing] "
-                    + "[--fuse-columns auto|on|off]");
+                    + "[--fuse-columns auto|on|off] [--rows-per-item auto|N]");
             return 2;
         }
 
@@ -84,6 +87,9 @@ public final class GpuCheck {
         if (fuseColumns != null) {
             // batchnorm's one-launch kernels (default on GPUs) against the split path: time both on a new GPU
             opts.put("fuseColumns", fuseColumns);
+        }
+        if (rowsPerItem != null) {
+            opts.put("rowsPerItem", rowsPerItem);
         }
         BackendOptions options = BackendOptions.of(opts);
         int status = 0;
