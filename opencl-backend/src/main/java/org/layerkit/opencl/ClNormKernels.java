@@ -98,7 +98,6 @@ final class ClNormKernels {
 
     // ---------------------------------------------------------------- shared forward and backward
 
-
     private static boolean perChannel(NormKind kind) {
         return kind == NormKind.BATCHNORM || kind == NormKind.SPATIAL_BATCHNORM;
     }
