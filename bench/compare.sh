@@ -6,10 +6,12 @@
 #   3. a table: per op and shape, forward and forward+backward median ms, effective GB/s (minimum traffic: each
 #      input read once, each output written once), its share of the two-thread copy bandwidth of the same run, and
 #      the speed-up over PyTorch (PyTorch ms / layerkit ms; > 1 means layerkit is faster) and, for dropout, numpy.
+#   With --baseline REV: also layerkit's CPU kernels as of git revision REV (cpu-backend/src/main compiled from
+#   `git archive`), timed by the same harness in the same run: a before/after column.
 #   With --net [EPOCHS]: also the Fashion-MNIST MLP (784-256-128-100-10, BatchNorm, ReLU, dropout 0.2, Adam 1e-3,
 #   batch 128) per epoch, PyTorch (1 thread) against layerkit's FashionMnistTraining example on the cpu backend.
 #
-# Usage: bench/compare.sh [--repeats N] [--net [EPOCHS]] [--out DIR]
+# Usage: bench/compare.sh [--repeats N] [--baseline REV] [--net [EPOCHS]] [--out DIR]
 # Needs: JDK 17, Maven (offline is fine once dependencies are in ~/.m2), /usr/bin/python3 with python3-torch.
 # Builds only cpu-backend (mvn -o install -pl cpu-backend -DskipTests) when its classes are missing; --net uses the
 # models jar installed in ~/.m2. OPENBLAS_CORETYPE is exported as SkylakeX on AVX-512 CPUs when unset: Debian 12's
@@ -21,12 +23,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 repeats=20
 net_epochs=0
 out=""
+baseline=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeats) repeats=$2; shift 2 ;;
     --net) if [ $# -gt 1 ] && [[ $2 =~ ^[0-9]+$ ]]; then net_epochs=$2; shift 2; else net_epochs=4; shift; fi ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --baseline) baseline=$2; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,9 +63,22 @@ echo "== PyTorch / numpy (bench/pytorch_bench.py ops --threads 2 --repeats $repe
 $py bench/pytorch_bench.py ops --threads 2 --repeats "$repeats" --with-4d | tee "$out/pytorch.csv" >&2
 echo "== layerkit cpu (bench/CpuBench.java $repeats 5)" >&2
 java -cp "$cp" bench/CpuBench.java "$repeats" 5 2>&1 | tee "$out/layerkit.csv" >&2
+tables=("$out/pytorch.csv" "$out/layerkit.csv")
+if [ -n "$baseline" ]; then
+  rev=$(git rev-parse --short "$baseline")
+  echo "== layerkit cpu at $rev (baseline)" >&2
+  rm -rf "$out/baseline" && mkdir -p "$out/baseline/src" "$out/baseline/classes"
+  git archive "$rev" cpu-backend/src/main | tar -x -C "$out/baseline/src"
+  javac -nowarn -d "$out/baseline/classes" -cp "$(cat "$out/cp.txt")" $(find "$out/baseline/src" -name '*.java')
+  cp -r "$out/baseline/src/cpu-backend/src/main/resources/." "$out/baseline/classes/" 2>/dev/null || true
+  java -cp "$out/baseline/classes:$(cat "$out/cp.txt")" bench/CpuBench.java "$repeats" 5 2>&1 \
+    | sed "s/^layerkit,/before,/" | tee "$out/baseline.csv" >&2
+  tables+=("$out/baseline.csv")
+  echo "baseline: cpu-backend at $rev" >> "$out/machine.txt"
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
 
-$py - "$out/pytorch.csv" "$out/layerkit.csv" <<'EOF' | tee "$out/table.md"
+$py - "${tables[@]}" <<'EOF' | tee "$out/table.md"
 import re, sys
 rows = {}
 copy = {}
@@ -85,8 +102,10 @@ bw = copy.get(("layerkit", "copy_GBps_2thread"))
 print(f"host copy, 512 MiB, bytes read + written: System.arraycopy {copy.get(('layerkit', 'copy_GBps_1thread'))} GB/s "
       f"on one thread, {bw} GB/s on two; numpy.copyto {copy.get(('numpy', 'copy_GBps'))} GB/s (one thread)")
 print()
-print("| op | shape | fwd ms | f+b ms | fwd GB/s | f+b GB/s | fwd % copy | f+b % copy | PyTorch fwd / f+b ms | speed-up vs PyTorch fwd / f+b | numpy fwd / f+b ms | speed-up vs numpy fwd / f+b |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+others = ["pytorch", "numpy"] + (["before"] if any(k[0] == "before" for k in rows) else [])
+print("| op | shape | fwd ms | f+b ms | fwd GB/s | f+b GB/s | fwd % copy | f+b % copy | "
+      + " | ".join(f"{o} fwd / f+b ms | speed-up vs {o}" for o in others) + " |")
+print("|---|---|" + "---:|" * (6 + 2 * len(others)))
 for (impl, op, shape), r in rows.items():
     if impl != "layerkit":
         continue
@@ -94,7 +113,7 @@ for (impl, op, shape), r in rows.items():
     gf, gfb = int(r["fwd_bytes"]) / f / 1e6, int(r["fwd_bwd_bytes"]) / fb / 1e6
     cells = [op, shape, f"{f:.3f}", f"{fb:.3f}", f"{gf:.1f}", f"{gfb:.1f}",
              f"{100 * gf / bw:.0f}%" if bw else "", f"{100 * gfb / bw:.0f}%" if bw else ""]
-    for other in ("pytorch", "numpy"):
+    for other in others:
         o = rows.get((other, op, shape))
         if o is None:
             cells += ["", ""]
@@ -106,7 +125,7 @@ print()
 print("GB/s counts the minimum traffic (4 bytes per float; n elements, F features, S statistics): batchnorm forward "
       "3n + 8F floats, backward 3n + 4F; layernorm/groupnorm forward 3n + 2F + 2S, backward 3n + 3F + S; dropout "
       "3n each way. % copy is against the two-thread System.arraycopy of the same run. Speed-up = other ms / "
-      "layerkit ms.")
+      "layerkit ms (fwd / f+b); 'before' is the --baseline revision.")
 EOF
 
 if [ "$net_epochs" -gt 0 ]; then
