@@ -31,14 +31,15 @@ public final class ClBackend implements Backend {
     private final ClOptimKernels optim;
 
     ClBackend(ClContext ctx) {
-        this(ctx, ctx.device().gpu(), ctx.device().gpu() ? 8 : 1);
+        this(ctx, ctx.device().gpu() ? ClNormKernels.ColumnFusion.WHERE_FILLED : ClNormKernels.ColumnFusion.OFF,
+                ctx.device().gpu() ? 8 : 1);
     }
 
     /**
-     * {@code fuseColumns}: whether batchnorm uses its one-launch kernels where they apply; {@code rowsPerItem}: rows
+     * {@code fuseColumns}: when batchnorm uses its one-launch kernels; {@code rowsPerItem}: rows
      * per work-item of its element-wise kernels (see ClNormKernels and the options of ClBackendProvider).
      */
-    ClBackend(ClContext ctx, boolean fuseColumns, int rowsPerItem) {
+    ClBackend(ClContext ctx, ClNormKernels.ColumnFusion fuseColumns, int rowsPerItem) {
         this.ctx = ctx;
         this.norm = new ClNormKernels(this, fuseColumns, rowsPerItem);
         this.dropout = new ClDropoutKernels(this);

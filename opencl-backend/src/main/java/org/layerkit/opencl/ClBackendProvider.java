@@ -20,8 +20,10 @@ public final class ClBackendProvider implements BackendProvider {
     public static final String NAME = "opencl";
     /**
      * Option (or system property {@code layerkit.opencl.fuseColumns}) for batchnorm's one-launch kernels
-     * ({@code norm_columns_*}): {@code auto} (default: on GPUs, where a work-group's column reads coalesce; off on
-     * CPU devices, where PoCL ran them 3× slower than the split path on [4096,1024]), {@code on} or {@code off}.
+     * ({@code norm_columns_*}): {@code auto} (default: on GPUs where the column groups alone fill the device, since
+     * a work-group's column reads coalesce there; never on CPU devices, where PoCL ran them 3× slower than the split
+     * path on [4096,1024]), {@code on} (always in TRAIN, whole columns per work-group of up to 1024 work-items, to
+     * time against the split path on a GPU) or {@code off}.
      */
     static final String FUSE_COLUMNS = "fuseColumns";
     /**
@@ -86,10 +88,11 @@ public final class ClBackendProvider implements BackendProvider {
         BackendOptions o = options == null ? BackendOptions.none() : options;
         ClDevices.Entry entry = ClDevices.choose(p.devices(), o.get(NAME, "device"));
         String fuse = o.get(NAME, FUSE_COLUMNS).orElse("auto");
-        Boolean fuseColumns = switch (fuse) {
-            case "auto" -> null;
-            case "on", "true" -> Boolean.TRUE;
-            case "off", "false" -> Boolean.FALSE;
+        ClNormKernels.ColumnFusion fuseColumns = switch (fuse) {
+            case "auto" -> entry.info().gpu() ? ClNormKernels.ColumnFusion.WHERE_FILLED
+                    : ClNormKernels.ColumnFusion.OFF;
+            case "on", "true" -> ClNormKernels.ColumnFusion.ALWAYS;
+            case "off", "false" -> ClNormKernels.ColumnFusion.OFF;
             default -> throw new IllegalArgumentException("opencl: " + FUSE_COLUMNS
                     + " expected auto, on or off, got " + fuse);
         };
@@ -105,6 +108,6 @@ public final class ClBackendProvider implements BackendProvider {
                     + rows);
         }
         ClContext ctx = ClContext.open(entry);
-        return new ClBackend(ctx, fuseColumns == null ? entry.info().gpu() : fuseColumns, rowsPerItem);
+        return new ClBackend(ctx, fuseColumns, rowsPerItem);
     }
 }

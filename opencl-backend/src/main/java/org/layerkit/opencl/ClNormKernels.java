@@ -18,7 +18,7 @@ import org.layerkit.api.Tensor;
  * G = 1, M = (C/G)·HW) share the kernels.
  *
  * <p>Where the statistics alone fill the device ({@link ClLayout#plan} needs no chunks), each op is one launch
- * (for batchnorm only when {@code fuseColumns}, by default on GPUs; see {@link ClBackendProvider#FUSE_COLUMNS}):
+ * (for batchnorm by default on GPUs only; see {@link ClBackendProvider#FUSE_COLUMNS}):
  * a work-group owns whole statistics and reduces, then applies ({@code norm_rows_*} for per-group statistics,
  * {@code norm_columns_*} for per-channel ones). Otherwise (few, long statistics) the split path runs: forward is
  * chunked stats, merge, apply (3 launches); backward is chunked sums, one merge, apply, plus for layer/group norm
@@ -27,8 +27,17 @@ import org.layerkit.api.Tensor;
 final class ClNormKernels {
     private static final String CL = "norm";
     private final ClBackend b;
-    /** Whether batchnorm takes the one-launch norm_columns_* kernels where the plan allows. */
-    private final boolean fuseColumns;
+    /** When batchnorm takes its one-launch norm_columns_* kernels (TRAIN forward, backward). */
+    enum ColumnFusion {
+        /** Never: stats, merge, apply. */
+        OFF,
+        /** Where the column groups alone fill the device (the plan needs no chunks); the GPU default. */
+        WHERE_FILLED,
+        /** Always, one work-group per block of whole columns, up to 1024 work-items (to time it on a GPU). */
+        ALWAYS
+    }
+
+    private final ColumnFusion fuseColumns;
     /**
      * Rows each work-item of the per-channel element-wise kernels covers, so that its channel's values load once
      * per that many elements: by default 8 on GPUs (not yet measured on one) and 1 on CPU devices (PoCL ran batchnorm
@@ -36,7 +45,7 @@ final class ClNormKernels {
      */
     private final int rowsPerItem;
 
-    ClNormKernels(ClBackend b, boolean fuseColumns, int rowsPerItem) {
+    ClNormKernels(ClBackend b, ColumnFusion fuseColumns, int rowsPerItem) {
         this.b = b;
         this.fuseColumns = fuseColumns;
         this.rowsPerItem = rowsPerItem;
@@ -162,12 +171,12 @@ final class ClNormKernels {
                                  ClTensor rstd, BatchNormParams p, Tensor runningMean, Tensor runningVar) {
         ClContext ctx = b.context();
         if (channel) {
-            if (mode != Mode.TRAIN || !fuseColumns) {
+            if (mode != Mode.TRAIN) {
                 return false;
             }
             ClLayout layout = ClLayout.perChannel(n, c, hw);
-            ClLayout.Plan plan = layout.plan(ctx, CL, "norm_columns_forward");
-            if (plan.chunks() > 1) {
+            ClLayout.Plan plan = columnsPlan(layout, "norm_columns_forward");
+            if (plan == null) {
                 return false;
             }
             ClLaunch l = ctx.launch(op, CL, "norm_columns_forward").mem(b.cl(x)).mem(b.cl(gamma)).mem(b.cl(beta))
@@ -187,6 +196,29 @@ final class ClNormKernels {
                 .i(c).i(hw).i(groups).f(eps).mem(xhat).mem(out).mem(mean).mem(rstd)
                 .local((long) ly * ctx.accBytes()).run2d(layout.stats(), ly, 1, ly);
         return true;
+    }
+
+    /**
+     * The launch plan of a one-launch per-channel kernel under {@link #fuseColumns}, or null for the split path.
+     * {@link ColumnFusion#ALWAYS} where the plan would chunk: the plan's LX columns per work-group, as many
+     * work-items per column as fit in 1024 (and the kernel's limit), each group over whole columns.
+     */
+    private ClLayout.Plan columnsPlan(ClLayout layout, String kernel) {
+        if (fuseColumns == ColumnFusion.OFF) {
+            return null;
+        }
+        ClContext ctx = b.context();
+        ClLayout.Plan plan = layout.plan(ctx, CL, kernel);
+        if (plan.chunks() == 1) {
+            return plan;
+        }
+        if (fuseColumns != ColumnFusion.ALWAYS) {
+            return null;
+        }
+        long group = Math.min(1024, ctx.kernelWorkGroupSize(CL, kernel));
+        int ly = Math.max(1, Math.min(ClLaunch.floorPow2(Math.max(1, group / plan.lx())),
+                ClLaunch.ceilPow2(layout.perStat())));
+        return new ClLayout.Plan(plan.lx(), ly, 1, layout.perStat());
     }
 
     /**
@@ -268,9 +300,9 @@ final class ClNormKernels {
             dGamma = b.allocate(Shape.of(c), op);
             dBeta = b.allocate(Shape.of(c), op);
             ClLayout perChannel = ClLayout.perChannel(n, c, hw);
-            if (channel && fuseColumns) {
-                ClLayout.Plan plan = perChannel.plan(ctx, CL, "norm_columns_backward");
-                if (plan.chunks() == 1) {
+            if (channel) {
+                ClLayout.Plan plan = columnsPlan(perChannel, "norm_columns_backward");
+                if (plan != null) {
                     // one launch: dβ, dγ and dX per channel
                     ClLaunch l = ctx.launch(op, CL, "norm_columns_backward").mem(b.cl(dOut)).mem(b.cl(cache.xhat()))
                             .mem(b.cl(gamma)).mem(b.cl(cache.rstd())).i(perChannel.stats()).i(perChannel.perStat())
