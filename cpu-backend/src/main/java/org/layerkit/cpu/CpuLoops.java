@@ -93,13 +93,6 @@ final class CpuLoops {
         }
     }
 
-    /** t[j] −= c[j]. */
-    static void subtract(float[] t, float[] c, int len) {
-        for (int j = 0; j < len; j++) {
-            t[j] -= c[j];
-        }
-    }
-
     /** t[j] ·= c[j]. */
     static void multiply(float[] t, float[] c, int len) {
         for (int j = 0; j < len; j++) {
@@ -111,13 +104,6 @@ final class CpuLoops {
     static void addTo(float[] acc, float[] t, int len) {
         for (int j = 0; j < len; j++) {
             acc[j] += t[j];
-        }
-    }
-
-    /** acc[j] += t[j]². */
-    static void addSquaresTo(float[] acc, float[] t, int len) {
-        for (int j = 0; j < len; j++) {
-            acc[j] += t[j] * t[j];
         }
     }
 

@@ -45,7 +45,7 @@ import org.layerkit.api.Tensor;
  * coefficients) from {@link CpuScratch}, so a warm kernel allocates nothing.
  */
 final class CpuNormKernels {
-    /** Rows accumulated in float before a flush into the double column sums. */
+    /** Rows accumulated in float before a flush into double (backward column sums; the row blocks of columnStats). */
     static final int BLOCK_ROWS = 64;
     /** Values of a slab or segment staged in L1 at a time for its statistics. */
     static final int STATS_BLOCK = 2048;
