@@ -103,6 +103,7 @@ public final class ClContext implements AutoCloseable {
     private long stagedBytes;
     /** Free staging buffers by size, reused like device buffers (uploads repeat the batch shapes every step). */
     private final Map<Integer, ArrayDeque<ByteBuffer>> stages = new HashMap<>();
+    private long stagePoolBytes;
     private volatile boolean closed;
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
@@ -278,6 +279,8 @@ public final class ClContext implements AutoCloseable {
     static final int STAGE_MAX_BYTES = 64 << 20;
     /** Staging memory in flight at most; beyond it an upload waits for the oldest one. */
     static final long STAGED_CAP_BYTES = 256L << 20;
+    /** Free staging memory kept for reuse at most; beyond it finished staging buffers are left to the GC. */
+    static final long STAGE_POOL_CAP_BYTES = 64L << 20;
 
     /**
      * Host → device copy of {@code data} into the start of {@code m}, without waiting for the device: the data is
@@ -302,7 +305,9 @@ public final class ClContext implements AutoCloseable {
             }
             ArrayDeque<ByteBuffer> free = stages.get((int) bytes);
             ByteBuffer stage = free == null ? null : free.poll();
-            if (stage == null) {
+            if (stage != null) {
+                stagePoolBytes -= bytes;
+            } else {
                 stage = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
             }
             stage.clear();
@@ -336,8 +341,12 @@ public final class ClContext implements AutoCloseable {
             }
             staged.pollFirst();
             clReleaseEvent(st.done());
-            stagedBytes -= st.stage().capacity();
-            stages.computeIfAbsent(st.stage().capacity(), k -> new ArrayDeque<>()).push(st.stage());
+            int cap = st.stage().capacity();
+            stagedBytes -= cap;
+            if (stagePoolBytes + cap <= STAGE_POOL_CAP_BYTES) {
+                stages.computeIfAbsent(cap, k -> new ArrayDeque<>()).push(st.stage());
+                stagePoolBytes += cap;
+            }
         }
     }
 
@@ -577,6 +586,7 @@ public final class ClContext implements AutoCloseable {
         }
         staged.clear();
         stages.clear();
+        stagePoolBytes = 0;
         trimPool();
         closed = true;
         for (cl_kernel k : kernels.values()) {
