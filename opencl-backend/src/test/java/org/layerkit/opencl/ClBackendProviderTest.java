@@ -95,4 +95,20 @@ class ClBackendProviderTest {
         assertTrue(byName.getMessage().contains("no-such-device-anywhere") && byName.getMessage().contains(first),
                 byName.getMessage());
     }
+
+    @Test
+    void tuningOptionsAreCheckedAndAccepted() {
+        ClTestBackend.assumeAvailable();
+        ClBackendProvider p = new ClBackendProvider();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> p.create(BackendOptions.of(ClBackendProvider.FUSE_COLUMNS, "sometimes")));
+        assertEquals("opencl: fuseColumns expected auto, on or off, got sometimes", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> p.create(BackendOptions.of(ClBackendProvider.ROWS_PER_ITEM, "0")));
+        assertEquals("opencl: rowsPerItem expected auto or a number >= 1, got 0", e.getMessage());
+        try (Backend b = p.create(BackendOptions.of(Map.of(ClBackendProvider.FUSE_COLUMNS, "off",
+                ClBackendProvider.ROWS_PER_ITEM, "3")))) {
+            assertEquals("opencl", b.name());
+        }
+    }
 }
