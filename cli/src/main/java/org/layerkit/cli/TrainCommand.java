@@ -93,7 +93,7 @@ public final class TrainCommand extends CommandBase {
             description = "Feed pixels in [0,1] as they are instead of standardizing each feature on the training split.")
     boolean noStandardize;
 
-    @Option(names = "--loss-every", paramLabel = "N", defaultValue = "1",
+    @Option(names = "--loss-every", paramLabel = "N", defaultValue = "10",
             description = "Read the loss from the device every N iterations (progress, NaN check, loss curve); "
                     + "larger values save synchronisations on GPUs (default: ${DEFAULT-VALUE}).")
     int lossEvery;
