@@ -88,6 +88,13 @@ def ops(args):
     np.copyto(b, a)
     ms = median_ms(lambda: np.copyto(b, a), 5, warmup=1)
     print(f"numpy,copy_GBps,[{a.size}],{2 * a.nbytes / ms / 1e6:.1f},", flush=True)
+    if args.with_4d:
+        # the same copy through torch on args.threads threads (Tensor.copy_ splits large copies)
+        ta = torch.ones(a.size)
+        tb = torch.empty_like(ta)
+        ms = median_ms(lambda: tb.copy_(ta), 5, warmup=1)
+        print(f"pytorch,copy_GBps_{args.threads}thread,[{ta.numel()}],{2 * ta.numel() * 4 / ms / 1e6:.1f},",
+              flush=True)
 
 
 def read_idx(path):
@@ -151,7 +158,8 @@ def main():
     p.add_argument("--dropout", type=float, default=0.2, help="PyTorch p (drop probability); 0 for none")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--with-4d", action="store_true",
-                   help="ops: also spatial batchnorm and groupnorm (G=8) at [64,64,32,32] and [256,16,32,32]")
+                   help="ops: also spatial batchnorm and groupnorm (G=8) at [64,64,32,32] and [256,16,32,32], "
+                        "and torch's copy bandwidth on --threads threads")
     a = p.parse_args()
     if a.threads is None:
         a.threads = 2 if a.what == "ops" else 1
