@@ -93,13 +93,6 @@ final class CpuLoops {
         }
     }
 
-    /** t[j] ·= c[j]. */
-    static void multiply(float[] t, float[] c, int len) {
-        for (int j = 0; j < len; j++) {
-            t[j] *= c[j];
-        }
-    }
-
     /** acc[j] += t[j]. */
     static void addTo(float[] acc, float[] t, int len) {
         for (int j = 0; j < len; j++) {
@@ -178,10 +171,10 @@ final class CpuLoops {
         }
     }
 
-    /** dX with scalar coefficients: t[j] = a·t[j] − (b + c·xh[j]). */
-    static void dx(float[] t, float[] xh, float a, float b, float c, int len) {
+    /** dX with scalar coefficients and g = γ·dOut: t[j] = a·(gamma[j]·t[j]) − (b + c·xh[j]); t holds dOut. */
+    static void dx(float[] t, float[] gamma, float[] xh, float a, float b, float c, int len) {
         for (int j = 0; j < len; j++) {
-            t[j] = a * t[j] - (b + c * xh[j]);
+            t[j] = a * (gamma[j] * t[j]) - (b + c * xh[j]);
         }
     }
 

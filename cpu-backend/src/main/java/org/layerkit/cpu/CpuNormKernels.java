@@ -474,17 +474,16 @@ final class CpuNormKernels {
                     java.util.Arrays.fill(s1, 0, d, 0f);
                     java.util.Arrays.fill(s2, 0, d, 0f);
                 }
-                // step 2: g = dOut·γ; Σ_D g and Σ_D g·x̂
-                CpuLoops.multiply(t, g, d);
-                CpuLoops.product(v, t, u, d);
-                System.arraycopy(t, 0, w, 0, d);
+                // step 2: g = dOut·γ (in w; t keeps dOut); Σ_D g and Σ_D g·x̂ (the folds consume w and v)
+                CpuLoops.product(w, t, g, d);
+                CpuLoops.product(v, w, u, d);
                 double sumG = CpuLoops.sum(w, d);
                 double sumGXhat = CpuLoops.sum(v, d);
-                // step 3: dX = rstd·g − (rstd/D)·(Σg + x̂·Σ(g·x̂)) = a·g − (b + c·x̂)
+                // step 3: dX = rstd·g − (rstd/D)·(Σg + x̂·Σ(g·x̂)) = a·(γ·dOut) − (b + c·x̂)
                 float a = rstd[row];
                 float bb = (float) (rstd[row] * sumG / d);
                 float cc = (float) (rstd[row] * sumGXhat / d);
-                CpuLoops.dx(t, u, a, bb, cc, d);
+                CpuLoops.dx(t, g, u, a, bb, cc, d);
                 System.arraycopy(t, 0, dx, off, d);
             }
         });
