@@ -106,26 +106,32 @@ final class CpuNormKernels {
                 stats[2 * d + j] = 1.0 / Math.sqrt(rv[j] + p.eps());
             }
         }
-        // step 4: x̂ = ((x − hi) − lo)·rstd and y = γ·x̂ + β, row by row through an L1 buffer
-        float[] hi = scratch.floats(HI, d);
-        float[] lo = scratch.floats(LO, d);
-        float[] rs = scratch.floats(RS, d);
+        // step 4: x̂ = ((x − hi) − lo)·rstd and y = γ·x̂ + β, a block of rows at a time through an L1 buffer; the
+        // per-feature constants are repeated once per row of a block, so one loop covers the block
+        int rb = rowsPerBlock(d);
+        float[] hi = scratch.floats(HI, rb * d);
+        float[] lo = scratch.floats(LO, rb * d);
+        float[] rs = scratch.floats(RS, rb * d);
         split(stats, 0, 2 * d, d, hi, lo, rs);
-        float[] g = CpuBackend.data(gamma);
-        float[] b = CpuBackend.data(beta);
+        float[] g = repeated(CpuBackend.data(gamma), d, rb, scratch.floats(CA, rb * d));
+        float[] b = repeated(CpuBackend.data(beta), d, rb, scratch.floats(CB, rb * d));
+        repeated(hi, d, rb, hi);
+        repeated(lo, d, rb, lo);
+        repeated(rs, d, rb, rs);
         CpuTensor xhat = be.allocate(x.shape());
         CpuTensor out = be.allocate(x.shape());
         float[] xh = xhat.data();
         float[] y = out.data();
         CpuParallel.forRows(n, d, (k, from, to) -> {
-            float[] t = CpuScratch.get().floats(ROW_T, d);
-            for (int row = from; row < to; row++) {
+            float[] t = CpuScratch.get().floats(ROW_T, rb * d);
+            for (int row = from; row < to; row += rb) {
                 int off = row * d;
-                System.arraycopy(xs, off, t, 0, d);
-                CpuLoops.normalize(t, hi, lo, rs, d);
-                System.arraycopy(t, 0, xh, off, d);
-                CpuLoops.affine(t, g, b, d);
-                System.arraycopy(t, 0, y, off, d);
+                int len = Math.min(rb, to - row) * d;
+                System.arraycopy(xs, off, t, 0, len);
+                CpuLoops.normalize(t, hi, lo, rs, len);
+                System.arraycopy(t, 0, xh, off, len);
+                CpuLoops.affine(t, g, b, len);
+                System.arraycopy(t, 0, y, off, len);
             }
         });
         NormCache cache = new NormCache(NormKind.BATCHNORM, mode, 1, xhat,
@@ -245,22 +251,27 @@ final class CpuNormKernels {
             }
         }
         // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut
-        float[] ca = scratch.floats(CA, d);
-        float[] cb = scratch.floats(CB, d);
-        float[] cc = scratch.floats(CC, d);
+        int rb = rowsPerBlock(d);
+        float[] ca = scratch.floats(CA, rb * d);
+        float[] cb = scratch.floats(CB, rb * d);
+        float[] cc = scratch.floats(CC, rb * d);
         batchNormCoefficients(g, rstd, part, 0, d, n, cache.mode(), ca, cb, cc);
+        repeated(ca, d, rb, ca);
+        repeated(cb, d, rb, cb);
+        repeated(cc, d, rb, cc);
         CpuTensor dX = be.allocate(dOut.shape());
         float[] dx = dX.data();
         CpuParallel.forRows(n, d, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
-            float[] t = s.floats(ROW_T, d);
-            float[] u = s.floats(ROW_U, d);
-            for (int row = from; row < to; row++) {
+            float[] t = s.floats(ROW_T, rb * d);
+            float[] u = s.floats(ROW_U, rb * d);
+            for (int row = from; row < to; row += rb) {
                 int off = row * d;
-                System.arraycopy(dy, off, t, 0, d);
-                System.arraycopy(xh, off, u, 0, d);
-                CpuLoops.dx(t, u, ca, cb, cc, d);
-                System.arraycopy(t, 0, dx, off, d);
+                int len = Math.min(rb, to - row) * d;
+                System.arraycopy(dy, off, t, 0, len);
+                System.arraycopy(xh, off, u, 0, len);
+                CpuLoops.dx(t, u, ca, cb, cc, len);
+                System.arraycopy(t, 0, dx, off, len);
             }
         });
         return new NormGrads(dX, be.fromDoubles(part, d, Shape.of(d)), be.fromDoubles(part, 0, Shape.of(d)));
@@ -685,6 +696,25 @@ final class CpuNormKernels {
                 out[2 * sl + 1] = sumDyXhat;
             }
         });
+    }
+
+    /**
+     * Rows per block of batchnorm's element-wise passes: enough that a block holds about 1 024 values, so that narrow
+     * rows (D = 256 and less) do not pay a loop start-up per row; 1 for D ≥ 1 024.
+     */
+    static int rowsPerBlock(int d) {
+        return Math.max(1, 1024 / Math.max(1, d));
+    }
+
+    /** dst[r·D + j] = src[j] for r &lt; rows (dst may be src, whose first D values are then repeated); returns dst. */
+    static float[] repeated(float[] src, int d, int rows, float[] dst) {
+        if (dst != src) {
+            System.arraycopy(src, 0, dst, 0, d);
+        }
+        for (int r = 1; r < rows; r++) {
+            System.arraycopy(dst, 0, dst, r * d, d);
+        }
+        return dst;
     }
 
     /**
