@@ -50,7 +50,9 @@ final class CpuNormKernels {
     /** Values of a slab or segment staged in L1 at a time for its statistics. */
     static final int STATS_BLOCK = 2048;
 
-    // chunk-body scratch slots (below CpuScratch.CALL)
+    // Scratch slots. Float and double slots are separate namespaces. Chunk bodies use slots below CpuScratch.CALL;
+    // runStats/stagedStats own STAT_*, which may coincide with ROW_W and SHIFT because no body that uses those
+    // calls them. Call-level slots (from CpuScratch.CALL) hold what the calling thread keeps across a call.
     private static final int ROW_T = 0;
     private static final int ROW_U = 1;
     private static final int ACC_1 = 2;
