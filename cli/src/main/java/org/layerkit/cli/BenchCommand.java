@@ -93,6 +93,12 @@ public final class BenchCommand extends CommandBase {
             description = "Untimed runs first (JIT, kernel compilation; default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--warmup-ms", paramLabel = "MS", defaultValue = "1000",
+            description = "Keep warming up until at least this many milliseconds have passed as well, so the JIT has "
+                    + "compiled the kernels and the numbers are steady state, as in a training loop "
+                    + "(default: ${DEFAULT-VALUE}).")
+    long warmupMs;
+
     @Option(names = "--groups", paramLabel = "G", defaultValue = "8",
             description = "Groups for groupnorm; the largest divisor of C not above G is used (default: ${DEFAULT-VALUE}).")
     int groups;
@@ -137,6 +143,9 @@ public final class BenchCommand extends CommandBase {
     protected int execute() throws IOException {
         if (repeats < 1) {
             throw usage("--repeats must be at least 1, got " + repeats);
+        }
+        if (warmupMs < 0) {
+            throw usage("--warmup-ms must be at least 0, got " + warmupMs);
         }
         if (warmup < 0) {
             throw usage("--warmup must be at least 0, got " + warmup);
@@ -184,8 +193,8 @@ public final class BenchCommand extends CommandBase {
                 continue;
             }
             try (Backend backend = opened) {
-                out.printf("timing on %s: %s (median of %d after %d warm-up)%n", backend.name(),
-                        backend.device().describe(), repeats, warmup);
+                out.printf("timing on %s: %s (median of %d after >= %d warm-up runs and >= %d ms)%n", backend.name(),
+                        backend.device().describe(), repeats, warmup, warmupMs);
                 out.flush();
                 for (String op : ops) {
                     for (Shape shape : parsed) {
@@ -389,11 +398,12 @@ public final class BenchCommand extends CommandBase {
     }
 
     /**
-     * Median milliseconds of {@code repeats} runs after {@code warmup} runs. The clock stops after
+     * Median milliseconds of {@code repeats} runs after at least {@code warmup} runs and {@code warmupMs}. The clock stops after
      * {@code backend.synchronize()}; releasing the results happens outside the timed region.
      */
     private double time(Backend b, Step step) {
-        for (int i = 0; i < warmup; i++) {
+        long warmUntil = System.nanoTime() + warmupMs * 1_000_000L;
+        for (int i = 0; i < warmup || System.nanoTime() < warmUntil; i++) {
             Runnable release = step.run();
             b.synchronize();
             release.run();

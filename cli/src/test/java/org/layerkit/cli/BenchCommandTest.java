@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.layerkit.cli.testing.UnavailableBackendProvider;
 
 class BenchCommandTest {
-    private static final String[] TINY = {"--shape", "64x32,4x8x3x3", "--repeats", "3", "--warmup", "1",
+    private static final String[] TINY = {"--shape", "64x32,4x8x3x3", "--repeats", "3", "--warmup", "1", "--warmup-ms", "0",
             "--copy-mib", "4"};
 
     @Test
