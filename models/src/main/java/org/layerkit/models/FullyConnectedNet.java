@@ -185,9 +185,10 @@ public final class FullyConnectedNet implements AutoCloseable {
         }
         lossResult = r;
         Tensor d = r.dLogits();
-        for (int i = layers.size() - 1; i >= 0; i--) {
+        for (int i = layers.size() - 1; i >= 1; i--) {
             d = layers.get(i).backward(d);
         }
+        affines.get(0).backwardParameters(d); // the first layer's input is data: no dX needed
         if (config.reg() > 0) {
             float reg = (float) config.reg();
             for (AffineLayer a : affines) {

@@ -82,6 +82,18 @@ public final class AffineLayer implements Layer {
 
     @Override
     public Tensor backward(Tensor dOut) {
+        backwardParameters(dOut);
+        int n = input.shape().dim(0);
+        dX = reuse(dX, n, in);
+        backend.gemm(dOut, false, weight.value(), true, dX, 1f, 0f);   // dX = dOut·Wᵀ
+        return dX;
+    }
+
+    /**
+     * The parameter half of {@link #backward}: overwrites dW and db but skips dX = dOut·Wᵀ, for a first layer whose
+     * input needs no gradient (the data) — one GEMM of three saved per step.
+     */
+    public void backwardParameters(Tensor dOut) {
         Checks.forwardDone("affine.backward", input);
         int n = input.shape().dim(0);
         if (!dOut.shape().equals(Shape.of(n, out))) {
@@ -92,9 +104,6 @@ public final class AffineLayer implements Layer {
         try (Tensor db = backend.columnSum(dOut)) {                     // db = Σ_N dOut
             backend.copy(db, bias.grad());
         }
-        dX = reuse(dX, n, in);
-        backend.gemm(dOut, false, weight.value(), true, dX, 1f, 0f);   // dX = dOut·Wᵀ
-        return dX;
     }
 
     private Tensor reuse(Tensor t, int rows, int cols) {
