@@ -119,6 +119,10 @@ ln -sf "$loader" "$ld/libOpenCL.so"
 ln -sf "$loader" "$ld/libOpenCL.so.1"
 export LD_LIBRARY_PATH="$ld${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# chain native SIGSEGV handlers (an OpenCL driver's LLVM may install one) to the JVM's own, which it needs
+if [ -r "$here/runtime/lib/libjsig.so" ]; then
+  export LD_PRELOAD="$here/runtime/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}"
+fi
 status=0
 "$here/runtime/bin/java" -Xmx4g -cp "$here/lib/*" org.layerkit.opencl.tools.GpuCheck "$@" || status=$?
 rm -rf "$ld"
