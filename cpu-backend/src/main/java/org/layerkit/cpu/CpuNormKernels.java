@@ -101,12 +101,7 @@ final class CpuNormKernels {
             updateRunning(runningMean, runningVar, stats, d, n, p);
         } else {
             // EVAL: the running statistics stand in for the batch's
-            float[] rm = CpuBackend.data(runningMean);
-            float[] rv = CpuBackend.data(runningVar);
-            for (int j = 0; j < d; j++) {
-                stats[j] = rm[j];
-                stats[2 * d + j] = 1.0 / Math.sqrt(rv[j] + p.eps());
-            }
+            runningAsStats(runningMean, runningVar, stats, d, p.eps());
         }
         // step 4: x̂ = ((x − hi) − lo)·rstd and y = γ·x̂ + β, a block of rows at a time through an L1 buffer; the
         // per-feature constants are repeated once per row of a block, so one loop covers the block
@@ -339,12 +334,8 @@ final class CpuNormKernels {
             // step 3: running statistics in place
             updateRunning(runningMean, runningVar, stats, c, m, p);
         } else {
-            float[] rm = CpuBackend.data(runningMean);
-            float[] rv = CpuBackend.data(runningVar);
-            for (int ch = 0; ch < c; ch++) {
-                stats[ch] = rm[ch];
-                stats[2 * c + ch] = 1.0 / Math.sqrt(rv[ch] + p.eps());
-            }
+            // EVAL: the running statistics stand in for the batch's
+            runningAsStats(runningMean, runningVar, stats, c, p.eps());
         }
         // step 4: x̂ and y = γ·x̂ + β, slab by slab (the constants are scalars within a slab)
         float[] hi = scratch.floats(HI, c);
@@ -745,6 +736,16 @@ final class CpuNormKernels {
             a[j] = (float) gr;
             b[j] = mode == Mode.TRAIN ? (float) (gr * sums[at + j] / m) : 0f;
             c[j] = mode == Mode.TRAIN ? (float) (gr * sums[at + k + j] / m) : 0f;
+        }
+    }
+
+    /** EVAL statistics of (spatial) batch norm: mean = running mean, rstd = 1/√(running var + ε), per feature f. */
+    private static void runningAsStats(Tensor runningMean, Tensor runningVar, double[] stats, int f, float eps) {
+        float[] rm = CpuBackend.data(runningMean);
+        float[] rv = CpuBackend.data(runningVar);
+        for (int j = 0; j < f; j++) {
+            stats[j] = rm[j];
+            stats[2 * f + j] = 1.0 / Math.sqrt(rv[j] + eps);
         }
     }
 
