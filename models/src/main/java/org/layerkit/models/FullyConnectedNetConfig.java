@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 import org.layerkit.api.BatchNormOptions;
+import org.layerkit.api.Contracts;
 import org.layerkit.models.layers.WeightInit;
 
 /**
@@ -45,7 +46,7 @@ public record FullyConnectedNetConfig(int inputDim, List<Integer> hiddenDims, in
 
     private static void check(boolean ok, String arg, String expected, Object actual) {
         if (!ok) {
-            throw new IllegalArgumentException("FullyConnectedNetConfig: " + arg + " expected " + expected + ", got " + actual);
+            throw Contracts.bad("FullyConnectedNetConfig", arg, expected, actual);
         }
     }
 

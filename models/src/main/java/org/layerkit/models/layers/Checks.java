@@ -1,5 +1,6 @@
 package org.layerkit.models.layers;
 
+import org.layerkit.api.Contracts;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
@@ -10,7 +11,7 @@ final class Checks {
 
     static void positive(String op, String arg, int value) {
         if (value < 1) {
-            throw new IllegalArgumentException(op + ": " + arg + " expected an integer >= 1, got " + value);
+            throw Contracts.bad(op, arg, "an integer >= 1", value);
         }
     }
 

@@ -3,6 +3,7 @@ package org.layerkit.models.optim;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import org.layerkit.api.Contracts;
 import org.layerkit.api.Parameter;
 
 /**
@@ -32,7 +33,7 @@ public record OptimizerConfig(OptimizerKind kind, double learningRate, double mo
 
     private static void check(boolean ok, String arg, String expected, double actual) {
         if (!ok) {
-            throw new IllegalArgumentException("OptimizerConfig: " + arg + " expected " + expected + ", got " + actual);
+            throw Contracts.bad("OptimizerConfig", arg, expected, actual);
         }
     }
 

@@ -2,6 +2,8 @@ package org.layerkit.models.train;
 
 import java.nio.file.Path;
 
+import org.layerkit.api.Contracts;
+
 /**
  * How a {@link Solver} trains (CS231N {@code Solver} options). Build with {@link #builder()}.
  *
@@ -37,7 +39,7 @@ public record SolverConfig(int epochs, int batchSize, double learningRateDecay, 
 
     private static void check(boolean ok, String arg, String expected, Object actual) {
         if (!ok) {
-            throw new IllegalArgumentException("SolverConfig: " + arg + " expected " + expected + ", got " + actual);
+            throw Contracts.bad("SolverConfig", arg, expected, actual);
         }
     }
 
