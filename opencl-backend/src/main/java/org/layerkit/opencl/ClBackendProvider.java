@@ -31,6 +31,12 @@ public final class ClBackendProvider implements BackendProvider {
      * element-wise kernels covers, {@code auto} (8 on GPUs, 1 on CPU devices) or a number ≥ 1.
      */
     static final String ROWS_PER_ITEM = "rowsPerItem";
+    /**
+     * Option (or system property {@code layerkit.opencl.groupSize}): work-items per work-group that element-wise
+     * launches and reduction trees aim for, {@code auto} (256) or a power of two from 1 to 1024 (each kernel's own
+     * limit still caps it) — for timing other sizes on a new device.
+     */
+    static final String GROUP_SIZE = "groupSize";
     /** Above the CPU backend's 100 when the default device is a GPU. */
     static final int GPU_PRIORITY = 200;
     /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
@@ -107,7 +113,18 @@ public final class ClBackendProvider implements BackendProvider {
             throw new IllegalArgumentException("opencl: " + ROWS_PER_ITEM + " expected auto or a number >= 1, got "
                     + rows);
         }
-        ClContext ctx = ClContext.open(entry);
+        String groupOption = o.get(NAME, GROUP_SIZE).orElse("auto");
+        int groupSize;
+        try {
+            groupSize = groupOption.equals("auto") ? ClLaunch.PREFERRED_GROUP : Integer.parseInt(groupOption);
+        } catch (NumberFormatException e) {
+            groupSize = 0;
+        }
+        if (groupSize < 1 || groupSize > 1024 || Integer.bitCount(groupSize) != 1) {
+            throw new IllegalArgumentException("opencl: " + GROUP_SIZE
+                    + " expected auto or a power of two from 1 to 1024, got " + groupOption);
+        }
+        ClContext ctx = ClContext.open(entry, groupSize);
         return new ClBackend(ctx, fuseColumns, rowsPerItem);
     }
 }

@@ -86,6 +86,8 @@ public final class ClContext implements AutoCloseable {
     private final boolean fp64;
     private final long maxWorkGroupSize;
     private final long maxAllocBytes;
+    /** Work-items per work-group the launches aim for (option {@code groupSize}; {@link ClLaunch#PREFERRED_GROUP}). */
+    private final int preferredGroup;
     private final Map<String, cl_program> programs = new HashMap<>();
     private final Map<String, cl_kernel> kernels = new HashMap<>();
     /** CL_KERNEL_WORK_GROUP_SIZE per kernel, queried once (launches ask for it every time). */
@@ -108,8 +110,9 @@ public final class ClContext implements AutoCloseable {
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
     @SuppressWarnings("deprecation")
-    private ClContext(ClDevices.Entry entry) {
+    private ClContext(ClDevices.Entry entry, int preferredGroup) {
         this.info = entry.info();
+        this.preferredGroup = preferredGroup;
         this.device = entry.device();
         String op = "opencl.open";
         try {
@@ -131,9 +134,17 @@ public final class ClContext implements AutoCloseable {
         }
     }
 
-    /** Opens a context and queue on the device. */
-    static ClContext open(ClDevices.Entry entry) {
-        return new ClContext(entry);
+    /** Opens a context and queue on the device whose launches aim for {@code preferredGroup} work-items. */
+    static ClContext open(ClDevices.Entry entry, int preferredGroup) {
+        return new ClContext(entry, preferredGroup);
+    }
+
+    /**
+     * Work-items per work-group that element-wise launches and reduction trees aim for (each kernel's own limit
+     * still applies): 256 unless the backend option {@code groupSize} says otherwise.
+     */
+    int preferredGroup() {
+        return preferredGroup;
     }
 
     /** The device this context computes on. */
@@ -533,19 +544,19 @@ public final class ClContext implements AutoCloseable {
 
     /**
      * Work-items per reduction work-group for this kernel: the largest power of two within the kernel's limit
-     * (CL_KERNEL_WORK_GROUP_SIZE, itself within CL_DEVICE_MAX_WORK_GROUP_SIZE) and {@link ClLaunch#PREFERRED_GROUP}.
+     * (CL_KERNEL_WORK_GROUP_SIZE, itself within CL_DEVICE_MAX_WORK_GROUP_SIZE) and {@link #preferredGroup()}.
      */
     int reductionGroup(String family, String name) {
-        return ClLaunch.floorPow2(Math.min(ClLaunch.PREFERRED_GROUP, kernelWorkGroupSize(family, name)));
+        return ClLaunch.floorPow2(Math.min(preferredGroup, kernelWorkGroupSize(family, name)));
     }
 
     /**
-     * Work-items that share one statistic's tree (LY): up to 256 on GPUs; on other devices at most
+     * Work-items that share one statistic's tree (LY): up to {@link #preferredGroup()} (256) on GPUs; on other devices at most
      * {@value #CPU_TREE_WIDTH}, because a CPU runs a work-group as loops on one core and each level of a tree is
      * another pass over the group (PoCL, layernorm statistics of [1024,1024]: 8.9 ms with 256, 2.1 ms with 32).
      */
     int treeWidth() {
-        return info.gpu() ? ClLaunch.PREFERRED_GROUP : CPU_TREE_WIDTH;
+        return info.gpu() ? preferredGroup : Math.min(preferredGroup, CPU_TREE_WIDTH);
     }
 
     /** Starts a launch of {@code family.kernel} on behalf of {@code op}. */

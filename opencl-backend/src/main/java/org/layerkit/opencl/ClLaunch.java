@@ -69,7 +69,7 @@ final class ClLaunch {
 
     /** One work-item per element 0..n−1 (the kernel ignores the rounded-up tail). */
     void run1d(long n) {
-        long local = Math.min(PREFERRED_GROUP, ctx.kernelWorkGroupSize(family, name));
+        long local = Math.min(ctx.preferredGroup(), ctx.kernelWorkGroupSize(family, name));
         run(new long[] {roundUp(n, local)}, new long[] {local});
     }
 
@@ -79,7 +79,7 @@ final class ClLaunch {
      * {@value #MAX_GROUPS_Y} rows are launched; kernels stride over the rest by {@code get_global_size(1)}.
      */
     void runRows(long width, long rows) {
-        long local = Math.min(PREFERRED_GROUP, ctx.kernelWorkGroupSize(family, name));
+        long local = Math.min(ctx.preferredGroup(), ctx.kernelWorkGroupSize(family, name));
         local = Math.min(local, ceilPow2(width));
         run(new long[] {roundUp(width, local), Math.min(rows, MAX_GROUPS_Y)}, new long[] {local, 1});
     }

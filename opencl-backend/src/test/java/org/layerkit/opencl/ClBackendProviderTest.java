@@ -106,8 +106,14 @@ class ClBackendProviderTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> p.create(BackendOptions.of(ClBackendProvider.ROWS_PER_ITEM, "0")));
         assertEquals("opencl: rowsPerItem expected auto or a number >= 1, got 0", e.getMessage());
+        for (String bad : new String[] {"0", "96", "2048", "many"}) {
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> p.create(BackendOptions.of(ClBackendProvider.GROUP_SIZE, bad)));
+            assertEquals("opencl: groupSize expected auto or a power of two from 1 to 1024, got " + bad,
+                    e.getMessage());
+        }
         try (Backend b = p.create(BackendOptions.of(Map.of(ClBackendProvider.FUSE_COLUMNS, "off",
-                ClBackendProvider.ROWS_PER_ITEM, "3")))) {
+                ClBackendProvider.ROWS_PER_ITEM, "3", ClBackendProvider.GROUP_SIZE, "1024")))) {
             assertEquals("opencl", b.name());
         }
     }

@@ -1,28 +1,35 @@
 package org.layerkit.opencl.tools;
 
 import java.io.PrintStream;
-import java.util.HashMap;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 import org.layerkit.api.Backend;
 import org.layerkit.api.BackendOptions;
 import org.layerkit.api.DeviceInfo;
+import org.layerkit.api.Shape;
 import org.layerkit.conformance.ConformanceReport;
 import org.layerkit.conformance.ConformanceRunner;
 import org.layerkit.opencl.ClBackendProvider;
 
 /**
  * Runs the conformance kit on an OpenCL device (by default the first GPU, else the first device), prints the report
- * and its summary, then times the layer kernels at [4096,4096] against the device's copy bandwidth.
+ * and its summary, then times the layer kernels and GEMM (the norms against the device's copy bandwidth).
  *
  * <pre>
- * GpuCheck [--device INDEX|NAME] [--size N,D] [--reps R] [--include REGEX] [--exclude REGEX]
- *          [--no-conformance] [--no-timing] [--fuse-columns auto|on|off] [--rows-per-item auto|N]
+ * GpuCheck [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] [--groups G] [--gemm MxKxN,...|none]
+ *          [--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing]
+ *          [--fuse-columns auto|on|off] [--rows-per-item auto|N] [--group-size auto|N] [--option KEY=VALUE]...
  * </pre>
- * {@code --fuse-columns} and {@code --rows-per-item} set the backend options {@code fuseColumns} (batchnorm's
- * one-launch kernels) and {@code rowsPerItem} (rows per work-item of its element-wise kernels): run once with the
- * defaults and again with other values to compare.
+ * Timings: batchnorm, layernorm and dropout at each {@code --size} (default 4096,4096), spatial batchnorm and
+ * groupnorm at {@code --spatial} (default 256,64,32,32, the same 16.8 M elements), GEMM in the three forms a fully
+ * connected layer uses at each {@code MxKxN} of {@code --gemm} (default the Fashion-MNIST net's first two layers at
+ * batch 128, then 1024³ and 4096³). {@code --fuse-columns}, {@code --rows-per-item} and {@code --group-size} set the
+ * backend options {@code fuseColumns} (batchnorm's one-launch kernels), {@code rowsPerItem} (rows per work-item of
+ * its element-wise kernels) and {@code groupSize} (work-items per group); {@code --option} sets any other backend
+ * option (e.g. {@code gemm=tiled}): run once with the defaults and again with other values to compare.
  * Exit status: 0 when every case passed, 1 when a case failed, 2 for bad usage or no OpenCL device.
  */
 public final class GpuCheck {
@@ -33,31 +40,54 @@ public final class GpuCheck {
         System.exit(run(args, System.out, System.err));
     }
 
+    static final String USAGE = "usage: GpuCheck [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] "
+            + "[--groups G] [--gemm MxKxN,...|none] [--reps R] [--include REGEX] [--exclude REGEX] "
+            + "[--no-conformance] [--no-timing] [--fuse-columns auto|on|off] [--rows-per-item auto|N] "
+            + "[--group-size auto|N] [--option KEY=VALUE]...";
+
     /** The whole check; returns the exit status. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        String device = null;
         String include = null;
         String exclude = null;
-        String fuseColumns = null;
-        String rowsPerItem = null;
-        int n = 4096;
-        int d = 4096;
+        List<int[]> sizes = new ArrayList<>();
+        int[] spatial = {256, 64, 32, 32};
+        int groups = 8;
+        List<int[]> gemmShapes = new ArrayList<>(List.of(new int[] {128, 784, 256}, new int[] {128, 256, 128},
+                new int[] {1024, 1024, 1024}, new int[] {4096, 4096, 4096}));
         int reps = 20;
         boolean conformance = true;
         boolean timing = true;
+        Map<String, String> opts = new LinkedHashMap<>();
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
-                    case "--device" -> device = args[++i];
+                    case "--device" -> opts.put("device", args[++i]);
                     case "--include" -> include = args[++i];
                     case "--exclude" -> exclude = args[++i];
                     case "--reps" -> reps = Integer.parseInt(args[++i]);
-                    case "--fuse-columns" -> fuseColumns = args[++i];
-                    case "--rows-per-item" -> rowsPerItem = args[++i];
-                    case "--size" -> {
-                        String[] nd = args[++i].split(",");
-                        n = Integer.parseInt(nd[0].trim());
-                        d = Integer.parseInt(nd[1].trim());
+                    // batchnorm's one-launch kernels (default on GPUs) against the split path: time both
+                    case "--fuse-columns" -> opts.put("fuseColumns", args[++i]);
+                    case "--rows-per-item" -> opts.put("rowsPerItem", args[++i]);
+                    case "--group-size" -> opts.put("groupSize", args[++i]);
+                    case "--option" -> {
+                        String kv = args[++i];
+                        int eq = kv.indexOf('=');
+                        if (eq <= 0) {
+                            throw new IllegalArgumentException("--option expected KEY=VALUE, got " + kv);
+                        }
+                        opts.put(kv.substring(0, eq), kv.substring(eq + 1));
+                    }
+                    case "--size" -> sizes.add(ints(args[++i], ",", 2, "--size"));
+                    case "--spatial" -> spatial = args[++i].equals("none") ? null
+                            : ints(args[i], ",", 4, "--spatial");
+                    case "--groups" -> groups = Integer.parseInt(args[++i]);
+                    case "--gemm" -> {
+                        gemmShapes.clear();
+                        if (!args[++i].equals("none")) {
+                            for (String mkn : args[i].split(",")) {
+                                gemmShapes.add(ints(mkn, "x", 3, "--gemm"));
+                            }
+                        }
                     }
                     case "--no-conformance" -> conformance = false;
                     case "--no-timing" -> timing = false;
@@ -65,10 +95,11 @@ public final class GpuCheck {
                 }
             }
         } catch (RuntimeException e) {
-            err.println("GpuCheck: " + e.getMessage() + "\nusage: GpuCheck [--device INDEX|NAME] [--size N,D] "
-                    + "[--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing] "
-                    + "[--fuse-columns auto|on|off] [--rows-per-item auto|N]");
+            err.println("GpuCheck: " + e.getMessage() + "\n" + USAGE);
             return 2;
+        }
+        if (sizes.isEmpty()) {
+            sizes.add(new int[] {4096, 4096});
         }
 
         ClBackendProvider provider = new ClBackendProvider();
@@ -80,21 +111,10 @@ public final class GpuCheck {
         for (DeviceInfo info : provider.devices()) {
             out.println("  " + info.describe());
         }
-        Map<String, String> opts = new HashMap<>();
-        if (device != null) {
-            opts.put("device", device);
-        }
-        if (fuseColumns != null) {
-            // batchnorm's one-launch kernels (default on GPUs) against the split path: time both on a new GPU
-            opts.put("fuseColumns", fuseColumns);
-        }
-        if (rowsPerItem != null) {
-            opts.put("rowsPerItem", rowsPerItem);
-        }
         BackendOptions options = BackendOptions.of(opts);
         int status = 0;
         try (Backend b = provider.create(options)) {
-            out.println("checking " + b.device().describe());
+            out.println("checking " + b.device().describe() + (opts.isEmpty() ? "" : " with options " + opts));
             if (conformance) {
                 long start = System.nanoTime();
                 ConformanceReport report = new ConformanceRunner(b).include(include).exclude(exclude).run();
@@ -104,12 +124,24 @@ public final class GpuCheck {
             }
             if (timing) {
                 out.println();
-                out.println("timings, TRAIN mode, " + reps + " repetitions each, on " + b.device().name() + ":");
+                out.println("timings, TRAIN mode, mean of " + reps + " repetitions each, on " + b.device().name()
+                        + ":");
                 out.println(OpTimings.header());
-                List<OpTimings.Timing> rows = OpTimings.layers(b, n, d, reps);
-                OpTimings.Timing copy = rows.get(0);
-                for (OpTimings.Timing t : rows) {
-                    out.println(t.row(copy));
+                OpTimings.Timing copy = null;
+                for (int[] nd : sizes) {
+                    List<OpTimings.Timing> rows = OpTimings.layers(b, nd[0], nd[1], reps);
+                    copy = rows.get(0);
+                    for (OpTimings.Timing t : rows) {
+                        out.println(t.row(copy));
+                    }
+                }
+                if (spatial != null) {
+                    for (OpTimings.Timing t : OpTimings.spatial(b, Shape.of(spatial), groups, reps)) {
+                        out.println(t.row(copy));
+                    }
+                }
+                for (OpTimings.GemmTiming g : OpTimings.gemm(b, gemmShapes, reps)) {
+                    out.println(g.row());
                 }
             }
         } catch (IllegalArgumentException e) {
@@ -117,5 +149,21 @@ public final class GpuCheck {
             return 2;
         }
         return status;
+    }
+
+    private static int[] ints(String text, String sep, int count, String what) {
+        String[] parts = text.split(sep);
+        if (parts.length != count) {
+            throw new IllegalArgumentException(what + " expected " + count + " numbers separated by '" + sep
+                    + "', got " + text);
+        }
+        int[] v = new int[count];
+        for (int i = 0; i < count; i++) {
+            v[i] = Integer.parseInt(parts[i].trim());
+            if (v[i] < 1) {
+                throw new IllegalArgumentException(what + " expected positive sizes, got " + text);
+            }
+        }
+        return v;
     }
 }

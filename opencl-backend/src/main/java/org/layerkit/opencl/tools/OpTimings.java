@@ -50,7 +50,7 @@ public final class OpTimings {
     private OpTimings() {
     }
 
-    /** The header of {@link Timing#row} lines. */
+    /** The header of {@link Timing#row} and {@link GemmTiming#row} lines. */
     public static String header() {
         return String.format(Locale.ROOT, "%-28s %-13s %10s %9s %9s", "op", "shape", "ms", "GB/s", "of copy");
     }
@@ -64,11 +64,7 @@ public final class OpTimings {
         long elems = (long) n * d * FLOAT;
         long feat = (long) d * FLOAT;
         List<Timing> out = new ArrayList<>();
-        Random r = new Random(1);
-        float[] xs = new float[n * d];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = (float) r.nextGaussian();
-        }
+        float[] xs = gaussian(Math.multiplyExact(n, d), 1);
         float[] ones = new float[d];
         java.util.Arrays.fill(ones, 1f);
         BatchNormParams bn = new BatchNormParams(1e-5f, 0.9f, false);
@@ -111,6 +107,103 @@ public final class OpTimings {
             }));
         }
         return out;
+    }
+
+    /**
+     * Times spatial batchnorm and groupnorm ({@code groups} groups) forward and forward+backward on [N,C,H,W]
+     * (TRAIN), each {@code reps} times after two warm-up steps.
+     */
+    public static List<Timing> spatial(Backend b, Shape shape, int groups, int reps) {
+        if (shape.rank() != 4) {
+            throw new IllegalArgumentException("spatial timings: shape expected [N,C,H,W], got " + shape);
+        }
+        int c = shape.dim(1);
+        long elems = (long) shape.size() * FLOAT;
+        long chan = (long) c * FLOAT;
+        long groupStats = (long) shape.dim(0) * groups * FLOAT;
+        List<Timing> out = new ArrayList<>();
+        float[] xs = gaussian(shape.size(), 2);
+        float[] ones = new float[c];
+        java.util.Arrays.fill(ones, 1f);
+        BatchNormParams bn = new BatchNormParams(1e-5f, 0.9f, false);
+        try (Tensor x = b.upload(xs, shape); Tensor dOut = b.upload(xs, shape);
+             Tensor gamma = b.upload(ones, Shape.of(c)); Tensor beta = b.zeros(Shape.of(c));
+             RunningStats running = RunningStats.initial(b, c)) {
+            // the same traffic counts as batchnorm / layernorm, per channel and per (n, group)
+            out.add(time(b, "spatial_batchnorm.forward", shape, 3 * elems + 6 * chan, reps, () -> {
+                b.spatialBatchNormForward(x, gamma, beta, running.mean(), running.var(), bn, Mode.TRAIN).close();
+            }));
+            out.add(time(b, "spatial_batchnorm.fwd+bwd", shape, 6 * elems + 9 * chan, reps, () -> {
+                try (NormResult f = b.spatialBatchNormForward(x, gamma, beta, running.mean(), running.var(), bn,
+                        Mode.TRAIN); NormGrads g = b.spatialBatchNormBackward(dOut, f.cache(), gamma)) {
+                    // closed by try
+                }
+            }));
+            String gn = "groupnorm(G=" + groups + ")";
+            out.add(time(b, gn + ".forward", shape, 3 * elems + 2 * chan + 2 * groupStats, reps, () -> {
+                b.groupNormForward(x, gamma, beta, groups, 1e-5f).close();
+            }));
+            out.add(time(b, gn + ".fwd+bwd", shape, 6 * elems + 5 * chan + 3 * groupStats, reps, () -> {
+                try (NormResult f = b.groupNormForward(x, gamma, beta, groups, 1e-5f);
+                     NormGrads g = b.groupNormBackward(dOut, f.cache(), gamma)) {
+                    // closed by try
+                }
+            }));
+        }
+        return out;
+    }
+
+    /**
+     * One GEMM timing: C[M,N] = op(A)·op(B) with op(A) [M,K], op(B) [K,N].
+     *
+     * @param ms      milliseconds per call (mean over the timed repetitions)
+     * @param gflops  2·M·N·K / time, in 10⁹ floating-point operations per second
+     */
+    public record GemmTiming(int m, int k, int n, boolean transA, boolean transB, double ms, double gflops) {
+        /** One table row. */
+        public String row() {
+            String op = (transA ? "Aᵀ" : "A") + "·" + (transB ? "Bᵀ" : "B");
+            return String.format(Locale.ROOT, "%-28s %-13s %10.4f %9.1f GFLOP/s", "gemm " + op,
+                    m + "x" + k + "x" + n, ms, gflops);
+        }
+    }
+
+    /**
+     * Times GEMM at each {@code {M, K, N}} with each of the transposes a fully connected layer uses: forward
+     * X·W, weight gradient Xᵀ·dOut, input gradient dOut·Wᵀ (the shapes given are the forward's).
+     */
+    public static List<GemmTiming> gemm(Backend b, List<int[]> shapes, int reps) {
+        List<GemmTiming> out = new ArrayList<>();
+        for (int[] mkn : shapes) {
+            int m = mkn[0];
+            int k = mkn[1];
+            int n = mkn[2];
+            // forward C[M,N] = A[M,K]·B[K,N]; weight gradient [K,N] = A[M,K]ᵀ·G[M,N]; input gradient
+            // [M,K] = G[M,N]·B[K,N]ᵀ
+            out.add(gemmOne(b, m, k, n, false, false, Shape.of(m, k), Shape.of(k, n), reps));
+            out.add(gemmOne(b, k, m, n, true, false, Shape.of(m, k), Shape.of(m, n), reps));
+            out.add(gemmOne(b, m, n, k, false, true, Shape.of(m, n), Shape.of(k, n), reps));
+        }
+        return out;
+    }
+
+    private static GemmTiming gemmOne(Backend b, int m, int k, int n, boolean transA, boolean transB, Shape aShape,
+                                      Shape bShape, int reps) {
+        try (Tensor a = b.upload(gaussian(aShape.size(), 3), aShape);
+             Tensor bm = b.upload(gaussian(bShape.size(), 4), bShape);
+             Tensor c = b.zeros(Shape.of(m, n))) {
+            Timing t = time(b, "gemm", Shape.of(m, n), 0, reps, () -> b.gemm(a, transA, bm, transB, c, 1f, 0f));
+            return new GemmTiming(m, k, n, transA, transB, t.ms(), 2.0 * m * n * k / (t.ms() * 1e-3) / 1e9);
+        }
+    }
+
+    private static float[] gaussian(int size, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[size];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return v;
     }
 
     /** Mean milliseconds of {@code step} over {@code reps} repetitions after two warm-up steps. */
