@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds a self-contained bundle that checks and times the OpenCL backend on a Linux x86-64 machine with an NVIDIA
-# driver but no Java: a jlinked Java 17 runtime, the layerkit jars (api, cpu-backend, opencl-backend, conformance)
-# with their runtime dependencies (JOCL, the JUnit API bits the kit's runner links against), the ICD loader
-# libOpenCL.so.1 for machines without one, and run.sh, which registers the NVIDIA ICD if needed and runs
-# org.layerkit.opencl.tools.GpuCheck: the conformance kit on the GPU, then batchnorm/layernorm/dropout timings at
-# [4096,4096] against the device's copy bandwidth.
+# driver but no Java: a jlinked Java 17 runtime, the layerkit jars (api, cpu-backend, opencl-backend, conformance,
+# models) with their runtime dependencies (JOCL, the JUnit API bits the kit's runner links against), the ICD loader
+# libOpenCL.so.1 for machines without one, and two scripts:
+#   java.sh CLASS ARGS...  registers the NVIDIA ICD if needed, points JOCL at an ICD loader and runs a main class
+#                          on the bundle's runtime and jars (e.g. org.layerkit.models.examples.FashionMnistTraining);
+#   run.sh ARGS...         java.sh org.layerkit.opencl.tools.GpuCheck ARGS: the conformance kit on the GPU, then
+#                          timings of the layer kernels against the device's copy bandwidth, and of GEMM.
 #
 # Usage: bench/gpu-bundle.sh [OUT_DIR]      (default dist/gpu-bundle; also writes OUT_DIR.tar.gz)
 # Needs: JDK 17 with jmods (JAVA_HOME or the javac on PATH), Maven, and api/conformance/cpu-backend installed in
@@ -33,14 +35,17 @@ case "$version" in
   *) echo "gpu-bundle: expected a JDK 17, got $version" >&2; exit 1 ;;
 esac
 
-echo "gpu-bundle: building opencl-backend" >&2
+echo "gpu-bundle: building opencl-backend and models" >&2
 # shellcheck disable=SC2086
 mvn $mvn_args -f "$root/opencl-backend/pom.xml" -DskipTests package
-jar=$(ls "$root"/opencl-backend/target/layerkit-opencl-backend-*.jar | grep -v -- '-sources\|-javadoc' | head -1)
+# shellcheck disable=SC2086
+mvn $mvn_args -f "$root/models/pom.xml" -DskipTests package
 
 rm -rf "$out"
 mkdir -p "$out/lib" "$out/native"
-cp "$jar" "$out/lib/"
+for m in opencl-backend models; do
+  cp "$(ls "$root/$m"/target/layerkit-"$m"-*.jar | grep -v -- '-sources\|-javadoc' | head -1)" "$out/lib/"
+done
 # every dependency of the module, including the test-scoped cpu-backend, minus the JUnit engine (the bundle runs
 # the kit through its plain runner, not through JUnit)
 # shellcheck disable=SC2086
@@ -63,9 +68,18 @@ done
 cat > "$out/run.sh" <<'RUN'
 #!/bin/sh
 # Runs the layerkit GPU check: the conformance kit on the first GPU (else the first OpenCL device), then timings.
-# Usage: ./run.sh [--device INDEX|NAME] [--size N,D] [--reps R] [--include REGEX] [--exclude REGEX]
-#                 [--no-conformance] [--no-timing]
+# Usage: ./run.sh [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] [--gemm MxKxN,...|none]
+#                 [--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing]
+#                 [--fuse-columns auto|on|off] [--rows-per-item auto|N] [--group-size auto|N] [--option K=V]...
 # Exit status: 0 all cases passed, 1 a case failed, 2 no OpenCL device or bad usage.
+exec "$(cd "$(dirname "$0")" && pwd)/java.sh" org.layerkit.opencl.tools.GpuCheck "$@"
+RUN
+chmod +x "$out/run.sh"
+
+cat > "$out/java.sh" <<'RUN'
+#!/bin/sh
+# Runs a main class of the bundled jars on the bundled Java runtime, with OpenCL set up for JOCL.
+# Usage: ./java.sh [-Dname=value]... CLASS [ARGS]...    (JAVA_OPTS adds JVM options; default -Xmx8g)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 vendors=/etc/OpenCL/vendors
@@ -124,11 +138,12 @@ if [ -r "$here/runtime/lib/libjsig.so" ]; then
   export LD_PRELOAD="$here/runtime/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}"
 fi
 status=0
-"$here/runtime/bin/java" -Xmx4g -cp "$here/lib/*" org.layerkit.opencl.tools.GpuCheck "$@" || status=$?
+# shellcheck disable=SC2086
+"$here/runtime/bin/java" ${JAVA_OPTS:--Xmx8g} -cp "$here/lib/*" "$@" || status=$?
 rm -rf "$ld"
 exit $status
 RUN
-chmod +x "$out/run.sh"
+chmod +x "$out/java.sh"
 
 tar -C "$(dirname "$out")" -czf "$out.tar.gz" "$(basename "$out")"
 size_mb=$(( $(stat -c %s "$out.tar.gz") / 1024 / 1024 ))

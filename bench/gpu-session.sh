@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One GPU measuring session, as run on a lent NVIDIA machine that has PyTorch but no Java: the conformance kit on
+# the GPU, layerkit's OpenCL timings under several launch settings, PyTorch's CUDA timings of the same ops, shapes
+# and net in the same run, and the Fashion-MNIST MLP's epoch time on both (random data of the real shape: the
+# machine has no dataset). Every step has its own time limit and output file, so a slow or failing step costs only
+# itself; SUMMARY.txt lists each step's exit status and seconds.
+#
+# Usage (from the repository root, after bench/gpu-bundle.sh built dist/gpu-bundle here):
+#   bench/gpu-session.sh [OUT_DIR]        (default $OUT, else results/gpu-session)
+# Env:  STEPS="kit torch-ops ..." runs only those steps (names below); BUNDLE (default dist/gpu-bundle);
+#       PYTHON (default python3)
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-${OUT:-$root/results/gpu-session}}
+bundle=${BUNDLE:-$root/dist/gpu-bundle}
+python=${PYTHON:-python3}
+mkdir -p "$out"
+summary="$out/SUMMARY.txt"
+: > "$summary"
+
+step() { # step NAME SECONDS CMD... : runs CMD under a time limit, output to $out/NAME.txt
+  local name=$1 limit=$2
+  shift 2
+  if [ -n "${STEPS:-}" ] && [[ " $STEPS " != *" $name "* ]]; then
+    return 0
+  fi
+  local start=$SECONDS rc=0
+  echo "== $name: $*" | tee -a "$summary"
+  timeout -k 5 "$limit" "$@" > "$out/$name.txt" 2>&1 || rc=$?
+  echo "   $name: exit $rc after $((SECONDS - start)) s$([ "$rc" = 124 ] && echo " (time limit ${limit} s)")" \
+    | tee -a "$summary"
+  tail -n 3 "$out/$name.txt" | sed 's/^/   | /'
+}
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "host: $(hostname) · $(nproc) CPUs · $(awk '/MemTotal/ {print $2/1048576 " GiB"}' /proc/meminfo)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
+  "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
+  echo "layerkit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+} > "$out/machine.txt" 2>&1
+cat "$out/machine.txt"
+
+lk=("$bundle/run.sh")
+java=("$bundle/java.sh")
+shapes=(--size 4096,4096 --size 4096,1024 --size 65536,256)
+
+# 1. correctness first: the whole kit on the GPU with the device's defaults, then the timings with the defaults
+step kit 240 "${lk[@]}" --no-timing
+step lk-default 120 "${lk[@]}" --no-conformance --reps 100 "${shapes[@]}"
+# 2. PyTorch on the same GPU, same shapes; its GEMM at the same shapes as GpuCheck's
+step torch-ops 180 "$python" "$root/bench/pytorch_bench.py" ops --device cuda --repeats 100 \
+  --shapes 4096x4096,4096x1024,65536x256 --with-4d
+step torch-gemm 120 "$python" "$root/bench/pytorch_bench.py" gemm --device cuda --repeats 50
+# 3. launch settings: batchnorm's one-launch kernels forced and off, rows per work-item, work-group size, GEMM
+step lk-fuse-on 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns on --gemm none "${shapes[@]}"
+step lk-fuse-off 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns off --gemm none "${shapes[@]}"
+for r in 1 4 16; do
+  step "lk-rows-$r" 90 "${lk[@]}" --no-conformance --reps 100 --rows-per-item "$r" --gemm none --spatial none \
+    "${shapes[@]}"
+done
+for g in 128 512 1024; do
+  step "lk-group-$g" 90 "${lk[@]}" --no-conformance --reps 100 --group-size "$g" --gemm none "${shapes[@]}"
+done
+for impl in tiled clblast; do
+  step "lk-gemm-$impl" 90 "${lk[@]}" --no-conformance --reps 50 --option "gemm=$impl" --size 1024,1024 \
+    --spatial none
+done
+# 4. the Fashion-MNIST MLP (784-256-128-100-10, batchnorm, dropout 0.2, Adam 1e-3, batch 128), random data
+step torch-net 240 "$python" "$root/bench/pytorch_bench.py" net --device cuda --synthetic --epochs 3
+step lk-net 240 "${java[@]}" -Dlayerkit.backend=opencl org.layerkit.models.examples.FashionMnistTraining \
+  --synthetic=60000 --epochs=3 --keep=0.8 --lr=1e-3 --lr-decay=1 --batch=128 --val=5000
+# 5. the kit again on batchnorm's other paths and another launch size
+step kit-other-paths 180 "${lk[@]}" --no-timing --fuse-columns off --rows-per-item 1 --group-size 64 \
+  --include batchnorm
+step kit-fuse-on 180 "${lk[@]}" --no-timing --fuse-columns on --include batchnorm
+
+echo "results in $out" | tee -a "$summary"
