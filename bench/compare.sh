@@ -146,7 +146,7 @@ if [ "$net_epochs" -gt 0 ]; then
     --batch=128 --val=5000 2>&1 | tee "$out/net-layerkit.txt" >&2
   $py - "$out/net-pytorch.csv" "$out/net-layerkit.txt" <<'EOF' | tee -a "$out/table.md"
 import csv, re, statistics, sys
-pt = list(csv.DictReader(open(sys.argv[1])))
+pt = list(csv.DictReader(l for l in open(sys.argv[1]) if not l.startswith("#")))
 lk = re.findall(r"\(Epoch (\d+) / \d+\).*?; ([0-9.]+) s", open(sys.argv[2]).read())
 acc = re.search(r"test acc ([0-9.]+)", open(sys.argv[2]).read())
 pts = [float(r["seconds"]) for r in pt]
