@@ -8,13 +8,19 @@
 # Usage (from the repository root, after bench/gpu-bundle.sh built dist/gpu-bundle here):
 #   bench/gpu-session.sh [OUT_DIR]        (default $OUT, else results/gpu-session)
 # Env:  STEPS="kit torch-ops ..." runs only those steps (names below); BUNDLE (default dist/gpu-bundle);
-#       PYTHON (default python3)
+#       PYTHON (default: the first of python3, /usr/bin/python3, /opt/conda/bin/python, python with torch)
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${OUT:-$root/results/gpu-session}}
 bundle=${BUNDLE:-$root/dist/gpu-bundle}
-python=${PYTHON:-python3}
+python=${PYTHON:-}
+if [ -z "$python" ]; then # the first Python that has torch
+  for p in python3 /usr/bin/python3 /opt/conda/bin/python python; do
+    if command -v "$p" > /dev/null && "$p" -c 'import torch' 2> /dev/null; then python=$p; break; fi
+  done
+  python=${python:-python3}
+fi
 mkdir -p "$out"
 summary="$out/SUMMARY.txt"
 : > "$summary"
@@ -50,8 +56,10 @@ shapes=(--size 4096,4096 --size 4096,1024 --size 65536,256)
 step kit 240 "${lk[@]}" --no-timing
 step lk-default 120 "${lk[@]}" --no-conformance --reps 100 "${shapes[@]}"
 # 2. PyTorch on the same GPU, same shapes; its GEMM at the same shapes as GpuCheck's
-step torch-ops 180 "$python" "$root/bench/pytorch_bench.py" ops --device cuda --repeats 100 \
-  --shapes 4096x4096,4096x1024,65536x256 --with-4d
+torch_ops=(ops --device cuda --repeats 100 --shapes 4096x4096,4096x1024,65536x256 --with-4d \
+  --shapes-4d 256x64x32x32)
+step torch-ops 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}"
+step torch-ops-pipelined 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}" --pipelined
 step torch-gemm 120 "$python" "$root/bench/pytorch_bench.py" gemm --device cuda --repeats 50
 # 3. launch settings: batchnorm's one-launch kernels forced and off, rows per work-item, work-group size, GEMM
 step lk-fuse-on 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns on --gemm none "${shapes[@]}"

@@ -53,8 +53,24 @@ def median_ms_cuda(fn, repeats, warmup=3):
     return statistics.median(times)
 
 
+def mean_ms_cuda_pipelined(fn, repeats, warmup=3):
+    """Mean milliseconds of fn over `repeats` calls queued back to back, one sync at the end (as layerkit's
+    OpTimings measures: throughput of a loop, launch latency hidden behind the previous call)."""
+    import torch
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) * 1e3 / repeats
+
+
 def timer(args):
-    return median_ms_cuda if args.device == "cuda" else median_ms
+    if args.device == "cuda":
+        return mean_ms_cuda_pipelined if args.pipelined else median_ms_cuda
+    return median_ms
 
 
 def parse_shapes(text, dims, option, pattern):
@@ -149,7 +165,7 @@ def ops(args):
               f"{median_ms(np_fwdbwd, args.repeats, args.warmup):.3f}", flush=True)
     if args.with_4d:
         # spatial batchnorm and groupnorm (G=8) at the 4-D shapes of `layerkit bench` and bench/CpuBench.java
-        for n, c, h, w in ((64, 64, 32, 32), (256, 16, 32, 32)):
+        for n, c, h, w in parse_shapes(args.shapes_4d, 4, "--shapes-4d", "NxCxHxW"):
             shape = f"[{n},{c},{h},{w}]"
             x = torch.randn(n, c, h, w, device=dev, requires_grad=True)
             dout = torch.randn(n, c, h, w, device=dev)
@@ -317,6 +333,11 @@ def main():
     p.add_argument("--synthetic", action="store_true",
                    help="net: random data of Fashion-MNIST's shape instead of the files (a timing run)")
     p.add_argument("--loss-every", type=int, default=10, help="net: read the loss to the host every N steps [10]")
+    p.add_argument("--shapes-4d", default="64x64x32x32,256x16x32x32",
+                   help="ops --with-4d: NxCxHxW,... [64x64x32x32,256x16x32x32]")
+    p.add_argument("--pipelined", action="store_true",
+                   help="cuda: report the mean of back-to-back calls (one sync at the end) instead of the median of "
+                        "event-timed single calls")
     p.add_argument("--with-4d", action="store_true",
                    help="ops: also spatial batchnorm and groupnorm (G=8) at [64,64,32,32] and [256,16,32,32], "
                         "and torch's copy bandwidth on --threads threads")
