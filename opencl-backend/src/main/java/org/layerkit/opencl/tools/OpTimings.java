@@ -113,6 +113,28 @@ public final class OpTimings {
         return out;
     }
 
+    /**
+     * GFLOP/s of C = A·B (β = 0) for A [M,K], B [K,N], {@code reps} times after two warm-up calls (the first call
+     * also builds the GEMM's kernels); at least one repetition.
+     */
+    public static double gemmGflops(Backend b, int m, int k, int n, int reps) {
+        Random r = new Random(1);
+        float[] a = new float[m * k];
+        float[] bs = new float[k * n];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = r.nextFloat();
+        }
+        for (int i = 0; i < bs.length; i++) {
+            bs[i] = r.nextFloat();
+        }
+        try (Tensor at = b.upload(a, Shape.of(m, k)); Tensor bt = b.upload(bs, Shape.of(k, n));
+             Tensor c = b.zeros(Shape.of(m, n))) {
+            Timing t = time(b, "gemm", Shape.of(m, n), 0, Math.max(1, reps),
+                    () -> b.gemm(at, false, bt, false, c, 1f, 0f));
+            return 2.0 * m * n * k / (t.ms() * 1e-3) / 1e9;
+        }
+    }
+
     /** Mean milliseconds of {@code step} over {@code reps} repetitions after two warm-up steps. */
     public static Timing time(Backend b, String name, Shape shape, long bytes, int reps, Runnable step) {
         for (int i = 0; i < 2; i++) {
