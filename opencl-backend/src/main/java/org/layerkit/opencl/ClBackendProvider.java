@@ -100,9 +100,10 @@ public final class ClBackendProvider implements BackendProvider {
     /**
      * Whether {@code gemm=auto} uses CLBlast on this device (when CLBlast loads). A measured choice, to revisit when
      * new measurements come in (a GPU session timing both with {@code -Dlayerkit.opencl.gemm=tiled|clblast}):
-     * on PoCL over two CPU cores CLBlast beat the tiled kernel at every shape timed (128×784·784×256: 12 against
-     * 4.9 GFLOP/s; 1024³: 9.0 against 4.8; the transposed products of an affine backward 2–10× too). On GPUs
-     * CLBlast's tuned kernels are expected to win as well, but the two have not been timed side by side on one yet.
+     * on PoCL over two CPU cores CLBlast beat the tiled kernel at every shape timed, about 2× (128×784·784×256:
+     * 18–25 against 8–10 GFLOP/s; 1024³: 16 against 8–9; the transposed products of an affine backward 3–4×). On
+     * GPUs CLBlast's tuned kernels are expected to win as well, but the two have not been timed side by side on one
+     * yet.
      */
     static boolean autoUsesClBlast(DeviceInfo device) {
         return true; // CPU devices (PoCL): measured; GPUs: expected, to be measured
