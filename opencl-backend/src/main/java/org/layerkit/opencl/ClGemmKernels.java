@@ -2,6 +2,7 @@ package org.layerkit.opencl;
 
 import org.jocl.cl_command_queue;
 import org.jocl.cl_mem;
+import org.jocl.blast.CLBlastStatusCode;
 import org.layerkit.api.BackendException;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Tensor;
@@ -85,6 +86,12 @@ final class ClGemmKernels {
             }
             int status = sgemm.call(transA, transB, m, n, k, alpha, b.cl(a).mem(), b.cl(bm).mem(), beta,
                     b.cl(c).mem(), ctx.queue());
+            if (status == CLBlastStatusCode.CLBlastTempBufferAllocFailure && ctx.pooledBytes() > 0) {
+                // CLBlast allocates its padded copies per call: free the pooled buffers and try once more
+                ctx.trimPool();
+                status = sgemm.call(transA, transB, m, n, k, alpha, b.cl(a).mem(), b.cl(bm).mem(), beta,
+                        b.cl(c).mem(), ctx.queue());
+            }
             if (status == 0) {
                 clblastWorked = true;
                 return true;

@@ -258,6 +258,26 @@ class ClGemmChoiceTest {
         }
     }
 
+    @Test
+    void clBlastShortOfMemoryForItsTemporariesGetsThePooledBuffersAndOneMoreTry() {
+        ClTestBackend.assumeAvailable();
+        try (ClBackend b = (ClBackend) new ClBackendProvider().create(BackendOptions.of(ClBackendProvider.GEMM,
+                "clblast"))) {
+            int[] calls = {0};
+            b.gemmKernels().sgemmForTests((ta, tb, m, n, k, alpha, a, bm, beta, c, q) -> ++calls[0] == 1
+                    ? -4 // CLBlastTempBufferAllocFailure
+                    : ClBlast.sgemm(ta, tb, m, n, k, alpha, a, bm, beta, c, q));
+            b.zeros(Shape.of(1000)).close(); // something in the pool
+            assertTrue(b.context().pooledBytes() > 0);
+            float[] a = {1, 2, 3, 4, 5, 6};
+            try (Tensor at = b.upload(a, Shape.of(2, 3)); Tensor bt = b.upload(a, Shape.of(3, 2));
+                 Tensor c = b.matmul(at, false, bt, false)) {
+                assertEquals(List.of(22f, 28f, 49f, 64f), boxed(c.toArray()));
+            }
+            assertEquals(2, calls[0]);
+        }
+    }
+
     private static float[] uniform(Random r, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
