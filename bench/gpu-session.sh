@@ -62,18 +62,14 @@ step torch-ops 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}"
 step torch-ops-pipelined 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}" --pipelined
 step torch-gemm 120 "$python" "$root/bench/pytorch_bench.py" gemm --device cuda --repeats 50
 # 3. launch settings: batchnorm's one-launch kernels forced and off, rows per work-item, work-group size, GEMM
-step lk-fuse-on 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns on --gemm none "${shapes[@]}"
-step lk-fuse-off 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns off --gemm none "${shapes[@]}"
+step lk-fuse-on 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns on --gemm-shapes none "${shapes[@]}"
+step lk-fuse-off 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns off --gemm-shapes none "${shapes[@]}"
 for r in 1 4 16; do
-  step "lk-rows-$r" 90 "${lk[@]}" --no-conformance --reps 100 --rows-per-item "$r" --gemm none --spatial none \
+  step "lk-rows-$r" 90 "${lk[@]}" --no-conformance --reps 100 --rows-per-item "$r" --gemm-shapes none --spatial none \
     "${shapes[@]}"
 done
 for g in 128 512 1024; do
-  step "lk-group-$g" 90 "${lk[@]}" --no-conformance --reps 100 --group-size "$g" --gemm none "${shapes[@]}"
-done
-for impl in tiled clblast; do
-  step "lk-gemm-$impl" 90 "${lk[@]}" --no-conformance --reps 50 --option "gemm=$impl" --size 1024,1024 \
-    --spatial none
+  step "lk-group-$g" 90 "${lk[@]}" --no-conformance --reps 100 --group-size "$g" --gemm-shapes none "${shapes[@]}"
 done
 # 4. the Fashion-MNIST MLP (784-256-128-100-10, batchnorm, dropout 0.2, Adam 1e-3, batch 128), random data
 step torch-net 240 "$python" "$root/bench/pytorch_bench.py" net --device cuda --synthetic --epochs 3

@@ -32,18 +32,19 @@ public final class ClBackend implements Backend {
 
     ClBackend(ClContext ctx) {
         this(ctx, ctx.device().gpu() ? ClNormKernels.ColumnFusion.WHERE_FILLED : ClNormKernels.ColumnFusion.OFF,
-                ctx.device().gpu() ? 8 : 1);
+                ctx.device().gpu() ? 8 : 1, ClBackendProvider.gemmChoice("auto", ctx.device()));
     }
 
     /**
      * {@code fuseColumns}: when batchnorm uses its one-launch kernels; {@code rowsPerItem}: rows
-     * per work-item of its element-wise kernels (see ClNormKernels and the options of ClBackendProvider).
+     * per work-item of its element-wise kernels (see ClNormKernels and the options of ClBackendProvider);
+     * {@code gemm}: CLBlast or the tiled kernel.
      */
-    ClBackend(ClContext ctx, ClNormKernels.ColumnFusion fuseColumns, int rowsPerItem) {
+    ClBackend(ClContext ctx, ClNormKernels.ColumnFusion fuseColumns, int rowsPerItem, ClGemmKernels.Choice gemm) {
         this.ctx = ctx;
         this.norm = new ClNormKernels(this, fuseColumns, rowsPerItem);
         this.dropout = new ClDropoutKernels(this);
-        this.gemm = new ClGemmKernels(this);
+        this.gemm = new ClGemmKernels(this, gemm);
         this.elementwise = new ClElementwiseKernels(this);
         this.optim = new ClOptimKernels(this);
         this.loss = new ClLossKernels(this);
@@ -52,6 +53,10 @@ public final class ClBackend implements Backend {
     /** The context: device handles, program cache, live-byte counter. */
     public ClContext context() {
         return ctx;
+    }
+
+    ClGemmKernels gemmKernels() {
+        return gemm;
     }
 
     ClElementwiseKernels elementwise() {
@@ -82,9 +87,15 @@ public final class ClBackend implements Backend {
         return ClBackendProvider.NAME;
     }
 
+    /** The context's device, its name followed by the GEMM in use, e.g. {@code "... (gemm=clblast 1.5.2)"}. */
     @Override
     public DeviceInfo device() {
-        return ctx.device();
+        return ClBackendProvider.withGemm(ctx.device(), gemm.describe());
+    }
+
+    /** Which GEMM this backend uses: {@code clblast 1.5.2}, {@code tiled}, or {@code tiled (why not CLBlast)}. */
+    public String gemmDescription() {
+        return gemm.describe();
     }
 
     // ---------------------------------------------------------------- memory
@@ -146,6 +157,7 @@ public final class ClBackend implements Backend {
             } finally {
                 loss.close();
                 ctx.close();
+                gemm.close();
             }
         }
     }
@@ -300,6 +312,6 @@ public final class ClBackend implements Backend {
 
     @Override
     public String toString() {
-        return "opencl backend on " + ctx.device().describe();
+        return "opencl backend on " + device().describe();
     }
 }

@@ -144,6 +144,10 @@ final class ClDevices {
             return defaultDevice(devices);
         }
         String c = choice.get().trim();
+        int gemm = c.indexOf(" (gemm=");
+        if (gemm > 0) {
+            c = c.substring(0, gemm); // a whole name as listed by the provider, which appends the GEMM in use
+        }
         if (c.matches("\\d+")) {
             int i = Integer.parseInt(c);
             if (i < devices.size()) {

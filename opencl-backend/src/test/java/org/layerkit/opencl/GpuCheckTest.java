@@ -24,7 +24,7 @@ class GpuCheckTest {
     void timesEveryOpAndGemmFormAtTheGivenSizes() {
         ClTestBackend.assumeAvailable();
         int status = run("--no-conformance", "--size", "64,32", "--size", "16,8", "--spatial", "2,4,3,3",
-                "--groups", "2", "--gemm", "8x5x3", "--reps", "1", "--group-size", "64", "--option", "fuseColumns=on");
+                "--groups", "2", "--gemm-shapes", "8x5x3", "--reps", "1", "--group-size", "64", "--option", "fuseColumns=on");
         String text = out.toString(StandardCharsets.UTF_8);
         assertEquals(0, status, err.toString(StandardCharsets.UTF_8));
         assertTrue(text.contains("with options {groupSize=64, fuseColumns=on}"), text);
@@ -34,6 +34,7 @@ class GpuCheckTest {
         }
         assertTrue(text.contains("[64, 32]") || text.contains("[64,32]"), text);
         assertTrue(text.contains("8x5x3") && text.contains("5x8x3") && text.contains("8x3x5"), text);
+        assertTrue(text.contains("gemm=clblast, mean of 1") && text.contains("gemm=tiled, mean of 1"), text);
     }
 
     @Test
@@ -51,8 +52,8 @@ class GpuCheckTest {
         String e = err.toString(StandardCharsets.UTF_8);
         assertTrue(e.contains("--size expected 2 numbers separated by ',', got 64") && e.contains("usage:"), e);
         err.reset();
-        assertEquals(2, run("--gemm", "8x5"));
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--gemm expected 3 numbers"), err.toString());
+        assertEquals(2, run("--gemm-shapes", "8x5"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--gemm-shapes expected 3 numbers"), err.toString());
         err.reset();
         assertEquals(2, run("--option", "noequals"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("--option expected KEY=VALUE, got noequals"));

@@ -19,17 +19,20 @@ import org.layerkit.opencl.ClBackendProvider;
  * and its summary, then times the layer kernels and GEMM (the norms against the device's copy bandwidth).
  *
  * <pre>
- * GpuCheck [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] [--groups G] [--gemm MxKxN,...|none]
- *          [--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing]
- *          [--fuse-columns auto|on|off] [--rows-per-item auto|N] [--group-size auto|N] [--option KEY=VALUE]...
+ * GpuCheck [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] [--groups G]
+ *          [--gemm-shapes MxKxN,...|none] [--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance]
+ *          [--no-timing] [--fuse-columns auto|on|off] [--rows-per-item auto|N] [--group-size auto|N]
+ *          [--gemm auto|clblast|tiled] [--option KEY=VALUE]...
  * </pre>
  * Timings: batchnorm, layernorm and dropout at each {@code --size} (default 4096,4096), spatial batchnorm and
- * groupnorm at {@code --spatial} (default 256,64,32,32, the same 16.8 M elements), GEMM in the three forms a fully
- * connected layer uses at each {@code MxKxN} of {@code --gemm} (default the Fashion-MNIST net's first two layers at
- * batch 128, then 1024³ and 4096³). {@code --fuse-columns}, {@code --rows-per-item} and {@code --group-size} set the
- * backend options {@code fuseColumns} (batchnorm's one-launch kernels), {@code rowsPerItem} (rows per work-item of
- * its element-wise kernels) and {@code groupSize} (work-items per group); {@code --option} sets any other backend
- * option (e.g. {@code gemm=tiled}): run once with the defaults and again with other values to compare.
+ * groupnorm at {@code --spatial} (default 256,64,32,32, the same 16.8 M elements), then GEMM in the three forms a
+ * fully connected layer uses at each {@code MxKxN} of {@code --gemm-shapes} (default the Fashion-MNIST net's first
+ * two layers at batch 128, then 1024³ and 4096³ — 4096³ only on GPUs), with CLBlast and with the tiled kernel side by
+ * side. {@code --fuse-columns}, {@code --rows-per-item}, {@code --group-size} and {@code --gemm} set the backend
+ * options {@code fuseColumns} (batchnorm's one-launch kernels), {@code rowsPerItem} (rows per work-item of its
+ * element-wise kernels), {@code groupSize} (work-items per group) and {@code gemm} (for the conformance run and the
+ * layer timings); {@code --option} sets any other backend option: run once with the defaults and again with other
+ * values to compare.
  * Exit status: 0 when every case passed, 1 when a case failed, 2 for bad usage or no OpenCL device.
  */
 public final class GpuCheck {
@@ -41,9 +44,9 @@ public final class GpuCheck {
     }
 
     static final String USAGE = "usage: GpuCheck [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] "
-            + "[--groups G] [--gemm MxKxN,...|none] [--reps R] [--include REGEX] [--exclude REGEX] "
+            + "[--groups G] [--gemm-shapes MxKxN,...|none] [--reps R] [--include REGEX] [--exclude REGEX] "
             + "[--no-conformance] [--no-timing] [--fuse-columns auto|on|off] [--rows-per-item auto|N] "
-            + "[--group-size auto|N] [--option KEY=VALUE]...";
+            + "[--group-size auto|N] [--gemm auto|clblast|tiled] [--option KEY=VALUE]...";
 
     /** The whole check; returns the exit status. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
@@ -81,11 +84,12 @@ public final class GpuCheck {
                     case "--spatial" -> spatial = args[++i].equals("none") ? null
                             : ints(args[i], ",", 4, "--spatial");
                     case "--groups" -> groups = Integer.parseInt(args[++i]);
-                    case "--gemm" -> {
+                    case "--gemm" -> opts.put("gemm", args[++i]);
+                    case "--gemm-shapes" -> {
                         gemmShapes.clear();
                         if (!args[++i].equals("none")) {
                             for (String mkn : args[i].split(",")) {
-                                gemmShapes.add(ints(mkn, "x", 3, "--gemm"));
+                                gemmShapes.add(ints(mkn, "x", 3, "--gemm-shapes"));
                             }
                         }
                     }
@@ -140,15 +144,36 @@ public final class GpuCheck {
                         out.println(t.row(copy));
                     }
                 }
-                for (OpTimings.GemmTiming g : OpTimings.gemm(b, gemmShapes, reps)) {
-                    out.println(g.row());
-                }
             }
         } catch (IllegalArgumentException e) {
             err.println("GpuCheck: " + e.getMessage());
             return 2;
         }
+        if (timing && !gemmShapes.isEmpty()) {
+            gemmTimings(provider, opts, gemmShapes, reps, out);
+        }
         return status;
+    }
+
+    /** The GEMM table: each shape and form with CLBlast, then with the tiled kernel, each on its own backend. */
+    private static void gemmTimings(ClBackendProvider provider, Map<String, String> opts, List<int[]> shapes,
+                                    int reps, PrintStream out) {
+        for (String impl : new String[] {"clblast", "tiled"}) {
+            Map<String, String> o = new LinkedHashMap<>(opts);
+            o.put("gemm", impl);
+            out.println();
+            out.println("gemm=" + impl + ", mean of " + reps + " repetitions each:");
+            try (Backend b = provider.create(BackendOptions.of(o))) {
+                // 4096³ is 137 GFLOP a call: minutes on a CPU device such as PoCL
+                List<int[]> fit = shapes.stream()
+                        .filter(s -> b.device().gpu() || (long) s[0] * s[1] * s[2] <= 1L << 31).toList();
+                for (OpTimings.GemmTiming g : OpTimings.gemm(b, fit, reps)) {
+                    out.println(g.row());
+                }
+            } catch (RuntimeException e) {
+                out.println("gemm=" + impl + " unavailable: " + e.getMessage());
+            }
+        }
     }
 
     private static int[] ints(String text, String sep, int count, String what) {
