@@ -2,8 +2,9 @@
 # One GPU measuring session, as run on a lent NVIDIA machine that has PyTorch but no Java: the conformance kit on
 # the GPU, layerkit's OpenCL timings under several launch settings, PyTorch's CUDA timings of the same ops, shapes
 # and net in the same run, and the Fashion-MNIST MLP's epoch time on both (random data of the real shape: the
-# machine has no dataset). Every step has its own time limit and output file, so a slow or failing step costs only
-# itself; SUMMARY.txt lists each step's exit status and seconds.
+# machine has no dataset). Every step has its own time limit and output file (under OUT_DIR/steps), so a slow or
+# failing step costs only itself; at the end OUT_DIR/session.txt holds the machine description, the summary (each
+# step's exit status and seconds) and every step's output, one file to bring back.
 #
 # Usage (from the repository root, after bench/gpu-bundle.sh built dist/gpu-bundle here):
 #   bench/gpu-session.sh [OUT_DIR]        (default $OUT, else results/gpu-session)
@@ -21,8 +22,8 @@ if [ -z "$python" ]; then # the first Python that has torch
   done
   python=${python:-python3}
 fi
-mkdir -p "$out"
-summary="$out/SUMMARY.txt"
+mkdir -p "$out/steps"
+summary="$out/steps/SUMMARY.txt"
 : > "$summary"
 
 step() { # step NAME SECONDS CMD... : runs CMD under a time limit, output to $out/NAME.txt
@@ -33,10 +34,10 @@ step() { # step NAME SECONDS CMD... : runs CMD under a time limit, output to $ou
   fi
   local start=$SECONDS rc=0
   echo "== $name: $*" | tee -a "$summary"
-  timeout -k 5 "$limit" "$@" > "$out/$name.txt" 2>&1 || rc=$?
+  timeout -k 5 "$limit" "$@" > "$out/steps/$name.txt" 2>&1 || rc=$?
   echo "   $name: exit $rc after $((SECONDS - start)) s$([ "$rc" = 124 ] && echo " (time limit ${limit} s)")" \
     | tee -a "$summary"
-  tail -n 3 "$out/$name.txt" | sed 's/^/   | /'
+  tail -n 3 "$out/steps/$name.txt" | sed 's/^/   | /'
 }
 
 {
@@ -45,8 +46,8 @@ step() { # step NAME SECONDS CMD... : runs CMD under a time limit, output to $ou
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
   "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
   echo "layerkit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-} > "$out/machine.txt" 2>&1
-cat "$out/machine.txt"
+} > "$out/steps/machine.txt" 2>&1
+cat "$out/steps/machine.txt"
 
 lk=("$bundle/run.sh")
 java=("$bundle/java.sh")
@@ -80,4 +81,8 @@ step kit-other-paths 180 "${lk[@]}" --no-timing --fuse-columns off --rows-per-it
   --include batchnorm
 step kit-fuse-on 180 "${lk[@]}" --no-timing --fuse-columns on --include batchnorm
 
-echo "results in $out" | tee -a "$summary"
+for f in machine SUMMARY $(cd "$out/steps" && ls -tr ./*.txt | sed 's|^\./||; s|\.txt$||' | grep -vx 'machine\|SUMMARY'); do
+  echo "##### $f"
+  cat "$out/steps/$f.txt"
+done > "$out/session.txt"
+echo "results in $out/session.txt (and $out/steps)" | tee -a "$summary"

@@ -112,7 +112,11 @@ def setup_device(args):
         print(f"# timing: wall clock per epoch of training steps, synchronized at its start and end; loss read every "
               f"{args.loss_every} steps", flush=True)
     else:
-        print(f"# timing: median of {args.repeats} CUDA-event times after {args.warmup} warm-up calls", flush=True)
+        if args.pipelined:
+            print(f"# timing: mean of {args.repeats} calls queued back to back (one sync at the end) after "
+                  f"{args.warmup} warm-up calls", flush=True)
+        else:
+            print(f"# timing: median of {args.repeats} CUDA-event times after {args.warmup} warm-up calls", flush=True)
     return dev
 
 

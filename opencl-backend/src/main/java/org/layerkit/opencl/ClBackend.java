@@ -31,8 +31,7 @@ public final class ClBackend implements Backend {
     private final ClOptimKernels optim;
 
     ClBackend(ClContext ctx) {
-        this(ctx, ctx.device().gpu() ? ClNormKernels.ColumnFusion.WHERE_FILLED : ClNormKernels.ColumnFusion.OFF,
-                ctx.device().gpu() ? 8 : 1, ClBackendProvider.gemmChoice("auto", ctx.device()));
+        this(ctx, ClNormKernels.ColumnFusion.OFF, ctx.device().gpu() ? 8 : 1, ClBackendProvider.gemmChoice("auto", ctx.device()));
     }
 
     /**
