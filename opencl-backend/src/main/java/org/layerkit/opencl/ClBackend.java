@@ -63,6 +63,10 @@ public final class ClBackend implements Backend {
         return elementwise;
     }
 
+    ClDropoutKernels dropoutKernels() {
+        return dropout;
+    }
+
     /** A new uninitialised tensor. */
     ClTensor allocate(Shape shape, String op) {
         return new ClTensor(this, shape, op);
