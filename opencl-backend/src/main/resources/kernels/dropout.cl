@@ -42,7 +42,7 @@ inline float4 dropout_block_mask(size_t block, uint seedLo, uint seedHi, uint of
 // ------------------------------------------------------------------------------------------------ forward
 
 // out = x·mask (the float product, as on every backend: x·0 when dropped), without writing the mask: the host keeps
-// the mask pending and writes it with dropout_mask only if something reads it (ClTensor), since the backward
+// the mask pending (option dropoutMask=pending, the default on GPUs) and writes it with dropout_mask only if something reads it (ClTensor), since the backward
 // regenerates it (dropout_backward_regen). A whole block reads and writes four floats at once (vload4/vstore4); the
 // last, partial block goes element-wise.
 __kernel void dropout_forward(__global const float* x, __global float* out, int total,
@@ -59,6 +59,29 @@ __kernel void dropout_forward(__global const float* x, __global float* out, int 
     } else {
         float ms[4] = {m.x, m.y, m.z, m.w};
         for (int k = 0; first + k < (ulong)total; k++) {
+            out[first + k] = x[first + k] * ms[k];
+        }
+    }
+}
+
+// out = x·mask and the mask, in one pass: for devices where Philox, not memory, dominates (option dropoutMask=eager,
+// the default on CPU devices), so that the backward reads the mask instead of computing Philox again.
+__kernel void dropout_forward_mask(__global const float* x, __global float* out, __global float* mask, int total,
+                                   uint seedLo, uint seedHi, uint offsetLo, uint offsetHi, uint threshold,
+                                   float scale) {
+    size_t block = get_global_id(0);
+    ulong first = (ulong)block * 4;
+    if (first >= (ulong)total) {
+        return;
+    }
+    float4 m = dropout_block_mask(block, seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
+    if (first + 4 <= (ulong)total) {
+        vstore4(m, block, mask);
+        vstore4(vload4(block, x) * m, block, out);
+    } else {
+        float ms[4] = {m.x, m.y, m.z, m.w};
+        for (int k = 0; first + k < (ulong)total; k++) {
+            mask[first + k] = ms[k];
             out[first + k] = x[first + k] * ms[k];
         }
     }

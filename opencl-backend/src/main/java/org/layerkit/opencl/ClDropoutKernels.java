@@ -16,6 +16,9 @@ import org.layerkit.api.Tensor;
  * write it: it returns a <em>pending</em> mask tensor (buffer allocated, contents described by {@link MaskParams})
  * that {@link ClTensor#mem()} writes on its first read, and the backward regenerates the mask from the parameters
  * instead of reading it. Forward and backward each move 2n floats instead of 3n; the result is bit for bit the same.
+ * That pays where dropout is memory-bound (GPUs); where Philox dominates (PoCL on CPU cores) the backward's second
+ * Philox pass costs more than it saves, so the backend option {@code dropoutMask} (default: pending on GPUs only)
+ * can have the forward write the mask at once, as one kernel with the output ({@code dropout_forward_mask}).
  */
 final class ClDropoutKernels {
     private static final String CL = "dropout";
@@ -36,13 +39,22 @@ final class ClDropoutKernels {
         }
     }
 
-    ClDropoutKernels(ClBackend b) {
+    private final boolean pendingMasks;
+
+    ClDropoutKernels(ClBackend b, boolean pendingMasks) {
         this.b = b;
+        this.pendingMasks = pendingMasks;
+    }
+
+    /** Whether TRAIN masks are returned pending (else the forward writes them). */
+    boolean pendingMasks() {
+        return pendingMasks;
     }
 
     /**
      * TRAIN: out = x·mask (the float product, so a dropped negative x gives −0 as on the CPU backend), where
-     * mask = scale where (Philox word &gt;&gt;&gt; 8) &lt; threshold, else 0; the mask is returned pending. EVAL:
+     * mask = scale where (Philox word &gt;&gt;&gt; 8) &lt; threshold, else 0; the mask is returned pending, or
+     * written at once when this backend's masks are eager. EVAL:
      * out = x, mask all ones, written now.
      */
     DropoutResult forward(Tensor x, DropoutOptions o, Mode mode) {
@@ -57,13 +69,17 @@ final class ClDropoutKernels {
                 mask = b.allocate(x.shape(), op);
                 b.elementwise().copyInto(op, b.cl(x), out);
                 b.elementwise().fillInto(op, mask, 1f);
-            } else {
+            } else if (pendingMasks) {
                 // the mask's buffer is allocated now (memory use as if written), its contents on first read
                 MaskParams p = MaskParams.of(o);
                 mask = ClTensor.pendingMask(b, x.shape(), op, p);
                 // one work-item per Philox block of four elements; the threshold and scale come from the host
                 p.args(b.context().launch(op, CL, "dropout_forward").mem(b.cl(x)).mem(out).i(total))
                         .run1d(blocks(total));
+            } else {
+                mask = b.allocate(x.shape(), op);
+                MaskParams.of(o).args(b.context().launch(op, CL, "dropout_forward_mask").mem(b.cl(x)).mem(out)
+                        .mem(mask).i(total)).run1d(blocks(total));
             }
             return new DropoutResult(out, mask);
         } catch (RuntimeException e) {

@@ -28,6 +28,12 @@ import org.layerkit.api.Tensor;
  * it sees exactly the mask an eager write would give, and a mask nobody reads costs no write and leaks nothing.
  */
 class ClPendingDropoutMaskTest {
+    /** A backend with pending masks whatever the device (they are the default on GPUs only). */
+    private static ClBackend backend() {
+        ClBackend b = ClTestBackend.withDropoutMasks("pending");
+        assertTrue(b.pendingDropoutMasks());
+        return b;
+    }
 
     private static float[] input(int total) {
         float[] x = new float[total];
@@ -66,7 +72,7 @@ class ClPendingDropoutMaskTest {
     @ParameterizedTest(name = "keep={0} shape={1}x{2}")
     @CsvSource({"0.5, 1, 1", "0.8, 1, 5", "0.3, 7, 143", "0.9, 4, 1024", "1.0, 3, 3"})
     void aPendingMaskDownloadsTheSameValuesAsAnEagerlyWrittenOne(double keep, int n, int d) {
-        ClBackend b = ClTestBackend.backend();
+        ClBackend b = backend();
         DropoutOptions o = new DropoutOptions(keep, 1234567890123L, 17);
         Shape s = Shape.of(n, d);
         try (Tensor x = b.upload(input(n * d), s);
@@ -85,7 +91,7 @@ class ClPendingDropoutMaskTest {
     @ParameterizedTest(name = "keep={0} n={1}")
     @CsvSource({"0.5, 1", "0.7, 6", "0.25, 1001", "0.9, 4099", "1.0, 13"})
     void backwardThroughAPendingMaskEqualsBackwardThroughTheWrittenMaskBitForBit(double keep, int n) {
-        ClBackend b = ClTestBackend.backend();
+        ClBackend b = backend();
         DropoutOptions o = new DropoutOptions(keep, -7, 4294967297L);
         float[] dOut = input(n);
         for (int i = 0; i < n; i++) {
@@ -116,7 +122,7 @@ class ClPendingDropoutMaskTest {
 
     @Test
     void aPendingMaskUsedAsInputToOtherOpsSeesItsValues() {
-        ClBackend b = ClTestBackend.backend();
+        ClBackend b = backend();
         int n = 5;
         int d = 7;
         Shape s = Shape.of(n, d);
@@ -206,7 +212,7 @@ class ClPendingDropoutMaskTest {
 
     @Test
     void closingANeverReadMaskReleasesItsBufferWithoutWritingIt() {
-        ClBackend b = ClTestBackend.backend();
+        ClBackend b = backend();
         Shape s = Shape.of(3, 333);
         try (Tensor x = b.upload(input(s.size()), s)) {
             b.synchronize();
@@ -228,7 +234,7 @@ class ClPendingDropoutMaskTest {
 
     @Test
     void aThousandForwardBackwardStepsLeaveNoBufferBehind() {
-        ClBackend b = ClTestBackend.backend();
+        ClBackend b = backend();
         Shape s = Shape.of(9, 13); // 117 elements: a partial last Philox block
         try (Tensor x = b.upload(input(s.size()), s); Tensor g = b.upload(input(s.size()), s)) {
             b.synchronize();
@@ -252,7 +258,7 @@ class ClPendingDropoutMaskTest {
 
     @Test
     void threadsReadingOnePendingMaskAtOnceWriteItOnce() throws Exception {
-        ClBackend b = ClTestBackend.backend();
+        ClBackend b = backend();
         int total = 4097;
         DropoutOptions o = new DropoutOptions(0.4, 31, 41);
         float[] expected = expectedMask(o, total);
@@ -288,8 +294,30 @@ class ClPendingDropoutMaskTest {
     }
 
     @Test
+    void anEagerBackendWritesTheSameMaskInTheForward() {
+        int total = 1001;
+        DropoutOptions o = new DropoutOptions(0.35, 8, 9);
+        float[] g = input(total);
+        ClBackend eager = ClTestBackend.withDropoutMasks("eager");
+        try (Tensor xe = eager.upload(input(total), Shape.of(total));
+             Tensor ge = eager.upload(g, Shape.of(total));
+             DropoutResult re = eager.dropoutForward(xe, o, Mode.TRAIN);
+             Tensor de = eager.dropoutBackward(ge, re.mask());
+             Tensor xp = backend().upload(input(total), Shape.of(total));
+             Tensor gp = backend().upload(g, Shape.of(total));
+             DropoutResult rp = backend().dropoutForward(xp, o, Mode.TRAIN);
+             Tensor dp = backend().dropoutBackward(gp, rp.mask())) {
+            assertNull(cl(re.mask()).pendingMask(), "eager: written by the forward");
+            assertArrayEquals(bits(rp.out().toArray()), bits(re.out().toArray()), "out");
+            assertArrayEquals(bits(dp.toArray()), bits(de.toArray()), "dX");
+            assertArrayEquals(bits(expectedMask(o, total)), bits(re.mask().toArray()), "eager mask");
+            assertArrayEquals(bits(expectedMask(o, total)), bits(rp.mask().toArray()), "pending mask");
+        }
+    }
+
+    @Test
     void anEvalMaskIsWrittenAtOnce() {
-        ClBackend b = ClTestBackend.backend();
+        ClBackend b = backend();
         try (Tensor x = b.upload(input(7), Shape.of(7));
              DropoutResult r = b.dropoutForward(x, new DropoutOptions(0.5, 1, 1), Mode.EVAL)) {
             assertNull(cl(r.mask()).pendingMask());
