@@ -28,11 +28,24 @@ inline uint4 philox4x32_10(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     return (uint4)(c0, c1, c2, c3);
 }
 
+// The mask values of Philox block `block` (elements 4·block .. 4·block+3): scale where kept, else exactly 0. Every
+// kernel below derives its mask from here, so the forward, the deferred mask write and the regenerating backward
+// cannot disagree by a bit.
+inline float4 dropout_block_mask(size_t block, uint seedLo, uint seedHi, uint offsetLo, uint offsetHi,
+                                 uint threshold, float scale) {
+    uint4 w = philox4x32_10((uint)block, (uint)((ulong)block >> 32), offsetLo, offsetHi, seedLo, seedHi);
+    // kept iff (word >> 8) < threshold
+    int4 kept = (w >> 8) < (uint4)(threshold);
+    return select((float4)(0.0f), (float4)(scale), kept);
+}
+
 // ------------------------------------------------------------------------------------------------ forward
 
-// mask = scale where kept, else exactly 0; out = x·mask (the float product, as on every backend: x·0 when dropped).
-// A whole block reads and writes four floats at once (vload4/vstore4); the last, partial block goes element-wise.
-__kernel void dropout_forward(__global const float* x, __global float* out, __global float* mask, int total,
+// out = x·mask (the float product, as on every backend: x·0 when dropped), without writing the mask: the host keeps
+// the mask pending (option dropoutMask=pending, the default on GPUs) and writes it with dropout_mask only if something reads it (ClTensor), since the backward
+// regenerates it (dropout_backward_regen). A whole block reads and writes four floats at once (vload4/vstore4); the
+// last, partial block goes element-wise.
+__kernel void dropout_forward(__global const float* x, __global float* out, int total,
                               uint seedLo, uint seedHi, uint offsetLo, uint offsetHi, uint threshold,
                               float scale) {
     size_t block = get_global_id(0);
@@ -40,10 +53,28 @@ __kernel void dropout_forward(__global const float* x, __global float* out, __gl
     if (first >= (ulong)total) {
         return;
     }
-    uint4 w = philox4x32_10((uint)block, (uint)((ulong)block >> 32), offsetLo, offsetHi, seedLo, seedHi);
-    // kept iff (word >> 8) < threshold
-    int4 kept = (w >> 8) < (uint4)(threshold);
-    float4 m = select((float4)(0.0f), (float4)(scale), kept);
+    float4 m = dropout_block_mask(block, seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
+    if (first + 4 <= (ulong)total) {
+        vstore4(vload4(block, x) * m, block, out);
+    } else {
+        float ms[4] = {m.x, m.y, m.z, m.w};
+        for (int k = 0; first + k < (ulong)total; k++) {
+            out[first + k] = x[first + k] * ms[k];
+        }
+    }
+}
+
+// out = x·mask and the mask, in one pass: for devices where Philox, not memory, dominates (option dropoutMask=eager,
+// the default on CPU devices), so that the backward reads the mask instead of computing Philox again.
+__kernel void dropout_forward_mask(__global const float* x, __global float* out, __global float* mask, int total,
+                                   uint seedLo, uint seedHi, uint offsetLo, uint offsetHi, uint threshold,
+                                   float scale) {
+    size_t block = get_global_id(0);
+    ulong first = (ulong)block * 4;
+    if (first >= (ulong)total) {
+        return;
+    }
+    float4 m = dropout_block_mask(block, seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
     if (first + 4 <= (ulong)total) {
         vstore4(m, block, mask);
         vstore4(vload4(block, x) * m, block, out);
@@ -52,6 +83,25 @@ __kernel void dropout_forward(__global const float* x, __global float* out, __gl
         for (int k = 0; first + k < (ulong)total; k++) {
             mask[first + k] = ms[k];
             out[first + k] = x[first + k] * ms[k];
+        }
+    }
+}
+
+// The mask itself, written on its first read: scale where kept, else exactly 0.
+__kernel void dropout_mask(__global float* mask, int total, uint seedLo, uint seedHi, uint offsetLo, uint offsetHi,
+                           uint threshold, float scale) {
+    size_t block = get_global_id(0);
+    ulong first = (ulong)block * 4;
+    if (first >= (ulong)total) {
+        return;
+    }
+    float4 m = dropout_block_mask(block, seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
+    if (first + 4 <= (ulong)total) {
+        vstore4(m, block, mask);
+    } else {
+        float ms[4] = {m.x, m.y, m.z, m.w};
+        for (int k = 0; first + k < (ulong)total; k++) {
+            mask[first + k] = ms[k];
         }
     }
 }
@@ -68,6 +118,27 @@ __kernel void dropout_backward(__global const float* dOut, __global const float*
     } else {
         for (size_t i = first; i < (size_t)total; i++) {
             dX[i] = dOut[i] * mask[i];
+        }
+    }
+}
+
+// dX = dOut ⊙ mask with the mask of a pending mask tensor regenerated from its Philox parameters instead of read:
+// the same float product as dropout_backward on the written mask, reading dOut only.
+__kernel void dropout_backward_regen(__global const float* dOut, __global float* dX, int total,
+                                     uint seedLo, uint seedHi, uint offsetLo, uint offsetHi, uint threshold,
+                                     float scale) {
+    size_t block = get_global_id(0);
+    ulong first = (ulong)block * 4;
+    if (first >= (ulong)total) {
+        return;
+    }
+    float4 m = dropout_block_mask(block, seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
+    if (first + 4 <= (ulong)total) {
+        vstore4(vload4(block, dOut) * m, block, dX);
+    } else {
+        float ms[4] = {m.x, m.y, m.z, m.w};
+        for (int k = 0; first + k < (ulong)total; k++) {
+            dX[first + k] = dOut[first + k] * ms[k];
         }
     }
 }

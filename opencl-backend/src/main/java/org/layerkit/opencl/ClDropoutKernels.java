@@ -1,43 +1,85 @@
 package org.layerkit.opencl;
 
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.jocl.cl_mem;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.Tensor;
 
-/** Inverted dropout with Philox4x32-10 masks computed on the device ({@code kernels/dropout.cl}). */
+/**
+ * Inverted dropout with Philox4x32-10 masks computed on the device ({@code kernels/dropout.cl}).
+ *
+ * <p>The TRAIN mask is a pure function of (seed, offset, threshold, scale, element index), so the forward does not
+ * write it: it returns a <em>pending</em> mask tensor (buffer allocated, contents described by {@link MaskParams})
+ * that {@link ClTensor#mem()} writes on its first read, and the backward regenerates the mask from the parameters
+ * instead of reading it. Forward and backward each move 2n floats instead of 3n; the result is bit for bit the same.
+ * That pays where dropout is memory-bound (GPUs); where Philox dominates (PoCL on CPU cores) the backward's second
+ * Philox pass costs more than it saves, so the backend option {@code dropoutMask} (default: pending on GPUs only)
+ * can have the forward write the mask at once, as one kernel with the output ({@code dropout_forward_mask}).
+ */
 final class ClDropoutKernels {
     private static final String CL = "dropout";
     private final ClBackend b;
+    /** Pending masks written so far (tests check a mask is written once, and never when nothing reads it). */
+    private final AtomicLong masksWritten = new AtomicLong();
 
-    ClDropoutKernels(ClBackend b) {
+    /** What defines a TRAIN mask: the Philox key and stream, the integer threshold and the survivor scale. */
+    record MaskParams(long seed, long offset, int threshold, float scale) {
+        static MaskParams of(DropoutOptions o) {
+            return new MaskParams(o.seed(), o.offset(), o.threshold(), o.scale());
+        }
+
+        /** Appends (seedLo, seedHi, offsetLo, offsetHi, threshold, scale), the kernels' trailing arguments. */
+        ClLaunch args(ClLaunch l) {
+            return l.i((int) seed).i((int) (seed >>> 32)).i((int) offset).i((int) (offset >>> 32)).i(threshold)
+                    .f(scale);
+        }
+    }
+
+    private final boolean pendingMasks;
+
+    ClDropoutKernels(ClBackend b, boolean pendingMasks) {
         this.b = b;
+        this.pendingMasks = pendingMasks;
+    }
+
+    /** Whether TRAIN masks are returned pending (else the forward writes them). */
+    boolean pendingMasks() {
+        return pendingMasks;
     }
 
     /**
-     * TRAIN: mask = scale where (Philox word &gt;&gt;&gt; 8) &lt; threshold, else 0; out = x·mask (the float product,
-     * so a dropped negative x gives −0 as on the CPU backend). EVAL: out = x, mask all ones.
+     * TRAIN: out = x·mask (the float product, so a dropped negative x gives −0 as on the CPU backend), where
+     * mask = scale where (Philox word &gt;&gt;&gt; 8) &lt; threshold, else 0; the mask is returned pending, or
+     * written at once when this backend's masks are eager. EVAL:
+     * out = x, mask all ones, written now.
      */
     DropoutResult forward(Tensor x, DropoutOptions o, Mode mode) {
         Contracts.dropoutForward(b, x, o, mode);
         String op = "dropout.forward";
-        ClContext ctx = b.context();
         int total = x.size();
         ClTensor out = null;
         ClTensor mask = null;
         try {
             out = b.allocate(x.shape(), op);
-            mask = b.allocate(x.shape(), op);
             if (mode == Mode.EVAL) {
+                mask = b.allocate(x.shape(), op);
                 b.elementwise().copyInto(op, b.cl(x), out);
                 b.elementwise().fillInto(op, mask, 1f);
-            } else {
+            } else if (pendingMasks) {
+                // the mask's buffer is allocated now (memory use as if written), its contents on first read
+                MaskParams p = MaskParams.of(o);
+                mask = ClTensor.pendingMask(b, x.shape(), op, p);
                 // one work-item per Philox block of four elements; the threshold and scale come from the host
-                long blocks = (total + 3L) / 4;
-                ctx.launch(op, CL, "dropout_forward").mem(b.cl(x)).mem(out).mem(mask).i(total)
-                        .i((int) o.seed()).i((int) (o.seed() >>> 32)).i((int) o.offset()).i((int) (o.offset() >>> 32))
-                        .i(o.threshold()).f(o.scale()).run1d(blocks);
+                p.args(b.context().launch(op, CL, "dropout_forward").mem(b.cl(x)).mem(out).i(total))
+                        .run1d(blocks(total));
+            } else {
+                mask = b.allocate(x.shape(), op);
+                MaskParams.of(o).args(b.context().launch(op, CL, "dropout_forward_mask").mem(b.cl(x)).mem(out)
+                        .mem(mask).i(total)).run1d(blocks(total));
             }
             return new DropoutResult(out, mask);
         } catch (RuntimeException e) {
@@ -46,20 +88,48 @@ final class ClDropoutKernels {
         }
     }
 
-    /** dX = dOut ⊙ mask. */
+    /**
+     * Writes the mask of {@code p} into {@code mask} (the buffer of a pending mask tensor; called by
+     * {@link ClTensor} under the context's lock, before anything reads the buffer).
+     */
+    void writeMask(cl_mem mask, int total, MaskParams p) {
+        p.args(b.context().launch("dropout.mask", CL, "dropout_mask").mem(mask).i(total)).run1d(blocks(total));
+        masksWritten.incrementAndGet();
+    }
+
+    /** How many pending masks this backend has written into their buffers. */
+    long masksWritten() {
+        return masksWritten.get();
+    }
+
+    /**
+     * dX = dOut ⊙ mask. A pending mask is regenerated from its parameters (reading dOut only) and stays pending;
+     * any other mask is read.
+     */
     Tensor backward(Tensor dOut, Tensor mask) {
         Contracts.dropoutBackward(b, dOut, mask);
         String op = "dropout.backward";
         int total = mask.size();
+        MaskParams p = b.cl(mask).pendingMask();
         ClTensor dX = b.allocate(mask.shape(), op);
         try {
             // one work-item per four elements
-            b.context().launch(op, CL, "dropout_backward").mem(b.cl(dOut)).mem(b.cl(mask)).mem(dX).i(total)
-                    .run1d((total + 3L) / 4);
+            if (p != null) {
+                p.args(b.context().launch(op, CL, "dropout_backward_regen").mem(b.cl(dOut)).mem(dX).i(total))
+                        .run1d(blocks(total));
+            } else {
+                b.context().launch(op, CL, "dropout_backward").mem(b.cl(dOut)).mem(b.cl(mask)).mem(dX).i(total)
+                        .run1d(blocks(total));
+            }
             return dX;
         } catch (RuntimeException e) {
             dX.close();
             throw e;
         }
+    }
+
+    /** Philox blocks (work-items) for {@code total} elements. */
+    private static long blocks(int total) {
+        return (total + 3L) / 4;
     }
 }

@@ -6,12 +6,23 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
-/** A float32 tensor in one OpenCL buffer of its backend's context; close() releases the buffer. */
+/**
+ * A float32 tensor in one OpenCL buffer of its backend's context; close() releases the buffer.
+ *
+ * <p>A dropout mask may be <em>pending</em> (see {@link ClDropoutKernels}): its buffer is allocated but not yet
+ * written, and the tensor holds the Philox parameters that define its contents instead. Every way to the buffer
+ * goes through {@link #mem()} (the field itself is read nowhere else but in {@link #close()}), and {@link #mem()}
+ * writes a pending mask into the buffer first, once: kernel launches ({@link ClLaunch#mem(ClTensor)}), CLBlast,
+ * copies, uploads into it and {@link #toArray()} all see the written mask. Only {@link ClDropoutKernels#backward}
+ * looks at the parameters ({@link #pendingMask()}) and regenerates the mask instead of reading it.
+ */
 final class ClTensor implements Tensor {
     private final ClBackend backend;
     private final Shape shape;
     private final long bytes;
     private volatile cl_mem mem;
+    /** The parameters of a mask not yet written into {@link #mem}; null once written (or for any other tensor). */
+    private volatile ClDropoutKernels.MaskParams pending;
 
     ClTensor(ClBackend backend, Shape shape, String op) {
         this.backend = backend;
@@ -20,12 +31,50 @@ final class ClTensor implements Tensor {
         this.mem = backend.context().allocate(op, bytes);
     }
 
+    /** A new tensor holding the dropout mask of {@code params}, written into its buffer on the first read. */
+    static ClTensor pendingMask(ClBackend backend, Shape shape, String op, ClDropoutKernels.MaskParams params) {
+        ClTensor t = new ClTensor(backend, shape, op);
+        t.pending = params;
+        return t;
+    }
+
+    /**
+     * The buffer, for a kernel, a copy or a read to use; a pending mask is written into it first, so whatever is
+     * enqueued after this call sees it.
+     */
     cl_mem mem() {
         cl_mem m = mem;
         if (m == null) {
             throw new IllegalStateException("opencl: a closed tensor of shape " + shape + " was used");
         }
+        if (pending != null) {
+            materialize();
+        }
         return m;
+    }
+
+    /**
+     * The Philox parameters of this mask while it is still pending (not yet written into its buffer), else null. A
+     * caller that regenerates the mask from them needs no buffer and leaves it pending.
+     */
+    ClDropoutKernels.MaskParams pendingMask() {
+        return pending;
+    }
+
+    /**
+     * Enqueues the kernel that writes the pending mask, exactly once. Under the context's lock, the lock every launch
+     * and copy takes anyway (CLBlast's calls reach {@link #mem()} while holding it), so there is one lock order.
+     */
+    private void materialize() {
+        ClContext ctx = backend.context();
+        synchronized (ctx) {
+            ClDropoutKernels.MaskParams p = pending;
+            cl_mem m = mem;
+            if (p != null && m != null) {
+                backend.dropoutKernels().writeMask(m, shape.size(), p);
+                pending = null;
+            }
+        }
     }
 
     @Override
@@ -48,7 +97,7 @@ final class ClTensor implements Tensor {
             throw new IllegalStateException("tensor.toArray: expected an open tensor, got a closed tensor of shape "
                     + shape);
         }
-        float[] data = backend.context().read("tensor.toArray", mem, 0, shape.size());
+        float[] data = backend.context().read("tensor.toArray", mem(), 0, shape.size());
         // the queue has drained up to here anyway: report a bad softmax label of an earlier call now
         backend.checkLabels();
         return data;
@@ -59,17 +108,19 @@ final class ClTensor implements Tensor {
         return mem == null;
     }
 
+    /** Releases the buffer to the pool; a mask still pending is never written. */
     @Override
     public synchronized void close() {
         if (mem != null) {
             cl_mem m = mem;
             mem = null;
+            pending = null;
             backend.context().release(m, bytes);
         }
     }
 
     @Override
     public String toString() {
-        return "ClTensor" + shape + (mem == null ? " (closed)" : "");
+        return "ClTensor" + shape + (mem == null ? " (closed)" : pending != null ? " (mask pending)" : "");
     }
 }

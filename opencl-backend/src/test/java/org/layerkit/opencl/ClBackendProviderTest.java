@@ -113,6 +113,17 @@ class ClBackendProviderTest {
             assertEquals("opencl: groupSize expected auto or a power of two from 1 to 1024, got " + bad,
                     e.getMessage());
         }
+        e = assertThrows(IllegalArgumentException.class,
+                () -> p.create(BackendOptions.of(ClBackendProvider.DROPOUT_MASK, "lazy")));
+        assertEquals("opencl: dropoutMask expected auto, pending or eager, got lazy", e.getMessage());
+        for (String mask : new String[] {"pending", "eager"}) {
+            try (ClBackend b = (ClBackend) p.create(BackendOptions.of(ClBackendProvider.DROPOUT_MASK, mask))) {
+                assertEquals(mask.equals("pending"), b.pendingDropoutMasks(), mask);
+            }
+        }
+        try (ClBackend b = (ClBackend) p.create(BackendOptions.none())) {
+            assertEquals(b.device().gpu(), b.pendingDropoutMasks(), "auto: pending on GPUs only");
+        }
         try (Backend b = p.create(BackendOptions.of(Map.of(ClBackendProvider.FUSE_COLUMNS, "off",
                 ClBackendProvider.ROWS_PER_ITEM, "3", ClBackendProvider.GROUP_SIZE, "1024")))) {
             assertEquals("opencl", b.name());

@@ -11,7 +11,7 @@ import org.layerkit.api.Philox4x32;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
-/** The device's Philox4x32-10 masks follow api's mapping bit for bit. */
+/** The device's Philox4x32-10 masks follow api's mapping bit for bit, written eagerly or on first read. */
 class ClDropoutMaskTest {
 
     @ParameterizedTest(name = "keep={0} seed={1} offset={2} n={3}")
@@ -24,20 +24,24 @@ class ClDropoutMaskTest {
             "1.0, 5, 3, 13",
     })
     void masksMatchThePhiloxMappingOfTheApi(double keep, long seed, long offset, int n) {
-        ClBackend b = ClTestBackend.backend();
-        DropoutOptions o = new DropoutOptions(keep, seed, offset);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = i - n / 2f;
-        }
-        try (Tensor xt = b.upload(x, Shape.of(n)); DropoutResult r = b.dropoutForward(xt, o, Mode.TRAIN)) {
-            float[] mask = r.mask().toArray();
-            float[] out = r.out().toArray();
+        for (String masks : new String[] {"eager", "pending"}) {
+            ClBackend b = ClTestBackend.withDropoutMasks(masks);
+            DropoutOptions o = new DropoutOptions(keep, seed, offset);
+            float[] x = new float[n];
             for (int i = 0; i < n; i++) {
-                boolean kept = Philox4x32.kept(Philox4x32.dropoutWord(seed, offset, i), o.threshold());
-                float m = kept ? o.scale() : 0f;
-                assertEquals(Float.floatToRawIntBits(m), Float.floatToRawIntBits(mask[i]), "mask element " + i);
-                assertEquals(Float.floatToRawIntBits(x[i] * m), Float.floatToRawIntBits(out[i]), "out element " + i);
+                x[i] = i - n / 2f;
+            }
+            try (Tensor xt = b.upload(x, Shape.of(n)); DropoutResult r = b.dropoutForward(xt, o, Mode.TRAIN)) {
+                float[] mask = r.mask().toArray();
+                float[] out = r.out().toArray();
+                for (int i = 0; i < n; i++) {
+                    boolean kept = Philox4x32.kept(Philox4x32.dropoutWord(seed, offset, i), o.threshold());
+                    float m = kept ? o.scale() : 0f;
+                    assertEquals(Float.floatToRawIntBits(m), Float.floatToRawIntBits(mask[i]),
+                            masks + " mask element " + i);
+                    assertEquals(Float.floatToRawIntBits(x[i] * m), Float.floatToRawIntBits(out[i]),
+                            masks + " out element " + i);
+                }
             }
         }
     }

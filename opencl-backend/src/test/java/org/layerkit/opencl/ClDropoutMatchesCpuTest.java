@@ -15,7 +15,10 @@ import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 import org.layerkit.cpu.CpuBackendProvider;
 
-/** The same seed and offset give the same mask, bit for bit, on the OpenCL device and on the CPU backend. */
+/**
+ * The same seed and offset give the same mask, out and dX, bit for bit, on the OpenCL device (masks written eagerly
+ * or on first read) and on the CPU backend.
+ */
 class ClDropoutMatchesCpuTest {
     private static Backend cpu;
 
@@ -38,17 +41,26 @@ class ClDropoutMatchesCpuTest {
             "0.999, 7, 9223372036854775807, 17, 4099",
     })
     void masksAndOutputsAreBitIdenticalToTheCpuBackend(double keep, long seed, long offset, int n, int d) {
-        ClBackend cl = ClTestBackend.backend();
         float[] x = new float[n * d];
+        float[] g = new float[n * d];
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) Math.sin(i * 0.37) * 3;
+            g[i] = (float) Math.cos(i * 0.11) - 0.25f;
         }
         DropoutOptions o = new DropoutOptions(keep, seed, offset);
-        try (Tensor xc = cl.upload(x, Shape.of(n, d)); Tensor xp = cpu.upload(x, Shape.of(n, d));
-             DropoutResult rc = cl.dropoutForward(xc, o, Mode.TRAIN);
-             DropoutResult rp = cpu.dropoutForward(xp, o, Mode.TRAIN)) {
-            assertArrayEquals(bits(rp.mask().toArray()), bits(rc.mask().toArray()), "mask");
-            assertArrayEquals(bits(rp.out().toArray()), bits(rc.out().toArray()), "out");
+        for (String masks : new String[] {"eager", "pending"}) {
+            ClBackend cl = ClTestBackend.withDropoutMasks(masks);
+            try (Tensor xc = cl.upload(x, Shape.of(n, d)); Tensor xp = cpu.upload(x, Shape.of(n, d));
+                 Tensor gc = cl.upload(g, Shape.of(n, d)); Tensor gp = cpu.upload(g, Shape.of(n, d));
+                 DropoutResult rc = cl.dropoutForward(xc, o, Mode.TRAIN);
+                 DropoutResult rp = cpu.dropoutForward(xp, o, Mode.TRAIN);
+                 // the backward first, while a pending mask is still pending: it regenerates the mask
+                 Tensor dc = cl.dropoutBackward(gc, rc.mask());
+                 Tensor dp = cpu.dropoutBackward(gp, rp.mask())) {
+                assertArrayEquals(bits(dp.toArray()), bits(dc.toArray()), masks + " dX");
+                assertArrayEquals(bits(rp.mask().toArray()), bits(rc.mask().toArray()), masks + " mask");
+                assertArrayEquals(bits(rp.out().toArray()), bits(rc.out().toArray()), masks + " out");
+            }
         }
     }
 

@@ -1,5 +1,8 @@
 package org.layerkit.opencl;
 
+import java.util.HashMap;
+import java.util.Map;
+
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 import org.layerkit.api.Availability;
@@ -13,6 +16,7 @@ import org.layerkit.api.BackendOptions;
 final class ClTestBackend {
     static final String REQUIRE_PROPERTY = "layerkit.requireOpenCL";
     private static ClBackend shared;
+    private static final Map<String, ClBackend> byMaskMode = new HashMap<>();
 
     private ClTestBackend() {
     }
@@ -34,6 +38,20 @@ final class ClTestBackend {
             }
             Assumptions.abort("OpenCL unavailable, skipping: " + a.describe());
         }
+    }
+
+    /**
+     * {@link #assumeAvailable()}, then a shared backend whose option {@code dropoutMask} is {@code mode}
+     * ({@code pending} or {@code eager}), so dropout tests check both paths whatever the device's default.
+     */
+    static synchronized ClBackend withDropoutMasks(String mode) {
+        assumeAvailable();
+        ClBackend b = byMaskMode.get(mode);
+        if (b == null || b.isClosed()) {
+            b = (ClBackend) new ClBackendProvider().create(BackendOptions.of(ClBackendProvider.DROPOUT_MASK, mode));
+            byMaskMode.put(mode, b);
+        }
+        return b;
     }
 
     /** {@link #assumeAvailable()}, then the shared backend. */
