@@ -62,7 +62,10 @@ torch_ops=(ops --device cuda --repeats 100 --shapes 4096x4096,4096x1024,65536x25
 step torch-ops 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}"
 step torch-ops-pipelined 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}" --pipelined
 step torch-gemm 120 "$python" "$root/bench/pytorch_bench.py" gemm --device cuda --repeats 50
-# 3. launch settings: batchnorm's one-launch kernels forced and off, rows per work-item, work-group size, GEMM
+# 3. dropout masks written by the forward (the CPU-device default) against pending ones (the GPU default)
+step lk-mask-eager 90 "${lk[@]}" --no-conformance --reps 100 --option dropoutMask=eager --gemm-shapes none \
+  --spatial none "${shapes[@]}"
+# 4. launch settings: batchnorm's one-launch kernels forced and off, rows per work-item, work-group size, GEMM
 step lk-fuse-on 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns on --gemm-shapes none "${shapes[@]}"
 step lk-fuse-off 90 "${lk[@]}" --no-conformance --reps 100 --fuse-columns off --gemm-shapes none "${shapes[@]}"
 for r in 1 4 16; do
@@ -72,11 +75,11 @@ done
 for g in 128 512 1024; do
   step "lk-group-$g" 90 "${lk[@]}" --no-conformance --reps 100 --group-size "$g" --gemm-shapes none "${shapes[@]}"
 done
-# 4. the Fashion-MNIST MLP (784-256-128-100-10, batchnorm, dropout 0.2, Adam 1e-3, batch 128), random data
+# 5. the Fashion-MNIST MLP (784-256-128-100-10, batchnorm, dropout 0.2, Adam 1e-3, batch 128), random data
 step torch-net 240 "$python" "$root/bench/pytorch_bench.py" net --device cuda --synthetic --epochs 3
 step lk-net 240 "${java[@]}" -Dlayerkit.backend=opencl org.layerkit.models.examples.FashionMnistTraining \
   --synthetic=60000 --epochs=3 --keep=0.8 --lr=1e-3 --lr-decay=1 --batch=128 --val=5000
-# 5. the kit again on batchnorm's other paths and another launch size
+# 6. the kit again on batchnorm's other paths and another launch size
 step kit-other-paths 180 "${lk[@]}" --no-timing --fuse-columns off --rows-per-item 1 --group-size 64 \
   --include batchnorm
 step kit-fuse-on 180 "${lk[@]}" --no-timing --fuse-columns on --include batchnorm
