@@ -25,16 +25,14 @@ inline int lk_stat(int n, int c, int C, int G, int perChannel) {
 // keep the whole device busy: the host splits each statistic into P chunks of chunkLen elements (P = 1 when there
 // are enough statistics), stage 1 reduces every chunk, stage 2 merges the chunks of a statistic.
 
-// Stage 1, chunk c (the work-group row get_group_id(1)) of statistic s, in one sweep over memory and as stable as
-// two passes (inputs like 1e4 + N(0,1), outliers):
-//   every value is shifted by K = the chunk's first element, so the sums are of small numbers;
-//   each work-item takes its elements in blocks of LK_BLOCK held in registers: a block's mean and M2 are two-pass
-//   sums over those registers, merged into the work-item's (count, mean, M2) with Chan's formula (see stage 2);
-//   the group then adds the work-items up exactly: μ' = Σ n_i·μ_i / n, M2 = Σ M2_i + n_i·(μ_i − μ')².
-// (The first version swept x twice, sum then centred squares; on an H100 the second sweep came from memory, not
-// cache: batchnorm forward [4096,4096] 0.155 ms, 4 sweeps where 3 suffice.)
-// μ = K + μ' is stored as a float pair hi + lo (lo = the part float rounding of hi dropped), M2 as a float.
-#define LK_BLOCK 8
+// Stage 1, chunk c (the work-group row get_group_id(1)) of statistic s, two-pass for stability with inputs like
+// 1e4 + N(0,1):
+//   pass 1: μ_c = K + Σ(x−K)/n_c, shifted by K = the chunk's first element so the sum is of small numbers;
+//   pass 2: M2_c = Σ(x−μ_c)², centred on the μ_c of pass 1.
+// μ_c is stored as a float pair hi + lo (lo = the part float rounding of hi dropped), M2_c as a float.
+// (Measured on an H100: a one-sweep variant — blocks of 8 or 16 values in registers, each two-pass, merged with
+// Chan's formula — was 3–10 % slower at [4096,4096] and [65536,256]: the second pass here reads from cache, and the
+// merges cost double-precision divisions. See docs/benchmarks.md.)
 __kernel void norm_partial_stats(__global const float* x, int S, int M, int sBase, int inner, int outerStride,
                                  int chunkLen, __global float* pMean, __global float* pMeanLo, __global float* pM2,
                                  __local acc_t* scratch) {
@@ -47,53 +45,34 @@ __kernel void norm_partial_stats(__global const float* x, int S, int M, int sBas
     int to = min(M - from, chunkLen) + from; // chunks are never empty: the host sets P = ⌈M/chunkLen⌉
     int n = to - from;
 
+    // pass 1: shifted sum
     acc_t shift = active ? (acc_t)x[lk_at(base, from, inner, outerStride)] : 0;
-    acc_t cnt = 0, mean = 0, m2 = 0; // this work-item's count, mean of x − K, and M2 so far
+    acc_t partial = 0;
     if (active) {
-        lk_cursor cur = lk_begin(base, from + ly, inner, outerStride);
-        while (cur.j < to) {
-            // a block of up to LK_BLOCK values (their loads independent, so all in flight at once)
-            acc_t v[LK_BLOCK];
-            acc_t bsum = 0;
-            int nb = 0;
-#pragma unroll
-            for (int k = 0; k < LK_BLOCK; k++) {
-                v[k] = 0;
-                if (cur.j < to) {
-                    v[k] = (acc_t)x[cur.at] - shift;
-                    bsum += v[k];
-                    nb++;
-                    lk_next(&cur, LY, inner, outerStride);
-                }
-            }
-            // the block's mean, then its M2 around that mean, from registers
-            acc_t bmean = bsum / nb;
-            acc_t bm2 = 0;
-#pragma unroll
-            for (int k = 0; k < LK_BLOCK; k++) {
-                acc_t d = v[k] - bmean;
-                bm2 += k < nb ? d * d : 0;
-            }
-            // Chan: δ = μ_b − μ_a, n = n_a + n_b, μ = μ_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n
-            acc_t total = cnt + nb;
-            acc_t delta = bmean - mean;
-            mean += delta * (nb / total);
-            m2 += bm2 + delta * delta * (cnt * nb / total);
-            cnt = total;
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            partial += (acc_t)x[cur.at] - shift;
         }
     }
-    // the work-items together: μ' = Σ n_i·μ_i / n, then M2 = Σ M2_i + n_i·(μ_i − μ')²
-    acc_t muShifted = lk_sum_y(scratch, cnt * mean) / n;
-    acc_t off = mean - muShifted;
-    acc_t m2All = lk_sum_y(scratch, m2 + cnt * off * off);
-    acc_t mu = shift + muShifted;
+    acc_t mu = shift + lk_sum_y(scratch, partial) / n;
+
+    // pass 2: centred sum of squares
+    partial = 0;
+    if (active) {
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            acc_t d = (acc_t)x[cur.at] - mu;
+            partial += d * d;
+        }
+    }
+    acc_t m2 = lk_sum_y(scratch, partial);
 
     if (active && ly == 0) {
         size_t at = (size_t)chunk * S + s;
         float hi = (float)mu;
         pMean[at] = hi;
         pMeanLo[at] = (float)(mu - (acc_t)hi);
-        pM2[at] = (float)m2All;
+        pM2[at] = (float)m2;
     }
 }
 
