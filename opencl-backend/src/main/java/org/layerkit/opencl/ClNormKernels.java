@@ -44,7 +44,8 @@ final class ClNormKernels {
     private final ColumnFusion fuseColumns;
     /**
      * Rows each work-item of the per-channel element-wise kernels covers, so that its channel's values load once
-     * per that many elements: by default 8 on GPUs (not yet measured on one) and 1 on CPU devices (PoCL ran batchnorm
+     * per that many elements: by default 8 on GPUs (on an H100, 1, 4, 8 and 16 rows timed within 7 % of each other,
+     * batchnorm forward [4096,4096] 0.151–0.161 ms; 8 was at the fast end) and 1 on CPU devices (PoCL ran batchnorm
      * forward [4096,1024] in 47 ms with 8 against 24 ms with 1: the rows loop breaks its vectorization).
      */
     private final int rowsPerItem;
