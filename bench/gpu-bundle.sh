@@ -145,6 +145,12 @@ exit $status
 RUN
 chmod +x "$out/java.sh"
 
+# what the bundle was built from, for the records of a session on another machine
+{
+  echo "layerkit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "built $(date -u +%FT%TZ) with $version"
+} > "$out/VERSION"
+
 tar -C "$(dirname "$out")" -czf "$out.tar.gz" "$(basename "$out")"
 size_mb=$(( $(stat -c %s "$out.tar.gz") / 1024 / 1024 ))
 unpacked_mb=$(( $(du -sk "$out" | cut -f1) / 1024 ))

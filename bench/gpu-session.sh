@@ -45,7 +45,7 @@ step() { # step NAME SECONDS CMD... : runs CMD under a time limit, output to $ou
   echo "host: $(hostname) · $(nproc) CPUs · $(awk '/MemTotal/ {print $2/1048576 " GiB"}' /proc/meminfo)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
   "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
-  echo "layerkit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "bundle: $(tr '\n' ' ' < "$bundle/VERSION" 2>/dev/null || echo "no VERSION file in $bundle")"
 } > "$out/steps/machine.txt" 2>&1
 cat "$out/steps/machine.txt"
 

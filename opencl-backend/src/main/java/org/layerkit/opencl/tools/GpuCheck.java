@@ -128,7 +128,8 @@ public final class GpuCheck {
             }
             if (timing) {
                 out.println();
-                out.println("timings, TRAIN mode, mean of " + reps + " repetitions each, on " + b.device().name()
+                out.println("timings, TRAIN mode, per call: the fastest of " + OpTimings.ROUNDS + " rounds of " + reps
+                        + " calls queued back to back, on " + b.device().name()
                         + ":");
                 out.println(OpTimings.header());
                 OpTimings.Timing copy = null;
@@ -162,7 +163,8 @@ public final class GpuCheck {
             Map<String, String> o = new LinkedHashMap<>(opts);
             o.put("gemm", impl);
             out.println();
-            out.println("gemm=" + impl + ", mean of " + reps + " repetitions each:");
+            out.println("gemm=" + impl + ", per call: the fastest of " + OpTimings.ROUNDS + " rounds of " + reps
+                    + " calls:");
             try (Backend b = provider.create(BackendOptions.of(o))) {
                 // 4096³ is 137 GFLOP a call: minutes on a CPU device such as PoCL
                 List<int[]> fit = shapes.stream()

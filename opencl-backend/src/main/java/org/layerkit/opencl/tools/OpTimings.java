@@ -31,7 +31,7 @@ public final class OpTimings {
      *
      * @param name  op and direction, e.g. {@code batchnorm.forward+backward}
      * @param shape the input shape
-     * @param ms    milliseconds per step (mean over the timed repetitions)
+     * @param ms    milliseconds per step (the mean of the fastest round of repetitions, see {@link #time})
      * @param bytes bytes the step moves at least
      */
     public record Timing(String name, Shape shape, double ms, long bytes) {
@@ -159,7 +159,7 @@ public final class OpTimings {
     /**
      * One GEMM timing: C[M,N] = op(A)·op(B) with op(A) [M,K], op(B) [K,N].
      *
-     * @param ms      milliseconds per call (mean over the timed repetitions)
+     * @param ms      milliseconds per call (the mean of the fastest round, see {@link #time})
      * @param gflops  2·M·N·K / time, in 10⁹ floating-point operations per second
      */
     public record GemmTiming(int m, int k, int n, boolean transA, boolean transB, double ms, double gflops) {
@@ -209,18 +209,28 @@ public final class OpTimings {
         return v;
     }
 
-    /** Mean milliseconds of {@code step} over {@code reps} repetitions after two warm-up steps. */
+    /** Rounds of {@code reps} repetitions each timing takes; it reports the fastest round. */
+    static final int ROUNDS = 3;
+
+    /**
+     * Milliseconds per call of {@code step}: after two warm-up steps, {@value #ROUNDS} rounds of {@code reps} calls
+     * queued back to back, each ended by {@link Backend#synchronize()}; the mean of the fastest round. (A single
+     * round of 100 calls of 0.2 ms on an H100 now and then caught a host pause — GC, JIT — and read 2× slow.)
+     */
     public static Timing time(Backend b, String name, Shape shape, long bytes, int reps, Runnable step) {
         for (int i = 0; i < 2; i++) {
             step.run();
         }
         b.synchronize();
-        long start = System.nanoTime();
-        for (int i = 0; i < reps; i++) {
-            step.run();
+        double ms = Double.MAX_VALUE;
+        for (int round = 0; round < ROUNDS; round++) {
+            long start = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                step.run();
+            }
+            b.synchronize();
+            ms = Math.min(ms, (System.nanoTime() - start) / 1e6 / reps);
         }
-        b.synchronize();
-        double ms = (System.nanoTime() - start) / 1e6 / reps;
         return new Timing(name, shape, ms, bytes);
     }
 }
