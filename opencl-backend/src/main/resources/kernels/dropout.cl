@@ -41,13 +41,14 @@ inline float4 dropout_block_mask(size_t block, uint seedLo, uint seedHi, uint of
 
 // ------------------------------------------------------------------------------------------------ forward
 
-// out = x·mask (the float product, as on every backend: x·0 when dropped), without writing the mask: the host keeps
-// the mask pending (option dropoutMask=pending, the default on GPUs) and writes it with dropout_mask only if something reads it (ClTensor), since the backward
-// regenerates it (dropout_backward_regen). A whole block reads and writes four floats at once (vload4/vstore4); the
-// last, partial block goes element-wise.
-__kernel void dropout_forward(__global const float* x, __global float* out, int total,
-                              uint seedLo, uint seedHi, uint offsetLo, uint offsetHi, uint threshold,
-                              float scale) {
+// out = in·mask (the float product, as on every backend: in·0 when dropped) with the mask computed, not read or
+// written. The forward (in = x, out = out) when the host keeps the mask pending (option dropoutMask=pending, the
+// default on GPUs: it writes the mask with dropout_mask only if something reads it, see ClTensor), and the backward
+// of a still-pending mask (in = dOut, out = dX), which regenerates the mask instead of reading it. A whole block reads
+// and writes four floats at once (vload4/vstore4); the last, partial block goes element-wise.
+__kernel void dropout_multiply(__global const float* in, __global float* out, int total,
+                               uint seedLo, uint seedHi, uint offsetLo, uint offsetHi, uint threshold,
+                               float scale) {
     size_t block = get_global_id(0);
     ulong first = (ulong)block * 4;
     if (first >= (ulong)total) {
@@ -55,11 +56,11 @@ __kernel void dropout_forward(__global const float* x, __global float* out, int 
     }
     float4 m = dropout_block_mask(block, seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
     if (first + 4 <= (ulong)total) {
-        vstore4(vload4(block, x) * m, block, out);
+        vstore4(vload4(block, in) * m, block, out);
     } else {
         float ms[4] = {m.x, m.y, m.z, m.w};
         for (int k = 0; first + k < (ulong)total; k++) {
-            out[first + k] = x[first + k] * ms[k];
+            out[first + k] = in[first + k] * ms[k];
         }
     }
 }
@@ -122,23 +123,4 @@ __kernel void dropout_backward(__global const float* dOut, __global const float*
     }
 }
 
-// dX = dOut ⊙ mask with the mask of a pending mask tensor regenerated from its Philox parameters instead of read:
-// the same float product as dropout_backward on the written mask, reading dOut only.
-__kernel void dropout_backward_regen(__global const float* dOut, __global float* dX, int total,
-                                     uint seedLo, uint seedHi, uint offsetLo, uint offsetHi, uint threshold,
-                                     float scale) {
-    size_t block = get_global_id(0);
-    ulong first = (ulong)block * 4;
-    if (first >= (ulong)total) {
-        return;
-    }
-    float4 m = dropout_block_mask(block, seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
-    if (first + 4 <= (ulong)total) {
-        vstore4(vload4(block, dOut) * m, block, dX);
-    } else {
-        float ms[4] = {m.x, m.y, m.z, m.w};
-        for (int k = 0; first + k < (ulong)total; k++) {
-            dX[first + k] = dOut[first + k] * ms[k];
-        }
-    }
-}
+// (dX of a still-pending mask: dropout_multiply with in = dOut, out = dX, above.)

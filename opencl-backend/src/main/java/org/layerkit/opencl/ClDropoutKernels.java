@@ -74,7 +74,7 @@ final class ClDropoutKernels {
                 MaskParams p = MaskParams.of(o);
                 mask = ClTensor.pendingMask(b, x.shape(), op, p);
                 // one work-item per Philox block of four elements; the threshold and scale come from the host
-                p.args(b.context().launch(op, CL, "dropout_forward").mem(b.cl(x)).mem(out).i(total))
+                p.args(b.context().launch(op, CL, "dropout_multiply").mem(b.cl(x)).mem(out).i(total))
                         .run1d(blocks(total));
             } else {
                 mask = b.allocate(x.shape(), op);
@@ -115,7 +115,8 @@ final class ClDropoutKernels {
         try {
             // one work-item per four elements
             if (p != null) {
-                p.args(b.context().launch(op, CL, "dropout_backward_regen").mem(b.cl(dOut)).mem(dX).i(total))
+                // a pending mask: dX = dOut·m with m regenerated, the forward's kernel with dOut in and dX out
+                p.args(b.context().launch(op, CL, "dropout_multiply").mem(b.cl(dOut)).mem(dX).i(total))
                         .run1d(blocks(total));
             } else {
                 b.context().launch(op, CL, "dropout_backward").mem(b.cl(dOut)).mem(b.cl(mask)).mem(dX).i(total)
