@@ -88,4 +88,8 @@ for f in machine SUMMARY $(cd "$out/steps" && ls -tr ./*.txt | sed 's|^\./||; s|
   echo "##### $f"
   cat "$out/steps/$f.txt"
 done > "$out/session.txt"
+# the side-by-side table with speed-ups, when both sides ran
+if grep -q '^##### lk-default' "$out/session.txt" && grep -q '^##### torch-ops-pipelined' "$out/session.txt"; then
+  { echo "##### table"; "${PYTHON:-python3}" "$root/bench/gpu_table.py" "$out/session.txt"; } >> "$out/session.txt" 2>&1
+fi
 echo "results in $out/session.txt (and $out/steps)" | tee -a "$summary"
