@@ -90,6 +90,6 @@ for f in machine SUMMARY $(cd "$out/steps" && ls -tr ./*.txt | sed 's|^\./||; s|
 done > "$out/session.txt"
 # the side-by-side table with speed-ups, when both sides ran
 if grep -q '^##### lk-default' "$out/session.txt" && grep -q '^##### torch-ops-pipelined' "$out/session.txt"; then
-  { echo "##### table"; "${PYTHON:-python3}" "$root/bench/gpu_table.py" "$out/session.txt"; } >> "$out/session.txt" 2>&1
+  { echo "##### table"; "$python" "$root/bench/gpu_table.py" "$out/session.txt"; } >> "$out/session.txt" 2>&1
 fi
 echo "results in $out/session.txt (and $out/steps)" | tee -a "$summary"
