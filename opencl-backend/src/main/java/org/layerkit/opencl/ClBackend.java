@@ -31,7 +31,8 @@ public final class ClBackend implements Backend {
     private final ClOptimKernels optim;
 
     ClBackend(ClContext ctx) {
-        this(ctx, ClNormKernels.ColumnFusion.OFF, ctx.device().gpu() ? 8 : 1,
+        this(ctx, ctx.device().gpu() ? ClNormKernels.ColumnFusion.WHERE_FILLED : ClNormKernels.ColumnFusion.OFF,
+                ctx.device().gpu() ? 8 : 1,
                 ClBackendProvider.gemmChoice("auto", ctx.device()), ctx.device().gpu());
     }
 

@@ -22,9 +22,11 @@ public final class ClBackendProvider implements BackendProvider {
     public static final String NAME = "opencl";
     /**
      * Option (or system property {@code layerkit.opencl.fuseColumns}) for batchnorm's one-launch kernels
-     * ({@code norm_columns_*}): {@code auto} (default: off, measured — the split stats/merge/apply path was 2.4×
-     * faster on an H100 at [4096,4096] and 30× at [65536,256], and 3× faster on PoCL at [4096,1024]), {@code on}
-     * (always in TRAIN, whole columns per work-group of up to 1024 work-items) or {@code off}.
+     * ({@code norm_columns_*}): {@code auto} (default: on GPUs only where the plan needs no chunks — short columns
+     * such as a training batch, or enough columns to fill the device — so one launch replaces three; never on CPU
+     * devices, where PoCL ran them 3× slower than the split path on [4096,1024]), {@code on} (always in TRAIN, whole
+     * columns per work-group of up to 1024 work-items even where the plan would chunk: 2.4× slower than the split
+     * path on an H100 at [4096,4096], 30× at [65536,256]) or {@code off}.
      */
     static final String FUSE_COLUMNS = "fuseColumns";
     /**
@@ -177,8 +179,10 @@ public final class ClBackendProvider implements BackendProvider {
         ClDevices.Entry entry = ClDevices.choose(p.devices(), o.get(NAME, "device"));
         String fuse = o.get(NAME, FUSE_COLUMNS).orElse("auto");
         ClNormKernels.ColumnFusion fuseColumns = switch (fuse) {
-            case "auto", "off", "false" -> ClNormKernels.ColumnFusion.OFF;
+            case "auto" -> entry.info().gpu() ? ClNormKernels.ColumnFusion.WHERE_FILLED
+                    : ClNormKernels.ColumnFusion.OFF;
             case "on", "true" -> ClNormKernels.ColumnFusion.ALWAYS;
+            case "off", "false" -> ClNormKernels.ColumnFusion.OFF;
             default -> throw new IllegalArgumentException("opencl: " + FUSE_COLUMNS
                     + " expected auto, on or off, got " + fuse);
         };

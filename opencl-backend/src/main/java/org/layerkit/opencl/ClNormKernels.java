@@ -29,14 +29,16 @@ final class ClNormKernels {
     private final ClBackend b;
     /** When batchnorm takes its one-launch norm_columns_* kernels (TRAIN forward, backward). */
     enum ColumnFusion {
-        /**
-         * Never: stats, merge, apply — the default on every device (H100, [4096,4096]: forward 0.15 ms split against
-         * 0.37 ms fused; PoCL: 3× slower fused; see docs/benchmarks.md).
-         */
+        /** Never: stats, merge, apply (the default on CPU devices, where PoCL ran the column kernels 3× slower). */
         OFF,
         /**
-         * In TRAIN: one launch, without chunks where the column groups alone fill the device, else one work-group per
-         * block of whole columns of up to 1024 work-items.
+         * Where the plan needs no chunks — the column groups alone fill the device, or each column is too short to
+         * split (a training batch of 128 rows) — one launch instead of three; else the split path. The GPU default.
+         */
+        WHERE_FILLED,
+        /**
+         * Always in TRAIN: also where the plan would chunk, one work-group per block of whole columns of up to 1024
+         * work-items. Measured on an H100: 2.4× slower than the split path at [4096,4096], 30× at [65536,256].
          */
         ALWAYS
     }
@@ -216,6 +218,9 @@ final class ClNormKernels {
         ClLayout.Plan plan = layout.plan(ctx, CL, kernel);
         if (plan.chunks() == 1) {
             return plan;
+        }
+        if (fuseColumns != ColumnFusion.ALWAYS) {
+            return null;
         }
         long group = Math.min(1024, ctx.kernelWorkGroupSize(CL, kernel));
         int ly = Math.max(1, Math.min(ClLaunch.floorPow2(Math.max(1, group / plan.lx())),
