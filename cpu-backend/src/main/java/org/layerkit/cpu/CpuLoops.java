@@ -100,6 +100,50 @@ final class CpuLoops {
         return (s0 + s1) + (s2 + s3);
     }
 
+    /** The row width whose sums the fused folds below take in one loop each (four segments of 64). */
+    static final int FUSED = 256;
+
+    /**
+     * Σ (t[j] − c) over [0, {@link #FUSED}), bit-identical to {@link #shifted} then {@link #sum} (the same lanes
+     * in the same order) but with the shift done inside the stride-64 fold: one loop instead of two, t unchanged; p
+     * (at least 64) is overwritten.
+     */
+    static double sumShifted(float[] t, float c, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            p[j] = (((t[j] - c) + (t[j + 64] - c)) + (t[j + 128] - c)) + (t[j + 192] - c);
+        }
+        return sumSegments(p, 64);
+    }
+
+    /** Σ (t[j] − c)² over [0, {@link #FUSED}), bit-identical to shifted, {@link #squared}, {@link #sum}; one loop. */
+    static double sumShiftedSquares(float[] t, float c, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            float a0 = t[j] - c;
+            float a1 = t[j + 64] - c;
+            float a2 = t[j + 128] - c;
+            float a3 = t[j + 192] - c;
+            p[j] = ((a0 * a0 + a1 * a1) + a2 * a2) + a3 * a3;
+        }
+        return sumSegments(p, 64);
+    }
+
+    /** Σ a[j]·b[j] over [0, {@link #FUSED}), bit-identical to {@link #product} then {@link #sum}; one loop. */
+    static double sumProducts(float[] a, float[] b, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            p[j] = ((a[j] * b[j] + a[j + 64] * b[j + 64]) + a[j + 128] * b[j + 128]) + a[j + 192] * b[j + 192];
+        }
+        return sumSegments(p, 64);
+    }
+
+    /** Σ (a[j]·b[j])·c[j] over [0, {@link #FUSED}), bit-identical to two {@link #product}s then {@link #sum}. */
+    static double sumProducts(float[] a, float[] b, float[] c, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            p[j] = (((a[j] * b[j]) * c[j] + (a[j + 64] * b[j + 64]) * c[j + 64])
+                    + (a[j + 128] * b[j + 128]) * c[j + 128]) + (a[j + 192] * b[j + 192]) * c[j + 192];
+        }
+        return sumSegments(p, 64);
+    }
+
     /** dst[j] = src[j] − c. */
     static void shifted(float[] dst, float[] src, float c, int len) {
         for (int j = 0; j < len; j++) {
