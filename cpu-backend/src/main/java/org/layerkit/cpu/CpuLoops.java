@@ -44,6 +44,9 @@ final class CpuLoops {
             }
             return s0 + s1;
         }
+        if (len < 4 * 256 && len % 64 == 0) {
+            return sumSegments(t, len);
+        }
         int from = 0;
         if (len >= 4 * 256) {
             for (int j = 0; j < len - 256; j++) {
@@ -63,6 +66,82 @@ final class CpuLoops {
         double s2 = (double) t[e + 2] + t[e + 6] + t[e + 10] + t[e + 14];
         double s3 = (double) t[e + 3] + t[e + 7] + t[e + 11] + t[e + 15];
         return (s0 + s1) + (s2 + s3);
+    }
+
+    /**
+     * {@link #sum} for len a multiple of 64 below 1 024, bit-identical to its general path (the same lanes, added in
+     * the same order) with fewer loops: the stride-64 fold as one loop over the first 64 values (t[k] += t[k + 64s],
+     * four segments at a time), the stride-16 step in scalar float code (16 independent chains).
+     */
+    private static double sumSegments(float[] t, int len) {
+        int segments = len / 64;
+        if (segments == 4) {
+            for (int j = 0; j < 64; j++) {
+                t[j] = ((t[j] + t[j + 64]) + t[j + 128]) + t[j + 192];
+            }
+        } else {
+            for (int sg = 1; sg < segments; sg++) {
+                int o = 64 * sg;
+                for (int j = 0; j < 64; j++) {
+                    t[j] += t[j + o];
+                }
+            }
+        }
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        for (int k = 0; k < 16; k += 4) {
+            s0 += ((t[k] + t[k + 16]) + t[k + 32]) + t[k + 48];
+            s1 += ((t[k + 1] + t[k + 17]) + t[k + 33]) + t[k + 49];
+            s2 += ((t[k + 2] + t[k + 18]) + t[k + 34]) + t[k + 50];
+            s3 += ((t[k + 3] + t[k + 19]) + t[k + 35]) + t[k + 51];
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /** The row width whose sums the fused folds below take in one loop each (four segments of 64). */
+    static final int FUSED = 256;
+
+    /**
+     * Σ (t[j] − c) over [0, {@link #FUSED}), bit-identical to {@link #shifted} then {@link #sum} (the same lanes
+     * in the same order) but with the shift done inside the stride-64 fold: one loop instead of two, t unchanged; p
+     * (at least 64) is overwritten.
+     */
+    static double sumShifted(float[] t, float c, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            p[j] = (((t[j] - c) + (t[j + 64] - c)) + (t[j + 128] - c)) + (t[j + 192] - c);
+        }
+        return sumSegments(p, 64);
+    }
+
+    /** Σ (t[j] − c)² over [0, {@link #FUSED}), bit-identical to shifted, {@link #squared}, {@link #sum}; one loop. */
+    static double sumShiftedSquares(float[] t, float c, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            float a0 = t[j] - c;
+            float a1 = t[j + 64] - c;
+            float a2 = t[j + 128] - c;
+            float a3 = t[j + 192] - c;
+            p[j] = ((a0 * a0 + a1 * a1) + a2 * a2) + a3 * a3;
+        }
+        return sumSegments(p, 64);
+    }
+
+    /** Σ a[j]·b[j] over [0, {@link #FUSED}), bit-identical to {@link #product} then {@link #sum}; one loop. */
+    static double sumProducts(float[] a, float[] b, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            p[j] = ((a[j] * b[j] + a[j + 64] * b[j + 64]) + a[j + 128] * b[j + 128]) + a[j + 192] * b[j + 192];
+        }
+        return sumSegments(p, 64);
+    }
+
+    /** Σ (a[j]·b[j])·c[j] over [0, {@link #FUSED}), bit-identical to two {@link #product}s then {@link #sum}. */
+    static double sumProducts(float[] a, float[] b, float[] c, float[] p) {
+        for (int j = 0; j < 64; j++) {
+            p[j] = (((a[j] * b[j]) * c[j] + (a[j + 64] * b[j + 64]) * c[j + 64])
+                    + (a[j + 128] * b[j + 128]) * c[j + 128]) + (a[j + 192] * b[j + 192]) * c[j + 192];
+        }
+        return sumSegments(p, 64);
     }
 
     /** dst[j] = src[j] − c. */
