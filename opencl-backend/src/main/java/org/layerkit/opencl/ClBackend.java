@@ -30,12 +30,6 @@ public final class ClBackend implements Backend {
     private final ClLossKernels loss;
     private final ClOptimKernels optim;
 
-    ClBackend(ClContext ctx) {
-        this(ctx, ctx.device().gpu() ? ClNormKernels.ColumnFusion.WHERE_FILLED : ClNormKernels.ColumnFusion.OFF,
-                ctx.device().gpu() ? 8 : 1,
-                ClBackendProvider.gemmChoice("auto", ctx.device()), ctx.device().gpu());
-    }
-
     /**
      * {@code fuseColumns}: when batchnorm uses its one-launch kernels; {@code rowsPerItem}: rows
      * per work-item of its element-wise kernels (see ClNormKernels and the options of ClBackendProvider);

@@ -3,6 +3,7 @@ package org.layerkit.opencl;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntPredicate;
 
 import org.layerkit.api.Availability;
 import org.layerkit.api.Backend;
@@ -186,29 +187,10 @@ public final class ClBackendProvider implements BackendProvider {
             default -> throw new IllegalArgumentException("opencl: " + FUSE_COLUMNS
                     + " expected auto, on or off, got " + fuse);
         };
-        String rows = o.get(NAME, ROWS_PER_ITEM).orElse("auto");
-        int rowsPerItem;
-        try {
-            rowsPerItem = rows.equals("auto") ? (entry.info().gpu() ? 8 : 1) : Integer.parseInt(rows);
-        } catch (NumberFormatException e) {
-            rowsPerItem = 0;
-        }
-        if (rowsPerItem < 1) {
-            throw new IllegalArgumentException("opencl: " + ROWS_PER_ITEM + " expected auto or a number >= 1, got "
-                    + rows);
-        }
+        int rowsPerItem = intOption(o, ROWS_PER_ITEM, entry.info().gpu() ? 8 : 1, v -> v >= 1, "a number >= 1");
         ClGemmKernels.Choice gemm = gemmChoice(o.get(NAME, GEMM).orElse("auto"), entry.info());
-        String groupOption = o.get(NAME, GROUP_SIZE).orElse("auto");
-        int groupSize;
-        try {
-            groupSize = groupOption.equals("auto") ? ClLaunch.PREFERRED_GROUP : Integer.parseInt(groupOption);
-        } catch (NumberFormatException e) {
-            groupSize = 0;
-        }
-        if (groupSize < 1 || groupSize > 1024 || Integer.bitCount(groupSize) != 1) {
-            throw new IllegalArgumentException("opencl: " + GROUP_SIZE
-                    + " expected auto or a power of two from 1 to 1024, got " + groupOption);
-        }
+        int groupSize = intOption(o, GROUP_SIZE, ClLaunch.PREFERRED_GROUP,
+                v -> v >= 1 && v <= 1024 && Integer.bitCount(v) == 1, "a power of two from 1 to 1024");
         String maskOption = o.get(NAME, DROPOUT_MASK).orElse("auto");
         boolean pendingMasks = switch (maskOption) {
             case "auto" -> entry.info().gpu();
@@ -219,5 +201,25 @@ public final class ClBackendProvider implements BackendProvider {
         };
         ClContext ctx = ClContext.open(entry, groupSize);
         return new ClBackend(ctx, fuseColumns, rowsPerItem, gemm, pendingMasks);
+    }
+
+    /**
+     * A whole-number option: {@code auto} (or absent) gives {@code auto}, else the number, which {@code valid} must
+     * accept; otherwise "opencl: KEY expected auto or EXPECTED, got VALUE".
+     */
+    private static int intOption(BackendOptions o, String key, int auto, IntPredicate valid, String expected) {
+        String text = o.get(NAME, key).orElse("auto");
+        if (text.equals("auto")) {
+            return auto;
+        }
+        try {
+            int v = Integer.parseInt(text);
+            if (valid.test(v)) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below, as any other value out of range
+        }
+        throw new IllegalArgumentException("opencl: " + key + " expected auto or " + expected + ", got " + text);
     }
 }

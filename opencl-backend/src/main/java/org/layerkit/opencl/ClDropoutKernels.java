@@ -23,6 +23,7 @@ import org.layerkit.api.Tensor;
 final class ClDropoutKernels {
     private static final String CL = "dropout";
     private final ClBackend b;
+    private final boolean pendingMasks;
     /** Pending masks written so far (tests check a mask is written once, and never when nothing reads it). */
     private final AtomicLong masksWritten = new AtomicLong();
 
@@ -39,8 +40,6 @@ final class ClDropoutKernels {
         }
     }
 
-    private final boolean pendingMasks;
-
     ClDropoutKernels(ClBackend b, boolean pendingMasks) {
         this.b = b;
         this.pendingMasks = pendingMasks;
@@ -54,8 +53,7 @@ final class ClDropoutKernels {
     /**
      * TRAIN: out = x·mask (the float product, so a dropped negative x gives −0 as on the CPU backend), where
      * mask = scale where (Philox word &gt;&gt;&gt; 8) &lt; threshold, else 0; the mask is returned pending, or
-     * written at once when this backend's masks are eager. EVAL:
-     * out = x, mask all ones, written now.
+     * written at once when this backend's masks are eager. EVAL: out = x, mask all ones, written now.
      */
     DropoutResult forward(Tensor x, DropoutOptions o, Mode mode) {
         Contracts.dropoutForward(b, x, o, mode);
