@@ -551,8 +551,8 @@ public final class ClContext implements AutoCloseable {
     }
 
     /**
-     * Work-items that share one statistic's tree (LY): up to {@link #preferredGroup()} (256) on GPUs; on other devices at most
-     * {@value #CPU_TREE_WIDTH}, because a CPU runs a work-group as loops on one core and each level of a tree is
+     * Work-items that share one statistic's tree (LY): up to {@link #preferredGroup()} (256) on GPUs; on other
+     * devices at most {@value #CPU_TREE_WIDTH}, because a CPU runs a work-group as loops on one core and each level of a tree is
      * another pass over the group (PoCL, layernorm statistics of [1024,1024]: 8.9 ms with 256, 2.1 ms with 32).
      */
     int treeWidth() {

@@ -143,16 +143,17 @@ public final class FashionMnistTraining {
      * [0,1] (as the real loader scales them), labels uniform in 0..9, all from {@code seed}.
      */
     static Dataset synthetic(String name, int n, long seed) {
+        int pixels = 28 * 28;
         Random r = new Random(seed);
-        float[] x = new float[n * 784];
+        float[] x = new float[n * pixels];
         int[] y = new int[n];
         for (int i = 0; i < n; i++) {
             y[i] = r.nextInt(FashionMnist.CLASSES);
-            for (int p = 0; p < 784; p++) {
-                x[i * 784 + p] = r.nextInt(256) / 255f;
+            for (int p = 0; p < pixels; p++) {
+                x[i * pixels + p] = r.nextInt(256) / 255f;
             }
         }
-        return new Dataset(name, x, y, 784, FashionMnist.CLASSES);
+        return new Dataset(name, x, y, pixels, FashionMnist.CLASSES);
     }
 
     /** Trains once on {@code backend}; prints progress to {@code out}. */
