@@ -28,9 +28,9 @@ import org.layerkit.cpu.CpuBackend;
  * then {@code copy} rows. An optional third argument, a regex, picks the ops to time.
  *
  * <p>Minimum traffic (4 bytes per float; n elements, F features/channels, S statistics): batchnorm / spatial
- * batchnorm forward 3n + 8F (reads x, γ, β, running mean/var; writes out, x̂, mean, rstd, running mean/var),
- * backward 3n + 4F; layernorm / groupnorm forward 3n + 2F + 2S, backward 3n + 3F + S; dropout 3n each way —
- * the same counts as {@code layerkit bench}.
+ * batchnorm forward 2n + 8F (reads x, γ, β, running mean/var; writes out, mean, rstd, running mean/var),
+ * backward 3n + 4F (reads dOut and x, writes dX); layernorm / groupnorm forward 2n + 2F + 2S, backward 3n + 3F + S;
+ * dropout 3n each way — the same counts as {@code layerkit bench}.
  */
 public final class CpuBench {
     static int repeats = 20;
@@ -102,7 +102,7 @@ public final class CpuBench {
                         return new AutoCloseable[] {r, spatial ? b.spatialBatchNormBackward(dOut, r.cache(), gamma)
                                 : b.batchNormBackward(dOut, r.cache(), gamma)};
                     };
-                    fwdFloats = 3L * n + 8L * f;
+                    fwdFloats = 2L * n + 8L * f;
                     bwdFloats = 3L * n + 4L * f;
                 }
                 case "layernorm" -> {
@@ -111,7 +111,7 @@ public final class CpuBench {
                         NormResult r = b.layerNormForward(x, gamma, beta, 1e-5f);
                         return new AutoCloseable[] {r, b.layerNormBackward(dOut, r.cache(), gamma)};
                     };
-                    fwdFloats = 3L * n + 2L * f + 2L * shape.dim(0);
+                    fwdFloats = 2L * n + 2L * f + 2L * shape.dim(0);
                     bwdFloats = 3L * n + 3L * f + shape.dim(0);
                 }
                 case "groupnorm" -> {
@@ -121,7 +121,7 @@ public final class CpuBench {
                         return new AutoCloseable[] {r, b.groupNormBackward(dOut, r.cache(), gamma)};
                     };
                     long stats = (long) shape.dim(0) * groups;
-                    fwdFloats = 3L * n + 2L * f + 2L * stats;
+                    fwdFloats = 2L * n + 2L * f + 2L * stats;
                     bwdFloats = 3L * n + 3L * f + stats;
                 }
                 default -> {

@@ -129,7 +129,8 @@ for (impl, op, shape), r in rows.items():
     print("| " + " | ".join(cells) + " |")
 print()
 print("GB/s counts the minimum traffic (4 bytes per float; n elements, F features, S statistics): batchnorm forward "
-      "3n + 8F floats, backward 3n + 4F; layernorm/groupnorm forward 3n + 2F + 2S, backward 3n + 3F + S; dropout "
+      "2n + 8F floats (x in, out out), backward 3n + 4F (dOut and x in, dX out); layernorm/groupnorm forward "
+      "2n + 2F + 2S, backward 3n + 3F + S; dropout "
       "3n each way. % copy is against the faster two-thread copy of the same run. Speed-up = other ms / "
       "layerkit ms (fwd / f+b); 'before' is the --baseline revision.")
 EOF

@@ -156,11 +156,23 @@ public final class Contracts {
             throw bad(op, "cache", "the NormCache of a " + kind.id() + " forward",
                     "the cache of a " + cache.kind().id() + " forward");
         }
-        requireOwned(op, "cache.xhat", cache.xhat(), b);
+        NormCache.SavedInput input = cache.savedInput();
+        if (input != null) {
+            if (input.backend() != b) {
+                throw bad(op, "cache", "the cache of a forward on backend '" + b.name() + "'",
+                        "the cache of a forward on backend '" + input.backend().name() + "'");
+            }
+            if (input.isClosed()) {
+                throw new IllegalStateException(op + ": cache expected an open cache, got a closed one ("
+                        + cache + ")");
+            }
+        } else {
+            requireOwned(op, "cache.xhat", cache.xhat(), b);
+        }
         requireOwned(op, "cache.mean", cache.mean(), b);
         requireOwned(op, "cache.rstd", cache.rstd(), b);
-        requireShape(op, "dOut", dOut, cache.xhat().shape(), b);
-        requireShape(op, "gamma", gamma, Shape.of(cache.xhat().shape().dim(1)), b);
+        requireShape(op, "dOut", dOut, cache.shape(), b);
+        requireShape(op, "gamma", gamma, Shape.of(cache.shape().dim(1)), b);
     }
 
     public static void dropoutForward(Backend b, Tensor x, DropoutOptions o, Mode mode) {

@@ -36,10 +36,11 @@ import picocli.CommandLine.Option;
  * (n = elements of x, F = features/channels, R = rows N, S = statistics per call):
  * <ul>
  *   <li>batchnorm / spatial batchnorm ({@code S = F}): forward reads x, γ, β, running mean and var and writes out,
- *       x̂, mean, rstd and the running stats: 3n + 8F floats; backward reads dOut, x̂, γ, rstd and writes dX, dγ,
- *       dβ: 3n + 4F.
- *   <li>layernorm ({@code S = R}) and groupnorm ({@code S = N·G}): forward reads x, γ, β and writes out, x̂, mean, rstd:
- *       3n + 2F + 2S; backward reads dOut, x̂, γ, rstd and writes dX, dγ, dβ: 3n + 3F + S.
+ *       mean, rstd and the running stats: 2n + 8F floats; backward reads dOut, x (or a stored x̂), γ, rstd and
+ *       writes dX, dγ, dβ: 3n + 4F.
+ *   <li>layernorm ({@code S = R}) and groupnorm ({@code S = N·G}): forward reads x, γ, β and writes out, mean, rstd:
+ *       2n + 2F + 2S; backward reads dOut, x (or a stored x̂), γ, rstd and writes dX, dγ, dβ: 3n + 3F + S.
+ *   <li>A backend whose cache stores x̂ (the OpenCL one) writes n floats more in the forward than this minimum.
  *   <li>dropout: forward reads x and writes out and mask: 3n; backward reads dOut and mask and writes dX: 3n.
  * </ul>
  * The share of host copy bandwidth compares with {@code System.arraycopy} of a large float array measured in the same
@@ -55,12 +56,13 @@ import picocli.CommandLine.Option;
                 + "channels, R rows, S statistics), each input read once and each output written once:%n",
         footer = {
                 "  batchnorm, spatial_batchnorm (S = F)",
-                "    forward  3n + 8F: x, gamma, beta, running mean/var in; out, x-hat, mean,",
-                "             rstd, running mean/var out",
-                "    backward 3n + 4F: dOut, x-hat, gamma, rstd in; dX, dGamma, dBeta out",
+                "    forward  2n + 8F: x, gamma, beta, running mean/var in; out, mean, rstd,",
+                "             running mean/var out",
+                "    backward 3n + 4F: dOut, x, gamma, rstd in; dX, dGamma, dBeta out",
                 "  layernorm (S = R), groupnorm (S = N*G)",
-                "    forward  3n + 2F + 2S: x, gamma, beta in; out, x-hat, mean, rstd out",
-                "    backward 3n + 3F + S: dOut, x-hat, gamma, rstd in; dX, dGamma, dBeta out",
+                "    forward  2n + 2F + 2S: x, gamma, beta in; out, mean, rstd out",
+                "    backward 3n + 3F + S: dOut, x, gamma, rstd in; dX, dGamma, dBeta out",
+                "  (a backend whose cache stores x-hat, as opencl does, writes n more forward)",
                 "  dropout",
                 "    forward  3n: x in; out, mask out",
                 "    backward 3n: dOut, mask in; dX out",
@@ -347,7 +349,7 @@ public final class BenchCommand extends CommandBase {
                                 ? b.spatialBatchNormBackward(dOut, r.cache(), gamma)
                                 : b.batchNormBackward(dOut, r.cache(), gamma));
                     };
-                    fwdFloats = 3L * n + 8L * f;
+                    fwdFloats = 2L * n + 8L * f;
                     bwdFloats = 3L * n + 4L * f;
                 }
                 case "layernorm" -> {
@@ -357,7 +359,7 @@ public final class BenchCommand extends CommandBase {
                         return then(r::close, () -> b.layerNormBackward(dOut, r.cache(), gamma));
                     };
                     int rows = shape.dim(0);
-                    fwdFloats = 3L * n + 2L * f + 2L * rows;
+                    fwdFloats = 2L * n + 2L * f + 2L * rows;
                     bwdFloats = 3L * n + 3L * f + rows;
                 }
                 case "groupnorm" -> {
@@ -367,7 +369,7 @@ public final class BenchCommand extends CommandBase {
                         return then(r::close, () -> b.groupNormBackward(dOut, r.cache(), gamma));
                     };
                     long stats = (long) shape.dim(0) * g;
-                    fwdFloats = 3L * n + 2L * f + 2L * stats;
+                    fwdFloats = 2L * n + 2L * f + 2L * stats;
                     bwdFloats = 3L * n + 3L * f + stats;
                 }
                 default -> {

@@ -31,10 +31,10 @@ class BenchCommandTest {
         assertTrue(lines.get(0).startsWith("backend,device,op,shape,fwd_ms,fwd_bwd_ms"), lines.get(0));
         String bn = lines.stream().filter(l -> l.startsWith("cpu,") && l.contains(",batchnorm,")).findFirst()
                 .orElseThrow();
-        // batchnorm [64,32]: forward 3n + 8F floats, backward 3n + 4F floats
+        // batchnorm [64,32]: forward 2n + 8F floats (x in, out out), backward 3n + 4F floats
         long n = 64 * 32;
         long f = 32;
-        assertTrue(bn.contains("," + 4 * (3 * n + 8 * f) + "," + 4 * (6 * n + 12 * f) + ","), bn);
+        assertTrue(bn.contains("," + 4 * (2 * n + 8 * f) + "," + 4 * (5 * n + 12 * f) + ","), bn);
     }
 
     @Test

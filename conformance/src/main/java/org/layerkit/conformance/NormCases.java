@@ -86,6 +86,7 @@ final class NormCases {
         batchNorm(cases);
         layerNorm(cases);
         groupNorm(cases);
+        cacheLifetime(cases);
         return cases;
     }
 
@@ -482,6 +483,99 @@ final class NormCases {
         });
     }
 
+    // ============================================================================================== cache lifetime
+
+    /**
+     * A cache may keep x instead of x̂ (see {@link NormCache}). Then the caller may close x after the forward (the
+     * backward must still see x as it was, even once the storage of x could have been handed out again), and an
+     * in-place change of x before the backward must give either the gradients of the unchanged x (a cache that stores
+     * x̂) or an {@link IllegalStateException} naming the op and the cache — never gradients of another input.
+     */
+    private static void cacheLifetime(List<ConformanceCase> cases) {
+        for (NormKind kind : NormKind.values()) {
+            cases.add(lifetimeCase(kind, false));
+            cases.add(lifetimeCase(kind, true));
+        }
+    }
+
+    private static ConformanceCase lifetimeCase(NormKind kind, boolean modify) {
+        boolean flat = kind == NormKind.BATCHNORM || kind == NormKind.LAYERNORM;
+        Shape xs = flat ? Shape.of(6, 8) : Shape.of(2, 4, 3, 3);
+        Shape params = Shape.of(xs.dim(1));
+        Op op = switch (kind) {
+            case BATCHNORM -> Op.BATCHNORM;
+            case SPATIAL_BATCHNORM -> Op.SPATIAL_BATCHNORM;
+            case LAYERNORM -> Op.LAYERNORM;
+            case GROUPNORM -> Op.GROUPNORM;
+        };
+        String what = modify ? "backward.after_x_modified_in_place" : "backward.after_x_closed";
+        return ConformanceCase.builder(kind.id() + "." + what, op).shape(xs.dims()).tolerance(FORWARD).check(ctx -> {
+            Backend b = ctx.backend();
+            float[] x = ctx.normal(xs.size(), 1, 2);
+            Tensor tGamma = ctx.upload(ctx.uniform(params.size(), 0.5, 1.5), params);
+            Tensor tBeta = ctx.upload(ctx.normal(params.size(), 0, 0.5), params);
+            Tensor tdOut = ctx.upload(ctx.normal(xs.size(), 0, 1), xs);
+            // the expected gradients: the same forward and backward with x left alone
+            NormResult r0 = ctx.track(lifetimeForward(ctx, kind, ctx.upload(x, xs), tGamma, tBeta));
+            NormGrads e = ctx.track(lifetimeBackward(b, kind, tdOut, r0.cache(), tGamma));
+            Tensor tx = b.upload(x, xs);
+            NormResult r = ctx.track(lifetimeForward(ctx, kind, tx, tGamma, tBeta));
+            NormGrads g;
+            if (modify) {
+                ctx.track(tx);
+                b.fill(tx, 7f);
+                try {
+                    g = ctx.track(lifetimeBackward(b, kind, tdOut, r.cache(), tGamma));
+                } catch (IllegalStateException refused) {
+                    ctx.expectError(IllegalStateException.class, kind.id() + "\\.backward", "cache", () -> {
+                        throw refused;
+                    });
+                    return;
+                }
+            } else {
+                tx.close();
+                // new tensors of x's shape: a backend that recycled x's storage would hand it out here
+                for (int i = 0; i < 3; i++) {
+                    b.fill(ctx.track(b.zeros(xs)), 7f);
+                }
+                g = ctx.track(lifetimeBackward(b, kind, tdOut, r.cache(), tGamma));
+            }
+            String after = modify ? " after x was modified in place" : " after x was closed";
+            ctx.expectClose("dX" + after, g.dX(), xs, widen(e.dX().toArray()));
+            ctx.expectClose("dGamma" + after, g.dGamma(), params, widen(e.dGamma().toArray()));
+            ctx.expectClose("dBeta" + after, g.dBeta(), params, widen(e.dBeta().toArray()));
+        });
+    }
+
+    private static NormResult lifetimeForward(CaseContext ctx, NormKind kind, Tensor x, Tensor gamma, Tensor beta) {
+        Backend b = ctx.backend();
+        Shape stats = gamma.shape();
+        BatchNormParams p = new BatchNormParams(EPS, 0.9f, false);
+        return switch (kind) {
+            case BATCHNORM -> b.batchNormForward(x, gamma, beta, ctx.upload(new float[stats.size()], stats),
+                    ctx.upload(ones(stats.size()), stats), p, Mode.TRAIN);
+            case SPATIAL_BATCHNORM -> b.spatialBatchNormForward(x, gamma, beta,
+                    ctx.upload(new float[stats.size()], stats), ctx.upload(ones(stats.size()), stats), p, Mode.TRAIN);
+            case LAYERNORM -> b.layerNormForward(x, gamma, beta, EPS);
+            case GROUPNORM -> b.groupNormForward(x, gamma, beta, 2, EPS);
+        };
+    }
+
+    private static NormGrads lifetimeBackward(Backend b, NormKind kind, Tensor dOut, NormCache cache, Tensor gamma) {
+        return switch (kind) {
+            case BATCHNORM -> b.batchNormBackward(dOut, cache, gamma);
+            case SPATIAL_BATCHNORM -> b.spatialBatchNormBackward(dOut, cache, gamma);
+            case LAYERNORM -> b.layerNormBackward(dOut, cache, gamma);
+            case GROUPNORM -> b.groupNormBackward(dOut, cache, gamma);
+        };
+    }
+
+    private static float[] ones(int n) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, 1f);
+        return a;
+    }
+
     // ===================================================================================================== shared
 
     /**
@@ -520,7 +614,7 @@ final class NormCases {
     /** Backward takes its inputs read-only: dOut and the cache hold what they held before, and stay open. */
     static void expectInputsUntouched(CaseContext ctx, CacheSnapshot before, Tensor dOut, float[] dOutValues) {
         NormCache c = before.cache;
-        if (c.xhat().isClosed() || c.mean().isClosed() || c.rstd().isClosed() || dOut.isClosed()) {
+        if (c.isClosed() || c.xhat().isClosed() || dOut.isClosed()) {
             ctx.fail("backward closed one of its inputs (the cache or dOut); the caller owns them");
             return;
         }

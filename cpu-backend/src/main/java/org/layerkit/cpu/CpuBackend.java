@@ -58,6 +58,14 @@ public final class CpuBackend implements Backend {
         return ((CpuTensor) t).data();
     }
 
+    /**
+     * The storage of a tensor an op is about to write in place (counting a new version of its contents, which a
+     * normalization cache that keeps the tensor as its input checks). Every in-place write must come through here.
+     */
+    static float[] written(Tensor t) {
+        return ((CpuTensor) t).dataForWrite();
+    }
+
     /** A new tensor whose contents are unspecified: the caller must write every element. */
     CpuTensor allocate(Shape shape) {
         ensureOpen("allocate");
@@ -196,7 +204,7 @@ public final class CpuBackend implements Backend {
             }
             return;
         }
-        CpuGemm.gemm(data(a), a.shape().dim(1), transA, data(b), b.shape().dim(1), transB, data(c), m, n, k,
+        CpuGemm.gemm(data(a), a.shape().dim(1), transA, data(b), b.shape().dim(1), transB, written(c), m, n, k,
                 alpha, beta);
     }
 

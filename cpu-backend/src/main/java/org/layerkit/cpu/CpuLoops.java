@@ -257,6 +257,29 @@ final class CpuLoops {
         }
     }
 
+    /**
+     * y of one run straight from x with scalar constants: y[i] = g·x̂ + b, x̂ = ((x[i] − hi) − lo)·rs, for i in
+     * [from, to) — the float operations of {@link #normalize(float[], float[], int, int, float, float, float)}
+     * followed by {@link #affine(float[], float[], int, int, float, float)}, without writing x̂.
+     */
+    static void normalizeAffine(float[] x, float[] y, int from, int to, float hi, float lo, float rs, float g,
+                                float b) {
+        for (int i = from; i < to; i++) {
+            y[i] = g * (((x[i] - hi) - lo) * rs) + b;
+        }
+    }
+
+    /**
+     * dX of one run from x with scalar constants: dx[i] = a·dy[i] − (b + c·x̂), x̂ = ((x[i] − hi) − lo)·rs recomputed
+     * with the forward's float operations, for i in [from, to).
+     */
+    static void dx(float[] dy, float[] x, float[] dx, int from, int to, float a, float b, float c, float hi, float lo,
+                   float rs) {
+        for (int i = from; i < to; i++) {
+            dx[i] = a * dy[i] - (b + c * (((x[i] - hi) - lo) * rs));
+        }
+    }
+
     /** dX of one run with scalar coefficients: dx[i] = a·dy[i] − (b + c·xh[i]) for i in [from, to). */
     static void dx(float[] dy, float[] xh, float[] dx, int from, int to, float a, float b, float c) {
         for (int i = from; i < to; i++) {

@@ -72,6 +72,8 @@ final class CpuNormKernels {
     private static final int CA = CpuScratch.CALL + 3;
     private static final int CB = CpuScratch.CALL + 4;
     private static final int CC = CpuScratch.CALL + 5;
+    private static final int ID_ZERO = CpuScratch.CALL + 6;
+    private static final int ID_RS = CpuScratch.CALL + 7;
 
     private CpuNormKernels() {
     }
@@ -115,9 +117,7 @@ final class CpuNormKernels {
         repeated(hi, d, rb, hi);
         repeated(lo, d, rb, lo);
         repeated(rs, d, rb, rs);
-        CpuTensor xhat = be.allocate(x.shape());
         CpuTensor out = be.allocate(x.shape());
-        float[] xh = xhat.data();
         float[] y = out.data();
         CpuParallel.forRows(n, d, (k, from, to) -> {
             float[] t = CpuScratch.get().floats(ROW_T, rb * d);
@@ -126,12 +126,12 @@ final class CpuNormKernels {
                 int len = Math.min(rb, to - row) * d;
                 System.arraycopy(xs, off, t, 0, len);
                 CpuLoops.normalize(t, hi, lo, rs, len);
-                System.arraycopy(t, 0, xh, off, len);
                 CpuLoops.affine(t, g, b, len);
                 System.arraycopy(t, 0, y, off, len);
             }
         });
-        NormCache cache = new NormCache(NormKind.BATCHNORM, mode, 1, xhat,
+        // the cache keeps x (and lo) rather than x̂: backward recomputes x̂ as it reads x
+        NormCache cache = NormCache.recomputing(NormKind.BATCHNORM, mode, 1, saved(be, x, lo, Shape.of(d)),
                 be.fromDoubles(stats, 0, Shape.of(d)), be.fromDoubles(stats, 2 * d, Shape.of(d)));
         return new NormResult(out, cache);
     }
@@ -234,21 +234,27 @@ final class CpuNormKernels {
         int n = dOut.shape().dim(0);
         int d = dOut.shape().dim(1);
         float[] dy = CpuBackend.data(dOut);
-        float[] xh = CpuBackend.data(cache.xhat());
+        XhatSource src = xhatSource("batchnorm.backward", cache, d);
+        float[] xs = src.x();
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
+        // x̂ = ((x − hi) − lo)·rs with the per-feature constants repeated once per row of a block, as in the forward
+        int rb = rowsPerBlock(d);
+        float[] hi = repeated(src.hi(), d, rb, scratch.floats(HI, rb * d));
+        float[] lo = repeated(src.lo(), d, rb, scratch.floats(LO, rb * d));
+        float[] rs = repeated(src.rs(), d, rb, scratch.floats(RS, rb * d));
         // step 1: Σ_N dOut (dβ) and Σ_N dOut·x̂ (dγ) in one pass, per chunk, then in chunk order
         int chunks = CpuParallel.chunks(n, d);
         double[] part = scratch.doubles(PART, chunks * 2 * d);
-        CpuParallel.forChunks(chunks, n, (k, from, to) -> columnDyAndDyXhat(dy, xh, d, from, to, part, k * 2 * d));
+        CpuParallel.forChunks(chunks, n,
+                (k, from, to) -> columnDyAndDyXhat(dy, xs, hi, lo, rs, d, from, to, part, k * 2 * d));
         for (int k = 1; k < chunks; k++) {
             for (int j = 0, at = k * 2 * d; j < 2 * d; j++) {
                 part[j] += part[at + j];
             }
         }
         // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut
-        int rb = rowsPerBlock(d);
         float[] ca = scratch.floats(CA, rb * d);
         float[] cb = scratch.floats(CB, rb * d);
         float[] cc = scratch.floats(CC, rb * d);
@@ -266,7 +272,8 @@ final class CpuNormKernels {
                 int off = row * d;
                 int len = Math.min(rb, to - row) * d;
                 System.arraycopy(dy, off, t, 0, len);
-                System.arraycopy(xh, off, u, 0, len);
+                System.arraycopy(xs, off, u, 0, len);
+                CpuLoops.normalize(u, hi, lo, rs, len);
                 CpuLoops.dx(t, u, ca, cb, cc, len);
                 System.arraycopy(t, 0, dx, off, len);
             }
@@ -274,8 +281,12 @@ final class CpuNormKernels {
         return new NormGrads(dX, be.fromDoubles(part, d, Shape.of(d)), be.fromDoubles(part, 0, Shape.of(d)));
     }
 
-    /** Σ dOut and Σ dOut·x̂ over rows [from, to) into part[at, at+D) and part[at+D, at+2D); float blocks, double sums. */
-    private static void columnDyAndDyXhat(float[] dy, float[] xh, int d, int from, int to, double[] part, int at) {
+    /**
+     * Σ dOut and Σ dOut·x̂ over rows [from, to) into part[at, at+D) and part[at+D, at+2D); float blocks, double sums.
+     * x̂ = ((x − hi) − lo)·rs per feature, formed row by row in L1.
+     */
+    private static void columnDyAndDyXhat(float[] dy, float[] xs, float[] hi, float[] lo, float[] rs, int d, int from,
+                                          int to, double[] part, int at) {
         CpuScratch s = CpuScratch.get();
         float[] t = s.floats(ROW_T, d);
         float[] u = s.floats(ROW_U, d);
@@ -284,7 +295,8 @@ final class CpuNormKernels {
         java.util.Arrays.fill(part, at, at + 2 * d, 0.0);
         for (int row = from; row < to; row++) {
             System.arraycopy(dy, row * d, t, 0, d);
-            System.arraycopy(xh, row * d, u, 0, d);
+            System.arraycopy(xs, row * d, u, 0, d);
+            CpuLoops.normalize(u, hi, lo, rs, d);
             CpuLoops.addTo(s1, t, d);
             CpuLoops.addProductsTo(s2, t, u, d);
             if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
@@ -337,26 +349,23 @@ final class CpuNormKernels {
             // EVAL: the running statistics stand in for the batch's
             runningAsStats(runningMean, runningVar, stats, c, p.eps());
         }
-        // step 4: x̂ and y = γ·x̂ + β, slab by slab (the constants are scalars within a slab)
+        // step 4: y = γ·x̂ + β, slab by slab (the constants are scalars within a slab); the cache keeps x, not x̂
         float[] hi = scratch.floats(HI, c);
         float[] lo = scratch.floats(LO, c);
         float[] rs = scratch.floats(RS, c);
         split(stats, 0, 2 * c, c, hi, lo, rs);
         float[] g = CpuBackend.data(gamma);
         float[] b = CpuBackend.data(beta);
-        CpuTensor xhat = be.allocate(s);
         CpuTensor out = be.allocate(s);
-        float[] xh = xhat.data();
         float[] y = out.data();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
             for (int slab = from; slab < to; slab++) {
                 int ch = slab % c;
                 int off = slab * sp;
-                CpuLoops.normalize(xs, xh, off, off + sp, hi[ch], lo[ch], rs[ch]);
-                CpuLoops.affine(xh, y, off, off + sp, g[ch], b[ch]);
+                CpuLoops.normalizeAffine(xs, y, off, off + sp, hi[ch], lo[ch], rs[ch], g[ch], b[ch]);
             }
         });
-        NormCache cache = new NormCache(NormKind.SPATIAL_BATCHNORM, mode, 1, xhat,
+        NormCache cache = NormCache.recomputing(NormKind.SPATIAL_BATCHNORM, mode, 1, saved(be, x, lo, Shape.of(c)),
                 be.fromDoubles(stats, 0, Shape.of(c)), be.fromDoubles(stats, 2 * c, Shape.of(c)));
         return new NormResult(out, cache);
     }
@@ -369,13 +378,13 @@ final class CpuNormKernels {
         int sp = s.dim(2) * s.dim(3);
         long m = (long) n * sp;
         float[] dy = CpuBackend.data(dOut);
-        float[] xh = CpuBackend.data(cache.xhat());
+        XhatSource src = xhatSource("spatial_batchnorm.backward", cache, c);
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
         // step 1: Σ dOut and Σ dOut·x̂ of every slab in one pass, then per channel in order of n
         double[] slab = scratch.doubles(PART, 2 * n * c);
-        slabDyAndDyXhat(dy, xh, n * c, sp, slab);
+        slabDyAndDyXhat(dy, src, n * c, sp, sl -> sl % c, slab);
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c); // Σdy [0,C), Σdy·x̂ [C,2C)
         for (int i = 0; i < n; i++) {
             for (int ch = 0; ch < c; ch++) {
@@ -391,9 +400,11 @@ final class CpuNormKernels {
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
+            float[] xs = src.x();
             for (int sl = from; sl < to; sl++) {
                 int ch = sl % c;
-                CpuLoops.dx(dy, xh, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch]);
+                CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch],
+                        src.hi()[ch], src.lo()[ch], src.rs()[ch]);
             }
         });
         return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
@@ -408,14 +419,14 @@ final class CpuNormKernels {
         float[] xs = CpuBackend.data(x);
         float[] g = CpuBackend.data(gamma);
         float[] b = CpuBackend.data(beta);
-        CpuTensor xhat = be.allocate(x.shape());
         CpuTensor out = be.allocate(x.shape());
         CpuTensor meanT = be.allocate(Shape.of(n));
         CpuTensor rstdT = be.allocate(Shape.of(n));
-        float[] xh = xhat.data();
+        CpuTensor loT = be.allocate(Shape.of(n));
         float[] y = out.data();
         float[] means = meanT.data();
         float[] rstds = rstdT.data();
+        float[] los = loT.data();
         CpuParallel.forRows(n, d, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             float[] t = s.floats(ROW_T, d);
@@ -431,15 +442,16 @@ final class CpuNormKernels {
                 float hi = (float) mean;
                 float lo = (float) (mean - hi);
                 CpuLoops.normalize(t, hi, lo, (float) rstd, d);
-                System.arraycopy(t, 0, xh, off, d);
-                // step 3: y = γ·x̂ + β
+                // step 3: y = γ·x̂ + β (x̂ is not written: the cache keeps x and lo, and backward recomputes it)
                 CpuLoops.affine(t, g, b, d);
                 System.arraycopy(t, 0, y, off, d);
-                means[row] = (float) mean;
+                means[row] = hi;
+                los[row] = lo;
                 rstds[row] = (float) rstd;
             }
         });
-        return new NormResult(out, new NormCache(NormKind.LAYERNORM, Mode.TRAIN, 1, xhat, meanT, rstdT));
+        return new NormResult(out, NormCache.recomputing(NormKind.LAYERNORM, Mode.TRAIN, 1,
+                new CpuSavedInput(be, (CpuTensor) x, loT), meanT, rstdT));
     }
 
     static NormGrads layerNormBackward(CpuBackend be, Tensor dOut, NormCache cache, Tensor gamma) {
@@ -447,12 +459,16 @@ final class CpuNormKernels {
         int n = dOut.shape().dim(0);
         int d = dOut.shape().dim(1);
         float[] dy = CpuBackend.data(dOut);
-        float[] xh = CpuBackend.data(cache.xhat());
+        XhatSource src = xhatSource("layernorm.backward", cache, n);
+        float[] xs = src.x();
+        float[] hi = src.hi();
+        float[] lo = src.lo();
+        float[] rs = src.rs();
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
         CpuTensor dX = be.allocate(dOut.shape());
         float[] dx = dX.data();
-        // one pass: per row dX, and per chunk the column sums dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
+        // one pass: per row x̂ = ((x − hi) − lo)·rstd in L1, dX, and per chunk the column sums dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
         int chunks = CpuParallel.chunks(n, d);
         double[] part = CpuScratch.get().doubles(PART, chunks * 2 * d);
         CpuParallel.forChunks(chunks, n, (k, from, to) -> {
@@ -468,7 +484,8 @@ final class CpuNormKernels {
             for (int row = from; row < to; row++) {
                 int off = row * d;
                 System.arraycopy(dy, off, t, 0, d);
-                System.arraycopy(xh, off, u, 0, d);
+                System.arraycopy(xs, off, u, 0, d);
+                CpuLoops.normalize(u, hi[row], lo[row], rs[row], d);
                 // step 1: this row's share of dβ and dγ (float block, flushed into double)
                 CpuLoops.addTo(s1, t, d);
                 CpuLoops.addProductsTo(s2, t, u, d);
@@ -520,14 +537,14 @@ final class CpuNormKernels {
         float[] xs = CpuBackend.data(x);
         float[] g = CpuBackend.data(gamma);
         float[] b = CpuBackend.data(beta);
-        CpuTensor xhat = be.allocate(s);
         CpuTensor out = be.allocate(s);
         CpuTensor meanT = be.allocate(Shape.of(n, groups));
         CpuTensor rstdT = be.allocate(Shape.of(n, groups));
-        float[] xh = xhat.data();
+        CpuTensor loT = be.allocate(Shape.of(n, groups));
         float[] y = out.data();
         float[] means = meanT.data();
         float[] rstds = rstdT.data();
+        float[] los = loT.data();
         CpuParallel.forRows(n * groups, len, (k, from, to) -> {
             double[] st = CpuScratch.get().doubles(0, 2);
             for (int seg = from; seg < to; seg++) {
@@ -536,21 +553,23 @@ final class CpuNormKernels {
                 runStats(xs, off, len, st, 0);
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / len + eps);
-                // step 2: x̂ = ((x − hi) − lo)·rstd with μ = hi + lo, then y = γ[c]·x̂ + β[c] channel by channel
+                // step 2: y = γ[c]·x̂ + β[c] channel by channel, x̂ = ((x − hi) − lo)·rstd with μ = hi + lo formed on
+                // the way (not written: the cache keeps x and lo, and backward recomputes it)
                 float hi = (float) mean;
                 float lo = (float) (mean - hi);
                 float rs = (float) rstd;
                 int c0 = (seg % groups) * cpg;
                 for (int cc = 0; cc < cpg; cc++) {
                     int from2 = off + cc * sp;
-                    CpuLoops.normalize(xs, xh, from2, from2 + sp, hi, lo, rs);
-                    CpuLoops.affine(xh, y, from2, from2 + sp, g[c0 + cc], b[c0 + cc]);
+                    CpuLoops.normalizeAffine(xs, y, from2, from2 + sp, hi, lo, rs, g[c0 + cc], b[c0 + cc]);
                 }
-                means[seg] = (float) mean;
+                means[seg] = hi;
+                los[seg] = lo;
                 rstds[seg] = rs;
             }
         });
-        return new NormResult(out, new NormCache(NormKind.GROUPNORM, Mode.TRAIN, groups, xhat, meanT, rstdT));
+        return new NormResult(out, NormCache.recomputing(NormKind.GROUPNORM, Mode.TRAIN, groups,
+                new CpuSavedInput(be, (CpuTensor) x, loT), meanT, rstdT));
     }
 
     static NormGrads groupNormBackward(CpuBackend be, Tensor dOut, NormCache cache, Tensor gamma) {
@@ -567,13 +586,13 @@ final class CpuNormKernels {
         int cpg = c / groups;
         int len = cpg * sp;
         float[] dy = CpuBackend.data(dOut);
-        float[] xh = CpuBackend.data(cache.xhat());
+        XhatSource src = xhatSource("groupnorm.backward", cache, n * groups);
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
-        // step 1: Σ dOut and Σ dOut·x̂ of every slab, in one pass
+        // step 1: Σ dOut and Σ dOut·x̂ of every slab, in one pass (x̂ with the constants of the slab's segment)
         double[] slab = scratch.doubles(PART, 2 * n * c);
-        slabDyAndDyXhat(dy, xh, n * c, sp, slab);
+        slabDyAndDyXhat(dy, src, n * c, sp, sl -> (sl / c) * groups + (sl % c) / cpg, slab);
         // step 2: dβ[c], dγ[c]: the slab sums over n, in order
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c);
         for (int i = 0; i < n; i++) {
@@ -604,12 +623,80 @@ final class CpuNormKernels {
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
+            float[] xs = src.x();
             for (int sl = from; sl < to; sl++) {
                 int seg = (sl / c) * groups + (sl % c) / cpg;
-                CpuLoops.dx(dy, xh, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg]);
+                CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg],
+                        src.hi()[seg], src.lo()[seg], src.rs()[seg]);
             }
         });
         return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
+    }
+
+    // ================================================================ x̂ from the cache
+
+    /**
+     * Where a backward reads x̂ from: x̂ = ((x − hi) − lo)·rs with the constants of each statistic (hi the cache's float
+     * mean, rs its float rstd, lo the mean's float tail), the same float operations as the forward's, so the
+     * recomputed x̂ is bit-identical to the one the forward used.
+     */
+    private record XhatSource(float[] x, float[] hi, float[] lo, float[] rs) {
+    }
+
+    /**
+     * The x̂ source of a cache with {@code stats} statistics: the kept input (checked unchanged since the forward), or
+     * for a cache that stores x̂ (one built by hand) x̂ itself with the constants 0, 0, 1, which reproduce it exactly.
+     */
+    private static XhatSource xhatSource(String op, NormCache cache, int stats) {
+        if (cache.savedInput() instanceof CpuSavedInput saved) {
+            return new XhatSource(saved.input(op), CpuBackend.data(cache.mean()), saved.lo(),
+                    CpuBackend.data(cache.rstd()));
+        }
+        CpuScratch s = CpuScratch.get();
+        float[] ones = s.floats(ID_RS, stats);
+        java.util.Arrays.fill(ones, 0, stats, 1f);
+        float[] zeros = s.zeroedFloats(ID_ZERO, stats);
+        return new XhatSource(CpuBackend.data(cache.xhat()), zeros, zeros, ones);
+    }
+
+    /** A cache's kept input: pins x, and keeps lo[0, k) (the mean's float tails) in a new tensor of shape statShape. */
+    private static CpuSavedInput saved(CpuBackend be, Tensor x, float[] lo, Shape statShape) {
+        CpuTensor loT = be.allocate(statShape);
+        System.arraycopy(lo, 0, loT.data(), 0, statShape.size());
+        return new CpuSavedInput(be, (CpuTensor) x, loT);
+    }
+
+    /** x̂ of a cache that keeps its input, as a new tensor: the forward's float operations, recomputed. */
+    static Tensor normalized(CpuBackend be, NormCache cache, CpuSavedInput saved) {
+        Shape s = saved.shape();
+        float[] xs = saved.input(cache.kind().id() + ".xhat");
+        float[] hi = CpuBackend.data(cache.mean());
+        float[] lo = saved.lo();
+        float[] rs = CpuBackend.data(cache.rstd());
+        CpuTensor xhat = be.allocate(s);
+        float[] xh = xhat.data();
+        if (cache.kind() == NormKind.BATCHNORM) {
+            // per feature j of each row
+            int d = s.dim(1);
+            for (int off = 0; off < xs.length; off += d) {
+                for (int j = 0; j < d; j++) {
+                    xh[off + j] = ((xs[off + j] - hi[j]) - lo[j]) * rs[j];
+                }
+            }
+            return xhat;
+        }
+        // runs of contiguous values sharing a statistic: a slab of a channel, a row, a (n, group) segment
+        int run = switch (cache.kind()) {
+            case SPATIAL_BATCHNORM -> s.dim(2) * s.dim(3);
+            case LAYERNORM -> s.dim(1);
+            default -> s.dim(1) / cache.groups() * s.dim(2) * s.dim(3);
+        };
+        int c = cache.kind() == NormKind.SPATIAL_BATCHNORM ? s.dim(1) : Integer.MAX_VALUE;
+        for (int r = 0, runs = xs.length / Math.max(1, run); r < runs; r++) {
+            int st = r % c;
+            CpuLoops.normalize(xs, xh, r * run, (r + 1) * run, hi[st], lo[st], rs[st]);
+        }
+        return xhat;
     }
 
     // ================================================================ shared helpers
@@ -682,8 +769,13 @@ final class CpuNormKernels {
         }
     }
 
-    /** Per slab of {@code len} values: {Σ dOut, Σ dOut·x̂} into out[2·slab], out[2·slab + 1], parallel over slabs. */
-    private static void slabDyAndDyXhat(float[] dy, float[] xh, int slabs, int len, double[] out) {
+    /**
+     * Per slab of {@code len} values: {Σ dOut, Σ dOut·x̂} into out[2·slab], out[2·slab + 1], parallel over slabs; x̂ is
+     * formed in L1 from the source with the constants of statistic {@code statOf(slab)}.
+     */
+    private static void slabDyAndDyXhat(float[] dy, XhatSource src, int slabs, int len,
+                                        java.util.function.IntUnaryOperator statOf, double[] out) {
+        float[] xs = src.x();
         CpuParallel.forRows(slabs, len, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             int cap = Math.min(len, STATS_BLOCK);
@@ -691,12 +783,17 @@ final class CpuNormKernels {
             float[] u = s.floats(ROW_U, cap);
             float[] v = s.floats(ROW_V, cap);
             for (int sl = from; sl < to; sl++) {
+                int st = statOf.applyAsInt(sl);
+                float hi = src.hi()[st];
+                float lo = src.lo()[st];
+                float rs = src.rs()[st];
                 double sumDy = 0;
                 double sumDyXhat = 0;
                 for (int b0 = sl * len, end = b0 + len; b0 < end; b0 += STATS_BLOCK) {
                     int lb = Math.min(STATS_BLOCK, end - b0);
                     System.arraycopy(dy, b0, t, 0, lb);
-                    System.arraycopy(xh, b0, u, 0, lb);
+                    System.arraycopy(xs, b0, u, 0, lb);
+                    CpuLoops.normalize(u, hi, lo, rs, lb);
                     CpuLoops.product(v, t, u, lb);
                     sumDy += CpuLoops.sum(t, lb);
                     sumDyXhat += CpuLoops.sum(v, lb);
@@ -768,8 +865,8 @@ final class CpuNormKernels {
     /** r = decay·r + (1−decay)·batch (mean at stats[0, k), variance at stats[k, 2k)), the variance optionally unbiased. */
     private static void updateRunning(Tensor runningMean, Tensor runningVar, double[] stats, int k, long m,
                                       BatchNormParams p) {
-        float[] rm = CpuBackend.data(runningMean);
-        float[] rv = CpuBackend.data(runningVar);
+        float[] rm = CpuBackend.written(runningMean);
+        float[] rv = CpuBackend.written(runningVar);
         double decay = p.decay();
         double unbias = p.unbiasedRunningVar() ? (double) m / (m - 1) : 1.0;
         for (int j = 0; j < k; j++) {

@@ -16,7 +16,7 @@ final class CpuOptimizers {
     /** w −= lr·dw. */
     static void sgd(CpuBackend be, Tensor w, Tensor dw, float lr) {
         Contracts.sameShape(be, "sgd", "w", w, "dw", dw);
-        float[] ws = CpuBackend.data(w);
+        float[] ws = CpuBackend.written(w);
         float[] g = CpuBackend.data(dw);
         CpuParallel.forRows(ws.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
@@ -29,9 +29,9 @@ final class CpuOptimizers {
     static void sgdMomentum(CpuBackend be, Tensor w, Tensor dw, Tensor velocity, float lr, float momentum) {
         Contracts.sameShape(be, "sgd_momentum", "w", w, "dw", dw);
         Contracts.sameShape(be, "sgd_momentum", "w", w, "velocity", velocity);
-        float[] ws = CpuBackend.data(w);
+        float[] ws = CpuBackend.written(w);
         float[] g = CpuBackend.data(dw);
-        float[] v = CpuBackend.data(velocity);
+        float[] v = CpuBackend.written(velocity);
         CpuParallel.forRows(ws.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
                 v[i] = momentum * v[i] - lr * g[i];
@@ -44,9 +44,9 @@ final class CpuOptimizers {
     static void rmsprop(CpuBackend be, Tensor w, Tensor dw, Tensor cache, float lr, float decayRate, float eps) {
         Contracts.sameShape(be, "rmsprop", "w", w, "dw", dw);
         Contracts.sameShape(be, "rmsprop", "w", w, "cache", cache);
-        float[] ws = CpuBackend.data(w);
+        float[] ws = CpuBackend.written(w);
         float[] g = CpuBackend.data(dw);
-        float[] c = CpuBackend.data(cache);
+        float[] c = CpuBackend.written(cache);
         float rho = decayRate;
         CpuParallel.forRows(ws.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
@@ -67,10 +67,10 @@ final class CpuOptimizers {
         if (t < 1) {
             throw Contracts.bad(op, "t", "a step >= 1 (increment t before the update)", t);
         }
-        float[] ws = CpuBackend.data(w);
+        float[] ws = CpuBackend.written(w);
         float[] g = CpuBackend.data(dw);
-        float[] ms = CpuBackend.data(m);
-        float[] vs = CpuBackend.data(v);
+        float[] ms = CpuBackend.written(m);
+        float[] vs = CpuBackend.written(v);
         // bias corrections 1 − βᵗ, once per call in double; folded into two constants so that each element needs
         // one division: lr·m̂ = (lr/(1−β1ᵗ))·m and √v̂ = √v·(1/√(1−β2ᵗ))
         float stepSize = (float) (lr / (1 - Math.pow(beta1, t)));

@@ -20,7 +20,7 @@ final class CpuTrainingKernels {
         Contracts.addBias(be, x, bias);
         int n = x.shape().dim(0);
         int d = x.shape().dim(1);
-        float[] xs = CpuBackend.data(x);
+        float[] xs = CpuBackend.written(x);
         float[] b = CpuBackend.data(bias);
         CpuParallel.forRows(n, d, (k, from, to) -> {
             for (int row = from; row < to; row++) {
