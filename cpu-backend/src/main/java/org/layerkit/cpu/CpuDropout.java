@@ -72,75 +72,101 @@ final class CpuDropout {
 
     /**
      * Philox4x32-10 of blocks [base, base + nb) with counter (blk low 32, blk high 32, c2, c3) under key (k0, k1), in
-     * structure-of-arrays form: t[at + j][i] holds word j of block base + i, one 32-bit word per long (so the
-     * 32×32-bit products are exact 64-bit multiplies). Each round is four loops of one store each, which C2
+     * structure-of-arrays form, one 32-bit word per long (so the 32×32-bit products are exact 64-bit multiplies).
+     * A round maps (x0, x1, x2, x3) to (hi(M1·x2) ⊕ x1 ⊕ k0, lo(M1·x2), hi(M0·x0) ⊕ x3 ⊕ k1, lo(M0·x0)). Words 1 and 3
+     * are kept as the whole products Q = M1·x2 and P = M0·x0, whose low halves they are, so each product is formed
+     * once, not once for its high and once for its low half: t[at + j][i] holds word j of block base + i for j = 0, 2
+     * and a long whose low 32 bits are word j for j = 1, 3. Each round is four loops of one store each, which C2
      * vectorizes; the rounds read t[0..3] and write t[4..7] or the other way round. Returns where the output starts
      * (0 or 4).
      */
     static int philoxBatch(int base, int nb, int c2, int c3, int k0, int k1, long[][] t) {
-        long[] x0 = t[0];
-        long[] x1 = t[1];
-        long[] x2 = t[2];
-        long[] x3 = t[3];
-        for (int i = 0; i < nb; i++) {
-            x0[i] = base + i;           // block index < 2³¹: low word is the index, high word 0
-        }
-        java.util.Arrays.fill(x1, 0, nb, 0L);
-        java.util.Arrays.fill(x2, 0, nb, c2 & LO);
-        java.util.Arrays.fill(x3, 0, nb, c3 & LO);
         long key0 = k0 & LO;
         long key1 = k1 & LO;
+        // round 1 on the counter (blk, 0, c2, c3), blk < 2³¹: x2 = c2 and x1 = 0 are the same in every block, so
+        // Q and word 0 are constants, and only P = M0·blk varies
+        long q = (M1 & LO) * (c2 & LO);
+        java.util.Arrays.fill(t[0], 0, nb, (q >>> 32) ^ key0);
+        java.util.Arrays.fill(t[1], 0, nb, q);
+        long[] p = t[3];
+        long m0 = M0 & LO;
+        for (int i = 0; i < nb; i++) {
+            p[i] = m0 * (base + i);
+        }
+        long x3 = (c3 & LO) ^ key1;
+        long[] x2 = t[2];
+        for (int i = 0; i < nb; i++) {
+            x2[i] = (p[i] >>> 32) ^ x3;
+        }
         int in = 0;
-        for (int round = 0; round < 10; round++) {
+        for (int round = 1; round < 10; round++) {
             int out = 4 - in;
-            if (round > 0) {
-                key0 = (key0 + (W0 & LO)) & LO;
-                key1 = (key1 + (W1 & LO)) & LO;
-            }
-            // (hi(M1·c2) ⊕ c1 ⊕ k0, lo(M1·c2), hi(M0·c0) ⊕ c3 ⊕ k1, lo(M0·c0))
-            roundHi(t[out], t[in + 2], t[in + 1], M1 & LO, key0, nb);
-            roundLo(t[out + 1], t[in + 2], M1 & LO, nb);
-            roundHi(t[out + 2], t[in], t[in + 3], M0 & LO, key1, nb);
-            roundLo(t[out + 3], t[in], M0 & LO, nb);
+            key0 = (key0 + (W0 & LO)) & LO;
+            key1 = (key1 + (W1 & LO)) & LO;
+            product(t[out + 1], t[in + 2], M1 & LO, nb);            // Q = M1·x2
+            product(t[out + 3], t[in], M0 & LO, nb);                // P = M0·x0
+            mix(t[out], t[out + 1], t[in + 1], key0, nb);           // x0 = hi(Q) ⊕ x1 ⊕ k0
+            mix(t[out + 2], t[out + 3], t[in + 3], key1, nb);       // x2 = hi(P) ⊕ x3 ⊕ k1
             in = out;
         }
         return in;
     }
 
-    /** dst[i] = hi32(m·src[i]) ⊕ other[i] ⊕ key, every value a 32-bit word held in a long. */
-    private static void roundHi(long[] dst, long[] src, long[] other, long m, long key, int n) {
+    /** dst[i] = m·src[i], the full 64-bit product of two 32-bit words. */
+    private static void product(long[] dst, long[] src, long m, int n) {
         for (int i = 0; i < n; i++) {
-            dst[i] = ((m * src[i]) >>> 32) ^ other[i] ^ key;
+            dst[i] = m * src[i];
         }
     }
 
-    /** dst[i] = lo32(m·src[i]). */
-    private static void roundLo(long[] dst, long[] src, long m, int n) {
+    /** dst[i] = hi32(prod[i]) ⊕ lo32(low[i]) ⊕ key. */
+    private static void mix(long[] dst, long[] prod, long[] low, long key, int n) {
         for (int i = 0; i < n; i++) {
-            dst[i] = (m * src[i]) & LO;
+            dst[i] = (prod[i] >>> 32) ^ (low[i] & LO) ^ key;
         }
     }
 
-    /** mask[4·(base+i) + j] from words t[at + j][i], for the elements below size. */
+    /**
+     * mask[4·(base+i) + j] from words t[at + j][i] (their low 32 bits), for the elements below size. Step 1, in the
+     * structure-of-arrays form (four loops C2 vectorizes): the bits of each mask value ({@link #maskBits}) into the
+     * other set of the table t[4 − at + j]. Step 2, scalar: the four values of each
+     * block to their consecutive elements (a transpose, which does not vectorize), now only moves.
+     */
     private static void interleaveMasks(long[][] t, int at, int base, int nb, int size, int threshold, int scaleBits,
                                         float[] m) {
-        long[] w0 = t[at];
-        long[] w1 = t[at + 1];
-        long[] w2 = t[at + 2];
-        long[] w3 = t[at + 3];
+        int bitsAt = 4 - at;
+        for (int j = 0; j < 4; j++) {
+            maskBits(t[bitsAt + j], t[at + j], threshold, scaleBits & LO, nb);
+        }
+        long[] b0 = t[bitsAt];
+        long[] b1 = t[bitsAt + 1];
+        long[] b2 = t[bitsAt + 2];
+        long[] b3 = t[bitsAt + 3];
         int full = Math.min(nb, (size >>> 2) - base); // blocks whose four elements all exist
         for (int i = 0; i < full; i++) {
             int e = (base + i) << 2;
-            m[e] = maskValue((int) w0[i], threshold, scaleBits);
-            m[e + 1] = maskValue((int) w1[i], threshold, scaleBits);
-            m[e + 2] = maskValue((int) w2[i], threshold, scaleBits);
-            m[e + 3] = maskValue((int) w3[i], threshold, scaleBits);
+            m[e] = Float.intBitsToFloat((int) b0[i]);
+            m[e + 1] = Float.intBitsToFloat((int) b1[i]);
+            m[e + 2] = Float.intBitsToFloat((int) b2[i]);
+            m[e + 3] = Float.intBitsToFloat((int) b3[i]);
         }
         for (int i = Math.max(full, 0); i < nb; i++) {
             int e = (base + i) << 2;
             for (int j = 0; j < 4 && e + j < size; j++) {
-                m[e + j] = maskValue((int) t[at + j][i], threshold, scaleBits);
+                m[e + j] = Float.intBitsToFloat((int) t[bitsAt + j][i]);
             }
+        }
+    }
+
+    /**
+     * dst[i] = the bits of the mask value of the word in src[i]'s low 32 bits: scale's bits when kept, i.e.
+     * (word &gt;&gt;&gt; 8) &lt; T, else 0. Both sides of the comparison lie in [0, 2²⁴], so the sign of their
+     * difference (spread over the long by &gt;&gt; 63) is the answer — branch-free, since random keep/drop decisions
+     * would mispredict a branch half the time.
+     */
+    private static void maskBits(long[] dst, long[] src, long threshold, long scaleBits, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[i] = scaleBits & ((((src[i] & LO) >>> 8) - threshold) >> 63);
         }
     }
 
@@ -156,15 +182,5 @@ final class CpuDropout {
             }
         });
         return dX;
-    }
-
-    /**
-     * {@code scale} when the element is kept, i.e. (word &gt;&gt;&gt; 8) &lt; T, else 0f. Both sides of the comparison
-     * lie in [0, 2²⁴], so the sign of their difference is the answer: all ones when kept, zero when dropped —
-     * branch-free, since random keep/drop decisions would mispredict a branch half the time.
-     */
-    static float maskValue(int word, int threshold, int scaleBits) {
-        int keptBits = ((word >>> 8) - threshold) >> 31;
-        return Float.intBitsToFloat(scaleBits & keptBits);
     }
 }

@@ -100,48 +100,96 @@ final class CpuLoops {
         return (s0 + s1) + (s2 + s3);
     }
 
-    /** The row width whose sums the fused folds below take in one loop each (four segments of 64). */
-    static final int FUSED = 256;
-
     /**
-     * Σ (t[j] − c) over [0, {@link #FUSED}), bit-identical to {@link #shifted} then {@link #sum} (the same lanes
-     * in the same order) but with the shift done inside the stride-64 fold: one loop instead of two, t unchanged; p
-     * (at least 64) is overwritten.
+     * The narrow row width whose sums the fused folds below take in one loop each: four segments of 64 folded with
+     * stride 64. The folds also take rows of {@link #FUSED_WIDE} = four segments of 256 folded with stride 256.
      */
-    static double sumShifted(float[] t, float c, float[] p) {
-        for (int j = 0; j < 64; j++) {
-            p[j] = (((t[j] - c) + (t[j + 64] - c)) + (t[j + 128] - c)) + (t[j + 192] - c);
-        }
-        return sumSegments(p, 64);
+    static final int FUSED = 256;
+    /** The wide row width the fused folds take (four segments of 256). */
+    static final int FUSED_WIDE = 4 * FUSED;
+
+    /** Whether the fused folds take a run of this length: {@link #FUSED} or {@link #FUSED_WIDE}. */
+    static boolean fused(int len) {
+        return len == FUSED || len == FUSED_WIDE;
     }
 
-    /** Σ (t[j] − c)² over [0, {@link #FUSED}), bit-identical to shifted, {@link #squared}, {@link #sum}; one loop. */
-    static double sumShiftedSquares(float[] t, float c, float[] p) {
-        for (int j = 0; j < 64; j++) {
-            float a0 = t[j] - c;
-            float a1 = t[j + 64] - c;
-            float a2 = t[j + 128] - c;
-            float a3 = t[j + 192] - c;
-            p[j] = ((a0 * a0 + a1 * a1) + a2 * a2) + a3 * a3;
+    /*
+     * Each fused fold does the element-wise step (a shift, a square, a product) inside the first fold of sum(): the
+     * four segments of the run are added lane by lane in segment order, exactly as sum()'s first fold adds them (for
+     * 256 values its stride-64 fold, for 1 024 its stride-256 fold), into p[0, len/4); then sumSegments finishes
+     * the same lanes in the same order. So each is bit-identical to the element-wise loop followed by sum(), with
+     * one loop in place of two or three full-length ones, and leaves its inputs unchanged.
+     */
+
+    /** Σ (t[j] − c) over [0, len), len {@link #fused}; bit-identical to {@link #shifted} then {@link #sum}. */
+    static double sumShifted(float[] t, float c, float[] p, int len) {
+        int q = len / 4;
+        if (q == 64) {
+            for (int j = 0; j < 64; j++) {
+                p[j] = (((t[j] - c) + (t[j + 64] - c)) + (t[j + 128] - c)) + (t[j + 192] - c);
+            }
+        } else {
+            for (int j = 0; j < 256; j++) {
+                p[j] = (((t[j] - c) + (t[j + 256] - c)) + (t[j + 512] - c)) + (t[j + 768] - c);
+            }
         }
-        return sumSegments(p, 64);
+        return sumSegments(p, q);
     }
 
-    /** Σ a[j]·b[j] over [0, {@link #FUSED}), bit-identical to {@link #product} then {@link #sum}; one loop. */
-    static double sumProducts(float[] a, float[] b, float[] p) {
-        for (int j = 0; j < 64; j++) {
-            p[j] = ((a[j] * b[j] + a[j + 64] * b[j + 64]) + a[j + 128] * b[j + 128]) + a[j + 192] * b[j + 192];
+    /** Σ (t[j] − c)² over [0, len), len {@link #fused}; bit-identical to shifted, {@link #squared}, {@link #sum}. */
+    static double sumShiftedSquares(float[] t, float c, float[] p, int len) {
+        int q = len / 4;
+        if (q == 64) {
+            for (int j = 0; j < 64; j++) {
+                float a0 = t[j] - c;
+                float a1 = t[j + 64] - c;
+                float a2 = t[j + 128] - c;
+                float a3 = t[j + 192] - c;
+                p[j] = ((a0 * a0 + a1 * a1) + a2 * a2) + a3 * a3;
+            }
+        } else {
+            for (int j = 0; j < 256; j++) {
+                float a0 = t[j] - c;
+                float a1 = t[j + 256] - c;
+                float a2 = t[j + 512] - c;
+                float a3 = t[j + 768] - c;
+                p[j] = ((a0 * a0 + a1 * a1) + a2 * a2) + a3 * a3;
+            }
         }
-        return sumSegments(p, 64);
+        return sumSegments(p, q);
     }
 
-    /** Σ (a[j]·b[j])·c[j] over [0, {@link #FUSED}), bit-identical to two {@link #product}s then {@link #sum}. */
-    static double sumProducts(float[] a, float[] b, float[] c, float[] p) {
-        for (int j = 0; j < 64; j++) {
-            p[j] = (((a[j] * b[j]) * c[j] + (a[j + 64] * b[j + 64]) * c[j + 64])
-                    + (a[j + 128] * b[j + 128]) * c[j + 128]) + (a[j + 192] * b[j + 192]) * c[j + 192];
+    /** Σ a[j]·b[j] over [0, len), len {@link #fused}; bit-identical to {@link #product} then {@link #sum}. */
+    static double sumProducts(float[] a, float[] b, float[] p, int len) {
+        int q = len / 4;
+        if (q == 64) {
+            for (int j = 0; j < 64; j++) {
+                p[j] = ((a[j] * b[j] + a[j + 64] * b[j + 64]) + a[j + 128] * b[j + 128]) + a[j + 192] * b[j + 192];
+            }
+        } else {
+            for (int j = 0; j < 256; j++) {
+                p[j] = ((a[j] * b[j] + a[j + 256] * b[j + 256]) + a[j + 512] * b[j + 512])
+                        + a[j + 768] * b[j + 768];
+            }
         }
-        return sumSegments(p, 64);
+        return sumSegments(p, q);
+    }
+
+    /** Σ (a[j]·b[j])·c[j] over [0, len), len {@link #fused}; bit-identical to two {@link #product}s, {@link #sum}. */
+    static double sumProducts(float[] a, float[] b, float[] c, float[] p, int len) {
+        int q = len / 4;
+        if (q == 64) {
+            for (int j = 0; j < 64; j++) {
+                p[j] = (((a[j] * b[j]) * c[j] + (a[j + 64] * b[j + 64]) * c[j + 64])
+                        + (a[j + 128] * b[j + 128]) * c[j + 128]) + (a[j + 192] * b[j + 192]) * c[j + 192];
+            }
+        } else {
+            for (int j = 0; j < 256; j++) {
+                p[j] = (((a[j] * b[j]) * c[j] + (a[j + 256] * b[j + 256]) * c[j + 256])
+                        + (a[j + 512] * b[j + 512]) * c[j + 512]) + (a[j + 768] * b[j + 768]) * c[j + 768];
+            }
+        }
+        return sumSegments(p, q);
     }
 
     /** dst[j] = src[j] − c. */

@@ -498,10 +498,10 @@ final class CpuNormKernels {
                 // step 2: g = dOut·γ (in w; t keeps dOut); Σ_D g and Σ_D g·x̂ (the folds consume w and v)
                 double sumG;
                 double sumGXhat;
-                if (d == CpuLoops.FUSED) {
+                if (CpuLoops.fused(d)) {
                     // the products inside the folds: two loops instead of four (bit-identical)
-                    sumG = CpuLoops.sumProducts(t, g, w);
-                    sumGXhat = CpuLoops.sumProducts(t, g, u, v);
+                    sumG = CpuLoops.sumProducts(t, g, w, d);
+                    sumGXhat = CpuLoops.sumProducts(t, g, u, v, d);
                 } else {
                     CpuLoops.product(w, t, g, d);
                     CpuLoops.product(v, w, u, d);
@@ -747,10 +747,10 @@ final class CpuNormKernels {
         for (int attempt = 0; ; attempt++) {
             double su;
             double suu;
-            if (len == CpuLoops.FUSED) {
+            if (CpuLoops.fused(len)) {
                 // the shift and the square inside the folds: two loops instead of four (bit-identical)
-                su = CpuLoops.sumShifted(t, c, v);
-                suu = CpuLoops.sumShiftedSquares(t, c, w);
+                su = CpuLoops.sumShifted(t, c, v, len);
+                suu = CpuLoops.sumShiftedSquares(t, c, w, len);
             } else {
                 CpuLoops.shifted(v, t, c, len);
                 CpuLoops.squared(w, v, len);
