@@ -256,6 +256,13 @@ final class CpuLoops {
         }
     }
 
+    /** acc[j] += a[j]·(b[j] − c[j]). */
+    static void addShiftedProductsTo(float[] acc, float[] a, float[] b, float[] c, int len) {
+        for (int j = 0; j < len; j++) {
+            acc[j] += a[j] * (b[j] - c[j]);
+        }
+    }
+
     /** acc[at + j] += part[j], widened to double (scalar; run once per block of rows, not per row). */
     static void flush(double[] acc, int at, float[] part, int len) {
         for (int j = 0; j < len; j++) {
@@ -284,17 +291,10 @@ final class CpuLoops {
         }
     }
 
-    /** y of one run with scalar γ, β: y[i] = g·xh[i] + b for i in [from, to). */
-    static void affine(float[] xh, float[] y, int from, int to, float g, float b) {
-        for (int i = from; i < to; i++) {
-            y[i] = g * xh[i] + b;
-        }
-    }
-
-    /** dX with per-feature coefficients: t[j] = a[j]·t[j] − (b[j] + c[j]·xh[j]); t holds dOut, xh x̂. */
-    static void dx(float[] t, float[] xh, float[] a, float[] b, float[] c, int len) {
+    /** dX from x with per-feature coefficients: t[j] = a[j]·t[j] − (b[j] + c[j]·(x[j] − hi[j])); t holds dOut. */
+    static void dx(float[] t, float[] x, float[] hi, float[] a, float[] b, float[] c, int len) {
         for (int j = 0; j < len; j++) {
-            t[j] = a[j] * t[j] - (b[j] + c[j] * xh[j]);
+            t[j] = a[j] * t[j] - (b[j] + c[j] * (x[j] - hi[j]));
         }
     }
 
@@ -308,7 +308,7 @@ final class CpuLoops {
     /**
      * y of one run straight from x with scalar constants: y[i] = g·x̂ + b, x̂ = ((x[i] − hi) − lo)·rs, for i in
      * [from, to) — the float operations of {@link #normalize(float[], float[], int, int, float, float, float)}
-     * followed by {@link #affine(float[], float[], int, int, float, float)}, without writing x̂.
+     * followed by y = g·x̂ + b, without writing x̂.
      */
     static void normalizeAffine(float[] x, float[] y, int from, int to, float hi, float lo, float rs, float g,
                                 float b) {
@@ -325,13 +325,6 @@ final class CpuLoops {
                    float rs) {
         for (int i = from; i < to; i++) {
             dx[i] = a * dy[i] - (b + c * (((x[i] - hi) - lo) * rs));
-        }
-    }
-
-    /** dX of one run with scalar coefficients: dx[i] = a·dy[i] − (b + c·xh[i]) for i in [from, to). */
-    static void dx(float[] dy, float[] xh, float[] dx, int from, int to, float a, float b, float c) {
-        for (int i = from; i < to; i++) {
-            dx[i] = a * dy[i] - (b + c * xh[i]);
         }
     }
 }

@@ -239,26 +239,36 @@ final class CpuNormKernels {
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
-        // x̂ = ((x − hi) − lo)·rs with the per-feature constants repeated once per row of a block, as in the forward
+        // x̂ = ((x − hi) − lo)·rs is not formed: per feature only hi is applied to x in the loops, and lo and rs are
+        // folded into the sums and the coefficients (fewer per-feature arrays in L1 than a separate x̂ loop needs)
         int rb = rowsPerBlock(d);
         float[] hi = repeated(src.hi(), d, rb, scratch.floats(HI, rb * d));
-        float[] lo = repeated(src.lo(), d, rb, scratch.floats(LO, rb * d));
-        float[] rs = repeated(src.rs(), d, rb, scratch.floats(RS, rb * d));
-        // step 1: Σ_N dOut (dβ) and Σ_N dOut·x̂ (dγ) in one pass, per chunk, then in chunk order
+        float[] lo = src.lo();
+        float[] rs = src.rs();
+        // step 1: Σ_N dOut (dβ) and Σ_N dOut·(x − hi) in one pass, per chunk, then in chunk order; then
+        // Σ_N dOut·x̂ (dγ) = rs·(Σ dOut·(x − hi) − lo·Σ dOut)
         int chunks = CpuParallel.chunks(n, d);
         double[] part = scratch.doubles(PART, chunks * 2 * d);
-        CpuParallel.forChunks(chunks, n,
-                (k, from, to) -> columnDyAndDyXhat(dy, xs, hi, lo, rs, d, from, to, part, k * 2 * d));
+        CpuParallel.forChunks(chunks, n, (k, from, to) -> columnDyAndDyXc(dy, xs, hi, d, from, to, part, k * 2 * d));
         for (int k = 1; k < chunks; k++) {
             for (int j = 0, at = k * 2 * d; j < 2 * d; j++) {
                 part[j] += part[at + j];
             }
         }
-        // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut
+        for (int j = 0; j < d; j++) {
+            part[d + j] = rs[j] * (part[d + j] - lo[j] * part[j]);
+        }
+        // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut;
+        // as a·dOut − (b + c·x̂) = a·dOut − ((b − c·rs·lo) + (c·rs)·(x − hi))
         float[] ca = scratch.floats(CA, rb * d);
         float[] cb = scratch.floats(CB, rb * d);
         float[] cc = scratch.floats(CC, rb * d);
         batchNormCoefficients(g, rstd, part, 0, d, n, cache.mode(), ca, cb, cc);
+        for (int j = 0; j < d; j++) {
+            double cr = (double) cc[j] * rs[j];
+            cb[j] = (float) (cb[j] - cr * lo[j]);
+            cc[j] = (float) cr;
+        }
         repeated(ca, d, rb, ca);
         repeated(cb, d, rb, cb);
         repeated(cc, d, rb, cc);
@@ -273,8 +283,7 @@ final class CpuNormKernels {
                 int len = Math.min(rb, to - row) * d;
                 System.arraycopy(dy, off, t, 0, len);
                 System.arraycopy(xs, off, u, 0, len);
-                CpuLoops.normalize(u, hi, lo, rs, len);
-                CpuLoops.dx(t, u, ca, cb, cc, len);
+                CpuLoops.dx(t, u, hi, ca, cb, cc, len);
                 System.arraycopy(t, 0, dx, off, len);
             }
         });
@@ -282,11 +291,11 @@ final class CpuNormKernels {
     }
 
     /**
-     * Σ dOut and Σ dOut·x̂ over rows [from, to) into part[at, at+D) and part[at+D, at+2D); float blocks, double sums.
-     * x̂ = ((x − hi) − lo)·rs per feature, formed row by row in L1.
+     * Σ dOut and Σ dOut·(x − hi) over rows [from, to) into part[at, at+D) and part[at+D, at+2D), hi per feature;
+     * float blocks, double sums.
      */
-    private static void columnDyAndDyXhat(float[] dy, float[] xs, float[] hi, float[] lo, float[] rs, int d, int from,
-                                          int to, double[] part, int at) {
+    private static void columnDyAndDyXc(float[] dy, float[] xs, float[] hi, int d, int from, int to, double[] part,
+                                        int at) {
         CpuScratch s = CpuScratch.get();
         float[] t = s.floats(ROW_T, d);
         float[] u = s.floats(ROW_U, d);
@@ -296,9 +305,8 @@ final class CpuNormKernels {
         for (int row = from; row < to; row++) {
             System.arraycopy(dy, row * d, t, 0, d);
             System.arraycopy(xs, row * d, u, 0, d);
-            CpuLoops.normalize(u, hi, lo, rs, d);
             CpuLoops.addTo(s1, t, d);
-            CpuLoops.addProductsTo(s2, t, u, d);
+            CpuLoops.addShiftedProductsTo(s2, t, u, hi, d);
             if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
                 CpuLoops.flush(part, at, s1, d);
                 CpuLoops.flush(part, at + d, s2, d);
