@@ -277,10 +277,20 @@ final class CpuLoops {
         }
     }
 
-    /** y with per-feature γ, β: t[j] = γ[j]·t[j] + β[j]. */
-    static void affine(float[] t, float[] gamma, float[] beta, int len) {
+    /**
+     * y of a staged run with per-feature constants: t[j] = γ[j]·x̂ + β[j], x̂ = ((t[j] − hi[j]) − lo[j])·rs[j] — the
+     * float operations of {@link #normalize(float[], float[], float[], float[], int)} followed by γ·x̂ + β, in one loop.
+     */
+    static void normalizeAffine(float[] t, float[] hi, float[] lo, float[] rs, float[] gamma, float[] beta, int len) {
         for (int j = 0; j < len; j++) {
-            t[j] = gamma[j] * t[j] + beta[j];
+            t[j] = gamma[j] * (((t[j] - hi[j]) - lo[j]) * rs[j]) + beta[j];
+        }
+    }
+
+    /** y of a staged run with scalar constants and per-feature γ, β: t[j] = γ[j]·(((t[j] − hi) − lo)·rs) + β[j]. */
+    static void normalizeAffine(float[] t, float hi, float lo, float rs, float[] gamma, float[] beta, int len) {
+        for (int j = 0; j < len; j++) {
+            t[j] = gamma[j] * (((t[j] - hi) - lo) * rs) + beta[j];
         }
     }
 

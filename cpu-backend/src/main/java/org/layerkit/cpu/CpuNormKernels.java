@@ -125,8 +125,7 @@ final class CpuNormKernels {
                 int off = row * d;
                 int len = Math.min(rb, to - row) * d;
                 System.arraycopy(xs, off, t, 0, len);
-                CpuLoops.normalize(t, hi, lo, rs, len);
-                CpuLoops.affine(t, g, b, len);
+                CpuLoops.normalizeAffine(t, hi, lo, rs, g, b, len);
                 System.arraycopy(t, 0, y, off, len);
             }
         });
@@ -449,9 +448,9 @@ final class CpuNormKernels {
                 // step 2: x̂ = ((x − hi) − lo)·rstd with μ = hi + lo
                 float hi = (float) mean;
                 float lo = (float) (mean - hi);
-                CpuLoops.normalize(t, hi, lo, (float) rstd, d);
-                // step 3: y = γ·x̂ + β (x̂ is not written: the cache keeps x and lo, and backward recomputes it)
-                CpuLoops.affine(t, g, b, d);
+                // step 3: y = γ·x̂ + β in the same loop (x̂ is not written: the cache keeps x and lo, and backward
+                // recomputes it)
+                CpuLoops.normalizeAffine(t, hi, lo, (float) rstd, g, b, d);
                 System.arraycopy(t, 0, y, off, d);
                 means[row] = hi;
                 los[row] = lo;
