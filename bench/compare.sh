@@ -12,7 +12,9 @@
 #   With --net [EPOCHS]: also the Fashion-MNIST MLP (784-256-128-100-10, BatchNorm, ReLU, dropout 0.2, Adam 1e-3,
 #   batch 128) per epoch, PyTorch (1 thread) against layerkit's FashionMnistTraining example on the cpu backend.
 #
-# Usage: bench/compare.sh [--repeats N] [--baseline REV] [--net [EPOCHS]] [--out DIR]
+#   The JVMs run with --add-modules jdk.incubator.vector (the cpu backend's Vector API kernels, as the launcher
+#   runs them); --loops leaves the module out, which times the auto-vectorized loops instead.
+# Usage: bench/compare.sh [--repeats N] [--baseline REV] [--net [EPOCHS]] [--loops] [--out DIR]
 # Needs: JDK 17, Maven (offline is fine once dependencies are in ~/.m2), /usr/bin/python3 with python3-torch.
 # Builds only cpu-backend (mvn -o install -pl cpu-backend -DskipTests) when its classes are missing; --net uses the
 # models jar installed in ~/.m2. OPENBLAS_CORETYPE is exported as SkylakeX on AVX-512 CPUs when unset: Debian 12's
@@ -25,13 +27,15 @@ repeats=20
 net_epochs=0
 out=""
 baseline=""
+loops=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeats) repeats=$2; shift 2 ;;
     --net) if [ $# -gt 1 ] && [[ $2 =~ ^[0-9]+$ ]]; then net_epochs=$2; shift 2; else net_epochs=4; shift; fi ;;
     --out) out=$2; shift 2 ;;
     --baseline) baseline=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --loops) loops=1; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +48,10 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q -m1 -w avx512f /proc/cpuinfo 2>/de
 fi
 
 cd "$root"
+# the cpu backend's Vector API kernels, as the layerkit launcher runs them; --loops times the auto-vectorized
+# loops that a JVM without the module runs
+vec="--add-modules jdk.incubator.vector"
+[ "$loops" = 1 ] && vec=""
 if [ ! -d cpu-backend/target/classes/org ]; then
   echo "compare.sh: building cpu-backend" >&2
   mvn -q -o -B install -pl cpu-backend -DskipTests
@@ -63,16 +71,16 @@ cp="$root/cpu-backend/target/classes:$(cat "$out/cp.txt")"
 echo "== PyTorch / numpy (bench/pytorch_bench.py ops --threads 2 --repeats $repeats --with-4d)" >&2
 $py bench/pytorch_bench.py ops --threads 2 --repeats "$repeats" --with-4d | tee "$out/pytorch.csv" >&2
 echo "== layerkit cpu (bench/CpuBench.java $repeats 5)" >&2
-java -cp "$cp" bench/CpuBench.java "$repeats" 5 2>&1 | tee "$out/layerkit.csv" >&2
+java $vec -cp "$cp" bench/CpuBench.java "$repeats" 5 2>&1 | tee "$out/layerkit.csv" >&2
 tables=("$out/pytorch.csv" "$out/layerkit.csv")
 if [ -n "$baseline" ]; then
   rev=$(git rev-parse --short "$baseline")
   echo "== layerkit cpu at $rev (baseline)" >&2
   rm -rf "$out/baseline" && mkdir -p "$out/baseline/src" "$out/baseline/classes"
   git archive "$rev" cpu-backend/src/main | tar -x -C "$out/baseline/src"
-  javac -nowarn -d "$out/baseline/classes" -cp "$(cat "$out/cp.txt")" $(find "$out/baseline/src" -name '*.java')
+  javac -nowarn $vec -d "$out/baseline/classes" -cp "$(cat "$out/cp.txt")" $(find "$out/baseline/src" -name '*.java')
   cp -r "$out/baseline/src/cpu-backend/src/main/resources/." "$out/baseline/classes/" 2>/dev/null || true
-  java -cp "$out/baseline/classes:$(cat "$out/cp.txt")" bench/CpuBench.java "$repeats" 5 2>&1 \
+  java $vec -cp "$out/baseline/classes:$(cat "$out/cp.txt")" bench/CpuBench.java "$repeats" 5 2>&1 \
     | sed "s/^layerkit,/before,/" | tee "$out/baseline.csv" >&2
   tables+=("$out/baseline.csv")
   echo "baseline: cpu-backend at $rev" >> "$out/machine.txt"
@@ -142,7 +150,7 @@ if [ "$net_epochs" -gt 0 ]; then
   $py bench/pytorch_bench.py net --threads 1 --epochs "$net_epochs" | tee "$out/net-pytorch.csv" >&2
   # layerkit: the same net and optimizer; --val=5000 keeps a real validation split (the solver keeps the best
   # epoch's parameters), so it trains on 55 000 examples per epoch where PyTorch trains on 60 000
-  java -Dlayerkit.backend=cpu -cp "$root/cpu-backend/target/classes:$models_jar:$(cat "$out/cpm.txt")" \
+  java $vec -Dlayerkit.backend=cpu -cp "$root/cpu-backend/target/classes:$models_jar:$(cat "$out/cpm.txt")" \
     org.layerkit.models.examples.FashionMnistTraining --epochs="$net_epochs" --keep=0.8 --lr=1e-3 --lr-decay=1 \
     --batch=128 --val=5000 2>&1 | tee "$out/net-layerkit.txt" >&2
   $py - "$out/net-pytorch.csv" "$out/net-layerkit.txt" <<'EOF' | tee -a "$out/table.md"

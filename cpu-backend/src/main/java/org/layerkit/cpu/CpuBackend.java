@@ -21,15 +21,33 @@ import org.layerkit.api.Tensor;
  * delegates to the op family's kernel class, which begins with the matching {@link Contracts} check.
  */
 public final class CpuBackend implements Backend {
+    /**
+     * Whether this JVM runs with the Vector API module ({@code java --add-modules jdk.incubator.vector}); then the
+     * normalization forwards use {@link CpuVector}, else the auto-vectorized loops of {@link CpuLoops}.
+     */
+    static final boolean VECTOR_API_PRESENT = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
     private final DeviceInfo device;
     private final CpuMemoryPool pool;
+    private final boolean vectorApi;
     private volatile boolean closed;
 
-    /** A backend on this JVM's CPU, described by {@code device}. */
+    /** A backend on this JVM's CPU, described by {@code device}; the Vector API kernels where the JVM has them. */
     public CpuBackend(DeviceInfo device) {
+        this(device, VECTOR_API_PRESENT);
+    }
+
+    /** As {@link #CpuBackend(DeviceInfo)}, with the Vector API kernels only if {@code vectorApi} (and present). */
+    CpuBackend(DeviceInfo device, boolean vectorApi) {
         this.device = Objects.requireNonNull(device, "device");
+        this.vectorApi = vectorApi && VECTOR_API_PRESENT;
         // pool at most a quarter of the heap (counted in floats)
         this.pool = new CpuMemoryPool(Runtime.getRuntime().maxMemory() / 4 / Float.BYTES);
+    }
+
+    /** Whether the normalization forwards run on {@link CpuVector} (else on {@link CpuLoops}). */
+    boolean vectorApi() {
+        return vectorApi;
     }
 
     /** A backend on this JVM's CPU, described by its core count and the BLAS that GEMM uses. */

@@ -92,7 +92,9 @@ final class CpuNormKernels {
             // step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row
             int chunks = CpuParallel.chunks(n, d);
             double[] part = scratch.doubles(PART, chunks * 2 * d);
-            CpuParallel.forChunks(chunks, n, (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d));
+            boolean vector = be.vectorApi();
+            CpuParallel.forChunks(chunks, n,
+                    (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d, vector));
             // step 2: merge the chunks in order (Chan), then the biased variance and rstd
             mergeColumnStats(part, chunks, n, d, stats);
             for (int j = 0; j < d; j++) {
@@ -119,7 +121,17 @@ final class CpuNormKernels {
         repeated(rs, d, rb, rs);
         CpuTensor out = be.allocate(x.shape());
         float[] y = out.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(n, d, (k, from, to) -> {
+            if (vector) {
+                // read in place, one row at a time (no staging, so no per-row loop start-up to spread over a block)
+                float[] gg = CpuBackend.data(gamma);
+                float[] bb = CpuBackend.data(beta);
+                for (int row = from; row < to; row++) {
+                    CpuVector.normalizeAffine(xs, y, row * d, d, hi, lo, rs, gg, bb);
+                }
+                return;
+            }
             float[] t = CpuScratch.get().floats(ROW_T, rb * d);
             for (int row = from; row < to; row += rb) {
                 int off = row * d;
@@ -144,7 +156,7 @@ final class CpuNormKernels {
      * if any column's does not (a trend, an outlier row), the block is swept again around its own mean. Blocks are
      * merged in double with Chan's formula, in row order.
      */
-    private static void columnStats(float[] xs, int d, int from, int to, double[] part, int at) {
+    private static void columnStats(float[] xs, int d, int from, int to, double[] part, int at, boolean vector) {
         CpuScratch s = CpuScratch.get();
         float[] t = s.floats(ROW_T, d);
         float[] c = s.floats(SHIFT, d);
@@ -157,16 +169,20 @@ final class CpuNormKernels {
             int r = b1 - b0;
             double invR = 1.0 / r;
             if (b0 == from) {
-                blockMeans(xs, d, b0, b1, t, c);
+                blockMeans(xs, d, b0, b1, t, c, vector);
             }
             for (int attempt = 0; ; attempt++) {
                 // term 1: Σu and Σu² of u = x − c over the block, in float
                 java.util.Arrays.fill(s1, 0, d, 0f);
                 java.util.Arrays.fill(s2, 0, d, 0f);
                 for (int row = b0; row < b1; row++) {
-                    System.arraycopy(xs, row * d, t, 0, d);
-                    CpuLoops.addShiftedTo(s1, t, c, d);
-                    CpuLoops.addShiftedSquaresTo(s2, t, c, d);
+                    if (vector) {
+                        CpuVector.addShiftedAndSquares(xs, row * d, c, s1, s2, d);
+                    } else {
+                        System.arraycopy(xs, row * d, t, 0, d);
+                        CpuLoops.addShiftedTo(s1, t, c, d);
+                        CpuLoops.addShiftedSquaresTo(s2, t, c, d);
+                    }
                 }
                 // term 2: a shift more than a standard deviation off, (mean − c)² > M2/R: again around the mean
                 boolean far = false;
@@ -177,7 +193,7 @@ final class CpuNormKernels {
                 if (!far) {
                     break;
                 }
-                blockMeans(xs, d, b0, b1, t, c);
+                blockMeans(xs, d, b0, b1, t, c, vector);
             }
             // term 3: the block's (mean, M2) in double, merged into the chunk's (Chan); its mean shifts the next block
             double total = count + r;
@@ -201,12 +217,16 @@ final class CpuNormKernels {
         }
     }
 
-    /** c[j] = the float mean of column j over rows [b0, b1) (a sweep through t). */
-    private static void blockMeans(float[] xs, int d, int b0, int b1, float[] t, float[] c) {
+    /** c[j] = the float mean of column j over rows [b0, b1) (a sweep, in place or through t). */
+    private static void blockMeans(float[] xs, int d, int b0, int b1, float[] t, float[] c, boolean vector) {
         java.util.Arrays.fill(c, 0, d, 0f);
         for (int row = b0; row < b1; row++) {
-            System.arraycopy(xs, row * d, t, 0, d);
-            CpuLoops.addTo(c, t, d);
+            if (vector) {
+                CpuVector.addTo(c, xs, row * d, d);
+            } else {
+                System.arraycopy(xs, row * d, t, 0, d);
+                CpuLoops.addTo(c, t, d);
+            }
         }
         CpuLoops.scale(c, 1f / (b1 - b0), d);
     }
@@ -331,9 +351,14 @@ final class CpuNormKernels {
         if (mode == Mode.TRAIN) {
             // step 1: mean and M2 of every slab, one pass each (parallel over slabs)
             double[] slab = scratch.doubles(PART, 2 * n * c);
+            boolean vector = be.vectorApi();
             CpuParallel.forRows(n * c, sp, (k, from, to) -> {
                 for (int sl = from; sl < to; sl++) {
-                    runStats(xs, sl * sp, sp, slab, 2 * sl);
+                    if (vector) {
+                        CpuVector.runStats(xs, sl * sp, sp, slab, 2 * sl);
+                    } else {
+                        runStats(xs, sl * sp, sp, slab, 2 * sl);
+                    }
                 }
             });
             // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S)
@@ -369,7 +394,11 @@ final class CpuNormKernels {
             for (int slab = from; slab < to; slab++) {
                 int ch = slab % c;
                 int off = slab * sp;
-                CpuLoops.normalizeAffine(xs, y, off, off + sp, hi[ch], lo[ch], rs[ch], g[ch], b[ch]);
+                if (be.vectorApi()) {
+                    CpuVector.normalizeAffine(xs, y, off, off + sp, hi[ch], lo[ch], rs[ch], g[ch], b[ch]);
+                } else {
+                    CpuLoops.normalizeAffine(xs, y, off, off + sp, hi[ch], lo[ch], rs[ch], g[ch], b[ch]);
+                }
             }
         });
         NormCache cache = NormCache.recomputing(NormKind.SPATIAL_BATCHNORM, mode, 1, saved(be, x, lo, Shape.of(c)),
@@ -434,15 +463,21 @@ final class CpuNormKernels {
         float[] means = meanT.data();
         float[] rstds = rstdT.data();
         float[] los = loT.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(n, d, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             float[] t = s.floats(ROW_T, d);
             double[] st = s.doubles(0, 2);
             for (int row = from; row < to; row++) {
                 int off = row * d;
-                // step 1: mean and M2 over D, the row staged in L1 (one pass over memory)
-                System.arraycopy(xs, off, t, 0, d);
-                stagedStats(t, d, st);
+                // step 1: mean and M2 over D: read in place (Vector API), or the row staged in L1 (one pass over
+                // memory either way)
+                if (vector) {
+                    CpuVector.runStats(xs, off, d, st, 0);
+                } else {
+                    System.arraycopy(xs, off, t, 0, d);
+                    stagedStats(t, d, st);
+                }
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / d + eps);
                 // step 2: x̂ = ((x − hi) − lo)·rstd with μ = hi + lo
@@ -450,8 +485,12 @@ final class CpuNormKernels {
                 float lo = (float) (mean - hi);
                 // step 3: y = γ·x̂ + β in the same loop (x̂ is not written: the cache keeps x and lo, and backward
                 // recomputes it)
-                CpuLoops.normalizeAffine(t, hi, lo, (float) rstd, g, b, d);
-                System.arraycopy(t, 0, y, off, d);
+                if (vector) {
+                    CpuVector.normalizeAffine(xs, y, off, d, hi, lo, (float) rstd, g, b);
+                } else {
+                    CpuLoops.normalizeAffine(t, hi, lo, (float) rstd, g, b, d);
+                    System.arraycopy(t, 0, y, off, d);
+                }
                 means[row] = hi;
                 los[row] = lo;
                 rstds[row] = (float) rstd;
@@ -552,12 +591,17 @@ final class CpuNormKernels {
         float[] means = meanT.data();
         float[] rstds = rstdT.data();
         float[] los = loT.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(n * groups, len, (k, from, to) -> {
             double[] st = CpuScratch.get().doubles(0, 2);
             for (int seg = from; seg < to; seg++) {
                 int off = seg * len;
                 // step 1: mean and M2 over the segment, one pass over memory
-                runStats(xs, off, len, st, 0);
+                if (vector) {
+                    CpuVector.runStats(xs, off, len, st, 0);
+                } else {
+                    runStats(xs, off, len, st, 0);
+                }
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / len + eps);
                 // step 2: y = γ[c]·x̂ + β[c] channel by channel, x̂ = ((x − hi) − lo)·rstd with μ = hi + lo formed on
@@ -568,7 +612,11 @@ final class CpuNormKernels {
                 int c0 = (seg % groups) * cpg;
                 for (int cc = 0; cc < cpg; cc++) {
                     int from2 = off + cc * sp;
-                    CpuLoops.normalizeAffine(xs, y, from2, from2 + sp, hi, lo, rs, g[c0 + cc], b[c0 + cc]);
+                    if (vector) {
+                        CpuVector.normalizeAffine(xs, y, from2, from2 + sp, hi, lo, rs, g[c0 + cc], b[c0 + cc]);
+                    } else {
+                        CpuLoops.normalizeAffine(xs, y, from2, from2 + sp, hi, lo, rs, g[c0 + cc], b[c0 + cc]);
+                    }
                 }
                 means[seg] = hi;
                 los[seg] = lo;

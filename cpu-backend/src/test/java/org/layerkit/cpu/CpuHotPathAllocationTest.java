@@ -24,6 +24,7 @@ import org.layerkit.api.Tensor;
  */
 class CpuHotPathAllocationTest {
     private static final long BOUND = 16 * 1024;
+    private static final int WARM_CALLS = 300;
 
     /** Bytes the calling thread allocates in one call of {@code step} after warm-up (the minimum of a few calls). */
     private static long allocatedPerCall(Supplier<AutoCloseable[]> step) throws Exception {
@@ -33,7 +34,9 @@ class CpuHotPathAllocationTest {
         assumeTrue(bean.isThreadAllocatedMemorySupported() && bean.isThreadAllocatedMemoryEnabled(),
                 "per-thread allocation counter disabled");
         long id = Thread.currentThread().getId();
-        for (int i = 0; i < 5; i++) {
+        // enough calls for C2 to compile the kernels: the Vector API's vectors are objects until C2 turns them
+        // into registers, so an interpreted call allocates them
+        for (int i = 0; i < WARM_CALLS; i++) {
             closeAll(step.get());
         }
         long least = Long.MAX_VALUE;
