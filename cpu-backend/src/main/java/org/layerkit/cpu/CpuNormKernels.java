@@ -268,7 +268,9 @@ final class CpuNormKernels {
         // Σ_N dOut·x̂ (dγ) = rs·(Σ dOut·(x − hi) − lo·Σ dOut)
         int chunks = CpuParallel.chunks(n, d);
         double[] part = scratch.doubles(PART, chunks * 2 * d);
-        CpuParallel.forChunks(chunks, n, (k, from, to) -> columnDyAndDyXc(dy, xs, hi, d, from, to, part, k * 2 * d));
+        boolean vector = be.vectorApi();
+        CpuParallel.forChunks(chunks, n,
+                (k, from, to) -> columnDyAndDyXc(dy, xs, hi, d, from, to, part, k * 2 * d, vector));
         for (int k = 1; k < chunks; k++) {
             for (int j = 0, at = k * 2 * d; j < 2 * d; j++) {
                 part[j] += part[at + j];
@@ -294,6 +296,12 @@ final class CpuNormKernels {
         CpuTensor dX = be.allocate(dOut.shape());
         float[] dx = dX.data();
         CpuParallel.forRows(n, d, (k, from, to) -> {
+            if (vector) {
+                for (int row = from; row < to; row++) {
+                    CpuVector.batchNormRowDx(dy, xs, dx, row * d, d, hi, ca, cb, cc);
+                }
+                return;
+            }
             CpuScratch s = CpuScratch.get();
             float[] t = s.floats(ROW_T, rb * d);
             float[] u = s.floats(ROW_U, rb * d);
@@ -314,7 +322,7 @@ final class CpuNormKernels {
      * float blocks, double sums.
      */
     private static void columnDyAndDyXc(float[] dy, float[] xs, float[] hi, int d, int from, int to, double[] part,
-                                        int at) {
+                                        int at, boolean vector) {
         CpuScratch s = CpuScratch.get();
         float[] t = s.floats(ROW_T, d);
         float[] u = s.floats(ROW_U, d);
@@ -322,10 +330,14 @@ final class CpuNormKernels {
         float[] s2 = s.zeroedFloats(ACC_2, d);
         java.util.Arrays.fill(part, at, at + 2 * d, 0.0);
         for (int row = from; row < to; row++) {
-            System.arraycopy(dy, row * d, t, 0, d);
-            System.arraycopy(xs, row * d, u, 0, d);
-            CpuLoops.addTo(s1, t, d);
-            CpuLoops.addShiftedProductsTo(s2, t, u, hi, d);
+            if (vector) {
+                CpuVector.addDyAndShiftedProducts(dy, xs, row * d, hi, s1, s2, d);
+            } else {
+                System.arraycopy(dy, row * d, t, 0, d);
+                System.arraycopy(xs, row * d, u, 0, d);
+                CpuLoops.addTo(s1, t, d);
+                CpuLoops.addShiftedProductsTo(s2, t, u, hi, d);
+            }
             if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
                 CpuLoops.flush(part, at, s1, d);
                 CpuLoops.flush(part, at + d, s2, d);
@@ -420,7 +432,7 @@ final class CpuNormKernels {
         CpuScratch scratch = CpuScratch.get();
         // step 1: Σ dOut and Σ dOut·x̂ of every slab in one pass, then per channel in order of n
         double[] slab = scratch.doubles(PART, 2 * n * c);
-        slabDyAndDyXhat(dy, src, n * c, sp, sl -> sl % c, slab);
+        slabDyAndDyXhat(dy, src, n * c, sp, sl -> sl % c, slab, be.vectorApi());
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c); // Σdy [0,C), Σdy·x̂ [C,2C)
         for (int i = 0; i < n; i++) {
             for (int ch = 0; ch < c; ch++) {
@@ -439,8 +451,13 @@ final class CpuNormKernels {
             float[] xs = src.x();
             for (int sl = from; sl < to; sl++) {
                 int ch = sl % c;
-                CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch],
-                        src.hi()[ch], src.lo()[ch], src.rs()[ch]);
+                if (be.vectorApi()) {
+                    CpuVector.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch],
+                            src.hi()[ch], src.lo()[ch], src.rs()[ch]);
+                } else {
+                    CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch],
+                            src.hi()[ch], src.lo()[ch], src.rs()[ch]);
+                }
             }
         });
         return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
@@ -514,7 +531,9 @@ final class CpuNormKernels {
         float[] g = CpuBackend.data(gamma);
         CpuTensor dX = be.allocate(dOut.shape());
         float[] dx = dX.data();
-        // one pass: per row x̂ = ((x − hi) − lo)·rstd in L1, dX, and per chunk the column sums dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
+        // one pass: per row x̂ = ((x − hi) − lo)·rstd re-formed from x, dX, and per chunk the column sums
+        // dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
+        boolean vector = be.vectorApi();
         int chunks = CpuParallel.chunks(n, d);
         double[] part = CpuScratch.get().doubles(PART, chunks * 2 * d);
         CpuParallel.forChunks(chunks, n, (k, from, to) -> {
@@ -527,39 +546,51 @@ final class CpuNormKernels {
             float[] s2 = s.zeroedFloats(ACC_2, d);
             int at = k * 2 * d;
             java.util.Arrays.fill(part, at, at + 2 * d, 0.0);
+            double[] st = s.doubles(0, 2);
             for (int row = from; row < to; row++) {
                 int off = row * d;
-                System.arraycopy(dy, off, t, 0, d);
-                System.arraycopy(xs, off, u, 0, d);
-                CpuLoops.normalize(u, hi[row], lo[row], rs[row], d);
-                // step 1: this row's share of dβ and dγ (float block, flushed into double)
-                CpuLoops.addTo(s1, t, d);
-                CpuLoops.addProductsTo(s2, t, u, d);
+                // steps 1–2: this row's share of dβ and dγ (float block, flushed into double), and with g = dOut·γ
+                // the row's Σ_D g and Σ_D g·x̂ — read in place (Vector API), or through L1 buffers
+                double sumG;
+                double sumGXhat;
+                if (vector) {
+                    CpuVector.layerNormRowSums(dy, xs, off, d, hi[row], lo[row], rs[row], g, s1, s2, st);
+                    sumG = st[0];
+                    sumGXhat = st[1];
+                } else {
+                    System.arraycopy(dy, off, t, 0, d);
+                    System.arraycopy(xs, off, u, 0, d);
+                    CpuLoops.normalize(u, hi[row], lo[row], rs[row], d);
+                    CpuLoops.addTo(s1, t, d);
+                    CpuLoops.addProductsTo(s2, t, u, d);
+                    if (CpuLoops.fused(d)) {
+                        // the products inside the folds: two loops instead of four (bit-identical)
+                        sumG = CpuLoops.sumProducts(t, g, w, d);
+                        sumGXhat = CpuLoops.sumProducts(t, g, u, v, d);
+                    } else {
+                        // g in w (t keeps dOut); the folds consume w and v
+                        CpuLoops.product(w, t, g, d);
+                        CpuLoops.product(v, w, u, d);
+                        sumG = CpuLoops.sum(w, d);
+                        sumGXhat = CpuLoops.sum(v, d);
+                    }
+                }
                 if ((row - from + 1) % BLOCK_ROWS == 0 || row == to - 1) {
                     CpuLoops.flush(part, at, s1, d);
                     CpuLoops.flush(part, at + d, s2, d);
                     java.util.Arrays.fill(s1, 0, d, 0f);
                     java.util.Arrays.fill(s2, 0, d, 0f);
                 }
-                // step 2: g = dOut·γ (in w; t keeps dOut); Σ_D g and Σ_D g·x̂ (the folds consume w and v)
-                double sumG;
-                double sumGXhat;
-                if (CpuLoops.fused(d)) {
-                    // the products inside the folds: two loops instead of four (bit-identical)
-                    sumG = CpuLoops.sumProducts(t, g, w, d);
-                    sumGXhat = CpuLoops.sumProducts(t, g, u, v, d);
-                } else {
-                    CpuLoops.product(w, t, g, d);
-                    CpuLoops.product(v, w, u, d);
-                    sumG = CpuLoops.sum(w, d);
-                    sumGXhat = CpuLoops.sum(v, d);
-                }
                 // step 3: dX = rstd·g − (rstd/D)·(Σg + x̂·Σ(g·x̂)) = a·(γ·dOut) − (b + c·x̂)
                 float a = rstd[row];
                 float bb = (float) (rstd[row] * sumG / d);
                 float cc = (float) (rstd[row] * sumGXhat / d);
-                CpuLoops.dx(t, g, u, a, bb, cc, d);
-                System.arraycopy(t, 0, dx, off, d);
+                if (vector) {
+                    CpuVector.layerNormRowDx(dy, xs, dx, off, d, hi[row], lo[row], rs[row], g, a, bb, cc);
+                } else {
+                    CpuLoops.dx(t, g, u, a, bb, cc, d);
+                    System.arraycopy(t, 0, dx, off, d);
+                }
             }
         });
         for (int k = 1; k < chunks; k++) {
@@ -647,7 +678,7 @@ final class CpuNormKernels {
         CpuScratch scratch = CpuScratch.get();
         // step 1: Σ dOut and Σ dOut·x̂ of every slab, in one pass (x̂ with the constants of the slab's segment)
         double[] slab = scratch.doubles(PART, 2 * n * c);
-        slabDyAndDyXhat(dy, src, n * c, sp, sl -> (sl / c) * groups + (sl % c) / cpg, slab);
+        slabDyAndDyXhat(dy, src, n * c, sp, sl -> (sl / c) * groups + (sl % c) / cpg, slab, be.vectorApi());
         // step 2: dβ[c], dγ[c]: the slab sums over n, in order
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c);
         for (int i = 0; i < n; i++) {
@@ -681,8 +712,13 @@ final class CpuNormKernels {
             float[] xs = src.x();
             for (int sl = from; sl < to; sl++) {
                 int seg = (sl / c) * groups + (sl % c) / cpg;
-                CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg],
-                        src.hi()[seg], src.lo()[seg], src.rs()[seg]);
+                if (be.vectorApi()) {
+                    CpuVector.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg],
+                            src.hi()[seg], src.lo()[seg], src.rs()[seg]);
+                } else {
+                    CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg],
+                            src.hi()[seg], src.lo()[seg], src.rs()[seg]);
+                }
             }
         });
         return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
@@ -829,8 +865,18 @@ final class CpuNormKernels {
      * formed in L1 from the source with the constants of statistic {@code statOf(slab)}.
      */
     private static void slabDyAndDyXhat(float[] dy, XhatSource src, int slabs, int len,
-                                        java.util.function.IntUnaryOperator statOf, double[] out) {
+                                        java.util.function.IntUnaryOperator statOf, double[] out, boolean vector) {
         float[] xs = src.x();
+        if (vector) {
+            CpuParallel.forRows(slabs, len, (k, from, to) -> {
+                for (int sl = from; sl < to; sl++) {
+                    int st = statOf.applyAsInt(sl);
+                    CpuVector.runDyAndDyXhat(dy, xs, sl * len, (sl + 1) * len, src.hi()[st], src.lo()[st],
+                            src.rs()[st], out, 2 * sl);
+                }
+            });
+            return;
+        }
         CpuParallel.forRows(slabs, len, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             int cap = Math.min(len, STATS_BLOCK);

@@ -152,4 +152,150 @@ final class CpuVector {
             acc[j] += xs[off + j];
         }
     }
+
+    // ---------------------------------------------------------------- backward
+
+    /**
+     * One layer-norm row of the backward's first sweep, x̂ = ((x − hi) − lo)·rs re-formed as x is read: the column
+     * sums s1[j] += dOut, s2[j] += dOut·x̂ (dβ, dγ), and with g = dOut·γ the row's Σg and Σg·x̂ into out[0], out[1]
+     * (float lanes flushed into double every {@link #FLUSH} values).
+     */
+    static void layerNormRowSums(float[] dy, float[] xs, int off, int d, float hi, float lo, float rs, float[] gamma,
+                                 float[] s1, float[] s2, double[] out) {
+        FloatVector vhi = FloatVector.broadcast(F, hi);
+        FloatVector vlo = FloatVector.broadcast(F, lo);
+        FloatVector vrs = FloatVector.broadcast(F, rs);
+        double sumG = 0;
+        double sumGXhat = 0;
+        int j = 0;
+        while (j + L <= d) {
+            int blockEnd = Math.min(d, j + FLUSH);
+            FloatVector ag = FloatVector.zero(F);
+            FloatVector agx = FloatVector.zero(F);
+            for (; j + L <= blockEnd; j += L) {
+                FloatVector t = FloatVector.fromArray(F, dy, off + j);
+                FloatVector xh = FloatVector.fromArray(F, xs, off + j).sub(vhi).sub(vlo).mul(vrs);
+                FloatVector.fromArray(F, s1, j).add(t).intoArray(s1, j);
+                FloatVector.fromArray(F, s2, j).add(t.mul(xh)).intoArray(s2, j);
+                FloatVector g = t.mul(FloatVector.fromArray(F, gamma, j));
+                ag = ag.add(g);
+                agx = agx.add(g.mul(xh));
+            }
+            sumG += ag.reduceLanes(VectorOperators.ADD);
+            sumGXhat += agx.reduceLanes(VectorOperators.ADD);
+        }
+        for (; j < d; j++) {
+            float t = dy[off + j];
+            float xh = ((xs[off + j] - hi) - lo) * rs;
+            s1[j] += t;
+            s2[j] += t * xh;
+            float g = t * gamma[j];
+            sumG += g;
+            sumGXhat += g * xh;
+        }
+        out[0] = sumG;
+        out[1] = sumGXhat;
+    }
+
+    /** One layer-norm row of dX = a·(γ·dOut) − (b + c·x̂), x̂ = ((x − hi) − lo)·rs re-formed from x. */
+    static void layerNormRowDx(float[] dy, float[] xs, float[] dx, int off, int d, float hi, float lo, float rs,
+                               float[] gamma, float a, float b, float c) {
+        FloatVector vhi = FloatVector.broadcast(F, hi);
+        FloatVector vlo = FloatVector.broadcast(F, lo);
+        FloatVector vrs = FloatVector.broadcast(F, rs);
+        FloatVector va = FloatVector.broadcast(F, a);
+        FloatVector vb = FloatVector.broadcast(F, b);
+        FloatVector vc = FloatVector.broadcast(F, c);
+        int j = 0;
+        for (; j + L <= d; j += L) {
+            FloatVector xh = FloatVector.fromArray(F, xs, off + j).sub(vhi).sub(vlo).mul(vrs);
+            FloatVector g = FloatVector.fromArray(F, gamma, j).mul(FloatVector.fromArray(F, dy, off + j));
+            va.mul(g).sub(vb.add(vc.mul(xh))).intoArray(dx, off + j);
+        }
+        for (; j < d; j++) {
+            float xh = ((xs[off + j] - hi) - lo) * rs;
+            dx[off + j] = a * (gamma[j] * dy[off + j]) - (b + c * xh);
+        }
+    }
+
+    /** One batch-norm row of the backward's first sweep: s1[j] += dOut, s2[j] += dOut·(x − hi[j]). */
+    static void addDyAndShiftedProducts(float[] dy, float[] xs, int off, float[] hi, float[] s1, float[] s2, int d) {
+        int j = 0;
+        for (; j + L <= d; j += L) {
+            FloatVector t = FloatVector.fromArray(F, dy, off + j);
+            FloatVector u = FloatVector.fromArray(F, xs, off + j).sub(FloatVector.fromArray(F, hi, j));
+            FloatVector.fromArray(F, s1, j).add(t).intoArray(s1, j);
+            FloatVector.fromArray(F, s2, j).add(t.mul(u)).intoArray(s2, j);
+        }
+        for (; j < d; j++) {
+            float t = dy[off + j];
+            s1[j] += t;
+            s2[j] += t * (xs[off + j] - hi[j]);
+        }
+    }
+
+    /** One batch-norm row of dX = a[j]·dOut − (b[j] + c[j]·(x − hi[j])). */
+    static void batchNormRowDx(float[] dy, float[] xs, float[] dx, int off, int d, float[] hi, float[] a, float[] b,
+                               float[] c) {
+        int j = 0;
+        for (; j + L <= d; j += L) {
+            FloatVector u = FloatVector.fromArray(F, xs, off + j).sub(FloatVector.fromArray(F, hi, j));
+            FloatVector.fromArray(F, a, j).mul(FloatVector.fromArray(F, dy, off + j))
+                    .sub(FloatVector.fromArray(F, b, j).add(FloatVector.fromArray(F, c, j).mul(u)))
+                    .intoArray(dx, off + j);
+        }
+        for (; j < d; j++) {
+            dx[off + j] = a[j] * dy[off + j] - (b[j] + c[j] * (xs[off + j] - hi[j]));
+        }
+    }
+
+    /** Σ dOut and Σ dOut·x̂ over [from, to) with scalar constants (a slab), into out[at], out[at + 1]. */
+    static void runDyAndDyXhat(float[] dy, float[] xs, int from, int to, float hi, float lo, float rs, double[] out,
+                               int at) {
+        FloatVector vhi = FloatVector.broadcast(F, hi);
+        FloatVector vlo = FloatVector.broadcast(F, lo);
+        FloatVector vrs = FloatVector.broadcast(F, rs);
+        double sumDy = 0;
+        double sumDyXhat = 0;
+        int i = from;
+        while (i + L <= to) {
+            int blockEnd = Math.min(to, i + FLUSH);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            for (; i + L <= blockEnd; i += L) {
+                FloatVector t = FloatVector.fromArray(F, dy, i);
+                FloatVector xh = FloatVector.fromArray(F, xs, i).sub(vhi).sub(vlo).mul(vrs);
+                a1 = a1.add(t);
+                a2 = a2.add(t.mul(xh));
+            }
+            sumDy += a1.reduceLanes(VectorOperators.ADD);
+            sumDyXhat += a2.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < to; i++) {
+            float t = dy[i];
+            sumDy += t;
+            sumDyXhat += t * (((xs[i] - hi) - lo) * rs);
+        }
+        out[at] = sumDy;
+        out[at + 1] = sumDyXhat;
+    }
+
+    /** dx[i] = a·dOut − (b + c·x̂) over [from, to), x̂ = ((x − hi) − lo)·rs re-formed from x (a slab). */
+    static void dx(float[] dy, float[] xs, float[] dx, int from, int to, float a, float b, float c, float hi,
+                   float lo, float rs) {
+        FloatVector vhi = FloatVector.broadcast(F, hi);
+        FloatVector vlo = FloatVector.broadcast(F, lo);
+        FloatVector vrs = FloatVector.broadcast(F, rs);
+        FloatVector va = FloatVector.broadcast(F, a);
+        FloatVector vb = FloatVector.broadcast(F, b);
+        FloatVector vc = FloatVector.broadcast(F, c);
+        int i = from;
+        for (; i + L <= to; i += L) {
+            FloatVector xh = FloatVector.fromArray(F, xs, i).sub(vhi).sub(vlo).mul(vrs);
+            va.mul(FloatVector.fromArray(F, dy, i)).sub(vb.add(vc.mul(xh))).intoArray(dx, i);
+        }
+        for (; i < to; i++) {
+            dx[i] = a * dy[i] - (b + c * (((xs[i] - hi) - lo) * rs));
+        }
+    }
 }

@@ -76,7 +76,8 @@ class CpuBackendBasicsTest {
                     assertEquals(s, d.out().shape());
                 }
             };
-            for (int i = 0; i < 3; i++) {
+            // warm enough for C2 to compile the kernels (the Vector API's vectors are objects until then)
+            for (int i = 0; i < 300; i++) {
                 step.run();
             }
             long before = threads.getCurrentThreadAllocatedBytes();
