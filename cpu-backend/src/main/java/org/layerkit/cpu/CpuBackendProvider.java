@@ -44,15 +44,15 @@ public final class CpuBackendProvider implements BackendProvider {
     @Override
     public Backend create(BackendOptions options) {
         DeviceInfo info = describeDevice();
-        String device = options == null ? null : options.get(NAME, "device").map(String::trim).orElse(null);
+        BackendOptions o = options == null ? BackendOptions.none() : options;
+        String device = o.get(NAME, "device").map(String::trim).orElse(null);
         boolean index = device != null && device.chars().allMatch(Character::isDigit);
         if (device != null && (index ? !device.matches("0+")
                 : !info.name().toLowerCase(Locale.ROOT).contains(device.toLowerCase(Locale.ROOT)))) {
             throw new IllegalArgumentException("cpu: device expected 0 or part of the name of the only device, "
                     + info.describe() + ", got '" + device + "'");
         }
-        String vector = options == null ? "auto"
-                : options.get(NAME, "vector").map(v -> v.trim().toLowerCase(Locale.ROOT)).orElse("auto");
+        String vector = o.get(NAME, "vector").map(v -> v.trim().toLowerCase(Locale.ROOT)).orElse("auto");
         if (!vector.equals("auto") && !vector.equals("off")) {
             throw new IllegalArgumentException("cpu: vector expected auto (the Vector API kernels when the JVM runs"
                     + " with --add-modules jdk.incubator.vector) or off (the auto-vectorized loops), got '" + vector

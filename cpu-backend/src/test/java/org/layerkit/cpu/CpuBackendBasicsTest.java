@@ -48,6 +48,27 @@ class CpuBackendBasicsTest {
     }
 
     @Test
+    void vectorOptionChoosesTheVectorApiKernelsOrTheLoopsAndRejectsAnythingElse() {
+        CpuBackendProvider p = new CpuBackendProvider();
+        try (CpuBackend auto = (CpuBackend) p.create(BackendOptions.none());
+             CpuBackend off = (CpuBackend) p.create(BackendOptions.of("vector", "off"))) {
+            assertEquals(CpuBackend.VECTOR_API_PRESENT, auto.vectorApi());
+            assertFalse(off.vectorApi());
+            assertEquals(CpuBackend.VECTOR_API_PRESENT, auto.device().name().contains("Vector API"),
+                    auto.device().name());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> p.create(BackendOptions.of("vector", "fast")));
+        assertTrue(e.getMessage().startsWith("cpu: vector expected auto") && e.getMessage().contains("got 'fast'"),
+                e.getMessage());
+    }
+
+    @Test
+    void theBuildRunsTheVectorApiKernels() {
+        assertTrue(CpuBackend.VECTOR_API_PRESENT, "surefire runs with --add-modules jdk.incubator.vector");
+    }
+
+    @Test
     void zerosAreZeroEvenWhenThePoolHandsBackADirtyArray() {
         try (CpuBackend be = new CpuBackend()) {
             Tensor dirty = be.upload(new float[] {1, 2, 3, 4}, Shape.of(4));
