@@ -26,6 +26,11 @@ final class CpuVector {
     private CpuVector() {
     }
 
+    /** x̂ = ((x − hi) − lo)·rs of the lanes at xs[i], the forward's float operations (and the loops'). */
+    private static FloatVector xhat(float[] xs, int i, FloatVector hi, FloatVector lo, FloatVector rs) {
+        return FloatVector.fromArray(F, xs, i).sub(hi).sub(lo).mul(rs);
+    }
+
     /** The vector width in bits, for the device description. */
     static int bits() {
         return F.vectorBitSize();
@@ -87,7 +92,7 @@ final class CpuVector {
         FloatVector vrs = FloatVector.broadcast(F, rs);
         int j = 0;
         for (; j + L <= d; j += L) {
-            FloatVector xh = FloatVector.fromArray(F, xs, off + j).sub(vhi).sub(vlo).mul(vrs);
+            FloatVector xh = xhat(xs, off + j, vhi, vlo, vrs);
             FloatVector.fromArray(F, gamma, j).mul(xh).add(FloatVector.fromArray(F, beta, j)).intoArray(y, off + j);
         }
         for (; j < d; j++) {
@@ -105,7 +110,7 @@ final class CpuVector {
         FloatVector vb = FloatVector.broadcast(F, b);
         int i = from;
         for (; i + L <= to; i += L) {
-            FloatVector xh = FloatVector.fromArray(F, xs, i).sub(vhi).sub(vlo).mul(vrs);
+            FloatVector xh = xhat(xs, i, vhi, vlo, vrs);
             vg.mul(xh).add(vb).intoArray(y, i);
         }
         for (; i < to; i++) {
@@ -174,7 +179,7 @@ final class CpuVector {
             FloatVector agx = FloatVector.zero(F);
             for (; j + L <= blockEnd; j += L) {
                 FloatVector t = FloatVector.fromArray(F, dy, off + j);
-                FloatVector xh = FloatVector.fromArray(F, xs, off + j).sub(vhi).sub(vlo).mul(vrs);
+                FloatVector xh = xhat(xs, off + j, vhi, vlo, vrs);
                 FloatVector.fromArray(F, s1, j).add(t).intoArray(s1, j);
                 FloatVector.fromArray(F, s2, j).add(t.mul(xh)).intoArray(s2, j);
                 FloatVector g = t.mul(FloatVector.fromArray(F, gamma, j));
@@ -208,7 +213,7 @@ final class CpuVector {
         FloatVector vc = FloatVector.broadcast(F, c);
         int j = 0;
         for (; j + L <= d; j += L) {
-            FloatVector xh = FloatVector.fromArray(F, xs, off + j).sub(vhi).sub(vlo).mul(vrs);
+            FloatVector xh = xhat(xs, off + j, vhi, vlo, vrs);
             FloatVector g = FloatVector.fromArray(F, gamma, j).mul(FloatVector.fromArray(F, dy, off + j));
             va.mul(g).sub(vb.add(vc.mul(xh))).intoArray(dx, off + j);
         }
@@ -264,7 +269,7 @@ final class CpuVector {
             FloatVector a2 = FloatVector.zero(F);
             for (; i + L <= blockEnd; i += L) {
                 FloatVector t = FloatVector.fromArray(F, dy, i);
-                FloatVector xh = FloatVector.fromArray(F, xs, i).sub(vhi).sub(vlo).mul(vrs);
+                FloatVector xh = xhat(xs, i, vhi, vlo, vrs);
                 a1 = a1.add(t);
                 a2 = a2.add(t.mul(xh));
             }
@@ -291,7 +296,7 @@ final class CpuVector {
         FloatVector vc = FloatVector.broadcast(F, c);
         int i = from;
         for (; i + L <= to; i += L) {
-            FloatVector xh = FloatVector.fromArray(F, xs, i).sub(vhi).sub(vlo).mul(vrs);
+            FloatVector xh = xhat(xs, i, vhi, vlo, vrs);
             va.mul(FloatVector.fromArray(F, dy, i)).sub(vb.add(vc.mul(xh))).intoArray(dx, i);
         }
         for (; i < to; i++) {
