@@ -54,7 +54,9 @@ mvn $mvn_args -f "$root/opencl-backend/pom.xml" dependency:copy-dependencies -Di
   -DoutputDirectory="$out/lib"
 
 echo "gpu-bundle: jlink runtime from $JAVA_HOME" >&2
-"$JAVA_HOME/bin/jlink" --module-path "$JAVA_HOME/jmods" --add-modules java.base,java.logging,jdk.unsupported \
+# jdk.incubator.vector: the cpu backend's Vector API kernels (java.sh adds the module), for CPU timings on the GPU host
+"$JAVA_HOME/bin/jlink" --module-path "$JAVA_HOME/jmods" \
+  --add-modules java.base,java.logging,jdk.unsupported,jdk.incubator.vector \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/runtime"
 
 # the ICD loader, used only where the target has no libOpenCL.so.1 of its own (ocl-icd, BSD-2-Clause)
@@ -139,7 +141,7 @@ if [ -r "$here/runtime/lib/libjsig.so" ]; then
 fi
 status=0
 # shellcheck disable=SC2086
-"$here/runtime/bin/java" ${JAVA_OPTS:--Xmx8g} -cp "$here/lib/*" "$@" || status=$?
+"$here/runtime/bin/java" --add-modules jdk.incubator.vector ${JAVA_OPTS:--Xmx8g} -cp "$here/lib/*" "$@" || status=$?
 rm -rf "$ld"
 exit $status
 RUN
