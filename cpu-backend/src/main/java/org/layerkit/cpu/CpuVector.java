@@ -44,44 +44,55 @@ final class CpuVector {
      */
     static void runStats(float[] xs, int off, int len, double[] out, int at) {
         float c = xs[off];
-        for (int attempt = 0; ; attempt++) {
-            double su = 0;
-            double suu = 0;
-            FloatVector vc = FloatVector.broadcast(F, c);
-            int end = off + len;
-            int i = off;
-            while (i + 2 * L <= end) {
-                int blockEnd = Math.min(end, i + FLUSH);
-                FloatVector s1 = FloatVector.zero(F);
-                FloatVector s2 = FloatVector.zero(F);
-                FloatVector s3 = FloatVector.zero(F);
-                FloatVector s4 = FloatVector.zero(F);
-                for (; i + 2 * L <= blockEnd; i += 2 * L) {
-                    FloatVector u = FloatVector.fromArray(F, xs, i).sub(vc);
-                    FloatVector w = FloatVector.fromArray(F, xs, i + L).sub(vc);
-                    s1 = s1.add(u);
-                    s2 = s2.add(u.mul(u));
-                    s3 = s3.add(w);
-                    s4 = s4.add(w.mul(w));
-                }
-                su += s1.add(s3).reduceLanes(VectorOperators.ADD);
-                suu += s2.add(s4).reduceLanes(VectorOperators.ADD);
-            }
-            for (; i < end; i++) {
-                float u = xs[i] - c;
-                su += u;
-                suu += u * u;
-            }
-            double shiftSq = su * su / len;      // len·(mean − c)²
-            double m2 = Math.max(0.0, suu - shiftSq);
-            if (attempt == 0 && shiftSq > 4 * m2 && len > 1) {
-                c = (float) (c + su / len);
-                continue;
-            }
-            out[at] = c + su / len;
-            out[at + 1] = m2;
-            return;
+        shiftedSums(xs, off, len, c, out, at);
+        double su = out[at];
+        double shiftSq = su * su / len;      // len·(mean − c)²
+        if (shiftSq > 4 * Math.max(0.0, out[at + 1] - shiftSq) && len > 1) {
+            c = (float) (c + su / len);
+            shiftedSums(xs, off, len, c, out, at);
+            su = out[at];
+            shiftSq = su * su / len;
         }
+        double m2 = Math.max(0.0, out[at + 1] - shiftSq);
+        out[at] = c + su / len;
+        out[at + 1] = m2;
+    }
+
+    /**
+     * Σu and Σu² of u = x − c over xs[off, off+len) into out[at], out[at+1]: float lanes flushed into double every
+     * {@link #FLUSH} values. (A method of its own: with the broadcast c live across a retry loop, C2 kept a vector
+     * box per call.)
+     */
+    private static void shiftedSums(float[] xs, int off, int len, float c, double[] out, int at) {
+        double su = 0;
+        double suu = 0;
+        FloatVector vc = FloatVector.broadcast(F, c);
+        int end = off + len;
+        int i = off;
+        while (i + 2 * L <= end) {
+            int blockEnd = Math.min(end, i + FLUSH);
+            FloatVector s1 = FloatVector.zero(F);
+            FloatVector s2 = FloatVector.zero(F);
+            FloatVector s3 = FloatVector.zero(F);
+            FloatVector s4 = FloatVector.zero(F);
+            for (; i + 2 * L <= blockEnd; i += 2 * L) {
+                FloatVector u = FloatVector.fromArray(F, xs, i).sub(vc);
+                FloatVector w = FloatVector.fromArray(F, xs, i + L).sub(vc);
+                s1 = s1.add(u);
+                s2 = s2.add(u.mul(u));
+                s3 = s3.add(w);
+                s4 = s4.add(w.mul(w));
+            }
+            su += s1.add(s3).reduceLanes(VectorOperators.ADD);
+            suu += s2.add(s4).reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < end; i++) {
+            float u = xs[i] - c;
+            su += u;
+            suu += u * u;
+        }
+        out[at] = su;
+        out[at + 1] = suu;
     }
 
     /** y[off + j] = γ[j]·(((x[off + j] − hi) − lo)·rs) + β[j] for j &lt; d: one layer-norm row. */
