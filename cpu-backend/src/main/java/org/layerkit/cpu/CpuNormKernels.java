@@ -19,10 +19,15 @@ import org.layerkit.api.Tensor;
  * groupnorm). A "slab" is the S contiguous values of one (n, c) of an {@code [N,C,H,W]} tensor; a "segment" is the
  * (C/G)·S contiguous values of one (n, group).
  *
- * <p><b>Passes over memory.</b> Every forward reads x twice (statistics, then x̂ and y) and every backward reads dOut
- * and x̂ twice (the two sums, then dX): the second pass needs the finished statistics of the first. Each pass does all
- * its work in one sweep — the mean and the variance together, Σ dOut and Σ dOut·x̂ together, dγ and dβ along with the
- * sums dX needs — and works on one row (or block) at a time in L1, so memory sees each array once per pass.
+ * <p><b>Passes over memory.</b> Every forward reads x twice (statistics, then y) and writes only y: the cache keeps x
+ * (see {@link CpuSavedInput}) and every backward reads dOut and x twice (the two sums, then dX), re-forming x̂ from x
+ * as it goes; the second pass needs the finished statistics of the first. Each pass does all its work in one sweep —
+ * the mean and the variance together, Σ dOut and Σ dOut·x̂ together, dγ and dβ along with the sums dX needs — and
+ * works on one row (or block) at a time, so for layernorm and groupnorm the second pass reads from L1 or L2.
+ *
+ * <p><b>Two implementations of the sweeps.</b> With the Vector API ({@link CpuBackend#vectorApi()}) they read the
+ * tensors in place ({@link CpuVector}); otherwise they stage rows through L1 buffers for the loops of {@link CpuLoops},
+ * which C2 vectorizes only in that form. The statistics, the merges and the coefficients below are shared.
  *
  * <p><b>Numerics.</b> Statistics are computed in one pass over memory but stay as stable as two-pass: a run of values
  * (a row, a block of a slab) is staged in L1 and Σ(x − c), Σ(x − c)² are formed around a shift c, its first value —
