@@ -129,11 +129,10 @@ final class CpuNormKernels {
         boolean vector = be.vectorApi();
         CpuParallel.forRows(n, d, (k, from, to) -> {
             if (vector) {
-                // read in place, one row at a time (no staging, so no per-row loop start-up to spread over a block)
-                float[] gg = CpuBackend.data(gamma);
-                float[] bb = CpuBackend.data(beta);
+                // read in place, one row at a time (no staging, so no per-row loop start-up to spread over a block);
+                // the first D entries of the repeated constants are the per-feature ones
                 for (int row = from; row < to; row++) {
-                    CpuVector.normalizeAffine(xs, y, row * d, d, hi, lo, rs, gg, bb);
+                    CpuVector.normalizeAffine(xs, y, row * d, d, hi, lo, rs, g, b);
                 }
                 return;
             }
@@ -371,11 +370,7 @@ final class CpuNormKernels {
             boolean vector = be.vectorApi();
             CpuParallel.forRows(n * c, sp, (k, from, to) -> {
                 for (int sl = from; sl < to; sl++) {
-                    if (vector) {
-                        CpuVector.runStats(xs, sl * sp, sp, slab, 2 * sl);
-                    } else {
-                        runStats(xs, sl * sp, sp, slab, 2 * sl);
-                    }
+                    runStats(vector, xs, sl * sp, sp, slab, 2 * sl);
                 }
             });
             // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S)
@@ -407,15 +402,12 @@ final class CpuNormKernels {
         float[] b = CpuBackend.data(beta);
         CpuTensor out = be.allocate(s);
         float[] y = out.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
             for (int slab = from; slab < to; slab++) {
                 int ch = slab % c;
                 int off = slab * sp;
-                if (be.vectorApi()) {
-                    CpuVector.normalizeAffine(xs, y, off, off + sp, hi[ch], lo[ch], rs[ch], g[ch], b[ch]);
-                } else {
-                    CpuLoops.normalizeAffine(xs, y, off, off + sp, hi[ch], lo[ch], rs[ch], g[ch], b[ch]);
-                }
+                normalizeAffine(vector, xs, y, off, off + sp, hi[ch], lo[ch], rs[ch], g[ch], b[ch]);
             }
         });
         NormCache cache = NormCache.recomputing(NormKind.SPATIAL_BATCHNORM, mode, 1, saved(be, x, lo, Shape.of(c)),
@@ -452,17 +444,11 @@ final class CpuNormKernels {
         batchNormCoefficients(g, rstd, sums, 0, c, m, cache.mode(), ca, cb, cc);
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
-            float[] xs = src.x();
             for (int sl = from; sl < to; sl++) {
                 int ch = sl % c;
-                if (be.vectorApi()) {
-                    CpuVector.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch],
-                            src.hi()[ch], src.lo()[ch], src.rs()[ch]);
-                } else {
-                    CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch],
-                            src.hi()[ch], src.lo()[ch], src.rs()[ch]);
-                }
+                dx(vector, dy, src, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch], ch);
             }
         });
         return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
@@ -633,11 +619,7 @@ final class CpuNormKernels {
             for (int seg = from; seg < to; seg++) {
                 int off = seg * len;
                 // step 1: mean and M2 over the segment, one pass over memory
-                if (vector) {
-                    CpuVector.runStats(xs, off, len, st, 0);
-                } else {
-                    runStats(xs, off, len, st, 0);
-                }
+                runStats(vector, xs, off, len, st, 0);
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / len + eps);
                 // step 2: y = γ[c]·x̂ + β[c] channel by channel, x̂ = ((x − hi) − lo)·rstd with μ = hi + lo formed on
@@ -648,11 +630,7 @@ final class CpuNormKernels {
                 int c0 = (seg % groups) * cpg;
                 for (int cc = 0; cc < cpg; cc++) {
                     int from2 = off + cc * sp;
-                    if (vector) {
-                        CpuVector.normalizeAffine(xs, y, from2, from2 + sp, hi, lo, rs, g[c0 + cc], b[c0 + cc]);
-                    } else {
-                        CpuLoops.normalizeAffine(xs, y, from2, from2 + sp, hi, lo, rs, g[c0 + cc], b[c0 + cc]);
-                    }
+                    normalizeAffine(vector, xs, y, from2, from2 + sp, hi, lo, rs, g[c0 + cc], b[c0 + cc]);
                 }
                 means[seg] = hi;
                 los[seg] = lo;
@@ -713,17 +691,11 @@ final class CpuNormKernels {
         }
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(n * c, sp, (k, from, to) -> {
-            float[] xs = src.x();
             for (int sl = from; sl < to; sl++) {
                 int seg = (sl / c) * groups + (sl % c) / cpg;
-                if (be.vectorApi()) {
-                    CpuVector.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg],
-                            src.hi()[seg], src.lo()[seg], src.rs()[seg]);
-                } else {
-                    CpuLoops.dx(dy, xs, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg],
-                            src.hi()[seg], src.lo()[seg], src.rs()[seg]);
-                }
+                dx(vector, dy, src, dx, sl * sp, (sl + 1) * sp, ca[sl], cb[seg], cx[seg], seg);
             }
         });
         return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
@@ -796,6 +768,35 @@ final class CpuNormKernels {
     }
 
     // ================================================================ shared helpers
+
+    /** Mean and M2 of xs[off, off+len) into out[at], out[at+1]: {@link CpuVector#runStats} or the staged loops. */
+    private static void runStats(boolean vector, float[] xs, int off, int len, double[] out, int at) {
+        if (vector) {
+            CpuVector.runStats(xs, off, len, out, at);
+        } else {
+            runStats(xs, off, len, out, at);
+        }
+    }
+
+    /** y[i] = g·(((x[i] − hi) − lo)·rs) + b over one run [from, to), on the Vector API or the loops. */
+    private static void normalizeAffine(boolean vector, float[] xs, float[] y, int from, int to, float hi, float lo,
+                                        float rs, float g, float b) {
+        if (vector) {
+            CpuVector.normalizeAffine(xs, y, from, to, hi, lo, rs, g, b);
+        } else {
+            CpuLoops.normalizeAffine(xs, y, from, to, hi, lo, rs, g, b);
+        }
+    }
+
+    /** dX = a·dOut − (b + c·x̂) over one run [from, to), x̂ re-formed with the constants of statistic st. */
+    private static void dx(boolean vector, float[] dy, XhatSource src, float[] dx, int from, int to, float a, float b,
+                           float c, int st) {
+        if (vector) {
+            CpuVector.dx(dy, src.x(), dx, from, to, a, b, c, src.hi()[st], src.lo()[st], src.rs()[st]);
+        } else {
+            CpuLoops.dx(dy, src.x(), dx, from, to, a, b, c, src.hi()[st], src.lo()[st], src.rs()[st]);
+        }
+    }
 
     /**
      * Mean and M2 = Σ(x − mean)² of the run xs[off, off+len), into out[at] and out[at+1]: one pass over memory.
