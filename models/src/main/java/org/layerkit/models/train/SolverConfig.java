@@ -9,7 +9,8 @@ import org.layerkit.api.Contracts;
  *
  * @param epochs               passes over the training set
  * @param batchSize            examples per minibatch; each epoch is a fresh permutation, cut into ⌊N/batchSize⌋
- *                             full batches (the remainder is skipped that epoch, so batch norm never sees N = 1)
+ *                             full batches (the remainder is skipped that epoch, so batch norm never sees N = 1);
+ *                             a batch larger than the training set is refused by the {@link Solver}, not clamped
  * @param learningRateDecay    the learning rate is multiplied by this after every epoch (1 = constant)
  * @param seed                 seeds the shuffles and the accuracy subsamples (epoch e shuffles with a generator
  *                             derived from (seed, e), so a resumed run shuffles exactly like an uninterrupted one)
@@ -23,10 +24,18 @@ import org.layerkit.api.Contracts;
  *                             validation accuracy at the end; without validation data nothing is restored
  * @param checkpoint           if not null, a checkpoint (net, optimizer, epochs completed) is written atomically to
  *                             this file after every epoch
+ * @param divergenceFactor     training stops with a {@link TrainingDivergedException} when a loss it reads (or an
+ *                             epoch's mean loss) exceeds this factor times max(the loss of the run's first
+ *                             iteration, ln K) for K classes — a finite blow-up, as a NaN loss is a non-finite one;
+ *                             {@code +∞} switches the check off (see {@link Solver} for why the rule never stops a
+ *                             healthy run)
  */
 public record SolverConfig(int epochs, int batchSize, double learningRateDecay, long seed, int trainAccuracySamples,
                            int valAccuracySamples, int lossEvery, int evalBatchSize, boolean restoreBest,
-                           Path checkpoint) {
+                           Path checkpoint, double divergenceFactor) {
+    /** The default {@link #divergenceFactor()}: see {@link Solver} for how it was chosen. */
+    public static final double DEFAULT_DIVERGENCE_FACTOR = 100;
+
     public SolverConfig {
         check(epochs >= 1, "epochs", "an integer >= 1", epochs);
         check(batchSize >= 2, "batchSize", "an integer >= 2", batchSize);
@@ -35,6 +44,12 @@ public record SolverConfig(int epochs, int batchSize, double learningRateDecay, 
         check(valAccuracySamples >= 0, "valAccuracySamples", "an integer >= 0", valAccuracySamples);
         check(lossEvery >= 1, "lossEvery", "an integer >= 1", lossEvery);
         check(evalBatchSize >= 1, "evalBatchSize", "an integer >= 1", evalBatchSize);
+        check(divergenceFactor > 1, "divergenceFactor", "a factor > 1 (or +Infinity for no check)", divergenceFactor);
+    }
+
+    /** Whether finite divergence is checked ({@link #divergenceFactor()} is finite). */
+    public boolean checksDivergence() {
+        return divergenceFactor != Double.POSITIVE_INFINITY;
     }
 
     private static void check(boolean ok, String arg, String expected, Object actual) {
@@ -45,7 +60,8 @@ public record SolverConfig(int epochs, int batchSize, double learningRateDecay, 
 
     /**
      * Defaults: 10 epochs, batch 100, no decay, seed 0, train accuracy on 1000 examples, all validation examples,
-     * loss read every iteration, evaluation batches of 1000, best parameters restored, no checkpoint.
+     * loss read every iteration, evaluation batches of 1000, best parameters restored, no checkpoint, divergence
+     * factor {@value #DEFAULT_DIVERGENCE_FACTOR}.
      */
     public static Builder builder() {
         return new Builder();
@@ -63,6 +79,7 @@ public record SolverConfig(int epochs, int batchSize, double learningRateDecay, 
         b.evalBatchSize = evalBatchSize;
         b.restoreBest = restoreBest;
         b.checkpoint = checkpoint;
+        b.divergenceFactor = divergenceFactor;
         return b;
     }
 
@@ -78,6 +95,7 @@ public record SolverConfig(int epochs, int batchSize, double learningRateDecay, 
         private int evalBatchSize = 1000;
         private boolean restoreBest = true;
         private Path checkpoint;
+        private double divergenceFactor = DEFAULT_DIVERGENCE_FACTOR;
 
         private Builder() {
         }
@@ -132,9 +150,21 @@ public record SolverConfig(int epochs, int batchSize, double learningRateDecay, 
             return this;
         }
 
+        /** Stops on a loss above {@code v} × max(first loss, ln K); {@code +∞} switches the check off. */
+        public Builder divergenceFactor(double v) {
+            divergenceFactor = v;
+            return this;
+        }
+
+        /** No finite-divergence check (a NaN or infinite loss still stops training). */
+        public Builder noDivergenceCheck() {
+            divergenceFactor = Double.POSITIVE_INFINITY;
+            return this;
+        }
+
         public SolverConfig build() {
             return new SolverConfig(epochs, batchSize, learningRateDecay, seed, trainAccuracySamples,
-                    valAccuracySamples, lossEvery, evalBatchSize, restoreBest, checkpoint);
+                    valAccuracySamples, lossEvery, evalBatchSize, restoreBest, checkpoint, divergenceFactor);
         }
     }
 }
