@@ -96,30 +96,35 @@ public record FullyConnectedNetConfig(int inputDim, List<Integer> hiddenDims, in
         return m;
     }
 
-    /** Parses {@link #toMap()}'s output; a missing or malformed key is an IllegalArgumentException naming it. */
+    /**
+     * Parses {@link #toMap()}'s output; a missing or malformed field is an IllegalArgumentException naming it
+     * ({@code field 'input_dim': expected an integer, got 'abc'}).
+     */
     public static FullyConnectedNetConfig fromMap(Map<String, String> m) {
-        String hidden = get(m, "hidden_dims").trim();
-        List<Integer> dims = hidden.isEmpty() ? List.of()
-                : Arrays.stream(hidden.split(",")).map(s -> Integer.parseInt(s.trim())).toList();
+        String hidden = MapFields.string(m, "hidden_dims").trim();
+        List<Integer> dims;
         try {
-            return new FullyConnectedNetConfig(Integer.parseInt(get(m, "input_dim")), dims,
-                    Integer.parseInt(get(m, "num_classes")), Normalization.parse(get(m, "normalization")),
-                    Double.parseDouble(get(m, "dropout_keep")), WeightInit.parse(get(m, "weight_init")),
-                    Double.parseDouble(get(m, "reg")), Long.parseLong(get(m, "seed")),
-                    new BatchNormOptions(Float.parseFloat(get(m, "bn_eps")), Float.parseFloat(get(m, "bn_decay")),
-                            Boolean.parseBoolean(get(m, "bn_unbiased_running_var")),
-                            Boolean.parseBoolean(get(m, "bn_cumulative_average"))));
+            dims = hidden.isEmpty() ? List.of()
+                    : Arrays.stream(hidden.split(",")).map(s -> Integer.parseInt(s.trim())).toList();
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("FullyConnectedNetConfig: malformed number in " + m, e);
+            throw MapFields.malformed("hidden_dims", "comma-separated integers", hidden);
         }
-    }
-
-    private static String get(Map<String, String> m, String key) {
-        String v = m.get(key);
-        if (v == null) {
-            throw new IllegalArgumentException("FullyConnectedNetConfig: missing key '" + key + "' (have " + m.keySet() + ")");
+        Normalization norm;
+        WeightInit init;
+        try {
+            norm = Normalization.parse(MapFields.string(m, "normalization"));
+        } catch (IllegalArgumentException e) {
+            throw MapFields.malformed("normalization", "none, batch or layer", m.get("normalization"));
         }
-        return v;
+        try {
+            init = WeightInit.parse(MapFields.string(m, "weight_init"));
+        } catch (IllegalArgumentException e) {
+            throw MapFields.malformed("weight_init", "'he' or a positive number", m.get("weight_init"));
+        }
+        return new FullyConnectedNetConfig(MapFields.integer(m, "input_dim"), dims, MapFields.integer(m, "num_classes"),
+                norm, MapFields.real(m, "dropout_keep"), init, MapFields.real(m, "reg"), MapFields.int64(m, "seed"),
+                new BatchNormOptions(MapFields.float32(m, "bn_eps"), MapFields.float32(m, "bn_decay"),
+                        MapFields.bool(m, "bn_unbiased_running_var"), MapFields.bool(m, "bn_cumulative_average")));
     }
 
     /** A compact description such as {@code 784-256-128-100-10 batch keep=0.9 he reg=0.0 seed=1}. */

@@ -27,6 +27,7 @@ import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
+import org.layerkit.models.MapFields;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.Standardizer;
 import org.layerkit.models.optim.Optimizer;
@@ -187,8 +188,14 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
     /**
      * Writes the checkpoint atomically: to a temporary file in the same directory, forced to disk, then renamed over
      * {@code file} with {@link StandardCopyOption#ATOMIC_MOVE}, so a crash leaves either the old file or the new one.
+     * A NaN or infinite value in any tensor is refused before anything is written, since {@link #load} would refuse
+     * the file.
      */
     public void save(Path file) throws IOException {
+        String bad = firstNonFinite();
+        if (bad != null) {
+            throw new CheckpointException(file, "refusing to save " + bad + "; the file is left as it was");
+        }
         byte[] payload = payload();
         CRC32 crc = new CRC32();
         crc.update(payload);
@@ -362,15 +369,52 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
             throw new CheckpointException(file, String.format("corrupt: CRC32 of the payload is %08x, header says %08x",
                     (int) c.getValue(), crc));
         }
+        Checkpoint checkpoint;
         try {
-            return parse(ByteBuffer.wrap(all, HEADER_BYTES, (int) length).slice());
-        } catch (BufferUnderflowException | IllegalArgumentException | IndexOutOfBoundsException e) {
+            checkpoint = parse(ByteBuffer.wrap(all, HEADER_BYTES, (int) length).slice());
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
             throw new CheckpointException(file, "malformed payload despite a valid CRC: " + e.getMessage(), e);
+        } catch (BufferUnderflowException e) {
+            throw new CheckpointException(file, "malformed payload despite a valid CRC: a section header is cut short",
+                    e);
         }
+        String bad = checkpoint.firstNonFinite();
+        if (bad != null) {
+            throw new CheckpointException(file, bad + ": refusing to load a model with NaN or infinite values (it "
+                    + "would give wrong predictions without an error)");
+        }
+        return checkpoint;
+    }
+
+    /** The first tensor (parameters, statistics, optimizer state, standardization) holding a NaN or ±∞, or null. */
+    private String firstNonFinite() {
+        for (Map.Entry<String, HostTensor> e : tensors.entrySet()) {
+            String where = e.getValue().describeFirstNonFinite();
+            if (where != null) {
+                return "tensor " + e.getKey() + " holds " + where;
+            }
+        }
+        if (optimizer != null) {
+            for (Map.Entry<String, HostTensor> e : optimizer.state().entrySet()) {
+                String where = e.getValue().describeFirstNonFinite();
+                if (where != null) {
+                    return "optimizer state " + e.getKey() + " holds " + where;
+                }
+            }
+        }
+        if (standardizer != null) {
+            float[] mean = standardizer.mean();
+            String where = new HostTensor(Shape.of(mean.length), mean).describeFirstNonFinite();
+            if (where != null) {
+                return "the input standardization's mean (section STDZ) holds " + where;
+            }
+        }
+        return null;
     }
 
     private static Checkpoint parse(ByteBuffer p) {
         Map<String, String> conf = null;
+        FullyConnectedNetConfig config = null;
         Map<String, HostTensor> tensors = null;
         Map<String, Long> counters = new LinkedHashMap<>();
         OptimizerState opt = null;
@@ -392,39 +436,60 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
             if (!seen.add(tag)) {
                 throw new IllegalArgumentException("section " + tag + " appears twice");
             }
-            switch (tag) {
-                case "CONF" -> conf = readStrings(s);
-                case "TENS" -> tensors = readTensors(s);
-                case "CNTR" -> {
-                    int n = count(s);
-                    for (int i = 0; i < n; i++) {
-                        counters.put(readString(s), s.getLong());
+            try {
+                switch (tag) {
+                    case "CONF" -> conf = readStrings(s);
+                    case "TENS" -> tensors = readTensors(s);
+                    case "CNTR" -> {
+                        int n = count(s);
+                        for (int i = 0; i < n; i++) {
+                            counters.put(readString(s), s.getLong());
+                        }
                     }
-                }
-                case "OPTM" -> {
-                    OptimizerConfig oc = OptimizerConfig.fromMap(readStrings(s));
-                    long step = s.getLong();
-                    opt = new OptimizerState(oc, step, readTensors(s));
-                }
-                case "STDZ" -> {
-                    int d = s.getInt();
-                    if (d < 1 || (long) d * 8 != s.remaining()) {
-                        throw new IllegalArgumentException("section STDZ: " + d + " features do not fit "
-                                + s.remaining() + " bytes");
+                    case "OPTM" -> {
+                        OptimizerConfig oc = OptimizerConfig.fromMap(readStrings(s));
+                        long step = s.getLong();
+                        opt = new OptimizerState(oc, step, readTensors(s));
                     }
-                    float[] mean = new float[d];
-                    float[] sd = new float[d];
-                    s.asFloatBuffer().get(mean).get(sd);
-                    std = Standardizer.of(mean, sd);
+                    case "STDZ" -> {
+                        int d = s.getInt();
+                        if (d < 1 || (long) d * 8 != s.remaining()) {
+                            throw new IllegalArgumentException(d + " features do not fit " + s.remaining() + " bytes");
+                        }
+                        float[] mean = new float[d];
+                        float[] sd = new float[d];
+                        s.asFloatBuffer().get(mean).get(sd);
+                        std = Standardizer.of(mean, sd);
+                    }
+                    case "META" -> meta = readMetadata(readStrings(s));
+                    default -> { } // unknown sections of later minor revisions are skipped
                 }
-                case "META" -> meta = readStrings(s);
-                default -> { } // unknown sections of later minor revisions are skipped
+                if (tag.equals("CONF")) {
+                    config = FullyConnectedNetConfig.fromMap(conf);
+                }
+            } catch (BufferUnderflowException e) {
+                throw new IllegalArgumentException("section " + tag + " ends before its last field", e);
+            } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+                throw new IllegalArgumentException("section " + tag + ", " + e.getMessage(), e);
             }
         }
         if (conf == null || tensors == null) {
             throw new IllegalArgumentException("required sections CONF and TENS expected, found " + seen);
         }
-        return new Checkpoint(FullyConnectedNetConfig.fromMap(conf), tensors, counters, opt, std, meta);
+        return new Checkpoint(config, tensors, counters, opt, std, meta);
+    }
+
+    /** The metadata keys this format defines must hold what they say; the others are free-form. */
+    private static Map<String, String> readMetadata(Map<String, String> m) {
+        for (String key : new String[] {EPOCHS_COMPLETED, "epochs_planned"}) {
+            if (m.containsKey(key) && MapFields.integer(m, key) < 0) {
+                throw MapFields.malformed(key, "an integer >= 0", m.get(key));
+            }
+        }
+        if (m.containsKey("best_val_accuracy")) {
+            MapFields.real(m, "best_val_accuracy");
+        }
+        return m;
     }
 
     private static int count(ByteBuffer b) {

@@ -5,6 +5,7 @@ import java.util.Map;
 
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Parameter;
+import org.layerkit.models.MapFields;
 
 /**
  * An update rule and its hyper-parameters, with CS231N {@code optim.py} defaults: learning rate 1e-2 (1e-3 for
@@ -106,26 +107,23 @@ public record OptimizerConfig(OptimizerKind kind, double learningRate, double mo
         return m;
     }
 
-    /** Parses {@link #toMap()}; absent hyper-parameters take the defaults of the kind. */
+    /**
+     * Parses {@link #toMap()}; absent hyper-parameters take the defaults of the kind, a malformed one is an
+     * IllegalArgumentException naming the field.
+     */
     public static OptimizerConfig fromMap(Map<String, String> m) {
-        String k = m.get("kind");
-        if (k == null) {
-            throw new IllegalArgumentException("OptimizerConfig: missing key 'kind' (have " + m.keySet() + ")");
-        }
-        OptimizerConfig d = defaults(OptimizerKind.parse(k));
+        String k = MapFields.string(m, "kind");
+        OptimizerKind kind;
         try {
-            return new OptimizerConfig(d.kind,
-                    num(m, "learning_rate", d.learningRate), num(m, "momentum", d.momentum),
-                    num(m, "decay_rate", d.decayRate), num(m, "beta1", d.beta1), num(m, "beta2", d.beta2),
-                    num(m, "eps", d.eps));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("OptimizerConfig: malformed number in " + m, e);
+            kind = OptimizerKind.parse(k);
+        } catch (IllegalArgumentException e) {
+            throw MapFields.malformed("kind", "sgd, sgd_momentum, rmsprop or adam", k);
         }
-    }
-
-    private static double num(Map<String, String> m, String key, double def) {
-        String v = m.get(key);
-        return v == null ? def : Double.parseDouble(v);
+        OptimizerConfig d = defaults(kind);
+        return new OptimizerConfig(d.kind,
+                MapFields.real(m, "learning_rate", d.learningRate), MapFields.real(m, "momentum", d.momentum),
+                MapFields.real(m, "decay_rate", d.decayRate), MapFields.real(m, "beta1", d.beta1),
+                MapFields.real(m, "beta2", d.beta2), MapFields.real(m, "eps", d.eps));
     }
 
     @Override
