@@ -188,8 +188,9 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
     /**
      * Writes the checkpoint atomically: to a temporary file in the same directory, forced to disk, then renamed over
      * {@code file} with {@link StandardCopyOption#ATOMIC_MOVE}, so a crash leaves either the old file or the new one.
-     * A NaN or infinite value in any tensor is refused before anything is written, since {@link #load} would refuse
-     * the file.
+     * Temporary files of earlier saves to {@code file} whose writing process is gone (killed mid-write) are deleted
+     * first; those of live writers are left alone ({@link SaveTemps}). A NaN or infinite value in any tensor is refused
+     * before anything is written, since {@link #load} would refuse the file.
      */
     public void save(Path file) throws IOException {
         String bad = firstNonFinite();
@@ -205,7 +206,8 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+        SaveTemps.removeOrphans(abs);
+        Path tmp = SaveTemps.create(abs);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeFully(ch, header);
