@@ -20,14 +20,23 @@ public final class Contracts {
             throw bad(op, arg, "a tensor", "null");
         }
         if (t.backend() != backend) {
-            throw bad(op, arg, "a tensor of backend '" + backend.name() + "' (" + backend.device().name() + ")",
-                    "a tensor of backend '" + t.backend().name() + "' (" + t.backend().device().name()
-                            + "); move it with upload(other.toArray(), shape)");
+            Backend other = t.backend();
+            // two instances of one backend on one device read the same: tell them apart by instance
+            boolean twin = other.name().equals(backend.name()) && other.device().name().equals(backend.device().name());
+            throw bad(op, arg, "a tensor of backend " + describe(backend, twin),
+                    "a tensor of " + (twin ? "another instance of the same backend, " : "backend ")
+                            + describe(other, twin) + "; move it with upload(other.toArray(), shape)");
         }
         if (t.isClosed()) {
             throw new IllegalStateException(op + ": " + arg + " expected an open tensor, got a closed tensor of shape "
                     + t.shape());
         }
+    }
+
+    /** {@code 'cpu' (CPU …)}, with {@code instance @1b6d3586} (its identity hash) when {@code instance}. */
+    private static String describe(Backend b, boolean instance) {
+        return "'" + b.name() + "'" + (instance ? " instance @" + Integer.toHexString(System.identityHashCode(b)) : "")
+                + " (" + b.device().name() + ")";
     }
 
     public static void requireRank(String op, String arg, Tensor t, int rank, Backend backend) {
