@@ -172,7 +172,7 @@ public final class BenchCommand extends CommandBase {
             parsed.add(parseShape(s));
         }
         if (csv != null) {
-            Files2.requireWritableFile(csv, "--csv");
+            Files2.requireWritableFile(csv, "--csv", "the timings");
         }
         PrintWriter out = out();
 
@@ -520,6 +520,6 @@ public final class BenchCommand extends CommandBase {
                     r.measured() ? Csv.num(r.fwdBwdGbps() / copyGbps) : "",
                     r.note() == null ? "" : r.note()));
         }
-        Files2.write(csv, b.toString(), "--csv");
+        Files2.write(csv, b.toString(), "--csv", "the timings");
     }
 }

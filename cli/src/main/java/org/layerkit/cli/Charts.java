@@ -4,6 +4,8 @@ import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import javax.imageio.ImageIO;
@@ -58,9 +60,11 @@ final class Charts {
         c.getStyler().setMarkerSize(3);
     }
 
-    /** Renders the charts one below the other into a single PNG at {@code file}. */
-    static void savePng(Path file, List<XYChart> charts) {
-        Files2.requireWritableFile(file, "plot");
+    /**
+     * Renders the charts one below the other into a single PNG at {@code file}; a failure is a {@link CliException}
+     * naming {@code option} and the operating system's reason.
+     */
+    static void savePng(Path file, List<XYChart> charts, String option) {
         int height = 0;
         int width = 0;
         BufferedImage[] parts = new BufferedImage[charts.size()];
@@ -82,12 +86,17 @@ final class Charts {
         } finally {
             g.dispose();
         }
-        try {
-            if (!ImageIO.write(all, "png", file.toFile())) {
-                throw new CliException("cannot write " + file + ": no PNG writer in this Java runtime");
+        // our own stream, so that an unwritable path is an IOException with its reason here; ImageIO.write(File)
+        // prints the FileNotFoundException's stack trace itself and throws "Can't create an ImageOutputStream!".
+        // No cache file: ImageIO would otherwise put one in java.io.tmpdir.
+        ImageIO.setUseCache(false);
+        try (OutputStream os = Files.newOutputStream(file)) {
+            if (!ImageIO.write(all, "png", os)) {
+                throw new CliException(option + ": cannot write the plot to " + file
+                        + ": no PNG writer in this Java runtime");
             }
         } catch (IOException e) {
-            throw new CliException("cannot write " + file + ": " + Files2.describe(e), e);
+            throw Files2.cannotWrite(option, "the plot", file, e);
         }
     }
 }

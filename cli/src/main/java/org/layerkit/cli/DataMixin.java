@@ -14,27 +14,39 @@ public final class DataMixin {
     Path dataDir;
 
     @Option(names = "--val-size", paramLabel = "N",
-            description = "Training examples held out for validation (default: 5000 for the IDX data sets, 1000 "
-                    + "for CIFAR-10; a tenth of a small training set).")
+            description = "The last N training examples are held out for validation (default: 5000 for the IDX data "
+                    + "sets, 1000 for CIFAR-10; a tenth of a small training set). 0: no validation split, so no "
+                    + "selection of the best epoch: training keeps the last epoch's parameters.")
     Integer valSize;
 
     @Option(names = "--train-size", paramLabel = "N",
-            description = "Train on only the first N training examples (default: all).")
-    int trainSize;
+            description = "Train on only the first N training examples left after the validation split, N >= 2 "
+                    + "(default: all of them).")
+    Integer trainSize;
 
-    /** Throws the usage error {@code usage} makes of a message when a size is negative. */
+    /** Throws the usage error {@code usage} makes of a message when a size is out of range. */
     void validate(java.util.function.Function<String, ? extends RuntimeException> usage) {
-        if (trainSize < 0) {
-            throw usage.apply("--train-size must be at least 0, got " + trainSize);
+        if (trainSize != null && trainSize < 2) {
+            throw usage.apply("--train-size must be at least 2 (a training batch needs two examples), got "
+                    + trainSize + "; leave the option out to train on all the training examples");
         }
         if (valSize != null && valSize < 0) {
             throw usage.apply("--val-size must be at least 0, got " + valSize);
         }
     }
 
-    /** Loads the data set, {@code fallback} standing in for an absent {@code --dataset}. */
-    DataSets.Loaded load(String fallback, int defaultTrainSize) {
+    /**
+     * Loads the data set, {@code fallback} standing in for an absent {@code --dataset} and {@code defaultTrainSize}
+     * (0: all) for an absent {@code --train-size}; {@code needTrain} false when only the test split is used.
+     */
+    DataSets.Loaded load(String fallback, int defaultTrainSize, boolean needTrain) {
         String name = dataset != null ? dataset : fallback;
-        return DataSets.load(name, dataDir, valSize, trainSize > 0 ? trainSize : defaultTrainSize);
+        DataSets.Sizes sizes = new DataSets.Sizes(valSize, valSize == null ? null : "--val-size " + valSize,
+                trainSize != null ? trainSize : defaultTrainSize, trainSize != null, needTrain);
+        return DataSets.load(name, dataDir, sizes);
+    }
+
+    DataSets.Loaded load(String fallback, int defaultTrainSize) {
+        return load(fallback, defaultTrainSize, true);
     }
 }

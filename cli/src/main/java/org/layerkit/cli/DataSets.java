@@ -100,11 +100,35 @@ final class DataSets {
     }
 
     /**
+     * How to cut a data set's training files into training and validation splits.
+     *
+     * @param valSize        the validation size asked for, or null for the data set's usual one
+     * @param valSource      what asked for it, for messages: {@code --val-size 5000}, or the model file's metadata
+     * @param valIfItFits    true when {@code valSize} is only a preference (a setting read from a model for a split
+     *                       that does not depend on it): where it does not fit, the usual size is used instead
+     * @param trainSize      keep only the first this many training examples (0: all)
+     * @param trainSizeGiven whether {@code trainSize} was given by the user (then it must fit; a default is clamped)
+     * @param needTrain      whether the training split is used (at least 2 examples needed); false when only the
+     *                       test split is, which then works with no training examples at all
+     */
+    record Sizes(Integer valSize, String valSource, boolean valIfItFits, int trainSize, boolean trainSizeGiven,
+                 boolean needTrain) {
+        Sizes(Integer valSize, String valSource, int trainSize, boolean trainSizeGiven, boolean needTrain) {
+            this(valSize, valSource, false, trainSize, trainSizeGiven, needTrain);
+        }
+    }
+
+    /**
      * Loads {@code dataset} (a name or a directory) from {@code dataDir} (null: the default directory of the named
      * data set). {@code valSize} null picks the data set's usual validation split, shrunk to a tenth of a small
      * training set; {@code trainSize} &gt; 0 keeps only that many training examples.
      */
     static Loaded load(String dataset, Path dataDir, Integer valSize, int trainSize) {
+        return load(dataset, dataDir, new Sizes(valSize, "--val-size " + valSize, trainSize, false, true));
+    }
+
+    /** Loads {@code dataset} from {@code dataDir} and cuts it as {@code sizes} says. */
+    static Loaded load(String dataset, Path dataDir, Sizes sizes) {
         Kind kind = Kind.byName(dataset);
         Path dir;
         Format format;
@@ -145,18 +169,40 @@ final class DataSets {
         } catch (DatasetException e) {
             throw missing(kind, title, dir, e);
         }
+        List<String> names = kind != null ? kind.classNames : guessNames(dir, format);
+        String id = kind != null ? kind.id : dir.toString();
         int n = train.size();
-        int val = valSize != null ? valSize : defaultValidation(format, n);
-        if (val < 0 || val >= n) {
-            throw new CliException("--val-size " + val + ": expected 0.." + (n - 1) + " for the " + n
-                    + " training examples of " + title);
+        if (sizes.needTrain() && n < 2) {
+            throw new CliException((kind != null ? title : "the data set") + " in " + dir
+                    + (n == 0 ? " is empty: its training files hold no examples" : " has only 1 training example")
+                    + "; training needs at least 2");
+        }
+        if (n == 0) {
+            // only the test split is wanted: empty training and validation splits
+            return new Loaded(id, title, dir, new DatasetSplits(train, train, test), names);
+        }
+        // validation takes at most what leaves the training split its minimum (2 to train on, else 1)
+        int maxVal = sizes.needTrain() ? n - 2 : n - 1;
+        Integer asked = sizes.valSize();
+        if (asked != null && asked > maxVal && sizes.valIfItFits()) {
+            asked = null; // a preference that does not apply to this data
+        }
+        int val = asked != null ? asked : Math.min(defaultValidation(format, n), maxVal);
+        if (val < 0 || val > maxVal) {
+            throw new CliException(sizes.valSource() + ": expected 0.." + maxVal + " for the " + n
+                    + " training examples of " + title + (sizes.needTrain() ? " (at least 2 must remain to train on)"
+                    : ""));
         }
         DatasetSplits splits = DatasetSplits.of(train, test, val);
-        if (trainSize > 0) {
-            splits = splits.withTrainSize(trainSize);
+        int left = splits.train().size();
+        if (sizes.trainSizeGiven() && sizes.trainSize() > left) {
+            throw new CliException("--train-size " + sizes.trainSize() + ": only " + left + " training examples of "
+                    + title + " remain after the " + val + " held out for validation");
         }
-        List<String> names = kind != null ? kind.classNames : guessNames(dir, format);
-        return new Loaded(kind != null ? kind.id : dir.toString(), title, dir, splits, names);
+        if (sizes.trainSize() > 0) {
+            splits = splits.withTrainSize(sizes.trainSize());
+        }
+        return new Loaded(id, title, dir, splits, names);
     }
 
     /** The usual validation size (Fashion-MNIST 5000, CIFAR-10 1000), a tenth of small training sets. */

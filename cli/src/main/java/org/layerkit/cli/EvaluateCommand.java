@@ -10,6 +10,7 @@ import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.checkpoint.Checkpoint;
+import org.layerkit.models.checkpoint.CheckpointException;
 import org.layerkit.models.data.Dataset;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -59,11 +60,14 @@ public final class EvaluateCommand extends CommandBase {
         try {
             checkpoint = Checkpoint.load(model);
         } catch (IOException e) {
-            throw new CliException("--model " + model + ": " + e.getMessage(), e);
+            // a CheckpointException's message starts with the file
+            throw new CliException("--model " + (e instanceof CheckpointException ? "" : model + ": ")
+                    + e.getMessage(), e);
         }
         Map<String, String> meta = checkpoint.metadata();
         // the data set the model was trained on, unless the user says otherwise
-        if (data.dataset == null && data.dataDir == null) {
+        boolean dataFromModel = data.dataset == null && data.dataDir == null;
+        if (dataFromModel) {
             String recorded = meta.get("cli.dataset");
             if (recorded != null && DataSets.Kind.byName(recorded) != null && meta.containsKey("cli.data_dir")) {
                 data.dataset = recorded;
@@ -72,12 +76,23 @@ public final class EvaluateCommand extends CommandBase {
                 data.dataset = recorded;
             }
         }
-        if (data.valSize == null && meta.containsKey("cli.val_size")) {
-            data.valSize = Integer.parseInt(meta.get("cli.val_size"));
+        // the validation split the model was trained with applies to the same data only, and must fit it: for
+        // --split val or train it decides the split, so it must fit; for the test split it does not matter
+        boolean testOnly = split.equals("test");
+        DataSets.Sizes sizes;
+        Integer recordedVal = dataFromModel && data.valSize == null ? recordedValSize(meta) : null;
+        if (recordedVal != null) {
+            sizes = new DataSets.Sizes(recordedVal, "the validation size " + recordedVal + " recorded in " + model
+                    + " (metadata cli.val_size; give --val-size to choose another)", testOnly,
+                    data.trainSize != null ? data.trainSize : 0, data.trainSize != null, false);
+        } else {
+            sizes = new DataSets.Sizes(data.valSize, "--val-size " + data.valSize,
+                    data.trainSize != null ? data.trainSize : 0, data.trainSize != null, false);
         }
         PrintWriter out = out();
         try (Backend backend = backendMixin.open()) {
-            DataSets.Loaded loaded = data.load(DataSets.Kind.FASHION_MNIST.id, 0);
+            DataSets.Loaded loaded = DataSets.load(data.dataset != null ? data.dataset : DataSets.Kind.FASHION_MNIST.id,
+                    data.dataDir, sizes);
             Dataset d = switch (split) {
                 case "train" -> loaded.splits().train();
                 case "val" -> loaded.splits().validation();
@@ -123,6 +138,24 @@ public final class EvaluateCommand extends CommandBase {
             printConfusion(out, confusion, loaded);
         }
         return 0;
+    }
+
+    /** {@code cli.val_size} from the model's metadata, or null; a malformed value names the file, section and field. */
+    private Integer recordedValSize(Map<String, String> meta) {
+        String v = meta.get("cli.val_size");
+        if (v == null) {
+            return null;
+        }
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new CliException("--model " + model + ": section META, field 'cli.val_size': expected an integer >= 0, "
+                + "got '" + v + "'; give --val-size to choose the validation split");
     }
 
     /** Rows are true classes, columns predictions; recall per row, precision per column. */

@@ -18,6 +18,7 @@ import org.layerkit.models.train.EpochEvent;
 import org.layerkit.models.train.LossPoint;
 import org.layerkit.models.train.Solver;
 import org.layerkit.models.train.SolverConfig;
+import org.layerkit.models.train.TrainingDivergedException;
 import org.layerkit.models.train.TrainingHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -75,6 +76,9 @@ public final class ExperimentCommand extends CommandBase {
 
     @Mixin
     DataMixin data = new DataMixin();
+
+    @Mixin
+    DivergenceMixin divergence = new DivergenceMixin();
 
     @Option(names = "--out", paramLabel = "DIR",
             description = "Directory for the plots and CSVs (default: results/experiment-<name>).")
@@ -136,6 +140,7 @@ public final class ExperimentCommand extends CommandBase {
             throw usage("unknown experiment '" + experiment + "': expected batchnorm, batch-size or dropout");
         }
         validate(kind);
+        divergence.validate(this::usage);
         Path dir = Files2.requireDirectory(outDir != null ? outDir : Path.of("results", "experiment-" + kind.id),
                 "--out");
         PrintWriter out = out();
@@ -149,6 +154,13 @@ public final class ExperimentCommand extends CommandBase {
                         splits.standardizer());
             }
             List<Run> runs = runs(kind, splits);
+            for (Run run : runs) {
+                if (run.solver().batchSize() > splits.train().size()) {
+                    throw new CliException("run " + run.name() + ": batch size " + run.solver().batchSize()
+                            + " is larger than the " + splits.train().size() + " training examples; give a larger "
+                            + "--train-size or smaller batches");
+                }
+            }
             out.printf(Locale.ROOT, "experiment %s: %d runs on %s; %d train / %d val examples of %s%n", kind.id,
                     runs.size(), backend.name() + " (" + backend.device().name() + ")", splits.train().size(),
                     splits.validation().size(), loaded.title());
@@ -162,8 +174,13 @@ public final class ExperimentCommand extends CommandBase {
                 try (FullyConnectedNet net = new FullyConnectedNet(backend, run.net());
                      Optimizer opt = run.optimizer().create(net.parameters())) {
                     Progress progress = new Progress(out, progressStyle, 10_000_000_000L);
-                    TrainingHistory h = new Solver(net, opt, splits, run.solver())
-                            .addListener(new ProgressListener(progress, "  " + run.name() + ": ")).train();
+                    TrainingHistory h;
+                    try {
+                        h = new Solver(net, opt, splits, run.solver())
+                                .addListener(new ProgressListener(progress, "  " + run.name() + ": ")).train();
+                    } catch (TrainingDivergedException e) {
+                        throw DivergenceMixin.diverged(e, "run " + run.name() + ": ", null);
+                    }
                     results.add(new Result(run, h, (System.nanoTime() - start) / 1e9));
                 }
             }
@@ -172,7 +189,7 @@ public final class ExperimentCommand extends CommandBase {
             Path accCsv = dir.resolve(kind.id + "-accuracy.csv");
             Path png = dir.resolve(kind.id + ".png");
             writeCsvs(results, lossCsv, accCsv);
-            Charts.savePng(png, charts(kind, results));
+            Charts.savePng(png, charts(kind, results), "--out");
             out.println("wrote " + png);
             out.println("wrote " + lossCsv);
             out.println("wrote " + accCsv);
@@ -220,7 +237,8 @@ public final class ExperimentCommand extends CommandBase {
         int batch = batchSize != null ? batchSize : drop ? 100 : 50;
         FullyConnectedNetConfig.Builder base = FullyConnectedNetConfig.builder(d, k).hidden(widths).weightScale(scale)
                 .seed(seed);
-        SolverConfig.Builder solver = SolverConfig.builder().epochs(e).batchSize(batch).seed(seed).restoreBest(false);
+        SolverConfig.Builder solver = divergence.apply(SolverConfig.builder().epochs(e).batchSize(batch).seed(seed)
+                .restoreBest(false));
         List<Run> runs = new ArrayList<>();
         switch (kind) {
             case BATCHNORM -> {
@@ -254,11 +272,16 @@ public final class ExperimentCommand extends CommandBase {
         for (Result r : results) {
             List<EpochEvent> ep = r.history().epochs();
             EpochEvent last = ep.get(ep.size() - 1);
-            out.printf(Locale.ROOT, "%-18s %10.4f %10.4f %10.4f %10.4f %9s%n", r.run().name(), last.meanLoss(),
-                    last.trainAccuracy(), last.valAccuracy(), r.history().bestValAccuracy(),
+            out.printf(Locale.ROOT, "%-18s %10.4f %10.4f %10s %10s %9s%n", r.run().name(), last.meanLoss(),
+                    last.trainAccuracy(), accuracy(last.valAccuracy()), accuracy(r.history().bestValAccuracy()),
                     Progress.duration(r.seconds()));
         }
         out.println();
+    }
+
+    /** An accuracy to 4 places, "-" where there is none (no validation split). */
+    private static String accuracy(double a) {
+        return Double.isNaN(a) ? "-" : String.format(Locale.ROOT, "%.4f", a);
     }
 
     private static void writeCsvs(List<Result> results, Path lossCsv, Path accCsv) {
@@ -275,8 +298,8 @@ public final class ExperimentCommand extends CommandBase {
                         Csv.num(e.trainAccuracy()), Csv.num(e.valAccuracy()), Csv.num(e.seconds())));
             }
         }
-        Files2.write(lossCsv, loss.toString(), "--out");
-        Files2.write(accCsv, acc.toString(), "--out");
+        Files2.write(lossCsv, loss.toString(), "--out", "the losses");
+        Files2.write(accCsv, acc.toString(), "--out", "the accuracies");
     }
 
     /** The notebook's figures: loss per iteration (batchnorm only), train and val accuracy per epoch. */

@@ -43,9 +43,11 @@ final class ProgressListener implements TrainingListener {
     @Override
     public void onEpoch(EpochEvent e) {
         double exPerS = e.seconds() > 0 ? (double) perEpoch * batchSize / e.seconds() : Double.NaN;
+        // no validation split (--val-size 0): no validation column rather than "NaN"
+        String val = Double.isNaN(e.valAccuracy()) ? "" : String.format(Locale.ROOT, "  val acc %.4f", e.valAccuracy());
         progress.endEpoch(String.format(Locale.ROOT,
-                "%sepoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.3g  %.1f s (%.0f ex/s)%s", prefix,
-                e.epoch(), epochs, e.meanLoss(), e.trainAccuracy(), e.valAccuracy(), e.learningRate(), e.seconds(),
+                "%sepoch %d/%d  loss %.4f  train acc %.4f%s  lr %.3g  %.1f s (%.0f ex/s)%s", prefix,
+                e.epoch(), epochs, e.meanLoss(), e.trainAccuracy(), val, e.learningRate(), e.seconds(),
                 exPerS, e.improved() ? "  *" : ""));
     }
 }

@@ -15,6 +15,7 @@ import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
 import org.layerkit.models.checkpoint.Checkpoint;
+import org.layerkit.models.checkpoint.CheckpointException;
 import org.layerkit.models.data.DatasetSplits;
 import org.layerkit.models.layers.WeightInit;
 import org.layerkit.models.optim.Optimizer;
@@ -24,6 +25,7 @@ import org.layerkit.models.train.EpochEvent;
 import org.layerkit.models.train.LossPoint;
 import org.layerkit.models.train.Solver;
 import org.layerkit.models.train.SolverConfig;
+import org.layerkit.models.train.TrainingDivergedException;
 import org.layerkit.models.train.TrainingHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,6 +47,9 @@ public final class TrainCommand extends CommandBase {
 
     @Mixin
     DataMixin data = new DataMixin();
+
+    @Mixin
+    DivergenceMixin divergence = new DivergenceMixin();
 
     @Option(names = "--hidden", paramLabel = "WIDTHS", split = ",", defaultValue = "256,128,100",
             description = "Hidden layer widths (default: ${DEFAULT-VALUE}).")
@@ -82,7 +87,8 @@ public final class TrainCommand extends CommandBase {
     int epochs;
 
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "128",
-            description = "Examples per minibatch (default: ${DEFAULT-VALUE}).")
+            description = "Examples per minibatch, 2 to the size of the training split; each epoch takes "
+                    + "floor(N/batch) full batches (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "1",
@@ -116,13 +122,13 @@ public final class TrainCommand extends CommandBase {
         validate();
         // fail on an unwritable output before an hour of training, not after
         if (save != null) {
-            Files2.requireWritableFile(save, "--save");
+            Files2.requireReplaceableFile(save, "--save", "the model");
         }
         if (metricsCsv != null) {
-            Files2.requireWritableFile(metricsCsv, "--metrics-csv");
+            Files2.requireWritableFile(metricsCsv, "--metrics-csv", "the metrics");
         }
         if (plot != null) {
-            Files2.requireWritableFile(plot, "--plot");
+            Files2.requireWritableFile(plot, "--plot", "the plot");
         }
         PrintWriter out = out();
         try (Backend backend = backendMixin.open()) {
@@ -130,13 +136,18 @@ public final class TrainCommand extends CommandBase {
             // the standardizer (fitted on the training split) travels with the splits into the checkpoint's STDZ
             // section, so that the saved model applies to raw data
             DatasetSplits splits = noStandardize ? loaded.splits() : loaded.splits().standardized();
+            int trainN = splits.train().size();
+            if (batchSize > trainN) {
+                throw new CliException("--batch-size " + batchSize + " is larger than the " + trainN
+                        + " training examples of " + loaded.title() + ": give --batch-size " + trainN + " or less");
+            }
             FullyConnectedNetConfig netConfig = netConfig(splits);
             OptimizerConfig optConfig = OptimizerConfig.defaults(optimizer);
             if (lr != null) {
                 optConfig = optConfig.withLearningRate(lr);
             }
-            SolverConfig solverConfig = SolverConfig.builder().epochs(epochs).batchSize(batchSize)
-                    .learningRateDecay(lrDecay).seed(seed).lossEvery(lossEvery).build();
+            SolverConfig solverConfig = divergence.apply(SolverConfig.builder().epochs(epochs).batchSize(batchSize)
+                    .learningRateDecay(lrDecay).seed(seed).lossEvery(lossEvery)).build();
             out.println("data:    " + loaded.describe() + (splits.standardizer() == null ? "" : ", standardized"));
             out.println("net:     " + netConfig);
             out.println("train:   " + optConfig + ", lr decay " + lrDecay + " per epoch, " + epochs + " epochs of "
@@ -148,25 +159,36 @@ public final class TrainCommand extends CommandBase {
             try (FullyConnectedNet net = new FullyConnectedNet(backend, netConfig);
                  Optimizer opt = optConfig.create(net.parameters())) {
                 Progress progress = new Progress(out, progressStyle, 10_000_000_000L);
-                TrainingHistory history = new Solver(net, opt, splits, solverConfig)
-                        .addListener(new ProgressListener(progress, "")).train();
+                TrainingHistory history;
+                try {
+                    history = new Solver(net, opt, splits, solverConfig)
+                            .addListener(new ProgressListener(progress, "")).train();
+                } catch (TrainingDivergedException e) {
+                    throw DivergenceMixin.diverged(e, "", save);
+                }
                 double seconds = (System.nanoTime() - start) / 1e9;
                 // the Solver restored the parameters of the best validation epoch: report those
                 double trainAcc = net.accuracy(splits.train(), 1000);
                 double valAcc = net.accuracy(splits.validation(), 1000);
                 double testAcc = net.accuracy(splits.test(), 1000);
-                out.printf(Locale.ROOT, "final:   train acc %.4f  val acc %.4f  test acc %.4f  (parameters of epoch "
-                                + "%d, the best on validation)%n", trainAcc, valAcc, testAcc,
-                        history.bestEpoch() == 0 ? epochs : history.bestEpoch());
+                // with no validation split there is nothing to select by: the last epoch's parameters stay
+                String which = history.bestEpoch() > 0
+                        ? "parameters of epoch " + history.bestEpoch() + ", the best on validation"
+                        : "parameters of the last epoch, " + epochs + ": no validation split to choose the best by";
+                out.printf(Locale.ROOT, "final:   train acc %.4f%s%s  (%s)%n", trainAcc,
+                        Double.isNaN(valAcc) ? "" : String.format(Locale.ROOT, "  val acc %.4f", valAcc),
+                        Double.isNaN(testAcc) ? "  no test examples"
+                                : String.format(Locale.ROOT, "  test acc %.4f", testAcc), which);
                 out.printf(Locale.ROOT, "         %s for %d epochs on %s (%s)%n", Progress.duration(seconds), epochs,
                         backend.name(), backend.device().name());
                 if (save != null) {
                     Map<String, String> meta = metadata(loaded, backend, history, trainAcc, valAcc, testAcc);
                     try {
                         Checkpoint.of(net, null, splits.standardizer(), meta).save(save);
+                    } catch (CheckpointException e) {
+                        throw new CliException("--save: " + e.getMessage(), e);
                     } catch (IOException e) {
-                        throw new CliException("--save " + save + ": cannot write the model: "
-                                + Files2.describe(e), e);
+                        throw Files2.cannotWrite("--save", "the model", save, e);
                     }
                     out.println("saved model to " + save.toAbsolutePath().normalize());
                 }
@@ -185,6 +207,7 @@ public final class TrainCommand extends CommandBase {
 
     private void validate() {
         data.validate(this::usage);
+        divergence.validate(this::usage);
         for (int h : hidden) {
             if (h < 1) {
                 throw usage("--hidden: every width must be at least 1, got " + hidden);
@@ -233,8 +256,12 @@ public final class TrainCommand extends CommandBase {
         m.put("cli.val_size", Integer.toString(loaded.splits().validation().size()));
         m.put("cli.best_epoch", Integer.toString(h.bestEpoch()));
         m.put("cli.train_accuracy", Double.toString(trainAcc));
-        m.put("cli.val_accuracy", Double.toString(valAcc));
-        m.put("cli.test_accuracy", Double.toString(testAcc));
+        if (!Double.isNaN(valAcc)) {
+            m.put("cli.val_accuracy", Double.toString(valAcc));
+        }
+        if (!Double.isNaN(testAcc)) {
+            m.put("cli.test_accuracy", Double.toString(testAcc));
+        }
         m.put("cli.backend", backend.name() + " on " + backend.device().name());
         m.put("cli.created", Instant.now().toString());
         m.put("cli.version", VersionProvider.version());
@@ -248,7 +275,7 @@ public final class TrainCommand extends CommandBase {
             b.append(Csv.row(e.epoch(), Csv.num(e.meanLoss()), Csv.num(e.trainAccuracy()), Csv.num(e.valAccuracy()),
                     Csv.num(e.learningRate()), Csv.num(e.seconds()), e.improved()));
         }
-        Files2.write(metricsCsv, b.toString(), "--metrics-csv");
+        Files2.write(metricsCsv, b.toString(), "--metrics-csv", "the metrics");
     }
 
     private void writePlot(TrainingHistory h, String title) {
@@ -258,9 +285,11 @@ public final class TrainCommand extends CommandBase {
         double[] epochX = h.epochs().stream().mapToDouble(EpochEvent::epoch).toArray();
         XYChart acc = Charts.chart("Accuracy", "epoch", "accuracy");
         Charts.line(acc, "train", epochX, h.trainAccuracies(), true);
-        Charts.line(acc, "val", epochX, h.valAccuracies(), true);
+        if (h.epochs().stream().anyMatch(e -> !Double.isNaN(e.valAccuracy()))) {
+            Charts.line(acc, "val", epochX, h.valAccuracies(), true);
+        }
         List<XYChart> charts = new ArrayList<>(List.of(loss, acc));
-        Charts.savePng(plot, charts);
+        Charts.savePng(plot, charts, "--plot");
     }
 
     /** {@code batch}, {@code layer}, {@code none} for picocli. */
