@@ -17,9 +17,9 @@
 # Usage: bench/compare.sh [--repeats N] [--baseline REV] [--net [EPOCHS]] [--loops] [--out DIR]
 # Needs: JDK 17, Maven (offline is fine once dependencies are in ~/.m2), /usr/bin/python3 with python3-torch.
 # Builds only cpu-backend (mvn -o install -pl cpu-backend -DskipTests) when its classes are missing; --net uses the
-# models jar installed in ~/.m2. OPENBLAS_CORETYPE is exported as SkylakeX on AVX-512 CPUs when unset: Debian 12's
-# OpenBLAS does not know newer Intel models and would run its generic kernels, for layerkit and PyTorch alike
-# (see docs/benchmarks.md); set OPENBLAS_CORETYPE yourself to override.
+# models jar installed in ~/.m2. When OPENBLAS_CORETYPE is unset it is exported as the launcher does
+# (scripts/openblas-coretype.sh: only on Intel models that Debian 12's OpenBLAS sends to its generic kernels), for
+# layerkit and PyTorch alike (see docs/benchmarks.md); set OPENBLAS_CORETYPE yourself to override.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,8 +43,10 @@ out=${out:-$(mktemp -d "${TMPDIR:-/tmp}/layerkit-compare.XXXXXX")}
 mkdir -p "$out"
 py=/usr/bin/python3
 
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q -m1 -w avx512f /proc/cpuinfo 2>/dev/null; then
-  export OPENBLAS_CORETYPE=SkylakeX
+# the launcher's OpenBLAS core type (scripts/openblas-coretype.sh), for layerkit and PyTorch alike
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  coretype=$("$root/scripts/openblas-coretype.sh" 2>/dev/null || true)
+  [ -n "$coretype" ] && export OPENBLAS_CORETYPE="$coretype"
 fi
 
 cd "$root"

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds a self-contained bundle that checks and times the OpenCL backend on a Linux x86-64 machine with an NVIDIA
 # driver but no Java: a jlinked Java 17 runtime, the layerkit jars (api, cpu-backend, opencl-backend, conformance,
-# models) with their runtime dependencies (JOCL, the JUnit API bits the kit's runner links against), the ICD loader
-# libOpenCL.so.1 for machines without one, and two scripts:
+# models, tools) with their runtime dependencies (JOCL, the JUnit API bits the kit's runner links against), the ICD
+# loader libOpenCL.so.1 for machines without one, and two scripts:
 #   java.sh CLASS ARGS...  registers the NVIDIA ICD if needed, points JOCL at an ICD loader and runs a main class
 #                          on the bundle's runtime and jars (e.g. org.layerkit.models.examples.FashionMnistTraining);
-#   run.sh ARGS...         java.sh org.layerkit.opencl.tools.GpuCheck ARGS: the conformance kit on the GPU, then
+#   run.sh ARGS...         java.sh org.layerkit.tools.GpuCheck ARGS: the conformance kit on the GPU, then
 #                          timings of the layer kernels against the device's copy bandwidth, and of GEMM.
 #
 # Usage: bench/gpu-bundle.sh [OUT_DIR]      (default dist/gpu-bundle; also writes OUT_DIR.tar.gz)
-# Needs: JDK 17 with jmods (JAVA_HOME or the javac on PATH), Maven, and api/conformance/cpu-backend installed in
-#        the local Maven repository (mvn -DskipTests install -pl opencl-backend -am does that).
+# Needs: JDK 17 with jmods (JAVA_HOME or the javac on PATH), Maven (it builds the modules in this checkout; nothing
+#        is installed into the local Maven repository).
 # Env:   MVN_ARGS (default "-q"; add -o to stay offline)
 #
 # The bundle uses the module jars rather than cli/target/layerkit.jar: the CLI's shaded jar also carries the chart
@@ -35,23 +35,19 @@ case "$version" in
   *) echo "gpu-bundle: expected a JDK 17, got $version" >&2; exit 1 ;;
 esac
 
-echo "gpu-bundle: building opencl-backend and models" >&2
-# shellcheck disable=SC2086
-mvn $mvn_args -f "$root/opencl-backend/pom.xml" -DskipTests package
-# shellcheck disable=SC2086
-mvn $mvn_args -f "$root/models/pom.xml" -DskipTests package
-
 rm -rf "$out"
 mkdir -p "$out/lib" "$out/native"
-for m in opencl-backend models; do
+echo "gpu-bundle: building tools and models (and the modules they need)" >&2
+# one reactor build: every module tools and models need is packaged, and each copies its run-time dependencies
+# (the sibling modules' jars among them, JOCL, netlib, the JUnit API the kit's runner links against; no test-scoped
+# JUnit engine: the bundle runs the kit through its plain runner) into lib/
+# shellcheck disable=SC2086
+mvn $mvn_args -f "$root/pom.xml" -pl tools,models -am -DskipTests package dependency:copy-dependencies \
+  -DincludeScope=runtime -DoutputDirectory="$out/lib"
+# tools and models themselves, which no other module depends on
+for m in tools models; do
   cp "$(ls "$root/$m"/target/layerkit-"$m"-*.jar | grep -v -- '-sources\|-javadoc' | head -1)" "$out/lib/"
 done
-# every dependency of the module, including the test-scoped cpu-backend, minus the JUnit engine (the bundle runs
-# the kit through its plain runner, not through JUnit)
-# shellcheck disable=SC2086
-mvn $mvn_args -f "$root/opencl-backend/pom.xml" dependency:copy-dependencies -DincludeScope=test \
-  -DexcludeArtifactIds=junit-jupiter,junit-jupiter-engine,junit-jupiter-params,junit-platform-engine \
-  -DoutputDirectory="$out/lib"
 
 echo "gpu-bundle: jlink runtime from $JAVA_HOME" >&2
 # jdk.incubator.vector: the cpu backend's Vector API kernels (java.sh adds the module), for CPU timings on the GPU host
@@ -74,7 +70,7 @@ cat > "$out/run.sh" <<'RUN'
 #                 [--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance] [--no-timing]
 #                 [--fuse-columns auto|on|off] [--rows-per-item auto|N] [--group-size auto|N] [--option K=V]...
 # Exit status: 0 all cases passed, 1 a case failed, 2 no OpenCL device or bad usage.
-exec "$(cd "$(dirname "$0")" && pwd)/java.sh" org.layerkit.opencl.tools.GpuCheck "$@"
+exec "$(cd "$(dirname "$0")" && pwd)/java.sh" org.layerkit.tools.GpuCheck "$@"
 RUN
 chmod +x "$out/run.sh"
 

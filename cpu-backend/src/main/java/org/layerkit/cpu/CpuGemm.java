@@ -73,15 +73,17 @@ final class CpuGemm {
                 String lib = nativeLibraryName();
                 d = lib + " via JNI";
                 String coreType = System.getenv("OPENBLAS_CORETYPE");
+                String toSet = lib.equals("OpenBLAS") ? coreTypeToSet(firstCpuInfoBlock()) : null;
                 if (coreType != null && !coreType.isBlank() && lib.equals("OpenBLAS")) {
                     d += " (OPENBLAS_CORETYPE=" + coreType.trim() + ")";
-                } else if (lib.equals("OpenBLAS") && likelyUnknownToOpenBlas()) {
-                    d += " (generic kernels likely on this CPU: set OPENBLAS_CORETYPE=SkylakeX)";
+                } else if (toSet != null) {
+                    d += " (generic Prescott kernels likely on this CPU: set OPENBLAS_CORETYPE=" + toSet + ")";
                     System.getLogger(CpuGemm.class.getName()).log(System.Logger.Level.WARNING,
-                            "cpu backend: this AVX-512 CPU is newer than the OpenBLAS tables of Debian 12 (0.3.21), "
-                                    + "which then fall back to generic 'Prescott' kernels, about 4x slower "
-                                    + "(OPENBLAS_VERBOSE=2 prints the core chosen); export OPENBLAS_CORETYPE=SkylakeX "
-                                    + "before starting Java");
+                            "cpu backend: OpenBLAS 0.3.21 (Debian 12) identifies this Intel CPU by a model number it "
+                                    + "does not list and falls back to its generic 'Prescott' kernels, 3-4x slower "
+                                    + "(OPENBLAS_VERBOSE=2 prints the core chosen; fixed in OpenBLAS 0.3.25); export "
+                                    + "OPENBLAS_CORETYPE=" + toSet + " before starting Java, as the layerkit launcher "
+                                    + "does");
                 }
             } else {
                 d = "pure Java (" + impl + "; native BLAS not loaded)";
@@ -92,31 +94,62 @@ final class CpuGemm {
     }
 
     /**
-     * Whether this is an Intel AVX-512 CPU of a model that OpenBLAS 0.3.21 (Debian 12) does not list — family 6,
-     * model ≥ 0xA0, e.g. Emerald Rapids (207) — with OPENBLAS_CORETYPE unset. Such CPUs get OpenBLAS's generic
-     * Prescott kernels: measured 31 GFLOP/s against 125 with OPENBLAS_CORETYPE=SkylakeX for 128×784·784×256.
+     * The {@code OPENBLAS_CORETYPE} to set on the CPU described by {@code cpuinfo} (the first processor's block of
+     * /proc/cpuinfo) when the variable is unset, or null where OpenBLAS's own detection is right. The same rule as
+     * {@code scripts/openblas-coretype.sh}, which the launcher runs (a test keeps the two in step).
+     *
+     * <p>OpenBLAS 0.3.21 (Debian 12) identifies Intel family-6 CPUs by model number; for a model of 0xB0 or above its
+     * switch falls through to the Pentium 4 case and loads the SSE3 "Prescott" kernels (fixed in 0.3.25). Measured
+     * on an Emerald Rapids (model 207): 31 GFLOP/s for 128×784·784×256 against 125 with SkylakeX; on a model-167
+     * VM, Prescott kernels took 3.3× as long for the MLP's GEMMs as the SkylakeX kernels OpenBLAS picks there by
+     * itself, Haswell's 1.4× (docs/benchmarks.md, "OpenBLAS core types at the training shapes"). There the fastest kernel set the CPU can run is named: SkylakeX with the
+     * AVX-512 subsets its kernels use, Haswell with AVX2 and FMA, Sandybridge with AVX. Every other CPU — AMD Zen 4
+     * and 5 included, which 0.3.21 runs on its Cooperlake (= SkylakeX SGEMM) kernels — is left to OpenBLAS.
      */
-    static boolean likelyUnknownToOpenBlas() {
+    static String coreTypeToSet(String cpuinfo) {
+        if (cpuinfo == null || !cpuinfo.contains("GenuineIntel") || field(cpuinfo, "cpu family") != 6
+                || field(cpuinfo, "model") < 0xB0) {
+            return null;
+        }
+        java.util.Set<String> flags = java.util.Set.of(text(cpuinfo, "flags").split("\\s+"));
+        if (flags.containsAll(java.util.List.of("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"))) {
+            return "SkylakeX";
+        }
+        if (flags.containsAll(java.util.List.of("avx2", "fma"))) {
+            return "Haswell";
+        }
+        return flags.contains("avx") ? "Sandybridge" : null;
+    }
+
+    /** The first processor's block of /proc/cpuinfo, or null off Linux. */
+    private static String firstCpuInfoBlock() {
         try {
             String info = Files.readString(Path.of("/proc/cpuinfo"));
             int end = info.indexOf("\n\n");
-            String first = end < 0 ? info : info.substring(0, end);
-            return first.contains("GenuineIntel") && field(first, "cpu family") == 6 && field(first, "model") >= 0xA0
-                    && first.matches("(?s).*flags\\s*:[^\\n]*\\bavx512f\\b.*");
+            return end < 0 ? info : info.substring(0, end);
         } catch (IOException | RuntimeException e) {
-            return false; // not Linux, or unreadable: no hint
+            return null; // not Linux, or unreadable: no hint
         }
     }
 
-    /** The integer value of "name : value" in one /proc/cpuinfo block, −1 when absent. */
+    /** The integer value of "name : value" in one /proc/cpuinfo block, −1 when absent or not a number. */
     private static int field(String block, String name) {
+        try {
+            return Integer.parseInt(text(block, name));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** The text of "name : value" in one /proc/cpuinfo block, "" when absent. */
+    private static String text(String block, String name) {
         for (String line : block.split("\n")) {
             int colon = line.indexOf(':');
             if (colon > 0 && line.substring(0, colon).trim().equals(name)) {
-                return Integer.parseInt(line.substring(colon + 1).trim());
+                return line.substring(colon + 1).trim();
             }
         }
-        return -1;
+        return "";
     }
 
     /** Which native BLAS the process mapped, from /proc/self/maps; "native BLAS" when it cannot tell. */

@@ -19,6 +19,7 @@ final class CpuMemoryPool {
     private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
     private final long capacityFloats;
     private long pooledFloats;
+    private long arraysAllocated;
     private boolean closed;
 
     CpuMemoryPool(long capacityFloats) {
@@ -36,6 +37,7 @@ final class CpuMemoryPool {
                     return a;
                 }
             }
+            arraysAllocated++;
         }
         return new float[length];
     }
@@ -62,6 +64,11 @@ final class CpuMemoryPool {
     /** Floats currently held for reuse. */
     synchronized long pooledFloats() {
         return pooledFloats;
+    }
+
+    /** How many arrays {@link #take} had to allocate because none of that length was pooled. */
+    synchronized long arraysAllocated() {
+        return arraysAllocated;
     }
 
     /** Drops every pooled array and stops pooling. */

@@ -115,7 +115,7 @@ public final class ClBackendProvider implements BackendProvider {
 
     /**
      * Whether {@code gemm=auto} uses CLBlast on this device (when CLBlast loads). A measured choice, to revisit when
-     * new measurements come in ({@code GpuCheck} times both side by side):
+     * new measurements come in ({@code org.layerkit.tools.GpuCheck} times both side by side):
      * on PoCL over two CPU cores CLBlast beat the tiled kernel at every shape timed, about 2× (128×784·784×256:
      * 18–25 against 8–10 GFLOP/s; 1024³: 16 against 8–9; the transposed products of an affine backward 3–4×). On an
      * H100 (2026-11-26) it won or tied at every shape: the Fashion-MNIST net's first layer 128×784·784×256 0.030 ms

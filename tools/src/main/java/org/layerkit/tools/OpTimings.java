@@ -1,4 +1,4 @@
-package org.layerkit.opencl.tools;
+package org.layerkit.tools;
 
 import java.util.ArrayList;
 import java.util.List;
