@@ -77,9 +77,12 @@ public final class NormBounds {
     /** Relative error bound of each statistic's rstd. */
     private final double[] rstdError;
     private final double[] var;
+    /** "" for the kit's bounds, "_WIDE_MEAN" for a kernel that keeps the mean wider than float32. */
+    private final String suffix;
 
     private NormBounds(Layout layout, double[] xhat, double[] mean, double[] var, double[] rstd, double[] meanError,
-                       double[] varError, double[] rstdError) {
+                       double[] varError, double[] rstdError, String suffix) {
+        this.suffix = suffix;
         this.layout = layout;
         this.xhat = xhat;
         this.mean = mean;
@@ -101,6 +104,19 @@ public final class NormBounds {
      * </ul>
      */
     public static NormBounds train(Layout l, double[] x, NormForward f) {
+        return train(l, x, f, false);
+    }
+
+    /**
+     * {@link #train(Layout, double[], NormForward)} for a kernel that keeps each mean wider than float32 (in double,
+     * or as a float head and tail, so that x − μ loses no more than one rounding): E_μ without its U·|μ| term. The
+     * names of its bounds end in _WIDE_MEAN. The kit does not require this; the CPU backend promises it.
+     */
+    public static NormBounds trainWideMean(Layout l, double[] x, NormForward f) {
+        return train(l, x, f, true);
+    }
+
+    private static NormBounds train(Layout l, double[] x, NormForward f, boolean wideMean) {
         int s = l.stats();
         double[] maxDev = new double[s];
         for (int i = 0; i < l.size(); i++) {
@@ -112,12 +128,12 @@ public final class NormBounds {
         double[] ev = new double[s];
         double[] er = new double[s];
         for (int k = 0; k < s; k++) {
-            em[k] = U * Math.abs(f.mean()[k]) + 2 * sum(n) * maxDev[k];
+            em[k] = (wideMean ? 0 : U * Math.abs(f.mean()[k])) + 2 * sum(n) * maxDev[k];
             ev[k] = (sum(n) + gamma(3 + DIV)) * f.var()[k] + em[k] * em[k];
             double denom = 1 / (f.rstd()[k] * f.rstd()[k]); // σ² + ε
             er[k] = 0.5 * (ev[k] + U * denom) / denom + (SQRT + DIV) * U;
         }
-        return new NormBounds(l, f.xhat(), f.mean(), f.var(), f.rstd(), em, ev, er);
+        return new NormBounds(l, f.xhat(), f.mean(), f.var(), f.rstd(), em, ev, er, wideMean ? "_WIDE_MEAN" : "");
     }
 
     /** EVAL mode with exact float32 running statistics: μ is given, rstd has e_r = ½U + (SQRT + DIV)·U. */
@@ -136,7 +152,7 @@ public final class NormBounds {
             double denom = 1 / (f.rstd()[k] * f.rstd()[k]);
             er[k] = 0.5 * (varError[k] + U * denom) / denom + (SQRT + DIV) * U;
         }
-        return new NormBounds(l, f.xhat(), f.mean(), f.var(), f.rstd(), meanError.clone(), varError.clone(), er);
+        return new NormBounds(l, f.xhat(), f.mean(), f.var(), f.rstd(), meanError.clone(), varError.clone(), er, "");
     }
 
     /** Error bound of x̂_i = (x_i − μ̂)·r̂: r·E_μ (common to the statistic) + |x̂_i|·(e_r + γ(3)). */
@@ -145,14 +161,30 @@ public final class NormBounds {
         return rstd[k] * meanError[k] + Math.abs(xhat[i]) * (rstdError[k] + gamma(3));
     }
 
-    /** NORM_MEAN: the statistics' means (cache.mean, also the running mean's input). */
-    public Tolerance mean() {
-        return Tolerance.derived("NORM_MEAN", Tolerance.maxAbs(meanError), 0);
+    /**
+     * The error of the mean as stored in a float32 tensor (cache.mean, the running mean's input): a kernel that
+     * keeps the mean wider for x − μ still rounds what it stores, U·|μ|.
+     */
+    private double storedMeanError(int k) {
+        return suffix.isEmpty() ? meanError[k] : meanError[k] + U * Math.abs(mean[k]);
     }
 
-    /** Per statistic, the mean's error bound (for running statistics fed by several steps). */
+    /** NORM_MEAN: the statistics' means as stored (cache.mean). */
+    public Tolerance mean() {
+        double m = 0;
+        for (int k = 0; k < meanError.length; k++) {
+            m = Math.max(m, storedMeanError(k));
+        }
+        return Tolerance.derived("NORM_MEAN", m, 0);
+    }
+
+    /** Per statistic, the stored mean's error bound (for running statistics fed by several steps). */
     public double[] meanErrors() {
-        return meanError.clone();
+        double[] e = new double[meanError.length];
+        for (int k = 0; k < e.length; k++) {
+            e[k] = storedMeanError(k);
+        }
+        return e;
     }
 
     /** Per statistic, the biased variance's error bound. */
@@ -162,7 +194,7 @@ public final class NormBounds {
 
     /** NORM_RSTD: 1/√(σ²+ε), relative. */
     public Tolerance rstd() {
-        return Tolerance.derived("NORM_RSTD", 0, Tolerance.maxAbs(rstdError));
+        return Tolerance.derived("NORM_RSTD" + suffix, 0, Tolerance.maxAbs(rstdError));
     }
 
     /** NORM_XHAT: x̂ = (x − μ)·rstd, max over elements of r·E_μ + |x̂|·(e_r + γ(3)). */
@@ -171,7 +203,7 @@ public final class NormBounds {
         for (int i = 0; i < layout.size(); i++) {
             m = Math.max(m, xhatError(i));
         }
-        return Tolerance.derived("NORM_XHAT", m, 0);
+        return Tolerance.derived("NORM_XHAT" + suffix, m, 0);
     }
 
     /** NORM_OUT: γ·x̂ + β, max over elements of |γ|·E_x̂ + γ(2)·(|γ·x̂| + |β|). */
@@ -182,7 +214,7 @@ public final class NormBounds {
             double g = Math.abs(gamma[p]);
             m = Math.max(m, g * xhatError(i) + gamma(2) * (g * Math.abs(xhat[i]) + Math.abs(beta[p])));
         }
-        return Tolerance.derived("NORM_OUT", m, 0);
+        return Tolerance.derived("NORM_OUT" + suffix, m, 0);
     }
 
     /**
@@ -192,7 +224,7 @@ public final class NormBounds {
     public double[] runningMeanErrors(double[] running, double decay) {
         double[] e = new double[layout.stats()];
         for (int k = 0; k < e.length; k++) {
-            e[k] = (1 - decay) * meanError[k]
+            e[k] = (1 - decay) * storedMeanError(k)
                     + gamma(3) * (Math.abs(decay * running[k]) + Math.abs((1 - decay) * mean[k]));
         }
         return e;
@@ -255,7 +287,7 @@ public final class NormBounds {
                     : spread[j];
             m = Math.max(m, (sum(layout.perParam()) + gamma(4)) * absTerms[j] + inherited);
         }
-        return Tolerance.derived("NORM_DGAMMA", m, 0);
+        return Tolerance.derived("NORM_DGAMMA" + suffix, m, 0);
     }
 
     /**
@@ -294,7 +326,38 @@ public final class NormBounds {
                     + Math.abs(dx) * (rstdError[k] + U);
             m = Math.max(m, e);
         }
-        return Tolerance.derived("NORM_DX", m, 0);
+        return Tolerance.derived("NORM_DX" + suffix, m, 0);
+    }
+
+    /**
+     * The absolute error of one float64 evaluation of Σ dout·(γ·x̂ + β) from x (for a numerical gradient's roundoff,
+     * NUMERICAL_GRADIENT): sums of n terms for the statistics, a few roundings after, each term of magnitude
+     * |γ|·(|x| + mean|x|)·r + |β| (x − μ formed from |x| + |μ|), weighted by |dout|; then the sum over all elements.
+     */
+    public static double float64EvalError(Layout l, double[] x, double[] gamma, double[] beta, double[] dout,
+                                          double eps) {
+        int s = l.stats();
+        double n = l.perStat();
+        double[] mean = new double[s];
+        double[] absMean = new double[s];
+        for (int i = 0; i < l.size(); i++) {
+            int k = l.statOf().applyAsInt(i);
+            mean[k] += x[i] / n;
+            absMean[k] += Math.abs(x[i]) / n;
+        }
+        double[] var = new double[s];
+        for (int i = 0; i < l.size(); i++) {
+            int k = l.statOf().applyAsInt(i);
+            var[k] += (x[i] - mean[k]) * (x[i] - mean[k]) / n;
+        }
+        double m = 0;
+        for (int i = 0; i < l.size(); i++) {
+            int k = l.statOf().applyAsInt(i);
+            int p = l.paramOf().applyAsInt(i);
+            double r = 1 / Math.sqrt(var[k] + eps);
+            m += Math.abs(dout[i]) * (Math.abs(gamma[p]) * (Math.abs(x[i]) + absMean[k]) * r + Math.abs(beta[p]));
+        }
+        return Tolerance.gamma64(2 * n + 10 + l.size()) * m;
     }
 
     /** NORM_DX_EVAL: dx = γ·r·dout with constant statistics, relative e_r + γ(2). */

@@ -124,6 +124,14 @@ public record Tolerance(String name, double atol, double rtol) {
         return new Tolerance(name + " (between two results: 2×)", 2 * atol, 2 * rtol);
     }
 
+    /**
+     * The bound on |a − b| for a within this tolerance of an exact value and b within {@code other} of it (two
+     * computations of one quantity by different paths): the allowances add.
+     */
+    public Tolerance plus(Tolerance other) {
+        return new Tolerance(name + " + " + other.name, atol + other.atol, rtol + other.rtol);
+    }
+
     /** Max over i of |v[i]|, the scale helpers of derived bounds take (0 for an empty array). */
     public static double maxAbs(double[] v) {
         double m = 0;

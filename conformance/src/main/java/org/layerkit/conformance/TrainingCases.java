@@ -76,7 +76,7 @@ final class TrainingCases {
             ctx.backend().gemm(tA, ta, tB, tb, tc, alpha, beta);
             double[] e = Reference.gemm(widen(a), aRows, aCols, ta, widen(bm), bRows, bCols, tb, widen(c), alpha,
                     beta);
-            ctx.expectClose("C", tc, Shape.of(m, n), e, gemmTolerance(a, aRows, aCols, ta, bm, bRows, bCols, tb, c,
+            ctx.expectClose("C", tc, Shape.of(m, n), e, Bounds.gemm(a, aRows, aCols, ta, bm, bRows, bCols, tb, c,
                     alpha, beta));
             ctx.expectIdentical("A (an input, must be left untouched)", tA, Shape.of(aRows, aCols), a);
             ctx.expectIdentical("B (an input, must be left untouched)", tB, Shape.of(bRows, bCols), bm);
@@ -93,33 +93,8 @@ final class TrainingCases {
                             ctx.upload(bm, Shape.of(k, n)), false));
                     ctx.expectClose("A^T·B", c, Shape.of(m, n),
                             Reference.gemm(widen(a), k, m, true, widen(bm), k, n, false, null, 1, 0),
-                            gemmTolerance(a, k, m, true, bm, k, n, false, null, 1, 0));
+                            Bounds.gemm(a, k, m, true, bm, k, n, false, null, 1, 0));
                 });
-    }
-
-    /**
-     * GEMM: C = α·Σ_K a·b + β·C₀ is a dot product of K terms (sum(K) of Σ|a·b|, in any order or blocking), then α·,
-     * β·C₀ and their sum (γ(3)): |δC| ≤ (sum(K) + γ(3))·(|α|·Σ_K|a·b| + |β·C₀|); the bound is its max over C.
-     */
-    static Tolerance gemmTolerance(float[] a, int aRows, int aCols, boolean ta, float[] b, int bRows, int bCols,
-                                   boolean tb, float[] c, float alpha, float beta) {
-        int m = ta ? aCols : aRows;
-        int k = ta ? aRows : aCols;
-        int n = tb ? bRows : bCols;
-        double worst = 0;
-        for (int i = 0; i < m; i++) {
-            for (int j = 0; j < n; j++) {
-                double mag = 0;
-                for (int q = 0; q < k; q++) {
-                    double av = ta ? a[q * aCols + i] : a[i * aCols + q];
-                    double bv = tb ? b[j * bCols + q] : b[q * bCols + j];
-                    mag += Math.abs(av * bv);
-                }
-                mag = Math.abs(alpha) * mag + (beta == 0 ? 0 : Math.abs(beta * c[i * n + j]));
-                worst = Math.max(worst, mag);
-            }
-        }
-        return Tolerance.derived("GEMM", (Tolerance.sum(k) + Tolerance.gamma(3)) * worst, 0);
     }
 
     private static float[] nans(int n) {
@@ -154,18 +129,9 @@ final class TrainingCases {
                         float[] x = ctx.normal(n * d, 0, 1);
                         Tensor sum = ctx.track(ctx.backend().columnSum(ctx.upload(x, Shape.of(n, d))));
                         ctx.expectClose("column sum", sum, Shape.of(d), Reference.columnSum(widen(x), n, d),
-                                columnSumTolerance(x, n, d));
+                                Bounds.columnSum(x, n, d));
                     }));
         }
-    }
-
-    /** COLUMN_SUM: N terms per column in any order: sum(N)·max over columns of Σ_N |x|. */
-    static Tolerance columnSumTolerance(float[] x, int n, int d) {
-        double[] abs = new double[d];
-        for (int i = 0; i < n * d; i++) {
-            abs[i % d] += Math.abs(x[i]);
-        }
-        return Tolerance.derived("COLUMN_SUM", Tolerance.sum(n) * Tolerance.maxAbs(abs), 0);
     }
 
     // ======================================================================================================== relu
@@ -236,56 +202,10 @@ final class TrainingCases {
             LossResult r = ctx.track(ctx.backend().softmaxCrossEntropy(tLogits, ctx.upload(fl, Shape.of(n))));
             Reference.Loss e = Reference.softmaxCrossEntropy(widen(logits), labels, n, k);
             ctx.expectIdentical("logits (an input, must be left untouched)", tLogits, Shape.of(n, k), logits);
-            Tolerance[] tol = softmaxTolerances(widen(logits), labels, n, k);
+            Tolerance[] tol = Bounds.softmax(widen(logits), labels, n, k);
             ctx.expectClose("loss", r.loss(), Shape.of(1), new double[] {e.loss()}, tol[0]);
             ctx.expectClose("dLogits", r.dLogits(), Shape.of(n, k), e.dlogits(), tol[1]);
         });
-    }
-
-    /**
-     * SOFTMAX_LOSS and SOFTMAX_DLOGITS. Per row, with t_j = z_j − max z (rounded: U·|t_j|), e_j = exp t_j (EXP·U,
-     * and the exponent's error U·|t_j| becomes a relative error of e_j), S = Σ e_j of positive terms (sum(K)
-     * relative, plus the e_j's errors weighted by p_j = e_j/S: EXP·U + U·Σ p_j|t_j|):
-     * ℓ = log S − t_y is off by δS/S + EXP·U·|log S| + U·|t_y| + U·ℓ, and L = mean ℓ (ℓ ≥ 0) by
-     * sum(N)·L + mean δℓ + DIV·U·L. dLogits = (p_j − [j = y])/N with p_j off by
-     * p_j·(δe_j/e_j + δS/S + DIV·U), the difference by U·|p_j − [j = y]|, the division by DIV·U.
-     */
-    static Tolerance[] softmaxTolerances(double[] z, int[] labels, int n, int k) {
-        double u = Tolerance.U;
-        double lossSum = 0;
-        double lossErr = 0;
-        double dErr = 0;
-        for (int i = 0; i < n; i++) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < k; j++) {
-                max = Math.max(max, z[i * k + j]);
-            }
-            double s = 0;
-            double weighted = 0;
-            for (int j = 0; j < k; j++) {
-                double t = z[i * k + j] - max;
-                s += Math.exp(t);
-                weighted += Math.exp(t) * Math.abs(t);
-            }
-            weighted /= s;
-            double relS = Tolerance.sum(k) + Tolerance.EXP * u + u * weighted;
-            double ty = z[i * k + labels[i]] - max;
-            double loss = Math.log(s) - ty;
-            lossSum += loss;
-            lossErr += relS + Tolerance.EXP * u * Math.abs(Math.log(s)) + u * Math.abs(ty) + u * loss;
-            for (int j = 0; j < k; j++) {
-                double t = z[i * k + j] - max;
-                double p = Math.exp(t) / s;
-                double target = j == labels[i] ? 1 : 0;
-                double ep = p * (Tolerance.EXP * u + u * Math.abs(t) + relS + Tolerance.DIV * u);
-                double d = (p - target) / n;
-                dErr = Math.max(dErr, (ep + u * Math.abs(p - target)) / n + Tolerance.DIV * u * Math.abs(d));
-            }
-        }
-        double mean = lossSum / n;
-        double lossBound = Tolerance.sum(n) * mean + lossErr / n + Tolerance.DIV * u * mean;
-        return new Tolerance[] {Tolerance.derived("SOFTMAX_LOSS", lossBound, 0),
-            Tolerance.derived("SOFTMAX_DLOGITS", dErr, 0)};
     }
 
     // ====================================================================================================== argmax
@@ -330,18 +250,13 @@ final class TrainingCases {
         for (int[] dims : new int[][] {{1000, 333}, {65536, 64}, {1}, {3, 4, 5, 6}}) {
             Shape s = Shape.of(dims);
             cases.add(ConformanceCase.builder("sum_of_squares", Op.ELEMENTWISE).shape(dims).param("shape", s)
-                    .tolerance(sumOfSquaresTolerance(s.size())).check(ctx -> {
+                    .tolerance(Bounds.sumOfSquares(s.size())).check(ctx -> {
                         float[] x = ctx.normal(s.size(), 0.25, 1);
                         Tensor r = ctx.track(ctx.backend().sumOfSquares(ctx.upload(x, s)));
                         ctx.expectClose("sum of squares", r, Shape.of(1),
                                 new double[] {Reference.sumOfSquares(widen(x))});
                     }));
         }
-    }
-
-    /** SUM_OF_SQUARES: n squares (one rounding each) summed, all terms ≥ 0: relative sum(n) + γ(1). */
-    static Tolerance sumOfSquaresTolerance(long n) {
-        return Tolerance.derived("SUM_OF_SQUARES", 0, Tolerance.sum(n) + Tolerance.gamma(1));
     }
 
     // ================================================================================================== optimizers
@@ -388,11 +303,11 @@ final class TrainingCases {
                     double[] ew = widen(w0);
                     double[] e1 = new double[s.size()];
                     double[] e2 = new double[s.size()];
-                    OptimizerErrors err = new OptimizerErrors(s.size());
+                    Bounds.OptimizerErrors err = new Bounds.OptimizerErrors(s.size());
                     for (int t = 1; t <= steps; t++) {
                         float[] dw = ctx.normal(s.size(), 0, 1);
                         Tensor tdw = ctx.upload(dw, s);
-                        err.step(kind, ew, e1, e2, widen(dw), h, t);
+                        err.step(kind, ew, e1, e2, widen(dw), LR, momentum, decay, beta1, beta2, eps, t);
                         switch (kind) {
                             case "sgd" -> {
                                 ctx.backend().sgd(w, tdw, LR);
@@ -428,80 +343,6 @@ final class TrainingCases {
                         }
                     }
                 });
-    }
-
-    /**
-     * OPTIMIZER_W and OPTIMIZER_STATE: per element error bounds carried through the steps, computed from the
-     * exact values before each step. Every rule is a few products and sums of exact float inputs; a product or sum
-     * adds U of its result, the square root SQRT·U (and passes on half the relative error of its argument, or
-     * √δ when the argument is within δ of 0), a division DIV·U; an error already in w or in a state is carried
-     * (times the decay, ≤ 1, for a state). The step lr·m̂/(√v̂ + ε) of Adam is counted for the two equivalent forms
-     * backends use (corrections applied to m and v, or folded into the step size and √v): 2·DIV + SQRT + 6
-     * roundings.
-     */
-    static final class OptimizerErrors {
-        final double[] w;
-        final double[] s1;
-        final double[] s2;
-
-        OptimizerErrors(int size) {
-            w = new double[size];
-            s1 = new double[size];
-            s2 = new double[size];
-        }
-
-        /** The error bounds after step t, from the exact w, state1, state2 before it and the gradient dw. */
-        void step(String kind, double[] w0, double[] a0, double[] b0, double[] dw, Hyper h, int t) {
-            double u = Tolerance.U;
-            for (int i = 0; i < w.length; i++) {
-                double g = dw[i];
-                switch (kind) {
-                    case "sgd" -> {
-                        // w − lr·dw: the product and the difference
-                        w[i] += Tolerance.gamma(2) * (Math.abs(w0[i]) + Math.abs(LR * g));
-                    }
-                    case "sgd_momentum" -> {
-                        // v' = μ·v − lr·dw, then w + v'
-                        double v = h.momentum() * a0[i] - LR * g;
-                        s1[i] = h.momentum() * s1[i]
-                                + Tolerance.gamma(3) * (Math.abs(h.momentum() * a0[i]) + Math.abs(LR * g));
-                        w[i] += s1[i] + u * (Math.abs(w0[i]) + Math.abs(v));
-                    }
-                    case "rmsprop" -> {
-                        // c' = ρ·c + (1−ρ)·g² (all terms ≥ 0), w −= lr·g/(√c' + ε)
-                        double c = h.decay() * a0[i] + (1 - h.decay()) * g * g;
-                        s1[i] = h.decay() * s1[i] + Tolerance.gamma(4) * c;
-                        double q = Math.sqrt(c) + h.eps();
-                        double dq = sqrtError(c, s1[i]) + Tolerance.SQRT * u * Math.sqrt(c) + u * q;
-                        double step = LR * g / q;
-                        w[i] += Math.abs(step) * ((2 + Tolerance.DIV) * u + dq / q)
-                                + u * (Math.abs(w0[i]) + Math.abs(step));
-                    }
-                    case "adam" -> {
-                        double m = h.beta1() * a0[i] + (1 - h.beta1()) * g;
-                        double v = h.beta2() * b0[i] + (1 - h.beta2()) * g * g;
-                        s1[i] = h.beta1() * s1[i]
-                                + Tolerance.gamma(3) * (Math.abs(h.beta1() * a0[i]) + Math.abs((1 - h.beta1()) * g));
-                        s2[i] = h.beta2() * s2[i] + Tolerance.gamma(4) * v;
-                        double c1 = 1 - Math.pow(h.beta1(), t);
-                        double c2 = 1 - Math.pow(h.beta2(), t);
-                        double vhat = v / c2;
-                        double q = Math.sqrt(vhat) + h.eps();
-                        double dq = sqrtError(vhat, s2[i] / c2) + u * q;
-                        double step = LR * (m / c1) / q;
-                        w[i] += LR * (s1[i] / c1) / q
-                                + Math.abs(step) * ((2 * Tolerance.DIV + Tolerance.SQRT + 6) * u + dq / q)
-                                + u * (Math.abs(w0[i]) + Math.abs(step));
-                    }
-                    default -> throw new IllegalStateException("unknown optimizer " + kind);
-                }
-            }
-        }
-
-        /** |√(c ± δ) − √c| ≤ min(δ/(2√c), √δ). */
-        private static double sqrtError(double c, double delta) {
-            return c > 0 ? Math.min(delta / (2 * Math.sqrt(c)), Math.sqrt(delta)) : Math.sqrt(delta);
-        }
     }
 
     // ================================================================================================= elementwise

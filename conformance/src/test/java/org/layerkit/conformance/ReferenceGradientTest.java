@@ -68,36 +68,6 @@ class ReferenceGradientTest {
         }
     }
 
-    /**
-     * ε of one evaluation of Σ dout·out for a normalization: out_i = γ·(x_i − μ)·r + β, its sums of n terms in the
-     * statistics, a few more roundings after; each term's magnitude |γ|·(|x_i| + mean|x|)·r + |β|.
-     */
-    static double normEvalError(NormBounds.Layout l, double[] x, double[] gamma, double[] beta, double[] dout,
-                                double eps) {
-        int s = l.stats();
-        double n = l.perStat();
-        double[] mean = new double[s];
-        double[] absMean = new double[s];
-        for (int i = 0; i < l.size(); i++) {
-            int k = l.statOf().applyAsInt(i);
-            mean[k] += x[i] / n;
-            absMean[k] += Math.abs(x[i]) / n;
-        }
-        double[] var = new double[s];
-        for (int i = 0; i < l.size(); i++) {
-            int k = l.statOf().applyAsInt(i);
-            var[k] += (x[i] - mean[k]) * (x[i] - mean[k]) / n;
-        }
-        double m = 0;
-        for (int i = 0; i < l.size(); i++) {
-            int k = l.statOf().applyAsInt(i);
-            int p = l.paramOf().applyAsInt(i);
-            double r = 1 / Math.sqrt(var[k] + eps);
-            m += Math.abs(dout[i]) * (Math.abs(gamma[p]) * (Math.abs(x[i]) + absMean[k]) * r + Math.abs(beta[p]));
-        }
-        return Tolerance.gamma64(2 * n + 10 + l.size()) * m;
-    }
-
     /** ε of Σ dout·f for an element-wise f of a few roundings: γ64(k)·Σ|dout·f|. */
     static double elementwiseEvalError(double[] f, double[] dout, int roundings) {
         double m = 0;
@@ -110,7 +80,7 @@ class ReferenceGradientTest {
     /** Checks dx, dγ and dβ of a normalization given its forward as a function of (x, γ, β). */
     private static void assertNormGradients(String what, NormBackward g, double[] x, double[] gamma, double[] beta,
                                             double[] dout, NormFn f, NormBounds.Layout layout) {
-        double e = normEvalError(layout, x, gamma, beta, dout, EPS);
+        double e = NormBounds.float64EvalError(layout, x, gamma, beta, dout, EPS);
         assertGradient(what + " dx", g.dx(), v -> f.out(v, gamma, beta), x, dout, e);
         assertGradient(what + " dgamma", g.dgamma(), v -> f.out(x, v, beta), gamma, dout, e);
         assertGradient(what + " dbeta", g.dbeta(), v -> f.out(x, gamma, v), beta, dout, e);
