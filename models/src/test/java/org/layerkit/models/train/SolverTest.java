@@ -58,8 +58,10 @@ class SolverTest {
                     SolverConfig.builder().epochs(6).batchSize(20).seed(3).build()).train();
             double[] loss = h.meanLosses();
             assertEquals(6, loss.length);
-            assertTrue(loss[5] < 0.5 * loss[0], "mean loss per epoch " + java.util.Arrays.toString(loss));
-            assertTrue(h.bestValAccuracy() > 0.9, "best val accuracy " + h.bestValAccuracy());
+            // TRAINING_OUTCOME (docs/tolerances.md): learning, not rounding; run on every matrix leg
+            assertTrue(loss[5] < 0.5 * loss[0], "mean loss per epoch " + java.util.Arrays.toString(loss)
+                    + " (TRAINING_OUTCOME)");
+            assertTrue(h.bestValAccuracy() > 0.9, "best val accuracy " + h.bestValAccuracy() + " (TRAINING_OUTCOME)");
             assertEquals(60, h.losses().size(), "one loss read per iteration by default");
         }
     }
