@@ -31,7 +31,7 @@ public final class Bounds {
                 worst = Math.max(worst, mag);
             }
         }
-        return Tolerance.derived("GEMM", (Tolerance.sum(k) + Tolerance.gamma(3)) * worst, 0);
+        return Tolerance.ofSum("GEMM", k, 3, worst);
     }
 
     /** COLUMN_SUM: N terms per column in any order: sum(N)·max over columns of Σ_N |x|. */
@@ -40,7 +40,7 @@ public final class Bounds {
         for (int i = 0; i < n * d; i++) {
             abs[i % d] += Math.abs(x[i]);
         }
-        return Tolerance.derived("COLUMN_SUM", Tolerance.sum(n) * Tolerance.maxAbs(abs), 0);
+        return Tolerance.ofSum("COLUMN_SUM", n, 0, Tolerance.maxAbs(abs));
     }
 
     /**

@@ -111,6 +111,16 @@ public record Tolerance(String name, double atol, double rtol) {
         return Math.min(gamma(len, u), LAMBDA * Math.sqrt(len) * u);
     }
 
+    /**
+     * The usual derived bound of a computed sum: n terms in any order, then k more roundings (a bias, a scale, a
+     * division: count {@link #DIV} for one), all of magnitude at most {@code magnitude} (the largest over the
+     * instance of Σ|terms| and the |other operands|): SAFETY·(sum(n) + γ(k))·magnitude, absolute. A conv output,
+     * for one, is {@code ofSum(name, C·KH·KW, 2, max Σ|x·w| + |b|)}.
+     */
+    public static Tolerance ofSum(String name, long n, int k, double magnitude) {
+        return derived(name, (sum(n) + gamma(k)) * magnitude, 0);
+    }
+
     /** A derived bound: {@link #SAFETY}·atol absolute plus {@link #SAFETY}·rtol relative, named after its entry. */
     public static Tolerance derived(String name, double atol, double rtol) {
         return new Tolerance(name, SAFETY * atol, SAFETY * rtol);

@@ -14,15 +14,16 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * docs/tolerances.md derives every bound the code names: each name given to {@link Tolerance#derived} (with its
- * _WIDE_MEAN variant where the code appends one), to NormBounds.runningTolerance or to a Tolerance constructor, and
- * each name a test's assertion message or comment gives a bound ("outside NAME", "(NAME)", "// NAME:"), in any
- * module's sources, has a heading there.
+ * docs/tolerances.md derives every bound the code names: each name given to {@link Tolerance#derived} or
+ * {@link Tolerance#ofSum} (with its _WIDE_MEAN variant where the code appends one), to NormBounds.runningTolerance or
+ * to a Tolerance constructor, and each name a test's assertion message or comment gives a bound ("outside NAME",
+ * "(NAME)", "// NAME:"), in any module's sources, has a heading there.
  */
 class ToleranceDocsTest {
     private static final String NAME = "([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)";
     private static final Pattern[] USES = {
         Pattern.compile("derived\\(\"" + NAME + "\"( \\+ suffix)?"),
+        Pattern.compile("ofSum\\(\"" + NAME + "\""),
         Pattern.compile("runningTolerance\\(\"" + NAME + "\""),
         Pattern.compile("new Tolerance\\(\"" + NAME + "\""),
         Pattern.compile("outside " + NAME + "[\"\\s)]"),

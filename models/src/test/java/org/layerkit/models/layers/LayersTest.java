@@ -101,7 +101,7 @@ class LayersTest {
                         s += xs[i * 3 + k] * w[k * 2 + j];
                         mag += Math.abs(xs[i * 3 + k] * w[k * 2 + j]);
                     }
-                    assertEquals(s, out[i * 2 + j], gemmBound(3, mag), "out outside GEMM");
+                    assertEquals(s, out[i * 2 + j], gemmBound(3, mag), "out[" + i + "," + j + "] outside GEMM");
                 }
             }
             float[] dx = a.backward(dOut).toArray();
@@ -110,7 +110,8 @@ class LayersTest {
             for (int k = 0; k < 3; k++) {
                 for (int j = 0; j < 2; j++) {
                     assertEquals(xs[k] * d[j] + xs[3 + k] * d[2 + j], dw[k * 2 + j],
-                            gemmBound(2, Math.abs(xs[k] * d[j]) + Math.abs(xs[3 + k] * d[2 + j])), "dW outside GEMM");
+                            gemmBound(2, Math.abs(xs[k] * d[j]) + Math.abs(xs[3 + k] * d[2 + j])),
+                            "dW[" + k + "," + j + "] outside GEMM");
                 }
             }
             // 1 + 0.5 and −1 + 2: exact in float
@@ -119,7 +120,7 @@ class LayersTest {
                 for (int k = 0; k < 3; k++) {
                     assertEquals(d[i * 2] * w[k * 2] + d[i * 2 + 1] * w[k * 2 + 1], dx[i * 3 + k],
                             gemmBound(2, Math.abs(d[i * 2] * w[k * 2]) + Math.abs(d[i * 2 + 1] * w[k * 2 + 1])),
-                            "dX outside GEMM");
+                            "dX[" + i + "," + k + "] outside GEMM");
                 }
             }
         }
@@ -127,7 +128,7 @@ class LayersTest {
 
     /** GEMM (docs/tolerances.md) for one dot product of k terms whose absolute values sum to mag. */
     private static double gemmBound(int k, double mag) {
-        return Tolerance.derived("GEMM", (Tolerance.sum(k) + Tolerance.gamma(3)) * mag, 0).atol();
+        return Tolerance.ofSum("GEMM", k, 3, mag).atol();
     }
 
     /**
