@@ -42,8 +42,8 @@ has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
 names=() settings=() results=() times=()
 failed=()
 
-# leg NAME SETTINGS MODULES TESTS [ENV=VALUE...] [-- MAVEN ARGS...]: runs TESTS of MODULES in one Maven call,
-# offline, without recompiling what the main run built.
+# leg NAME SETTINGS MODULES TESTS [ENV=VALUE...] [-- MAVEN ARGS...]: runs TESTS of MODULES in one Maven call
+# (what the main run compiled is up to date, so nothing is recompiled).
 leg() {
   local name=$1 what=$2 modules=$3 tests=$4
   shift 4
@@ -54,7 +54,7 @@ leg() {
   echo
   echo "=== matrix leg '$name': $what"
   local t0=$SECONDS status=PASS
-  if ! env "${envs[@]}" mvn -B -ntp -o -q -pl "$modules" -am test -Dlayerkit.requireOpenCL=true \
+  if ! env "${envs[@]}" mvn -B -ntp -q -pl "$modules" -am test -Dlayerkit.requireOpenCL=true \
       -Dtest="$tests" -Dsurefire.failIfNoSpecifiedTests=false -Dsurefire.rerunFailingTestsCount=0 \
       "${args[@]}"; then
     status=FAIL
