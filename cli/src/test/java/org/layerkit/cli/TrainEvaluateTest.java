@@ -54,7 +54,8 @@ class TrainEvaluateTest {
                 .matcher(r.out());
         assertTrue(m.find(), r::toString);
         double test = Double.parseDouble(m.group(3));
-        assertTrue(test > 0.5, () -> "the tiny data set is easy; test accuracy " + test + "\n" + r);
+        // TRAINING_OUTCOME (docs/tolerances.md): learning, not rounding
+        assertTrue(test > 0.5, () -> "the tiny data set is easy; test accuracy " + test + " (TRAINING_OUTCOME)\n" + r);
         assertTrue(r.out().contains("on cpu"), r::toString);
         assertTrue(Files.size(model) > 0 && Files.size(png) > 0, r::toString);
         List<String> rows = Files.readAllLines(csv);

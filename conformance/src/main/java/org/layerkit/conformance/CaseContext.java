@@ -1,5 +1,10 @@
 package org.layerkit.conformance;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -18,6 +23,8 @@ import org.layerkit.api.Tensor;
  * when the case ends), and comparisons that record mismatches with enough detail to debug a kernel.
  */
 public final class CaseContext implements AutoCloseable {
+    /** System property: a file to which every comparison appends its largest error/bound ratio. */
+    public static final String MARGINS = "layerkit.conformance.margins";
     private static final int SHOWN_VALUES = 4;
     /** {@code "<op>: <arg> expected <expected>, got <actual>"}, the uniform error format of api's Contracts. */
     private static final Pattern CONTRACT_MESSAGE =
@@ -163,6 +170,7 @@ public final class CaseContext implements AutoCloseable {
                 bad++;
             }
         }
+        recordMargin(what, actual, expected, tol);
         if (bad == 0) {
             return true;
         }
@@ -173,13 +181,41 @@ public final class CaseContext implements AutoCloseable {
         int shown = 0;
         for (int i = firstBad; i < actual.length && shown < SHOWN_VALUES; i++) {
             if (!tol.accepts(actual[i], expected[i])) {
-                m.append(String.format(Locale.ROOT, " %s expected %.9g actual %.9g;", index(i, shape), expected[i],
-                        (double) actual[i]));
+                m.append(String.format(Locale.ROOT, " %s expected %.9g actual %.9g (error %.3e, bound %.3e);",
+                        index(i, shape), expected[i], (double) actual[i], Math.abs(actual[i] - expected[i]),
+                        tol.allowance(expected[i])));
                 shown++;
             }
         }
         fail(m.toString());
         return false;
+    }
+
+    /**
+     * With the system property {@value #MARGINS} set to a file, appends one line per comparison: the bound's name,
+     * the case, the quantity, the backend and the largest error/bound ratio (how close a kernel runs to each derived
+     * bound; docs/tolerances.md).
+     */
+    private void recordMargin(String what, float[] actual, double[] expected, Tolerance tol) {
+        String file = System.getProperty(MARGINS);
+        if (file == null || file.isBlank()) {
+            return;
+        }
+        double worst = 0;
+        for (int i = 0; i < actual.length; i++) {
+            double err = Math.abs(actual[i] - expected[i]);
+            double bound = tol.allowance(expected[i]);
+            if (err > 0) {
+                worst = Math.max(worst, bound > 0 ? err / bound : Double.POSITIVE_INFINITY);
+            }
+        }
+        String line = String.format(Locale.ROOT, "%s\t%s\t%s\t%s\t%.3e%n", tol.name(), testCase.name(), what,
+                backend.name(), worst);
+        try {
+            Files.writeString(Path.of(file), line, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to " + MARGINS + " file " + file, e);
+        }
     }
 
     /** Requires every value of the tensor to equal the expected floats bit for bit. */

@@ -54,6 +54,14 @@ class CatalogueTest {
     }
 
     @Test
+    void noCaseDefaultsToAnUnderivedTolerance() {
+        for (ConformanceCase c : all) {
+            assertFalse(c.tolerance().name().startsWith("UNDERIVED"), c.name() + " uses " + c.tolerance()
+                    + ": derive its bound (docs/tolerances.md, 'Adding a bound')");
+        }
+    }
+
+    @Test
     void selectsByIncludeAndExcludeRegex() {
         List<ConformanceCase> dropout = Catalogue.select("^dropout\\.", null);
         assertFalse(dropout.isEmpty());

@@ -8,17 +8,44 @@ import java.util.stream.IntStream;
  * thread. Work below {@link #MIN_PARALLEL_ELEMENTS} elements stays on the calling thread, where thread hand-off
  * would cost more than it saves.
  *
- * <p>The number of chunks depends only on the problem size, never on timing, so reductions that combine per-chunk
- * partial sums in chunk order are deterministic from run to run.
+ * <p>The number of chunks depends only on the problem size and {@link #THREADS}, never on timing, so reductions that
+ * combine per-chunk partial sums in chunk order are deterministic from run to run on one machine. A machine with
+ * more cores splits into more chunks and so sums in another order: results differ in the last bits, within the
+ * bounds of docs/tolerances.md (the test matrix runs the numeric suites with 1 and with 64 threads' chunking).
  */
 final class CpuParallel {
     /** Tensors smaller than this run single-threaded. */
     static final int MIN_PARALLEL_ELEMENTS = 1 << 16;
 
-    /** Threads available: the common pool's workers plus the caller. */
-    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism() + 1);
+    /** System property: the number of threads kernels split their work for (default: the common pool's + 1). */
+    static final String THREADS_PROPERTY = "layerkit.cpu.threads";
+
+    /**
+     * Threads kernels split their work for: the common pool's workers plus the caller, or
+     * {@value #THREADS_PROPERTY} (1 runs every kernel on the calling thread; more than the cores splits into that
+     * many threads' chunks, as a larger machine would, run by the pool's workers).
+     */
+    static final int THREADS = threads(System.getProperty(THREADS_PROPERTY),
+            ForkJoinPool.getCommonPoolParallelism() + 1);
 
     private CpuParallel() {
+    }
+
+    /** The thread count from the property's value, or {@code fallback} when it is absent. */
+    static int threads(String property, int fallback) {
+        if (property == null || property.isBlank()) {
+            return Math.max(1, fallback);
+        }
+        try {
+            int t = Integer.parseInt(property.trim());
+            if (t >= 1) {
+                return t;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("cpu: " + THREADS_PROPERTY + " expected a whole number >= 1, got '"
+                + property + "'");
     }
 
     /** Work on rows {@code [from, to)} of chunk {@code chunk}. */

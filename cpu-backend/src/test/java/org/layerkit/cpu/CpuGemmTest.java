@@ -10,6 +10,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
+import org.layerkit.conformance.Bounds;
+import org.layerkit.conformance.Tolerance;
 
 class CpuGemmTest {
     private static CpuBackend be;
@@ -56,7 +58,8 @@ class CpuGemmTest {
                         Shape.of(m, n))) {
                     be.gemm(tA, ta, tB, tb, tC, alpha, beta);
                     assertClose("gemm transA=" + ta + " transB=" + tb + " alpha=" + alpha + " beta=" + beta,
-                            Shape.of(m, n), expected, tC.toArray(), 1e-4 * Math.sqrt(k), 1e-4);
+                            Shape.of(m, n), expected, tC.toArray(), Bounds.gemm(a, as.dim(0), as.dim(1), ta, b,
+                                    bs.dim(0), bs.dim(1), tb, c, alpha, beta));
                 }
             }
         }
@@ -75,6 +78,9 @@ class CpuGemmTest {
         checkAllTransposes(31, 3, 17, -1.5f, 1f, 5);
     }
 
+    // The small integer products below are exact in float32: every product and partial sum is an integer below 2^24,
+    // so no rounding happens in any order (Tolerance.EXACT).
+
     @Test
     void betaZeroIgnoresNaNInC() {
         float[] a = {1, 2, 3, 4};
@@ -85,7 +91,7 @@ class CpuGemmTest {
              Tensor tC = be.upload(c, Shape.of(2, 2))) {
             be.gemm(tA, false, tB, false, tC, 1f, 0f);
             assertClose("gemm with NaN in C and beta 0", Shape.of(2, 2), new double[] {19, 22, 43, 50}, tC.toArray(),
-                    1e-5, 1e-6);
+                    Tolerance.EXACT);
         }
     }
 
@@ -94,10 +100,10 @@ class CpuGemmTest {
         try (Tensor a = be.upload(new float[] {1, 2, 3, 4}, Shape.of(2, 2));
              Tensor b = be.upload(new float[] {5, 6, 7, 8}, Shape.of(2, 2))) {
             be.gemm(a, false, b, false, a, 1f, 0f); // a = a·b
-            assertClose("gemm with c == a", Shape.of(2, 2), new double[] {19, 22, 43, 50}, a.toArray(), 1e-5, 1e-6);
+            assertClose("gemm with c == a", Shape.of(2, 2), new double[] {19, 22, 43, 50}, a.toArray(), Tolerance.EXACT);
             be.gemm(b, true, b, false, b, 1f, 1f); // b = bᵀ·b + b
             assertClose("gemm with c == a == b", Shape.of(2, 2), new double[] {74 + 5, 86 + 6, 86 + 7, 100 + 8},
-                    b.toArray(), 1e-5, 1e-6);
+                    b.toArray(), Tolerance.EXACT);
         }
     }
 
@@ -105,7 +111,7 @@ class CpuGemmTest {
     void matmulReturnsANewProduct() {
         try (Tensor tA = be.upload(new float[] {1, 2, 3, 4, 5, 6}, Shape.of(2, 3));
              Tensor p = be.matmul(tA, false, tA, true)) {
-            assertClose("matmul a·aᵀ", Shape.of(2, 2), new double[] {14, 32, 32, 77}, p.toArray(), 1e-5, 1e-6);
+            assertClose("matmul a·aᵀ", Shape.of(2, 2), new double[] {14, 32, 32, 77}, p.toArray(), Tolerance.EXACT);
         }
     }
 

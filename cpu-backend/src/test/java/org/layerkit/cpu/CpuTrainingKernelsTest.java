@@ -11,6 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.layerkit.api.LossResult;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
+import org.layerkit.conformance.Bounds;
+import org.layerkit.conformance.Tolerance;
 
 class CpuTrainingKernelsTest {
     private static CpuBackend be;
@@ -50,13 +52,18 @@ class CpuTrainingKernelsTest {
                 }
                 loss -= Math.log(Math.exp(z[i * k + (int) labels[i]] - max) / sum);
             }
+            int[] y = new int[n];
+            for (int i = 0; i < n; i++) {
+                y[i] = (int) labels[i];
+            }
+            Tolerance[] tol = Bounds.softmax(Numerics.toDouble(z), y, n, k);
             try (Tensor tz = be.upload(z, Shape.of(n, k)); Tensor tl = be.upload(labels, Shape.of(n));
                  LossResult res = be.softmaxCrossEntropy(tz, tl)) {
                 assertEquals(Shape.of(1), res.loss().shape());
                 assertClose("softmax_cross_entropy loss (offset " + offset + ")", Shape.of(1),
-                        new double[] {loss / n}, res.loss().toArray(), 1e-6, 1e-6);
+                        new double[] {loss / n}, res.loss().toArray(), tol[0]);
                 assertClose("softmax_cross_entropy dLogits (offset " + offset + ")", Shape.of(n, k), dz,
-                        res.dLogits().toArray(), 1e-7, 1e-5);
+                        res.dLogits().toArray(), tol[1]);
             }
         }
     }
@@ -72,8 +79,13 @@ class CpuTrainingKernelsTest {
              LossResult res = be.softmaxCrossEntropy(tz, tl)) {
             float[] d = res.dLogits().toArray();
             double expected = -2 * e / (1 + 2 * e) / 2; // (p0 − 1)/N, written without the cancellation
-            assertEquals(expected, d[0], Math.abs(expected) * 1e-6, "dLogits[0,0]");
-            assertEquals(e * p0 / 2, d[1], e * p0 / 2 * 1e-5, "dLogits[0,1]");
+            // SOFTMAX_DLOGITS_CONFIDENT: formed as −Σ_{j≠y} p_j, the label's entry keeps the relative accuracy of
+            // each p_j: exp and the exponent's rounding (EXP·U + U·|t_j|, t_j = −30), the row sum (sum(K) + EXP·U),
+            // the division by S and by N (2·DIV·U) and the sum over j ≠ y (sum(K−1))
+            double rel = Tolerance.SAFETY * ((2 * Tolerance.EXP + 2 * Tolerance.DIV + 30) * Tolerance.U
+                    + 2 * Tolerance.sum(3));
+            assertEquals(expected, d[0], Math.abs(expected) * rel, "dLogits[0,0] outside SOFTMAX_DLOGITS_CONFIDENT");
+            assertEquals(e * p0 / 2, d[1], e * p0 / 2 * rel, "dLogits[0,1] outside SOFTMAX_DLOGITS_CONFIDENT");
         }
     }
 
@@ -92,7 +104,10 @@ class CpuTrainingKernelsTest {
         java.util.Arrays.fill(x, 1f);
         x[0] = 4096f; // 2^24 + (2^20 − 1): a float accumulator would stall at 2^24
         try (Tensor t = be.upload(x, Shape.of(n)); Tensor s = be.sumOfSquares(t)) {
-            assertEquals(16777216.0 + (n - 1), s.item(), 2.0);
+            // every partial sum is an integer below 2^53, exact in double; the float result is one rounding of it
+            // (ONE_ROUNDING: within U·2^24 ≈ 1.06); a float accumulator would be 2^20 − 1 short
+            assertClose("sumOfSquares accumulated in double", Shape.of(1), new double[] {16777216.0 + (n - 1)},
+                    s.toArray(), Tolerance.derived("ONE_ROUNDING", 0, Tolerance.U));
         }
     }
 
@@ -115,7 +130,7 @@ class CpuTrainingKernelsTest {
             expected[i % 33] += big[i];
         }
         try (Tensor t = be.upload(big, s); Tensor sum = be.columnSum(t)) {
-            assertClose("columnSum", Shape.of(33), expected, sum.toArray(), 1e-3, 1e-6);
+            assertClose("columnSum", Shape.of(33), expected, sum.toArray(), Bounds.columnSum(big, 4099, 33));
         }
     }
 
@@ -149,55 +164,66 @@ class CpuTrainingKernelsTest {
         }
     }
 
+    /**
+     * One step of each rule from given states, against CS231N's formulas evaluated in double from exactly the float
+     * arguments the backend gets, within OPTIMIZER_W and OPTIMIZER_STATE.
+     */
     @Test
     void optimizersFollowCs231nOptim() {
         float[] w0 = {1f, -2f, 0.5f};
         float[] dw = {0.1f, -0.3f, 2f};
-        try (Tensor w = be.upload(w0, Shape.of(3)); Tensor g = be.upload(dw, Shape.of(3))) {
+        double[] w0d = Numerics.toDouble(w0);
+        double[] dwd = Numerics.toDouble(dw);
+        Shape s = Shape.of(3);
+        try (Tensor w = be.upload(w0, s); Tensor g = be.upload(dw, s)) {
             be.sgd(w, g, 0.1f);
-            assertClose("sgd", Shape.of(3), new double[] {0.99, -1.97, 0.3}, w.toArray(), 1e-6, 1e-6);
+            double[] ew = w0d.clone();
+            org.layerkit.conformance.Reference.sgd(ew, dwd, 0.1f);
+            Bounds.OptimizerErrors err = new Bounds.OptimizerErrors(3);
+            err.step("sgd", w0d, new double[3], new double[3], dwd, 0.1f, 0, 0, 0, 0, 0, 1);
+            assertClose("sgd", s, ew, w.toArray(), Tolerance.derived("OPTIMIZER_W", Tolerance.maxAbs(err.w), 0));
         }
-        try (Tensor w = be.upload(w0, Shape.of(3)); Tensor g = be.upload(dw, Shape.of(3));
-             Tensor v = be.upload(new float[] {0.5f, 0f, -1f}, Shape.of(3))) {
+        float[] v0 = {0.5f, 0f, -1f};
+        try (Tensor w = be.upload(w0, s); Tensor g = be.upload(dw, s); Tensor v = be.upload(v0, s)) {
             be.sgdMomentum(w, g, v, 0.1f, 0.9f);
-            double[] ev = {0.9 * 0.5 - 0.01, 0.03, -0.9 - 0.2};
-            assertClose("momentum v", Shape.of(3), ev, v.toArray(), 1e-6, 1e-6);
-            assertClose("momentum w", Shape.of(3), new double[] {1 + ev[0], -2 + ev[1], 0.5 + ev[2]}, w.toArray(),
-                    1e-6, 1e-6);
+            double[] ew = w0d.clone();
+            double[] ev = Numerics.toDouble(v0);
+            Bounds.OptimizerErrors err = new Bounds.OptimizerErrors(3);
+            err.step("sgd_momentum", ew, ev, new double[3], dwd, 0.1f, 0.9f, 0, 0, 0, 0, 1);
+            org.layerkit.conformance.Reference.sgdMomentum(ew, dwd, ev, 0.1f, 0.9f);
+            assertClose("momentum v", s, ev, v.toArray(),
+                    Tolerance.derived("OPTIMIZER_STATE", Tolerance.maxAbs(err.s1), 0));
+            assertClose("momentum w", s, ew, w.toArray(),
+                    Tolerance.derived("OPTIMIZER_W", Tolerance.maxAbs(err.w), 0));
         }
-        try (Tensor w = be.upload(w0, Shape.of(3)); Tensor g = be.upload(dw, Shape.of(3));
-             Tensor c = be.upload(new float[] {0.01f, 0f, 1f}, Shape.of(3))) {
+        float[] c0 = {0.01f, 0f, 1f};
+        try (Tensor w = be.upload(w0, s); Tensor g = be.upload(dw, s); Tensor c = be.upload(c0, s)) {
             be.rmsprop(w, g, c, 0.01f, 0.99f, 1e-8f);
-            double[] ec = new double[3];
-            double[] ew = new double[3];
-            double[] c0 = {0.01f, 0, 1};
-            for (int i = 0; i < 3; i++) {
-                ec[i] = 0.99 * c0[i] + 0.01 * dw[i] * (double) dw[i];
-                ew[i] = w0[i] - 0.01 * dw[i] / (Math.sqrt(ec[i]) + 1e-8);
-            }
-            assertClose("rmsprop cache", Shape.of(3), ec, c.toArray(), 1e-7, 1e-6);
-            assertClose("rmsprop w", Shape.of(3), ew, w.toArray(), 1e-6, 1e-6);
+            double[] ew = w0d.clone();
+            double[] ec = Numerics.toDouble(c0);
+            Bounds.OptimizerErrors err = new Bounds.OptimizerErrors(3);
+            err.step("rmsprop", ew, ec, new double[3], dwd, 0.01f, 0, 0.99f, 0, 0, 1e-8f, 1);
+            org.layerkit.conformance.Reference.rmsprop(ew, dwd, ec, 0.01f, 0.99f, 1e-8f);
+            assertClose("rmsprop cache", s, ec, c.toArray(),
+                    Tolerance.derived("OPTIMIZER_STATE", Tolerance.maxAbs(err.s1), 0));
+            assertClose("rmsprop w", s, ew, w.toArray(),
+                    Tolerance.derived("OPTIMIZER_W", Tolerance.maxAbs(err.w), 0));
         }
-        try (Tensor w = be.upload(w0, Shape.of(3)); Tensor g = be.upload(dw, Shape.of(3));
-             Tensor m = be.upload(new float[] {0.1f, 0.2f, 0f}, Shape.of(3));
-             Tensor v = be.upload(new float[] {0.01f, 0f, 0.5f}, Shape.of(3))) {
+        float[] m0 = {0.1f, 0.2f, 0f};
+        float[] vv0 = {0.01f, 0f, 0.5f};
+        try (Tensor w = be.upload(w0, s); Tensor g = be.upload(dw, s); Tensor m = be.upload(m0, s);
+             Tensor v = be.upload(vv0, s)) {
             int t = 3;
             be.adam(w, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, t);
-            double[] m0 = {0.1f, 0.2f, 0f};
-            double[] v0 = {0.01f, 0f, 0.5f};
-            double[] em = new double[3];
-            double[] evv = new double[3];
-            double[] ew = new double[3];
-            for (int i = 0; i < 3; i++) {
-                em[i] = 0.9f * m0[i] + (1 - 0.9f) * dw[i];
-                evv[i] = 0.999f * v0[i] + (1 - 0.999f) * dw[i] * (double) dw[i];
-                double mh = em[i] / (1 - Math.pow(0.9f, t));
-                double vh = evv[i] / (1 - Math.pow(0.999f, t));
-                ew[i] = w0[i] - 1e-3f * mh / (Math.sqrt(vh) + 1e-8f);
-            }
-            assertClose("adam m", Shape.of(3), em, m.toArray(), 1e-7, 1e-6);
-            assertClose("adam v", Shape.of(3), evv, v.toArray(), 1e-7, 1e-6);
-            assertClose("adam w", Shape.of(3), ew, w.toArray(), 1e-6, 1e-6);
+            double[] ew = w0d.clone();
+            double[] em = Numerics.toDouble(m0);
+            double[] ev = Numerics.toDouble(vv0);
+            Bounds.OptimizerErrors err = new Bounds.OptimizerErrors(3);
+            err.step("adam", ew, em, ev, dwd, 1e-3f, 0, 0, 0.9f, 0.999f, 1e-8f, t);
+            org.layerkit.conformance.Reference.adam(ew, dwd, em, ev, 1e-3f, 0.9f, 0.999f, 1e-8f, t);
+            assertClose("adam m", s, em, m.toArray(), Tolerance.derived("OPTIMIZER_STATE", Tolerance.maxAbs(err.s1), 0));
+            assertClose("adam v", s, ev, v.toArray(), Tolerance.derived("OPTIMIZER_STATE", Tolerance.maxAbs(err.s2), 0));
+            assertClose("adam w", s, ew, w.toArray(), Tolerance.derived("OPTIMIZER_W", Tolerance.maxAbs(err.w), 0));
         }
     }
 

@@ -2,6 +2,9 @@ package org.layerkit.cpu;
 
 import java.util.function.IntUnaryOperator;
 import org.layerkit.api.Shape;
+import org.layerkit.conformance.NormBounds;
+import org.layerkit.conformance.NumericalGradient;
+import org.layerkit.conformance.Reference.NormForward;
 
 /**
  * A float64 model of all four normalizations, written independently of the kernels: each kind is only a map from
@@ -13,8 +16,14 @@ final class NormReference {
     final IntUnaryOperator statOf;
     final IntUnaryOperator paramOf;
     final double eps;
+    /** Batch norms: one statistic per γ/β entry (see {@link NormBounds.Layout#statIsParam()}). */
+    final boolean statIsParam;
+    final int params;
 
-    private NormReference(int size, int stats, IntUnaryOperator statOf, IntUnaryOperator paramOf, double eps) {
+    private NormReference(int size, int stats, IntUnaryOperator statOf, IntUnaryOperator paramOf, double eps,
+                          boolean statIsParam, int params) {
+        this.statIsParam = statIsParam;
+        this.params = params;
         this.size = size;
         this.stats = stats;
         this.statOf = statOf;
@@ -25,20 +34,20 @@ final class NormReference {
     /** batchnorm [N,D]: statistic and parameter per feature. */
     static NormReference batchNorm(Shape s, double eps) {
         int d = s.dim(1);
-        return new NormReference(s.size(), d, i -> i % d, i -> i % d, eps);
+        return new NormReference(s.size(), d, i -> i % d, i -> i % d, eps, true, d);
     }
 
     /** spatial batchnorm [N,C,H,W]: statistic and parameter per channel. */
     static NormReference spatialBatchNorm(Shape s, double eps) {
         int c = s.dim(1);
         int sp = s.dim(2) * s.dim(3);
-        return new NormReference(s.size(), c, i -> (i / sp) % c, i -> (i / sp) % c, eps);
+        return new NormReference(s.size(), c, i -> (i / sp) % c, i -> (i / sp) % c, eps, true, c);
     }
 
     /** layernorm [N,D]: statistic per row, parameter per feature. */
     static NormReference layerNorm(Shape s, double eps) {
         int d = s.dim(1);
-        return new NormReference(s.size(), s.dim(0), i -> i / d, i -> i % d, eps);
+        return new NormReference(s.size(), s.dim(0), i -> i / d, i -> i % d, eps, false, d);
     }
 
     /** groupnorm [N,C,H,W]: statistic per (n, group), parameter per channel. */
@@ -46,7 +55,7 @@ final class NormReference {
         int c = s.dim(1);
         int sp = s.dim(2) * s.dim(3);
         int len = c / groups * sp;
-        return new NormReference(s.size(), s.dim(0) * groups, i -> i / len, i -> (i / sp) % c, eps);
+        return new NormReference(s.size(), s.dim(0) * groups, i -> i / len, i -> (i / sp) % c, eps, false, c);
     }
 
     /** Two-pass mean per statistic. */
@@ -95,34 +104,38 @@ final class NormReference {
         return y;
     }
 
-    /** Σ dOut·y, the scalar whose gradient the backward computes. */
-    static double dot(double[] dOut, double[] y) {
-        double s = 0;
-        for (int i = 0; i < y.length; i++) {
-            s += dOut[i] * y[i];
-        }
-        return s;
+    /** The element → statistic, γ/β maps, for the kit's derived bounds. */
+    NormBounds.Layout layout() {
+        return new NormBounds.Layout(size, stats, params, statOf, paramOf, statIsParam);
     }
 
-    /** A function of one array, for central differences. */
-    interface Scalar {
-        double at(double[] v);
+    /** The forward as the kit's reference record (out, x̂, mean, biased variance, rstd), batch statistics. */
+    NormForward record(double[] x, double[] gamma, double[] beta) {
+        double[] mean = mean(x);
+        return recordWith(x, gamma, beta, mean, var(x, mean));
     }
 
-    /** Central differences of f at v, h = 1e-5 (CS231N eval_numerical_gradient_array). */
-    static double[] numericalGradient(Scalar f, double[] v) {
-        double h = 1e-5;
-        double[] grad = new double[v.length];
-        for (int i = 0; i < v.length; i++) {
-            double old = v[i];
-            v[i] = old + h;
-            double plus = f.at(v);
-            v[i] = old - h;
-            double minus = f.at(v);
-            v[i] = old;
-            grad[i] = (plus - minus) / (2 * h);
+    /** The forward as the kit's reference record with given statistics (EVAL: the running ones). */
+    NormForward recordWith(double[] x, double[] gamma, double[] beta, double[] mean, double[] var) {
+        double[] rstd = new double[stats];
+        for (int k = 0; k < stats; k++) {
+            rstd[k] = 1 / Math.sqrt(var[k] + eps);
         }
-        return grad;
+        double[] xhat = new double[size];
+        for (int i = 0; i < size; i++) {
+            int k = statOf.applyAsInt(i);
+            xhat[i] = (x[i] - mean[k]) * rstd[k];
+        }
+        return new NormForward(forwardWith(x, gamma, beta, mean, var), xhat, mean, var, rstd);
+    }
+
+    /**
+     * Central differences of v ↦ Σ dOut·f(v) at v (h = 1e-5, CS231N's eval_numerical_gradient_array) with their
+     * error bounds (NUMERICAL_GRADIENT), for one evaluation good to {@code evalError}.
+     */
+    static NumericalGradient.Estimate numericalGradient(java.util.function.Function<double[], double[]> f, double[] v,
+                                                        double[] dOut, double evalError) {
+        return NumericalGradient.evalArrayWithError(f, v, dOut, NumericalGradient.H, evalError);
     }
 
     /** Analytic TRAIN backward in double: {dX, dγ, dβ}, dγ/dβ of length {@code params}. */

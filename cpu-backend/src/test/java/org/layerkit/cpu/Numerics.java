@@ -3,10 +3,15 @@ package org.layerkit.cpu;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Random;
 import org.layerkit.api.Shape;
+import org.layerkit.conformance.Tolerance;
 
-/** Comparison helpers whose failures report the shape, the max error and the first bad index. */
+/**
+ * Comparison helpers whose failures report the shape, the max error, the derived bound and its name, and the first
+ * bad index.
+ */
 final class Numerics {
     private Numerics() {
     }
@@ -27,8 +32,20 @@ final class Numerics {
         return d;
     }
 
-    /** |expected − actual| ≤ atol + rtol·|expected| element-wise, or a failure naming what, shape, max error, index. */
-    static void assertClose(String what, Shape shape, double[] expected, float[] actual, double atol, double rtol) {
+    /**
+     * |expected − actual| ≤ tol (atol + rtol·|expected|) element-wise, or a failure naming what, the shape, the max
+     * error, the bound and its name (its entry in docs/tolerances.md) and the first bad index.
+     */
+    static void assertClose(String what, Shape shape, double[] expected, float[] actual, Tolerance tol) {
+        assertClose(what, shape, expected, actual, tol, null);
+    }
+
+    /**
+     * As {@link #assertClose(String, Shape, double[], float[], Tolerance)} with {@code extra[i]} added to the bound
+     * of element i (a numerical gradient's own error, NUMERICAL_GRADIENT, times the safety factor).
+     */
+    static void assertClose(String what, Shape shape, double[] expected, float[] actual, Tolerance tol,
+                            double[] extra) {
         if (expected.length != actual.length) {
             fail(what + " " + shape + ": expected " + expected.length + " values, got " + actual.length);
         }
@@ -44,20 +61,26 @@ final class Numerics {
                 maxErr = err;
                 maxAt = i;
             }
-            if (firstBad < 0 && err > atol + rtol * Math.abs(expected[i])) {
+            if (firstBad < 0 && !(err <= bound(tol, extra, expected, i))) {
                 firstBad = i;
             }
         }
         if (firstBad >= 0) {
-            fail(String.format("%s %s: max abs error %.3g at index %d (expected %.9g, got %.9g); first bad index %d "
-                            + "%s: expected %.9g, got %.9g (atol %.1g, rtol %.1g)",
-                    what, shape, maxErr, maxAt, expected[maxAt], actual[maxAt], firstBad,
-                    Arrays.toString(unravel(shape, firstBad)), expected[firstBad], actual[firstBad], atol, rtol));
+            fail(String.format(Locale.ROOT, "%s %s: max abs error %.3g at index %d (expected %.9g, got %.9g, bound "
+                            + "%.3g); first bad index %d %s: expected %.9g, got %.9g, error %.3g > bound %.3g of %s%s",
+                    what, shape, maxErr, maxAt, expected[maxAt], actual[maxAt], bound(tol, extra, expected, maxAt),
+                    firstBad, Arrays.toString(unravel(shape, firstBad)), expected[firstBad], actual[firstBad],
+                    Math.abs(expected[firstBad] - actual[firstBad]), bound(tol, extra, expected, firstBad), tol,
+                    extra == null ? "" : " + SAFETY·NUMERICAL_GRADIENT"));
         }
     }
 
-    static void assertClose(String what, Shape shape, float[] expected, float[] actual, double atol, double rtol) {
-        assertClose(what, shape, toDouble(expected), actual, atol, rtol);
+    private static double bound(Tolerance tol, double[] extra, double[] expected, int i) {
+        return tol.allowance(expected[i]) + (extra == null ? 0 : Tolerance.SAFETY * extra[i]);
+    }
+
+    static void assertClose(String what, Shape shape, float[] expected, float[] actual, Tolerance tol) {
+        assertClose(what, shape, toDouble(expected), actual, tol);
     }
 
     /** The multi-index of flat index i in shape. */

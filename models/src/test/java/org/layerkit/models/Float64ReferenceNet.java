@@ -1,11 +1,13 @@
 package org.layerkit.models;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.Philox4x32;
+import org.layerkit.conformance.NumericalGradient;
 
 /**
  * An independent float64 implementation of the {@link FullyConnectedNet} training loss (TRAIN mode), written
@@ -17,6 +19,10 @@ final class Float64ReferenceNet {
     private final long[] dropoutSeeds;
     private final long[] dropoutOffsets;
     private double minReluInput;
+    /** The sides of the ReLU inputs at the point the numerical gradient is taken, and whether any evaluation left it. */
+    private List<Boolean> baseSides;
+    private final List<Boolean> sides = new ArrayList<>();
+    private boolean sideChanged;
 
     /** {@code dropoutSeeds[i]}/{@code dropoutOffsets[i]}: the Philox key and offset of hidden layer i+1's dropout. */
     Float64ReferenceNet(FullyConnectedNetConfig config, long[] dropoutSeeds, long[] dropoutOffsets) {
@@ -28,6 +34,7 @@ final class Float64ReferenceNet {
     /** The loss of x {@code [n,d]} with labels y under {@code params} (by CS231N name, row-major). */
     double loss(Map<String, double[]> params, double[] x, int[] y, int n) {
         minReluInput = Double.POSITIVE_INFINITY;
+        sides.clear();
         List<Integer> hidden = config.hiddenDims();
         int layers = hidden.size() + 1;
         double[] h = x;
@@ -63,6 +70,7 @@ final class Float64ReferenceNet {
             }
             for (int i = 0; i < h.length; i++) {
                 minReluInput = Math.min(minReluInput, Math.abs(h[i]));
+                sides.add(h[i] > 0);
                 h[i] = Math.max(h[i], 0);
             }
             if (config.useDropout()) {
@@ -86,6 +94,9 @@ final class Float64ReferenceNet {
                 sum += Math.exp(h[i * k + j] - max);
             }
             loss += -(h[i * k + y[i]] - max - Math.log(sum));
+        }
+        if (baseSides != null && !sides.equals(baseSides)) {
+            sideChanged = true;
         }
         return loss / n + 0.5 * config.reg() * reg;
     }
@@ -142,24 +153,26 @@ final class Float64ReferenceNet {
 
     /**
      * Central differences (f(p+h) − f(p−h))/2h of {@link #loss} for every element of every parameter, in double
-     * precision.
+     * precision, each with its error bound (NumericalGradient.evalArrayWithError: Richardson's estimate of the
+     * truncation from the same difference at 2h, and the roundoff of evaluations each within {@code evalError}).
+     * Valid only where no evaluation moves a ReLU input across its kink: {@link #kinkCrossed()} says whether one did.
      */
-    Map<String, double[]> numericalGradient(Map<String, double[]> params, double[] x, int[] y, int n, double h) {
-        Map<String, double[]> grads = new LinkedHashMap<>();
+    Map<String, NumericalGradient.Estimate> numericalGradient(Map<String, double[]> params, double[] x, int[] y, int n,
+                                                              double h, double evalError) {
+        loss(params, x, y, n);
+        baseSides = new ArrayList<>(sides);
+        sideChanged = false;
+        Map<String, NumericalGradient.Estimate> grads = new LinkedHashMap<>();
         for (Map.Entry<String, double[]> e : params.entrySet()) {
-            double[] p = e.getValue();
-            double[] g = new double[p.length];
-            for (int i = 0; i < p.length; i++) {
-                double old = p[i];
-                p[i] = old + h;
-                double plus = loss(params, x, y, n);
-                p[i] = old - h;
-                double minus = loss(params, x, y, n);
-                p[i] = old;
-                g[i] = (plus - minus) / (2 * h);
-            }
-            grads.put(e.getKey(), g);
+            grads.put(e.getKey(), NumericalGradient.evalScalarWithError(v -> loss(params, x, y, n), e.getValue(), h,
+                    evalError));
         }
+        baseSides = null;
         return grads;
+    }
+
+    /** Whether an evaluation of the last {@link #numericalGradient} moved a ReLU input across 0. */
+    boolean kinkCrossed() {
+        return sideChanged;
     }
 }

@@ -30,6 +30,7 @@ import org.layerkit.api.Tensor;
 import org.layerkit.conformance.Catalogue;
 import org.layerkit.conformance.ConformanceCase;
 import org.layerkit.conformance.Outcome;
+import org.layerkit.conformance.Tolerance;
 
 /**
  * Option {@code gemm}: CLBlast's SGEMM and the tiled kernel both pass the kit's GEMM cases and agree with each
@@ -99,17 +100,18 @@ class ClGemmChoiceTest {
                 int n = s[2];
                 for (int i = 0; i < m; i++) {
                     for (int j = 0; j < n; j++) {
-                        // float32 sums of K products in any order: within K·2⁻²³ of Σ|a·b| (times |α|) apart
+                        // GEMM (docs/tolerances.md) for each of the two results, so twice it between them:
+                        // 2·SAFETY·(sum(K) + γ(3))·(|α|·Σ|a·b| + |β·c|), in any summation order
                         double mag = 0;
                         for (int q = 0; q < k; q++) {
                             mag += Math.abs(a[ta ? q * m + i : i * k + q]) * Math.abs(b[tb ? j * k + q : q * n + j]);
                         }
-                        double tol = (2.0 * k + 2) * 0x1p-23 * (Math.abs(alpha) * mag
-                                + (beta == 0 ? 0 : Math.abs(beta * c[i * n + j]))) + 1e-30;
+                        double tol = 2 * Tolerance.SAFETY * (Tolerance.sum(k) + Tolerance.gamma(3))
+                                * (Math.abs(alpha) * mag + (beta == 0 ? 0 : Math.abs(beta * c[i * n + j])));
                         int e = i * n + j;
                         if (!(Math.abs(out[0][e] - out[1][e]) <= tol)) {
                             fail(what + ": C[" + i + "," + j + "] clblast " + out[0][e] + ", tiled " + out[1][e]
-                                    + " (tolerance " + tol + ")");
+                                    + " (bound GEMM between two results: " + tol + ")");
                         }
                     }
                 }

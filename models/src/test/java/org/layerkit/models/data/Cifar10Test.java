@@ -38,7 +38,8 @@ class Cifar10Test {
         assertEquals(3072, s.train().featureCount());
         assertEquals(1, s.train().labels()[0]);
         assertEquals(1f, s.train().features()[0]);
-        assertEquals(0.2f, s.train().features()[1024], 1e-7f);
+        // 51/255 is exactly 0.2: one correctly rounded division gives the float nearest 0.2 (EXACT)
+        assertEquals(0.2f, s.train().features()[1024]);
     }
 
     @Test

@@ -40,7 +40,8 @@ class IdxFilesTest {
         assertEquals(3, d.size());
         assertEquals(4, d.featureCount());
         assertEquals(1f, d.features()[1]);
-        assertEquals(0.2f, d.features()[2], 1e-7f);
+        // 51/255 is exactly 0.2: one correctly rounded division gives the float nearest 0.2 (EXACT)
+        assertEquals(0.2f, d.features()[2]);
         assertArrayEquals(new int[] {9, 0, 4}, d.labels());
     }
 

@@ -12,10 +12,11 @@ class StandardizerTest {
         Dataset val = new Dataset("t/val", new float[] {2, 7}, new int[] {1}, 2, 2);
         Dataset test = new Dataset("t/test", new float[] {100, 5}, new int[] {0}, 2, 2);
         DatasetSplits s = new DatasetSplits(train, val, test).standardized();
-        // feature 0: mean 2, std 1; feature 1 is constant 5 → std treated as 1
-        assertArrayEquals(new float[] {-1, 0, 1, 0}, s.train().features(), 1e-6f);
-        assertArrayEquals(new float[] {0, 2}, s.validation().features(), 1e-6f);
-        assertArrayEquals(new float[] {98, 0}, s.test().features(), 1e-6f);
+        // feature 0: mean 2, std 1; feature 1 is constant 5 → std treated as 1. Small integers: the mean, the
+        // standard deviation, every difference and quotient are exact in float and double (EXACT)
+        assertArrayEquals(new float[] {-1, 0, 1, 0}, s.train().features(), 0f);
+        assertArrayEquals(new float[] {0, 2}, s.validation().features(), 0f);
+        assertArrayEquals(new float[] {98, 0}, s.test().features(), 0f);
         assertArrayEquals(new int[] {1}, s.validation().labels());
     }
 

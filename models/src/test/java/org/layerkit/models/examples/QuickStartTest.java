@@ -18,7 +18,8 @@ class QuickStartTest {
     void theLibrarySnippetTrainsAndEvaluatesOnGeneratedFashionMnistFiles() throws IOException {
         SyntheticData.writeFashionMnistLike(dir, 5000 + 768, 300, 4);
         double accuracy = QuickStart.run(dir, 2);
-        assertTrue(accuracy > 0.5, "test accuracy " + accuracy + " on an easy synthetic task");
+        // TRAINING_OUTCOME (docs/tolerances.md): learning, not rounding; run on every matrix leg
+        assertTrue(accuracy > 0.5, "test accuracy " + accuracy + " on an easy synthetic task (TRAINING_OUTCOME)");
     }
 
     @Test

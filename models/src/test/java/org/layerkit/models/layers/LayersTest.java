@@ -26,6 +26,9 @@ import org.layerkit.api.Mode;
 import org.layerkit.api.Philox4x32;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
+import org.layerkit.conformance.NormBounds;
+import org.layerkit.conformance.Reference;
+import org.layerkit.conformance.Tolerance;
 
 class LayersTest {
     private static Backend backend;
@@ -89,13 +92,16 @@ class LayersTest {
             float[] w = a.weight().value().toArray();
             float[] out = a.forward(x, Mode.TRAIN).toArray();
             float[] xs = x.toArray();
+            // each a dot product of K terms (and a bias): within GEMM, SAFETY·(sum(K) + γ(3))·Σ|terms|
             for (int i = 0; i < 2; i++) {
                 for (int j = 0; j < 2; j++) {
                     double s = j == 0 ? 0.5 : -1;
+                    double mag = Math.abs(s);
                     for (int k = 0; k < 3; k++) {
                         s += xs[i * 3 + k] * w[k * 2 + j];
+                        mag += Math.abs(xs[i * 3 + k] * w[k * 2 + j]);
                     }
-                    assertEquals(s, out[i * 2 + j], 1e-5);
+                    assertEquals(s, out[i * 2 + j], gemmBound(3, mag), "out[" + i + "," + j + "] outside GEMM");
                 }
             }
             float[] dx = a.backward(dOut).toArray();
@@ -103,15 +109,52 @@ class LayersTest {
             float[] dw = a.weight().grad().toArray();
             for (int k = 0; k < 3; k++) {
                 for (int j = 0; j < 2; j++) {
-                    assertEquals(xs[k] * d[j] + xs[3 + k] * d[2 + j], dw[k * 2 + j], 1e-5);
+                    assertEquals(xs[k] * d[j] + xs[3 + k] * d[2 + j], dw[k * 2 + j],
+                            gemmBound(2, Math.abs(xs[k] * d[j]) + Math.abs(xs[3 + k] * d[2 + j])),
+                            "dW[" + k + "," + j + "] outside GEMM");
                 }
             }
-            assertArrayEquals(new float[] {1.5f, 1}, a.bias().grad().toArray(), 1e-6f);
+            // 1 + 0.5 and −1 + 2: exact in float
+            assertArrayEquals(new float[] {1.5f, 1}, a.bias().grad().toArray(), 0f);
             for (int i = 0; i < 2; i++) {
                 for (int k = 0; k < 3; k++) {
-                    assertEquals(d[i * 2] * w[k * 2] + d[i * 2 + 1] * w[k * 2 + 1], dx[i * 3 + k], 1e-5);
+                    assertEquals(d[i * 2] * w[k * 2] + d[i * 2 + 1] * w[k * 2 + 1], dx[i * 3 + k],
+                            gemmBound(2, Math.abs(d[i * 2] * w[k * 2]) + Math.abs(d[i * 2 + 1] * w[k * 2 + 1])),
+                            "dX[" + i + "," + k + "] outside GEMM");
                 }
             }
+        }
+    }
+
+    /** GEMM (docs/tolerances.md) for one dot product of k terms whose absolute values sum to mag. */
+    private static double gemmBound(int k, double mag) {
+        return Tolerance.ofSum("GEMM", k, 3, mag).atol();
+    }
+
+    /**
+     * MOMENTS_OF_NORM_OUT: outputs each within E (NORM_OUT) of exact values whose mean is 0 and whose biased
+     * variance is σ²/(σ²+ε): their mean is within E, their variance within 2·max|x̂|·E + E², plus the float64
+     * rounding of those sums (γ64(n + 2) of mean x̂², negligible).
+     */
+    private static void assertMoments(String what, float[] out, double[] xhatExact, double expectedVar, double e,
+                                      int[] idx) {
+        int n = idx.length;
+        double m = 0;
+        for (int i : idx) {
+            m += out[i];
+        }
+        m /= n;
+        double v = 0;
+        double maxXhat = 0;
+        for (int i : idx) {
+            v += (out[i] - m) * (out[i] - m);
+            maxXhat = Math.max(maxXhat, Math.abs(xhatExact[i]));
+        }
+        v /= n;
+        assertEquals(0, m, e, what + ": mean outside MOMENTS_OF_NORM_OUT");
+        if (expectedVar >= 0) {
+            double vb = 2 * maxXhat * e + e * e + Tolerance.gamma64(n + 2) * (1 + expectedVar);
+            assertEquals(expectedVar, v, vb, what + ": variance outside MOMENTS_OF_NORM_OUT");
         }
     }
 
@@ -135,25 +178,35 @@ class LayersTest {
     void batchNormUsesBatchStatisticsInTrainAndRunningStatisticsInEval() {
         int n = 64;
         int d = 3;
+        float[] xs = randn(n * d, 5, 4.0);
+        double[] xd = Reference.widen(xs);
+        double[] ones = {1, 1, 1};
+        float eps = BatchNormOptions.defaults().eps();
+        NormBounds.Layout layout = NormBounds.Layout.batchNorm(n, d);
+        Reference.NormForward f = Reference.batchNormTrain(xd, n, d, ones, new double[d], eps);
+        NormBounds b = NormBounds.train(layout, xd, f);
         try (BatchNormLayer bn = new BatchNormLayer(backend, d, BatchNormOptions.defaults().withDecay(0.0f));
-             Tensor x = backend.upload(randn(n * d, 5, 4.0), Shape.of(n, d))) {
+             Tensor x = backend.upload(xs, Shape.of(n, d))) {
             float[] out = bn.forward(x, Mode.TRAIN).toArray();
+            Tolerance train = b.out(ones, new double[d]);
             for (int j = 0; j < d; j++) {
-                double m = 0;
-                double v = 0;
+                int[] idx = new int[n];
                 for (int i = 0; i < n; i++) {
-                    m += out[i * d + j];
+                    idx[i] = i * d + j;
                 }
-                m /= n;
-                for (int i = 0; i < n; i++) {
-                    v += (out[i * d + j] - m) * (out[i * d + j] - m);
-                }
-                assertEquals(0, m, 1e-5);
-                assertEquals(1, v / n, 1e-3);
+                assertMoments("feature " + j, out, f.xhat(), f.var()[j] / (f.var()[j] + eps), train.atol(), idx);
             }
             assertEquals(1L, bn.counters().get(BatchNormLayer.BATCHES_TRACKED));
-            // decay 0 makes the running statistics the last batch's, so EVAL reproduces TRAIN
-            assertArrayEquals(out, bn.forward(x, Mode.EVAL).toArray(), 1e-3f);
+            // decay 0 makes the running statistics the last batch's (as float), so EVAL reproduces TRAIN: both
+            // within their NORM_OUT of the exact output, EVAL's with the stored statistics' errors
+            Tolerance eval = NormBounds.eval(layout, f, b.runningMeanErrors(new double[d], 0),
+                    b.runningVarErrors(ones, 0, false)).out(ones, new double[d]);
+            Tolerance between = train.plus(eval);
+            float[] evalOut = bn.forward(x, Mode.EVAL).toArray();
+            for (int i = 0; i < out.length; i++) {
+                assertTrue(between.accepts(evalOut[i], out[i]), "EVAL " + evalOut[i] + " vs TRAIN " + out[i]
+                        + " at " + i + " outside " + between);
+            }
             assertEquals(1L, bn.counters().get(BatchNormLayer.BATCHES_TRACKED), "EVAL leaves the statistics alone");
         }
     }
@@ -183,31 +236,46 @@ class LayersTest {
             assertArrayEquals(db, gn.beta().grad().toArray(), 0f);
             float[] d = dOut.toArray();
             double sum0 = 0;
+            double abs0 = 0;
             for (int nn = 0; nn < 2; nn++) {
                 for (int s = 0; s < 9; s++) {
                     sum0 += d[nn * 36 + s];
+                    abs0 += Math.abs(d[nn * 36 + s]);
                 }
             }
-            assertEquals(sum0, db[0], 1e-5, "dβ of channel 0 sums dOut over N, H, W");
+            // NORM_DBETA: a sum of N·H·W = 18 terms
+            assertEquals(sum0, db[0], Tolerance.derived("NORM_DBETA", Tolerance.sum(18) * abs0, 0).atol(),
+                    "dβ of channel 0 sums dOut over N, H, W (NORM_DBETA)");
         }
     }
 
     @Test
     void spatialBatchNormNormalizesEachChannelOverBatchAndSpace() {
-        try (SpatialBatchNormLayer sbn = new SpatialBatchNormLayer(backend, 2, BatchNormOptions.defaults());
-             Tensor x = backend.upload(randn(4 * 2 * 5 * 5, 8, 3.0), Shape.of(4, 2, 5, 5))) {
+        float[] xs = randn(4 * 2 * 5 * 5, 8, 3.0);
+        double[] xd = Reference.widen(xs);
+        double[] ones = {1, 1};
+        BatchNormOptions o = BatchNormOptions.defaults();
+        Reference.NormForward f = Reference.spatialBatchNormTrain(xd, 4, 2, 25, ones, new double[2], o.eps());
+        NormBounds b = NormBounds.train(NormBounds.Layout.spatialBatchNorm(4, 2, 25), xd, f);
+        try (SpatialBatchNormLayer sbn = new SpatialBatchNormLayer(backend, 2, o);
+             Tensor x = backend.upload(xs, Shape.of(4, 2, 5, 5))) {
             float[] out = sbn.forward(x, Mode.TRAIN).toArray();
             for (int c = 0; c < 2; c++) {
-                double m = 0;
+                int[] idx = new int[100];
+                int k = 0;
                 for (int n = 0; n < 4; n++) {
                     for (int s = 0; s < 25; s++) {
-                        m += out[(n * 2 + c) * 25 + s];
+                        idx[k++] = (n * 2 + c) * 25 + s;
                     }
                 }
-                assertEquals(0, m / 100, 1e-5);
+                assertMoments("channel " + c, out, f.xhat(), -1, b.out(ones, new double[2]).atol(), idx);
             }
+            // the running mean (from 0) moved by (1 − decay) towards the batch mean
             float[] rm = sbn.running().mean().toArray();
-            assertEquals(0.1 * 3.0, rm[0], 0.05, "running mean moved 10% towards the batch mean");
+            Tolerance t = NormBounds.runningTolerance("NORM_RUNNING_MEAN", b.runningMeanErrors(new double[2],
+                    o.decay()));
+            assertTrue(t.accepts(rm[0], (1 - o.decay()) * f.mean()[0]), "running mean " + rm[0] + ", expected "
+                    + (1 - o.decay()) * f.mean()[0] + " within " + t);
         }
     }
 

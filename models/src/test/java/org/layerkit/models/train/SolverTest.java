@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
+import org.layerkit.conformance.Tolerance;
 import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
@@ -57,8 +58,10 @@ class SolverTest {
                     SolverConfig.builder().epochs(6).batchSize(20).seed(3).build()).train();
             double[] loss = h.meanLosses();
             assertEquals(6, loss.length);
-            assertTrue(loss[5] < 0.5 * loss[0], "mean loss per epoch " + java.util.Arrays.toString(loss));
-            assertTrue(h.bestValAccuracy() > 0.9, "best val accuracy " + h.bestValAccuracy());
+            // TRAINING_OUTCOME (docs/tolerances.md): learning, not rounding; run on every matrix leg
+            assertTrue(loss[5] < 0.5 * loss[0], "mean loss per epoch " + java.util.Arrays.toString(loss)
+                    + " (TRAINING_OUTCOME)");
+            assertTrue(h.bestValAccuracy() > 0.9, "best val accuracy " + h.bestValAccuracy() + " (TRAINING_OUTCOME)");
             assertEquals(60, h.losses().size(), "one loss read per iteration by default");
         }
     }
@@ -69,9 +72,11 @@ class SolverTest {
              Optimizer sgd = OptimizerConfig.sgdMomentum(1e-2).create(n.parameters())) {
             TrainingHistory h = new Solver(n, sgd, TRAIN, VAL,
                     SolverConfig.builder().epochs(3).batchSize(50).learningRateDecay(0.5).build()).train();
+            // LR_SCHEDULE: lr·0.5 per epoch, k double roundings after k epochs (here exact: halving is)
             assertArrayEquals(new double[] {1e-2, 5e-3, 2.5e-3},
-                    h.epochs().stream().mapToDouble(EpochEvent::learningRate).toArray(), 1e-12);
-            assertEquals(1.25e-3, sgd.learningRate(), 1e-12);
+                    h.epochs().stream().mapToDouble(EpochEvent::learningRate).toArray(),
+                    Tolerance.SAFETY * Tolerance.gamma64(3) * 1e-2);
+            assertEquals(1.25e-3, sgd.learningRate(), Tolerance.SAFETY * Tolerance.gamma64(4) * 1.25e-3);
         }
     }
 
@@ -175,7 +180,8 @@ class SolverTest {
         Checkpoint saved = Checkpoint.load(ckpt);
         assertEquals(1, saved.epochsCompleted());
         try (FullyConnectedNet n = saved.toNet(backend); Optimizer adam = saved.toOptimizer(n)) {
-            assertEquals(8e-3, adam.learningRate(), 1e-12);
+            // LR_SCHEDULE: 1e-2·0.8, one double rounding, and the literal 8e-3 one more
+            assertEquals(8e-3, adam.learningRate(), Tolerance.SAFETY * Tolerance.gamma64(2) * 8e-3);
             new Solver(n, adam, TRAIN, VAL, schedule).resumeAfter(saved.epochsCompleted()).train();
             assertArrayEquals(uninterrupted, n.parameters().get("W2").value().toArray());
         }
