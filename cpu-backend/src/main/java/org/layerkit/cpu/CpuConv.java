@@ -248,33 +248,35 @@ final class CpuConv {
 
     /**
      * dX[n, c, i·sh + p − ph, j·sw + q − pw] += dcols[kr, (r − r0)·W' + j], the adjoint of {@link #im2col}: every
-     * column entry that was read from x is added back to it (padding entries are dropped). Split over channels, so
-     * that no two threads add into the same element of dX.
+     * column entry that was read from x is added back to it (padding entries are dropped). Split over the (sample,
+     * channel) planes the block touches, so that no two threads add into the same element of dX (windows of
+     * neighbouring output rows overlap in x, but only within one plane).
      */
     static void col2im(Geometry g, float[] dcols, int r0, int r1, float[] dX) {
         int m = (r1 - r0) * g.ow();
         int khw = g.kh() * g.kw();
-        CpuParallel.forRows(g.c(), (long) khw * m, (chunk, from, to) -> {
-            for (int c = from; c < to; c++) {
+        int n0 = r0 / g.oh();
+        int samples = (r1 - 1) / g.oh() - n0 + 1;
+        CpuParallel.forRows(samples * g.c(), (long) khw * m / samples, (chunk, from, to) -> {
+            for (int unit = from; unit < to; unit++) {
+                int n = n0 + unit / g.c();
+                int c = unit % g.c();
+                // the block's output rows of sample n
+                int rFrom = Math.max(r0, n * g.oh());
+                int rTo = Math.min(r1, (n + 1) * g.oh());
                 for (int kr = c * khw; kr < (c + 1) * khw; kr++) {
                     int p = kr / g.kw() % g.kh();
                     int q = kr % g.kw();
                     int jLo = g.firstCol(q);
                     int jHi = g.endCol(q);
-                    int src = kr * m;
-                    int n = r0 / g.oh();
-                    int i = r0 % g.oh();
-                    for (int r = r0; r < r1; r++, src += g.ow()) {
-                        int hh = i * g.sh() + p - g.ph();
+                    int src = kr * m + (rFrom - r0) * g.ow();
+                    for (int r = rFrom; r < rTo; r++, src += g.ow()) {
+                        int hh = (r - n * g.oh()) * g.sh() + p - g.ph();
                         if (hh >= 0 && hh < g.h()) {
                             int dst = ((n * g.c() + c) * g.h() + hh) * g.w() + q - g.pw();
                             for (int j = jLo; j < jHi; j++) {
                                 dX[dst + j * g.sw()] += dcols[src + j];
                             }
-                        }
-                        if (++i == g.oh()) {
-                            i = 0;
-                            n++;
                         }
                     }
                 }
