@@ -39,17 +39,20 @@ class CpuHotPathAllocationTest {
                 "per-thread allocation counter disabled");
         long id = Thread.currentThread().getId();
         // enough calls for C2 to compile the kernels: the Vector API's vectors are objects until C2 turns them
-        // into registers, so an interpreted call allocates them
-        for (int i = 0; i < WARM_CALLS; i++) {
-            closeAll(step.get());
-        }
+        // into registers, so an interpreted call allocates them. On a loaded machine the compiler threads fall
+        // behind, so warm up again (up to ten rounds) while the calls still allocate: steady state is what counts.
         long least = Long.MAX_VALUE;
-        for (int i = 0; i < 5; i++) {
-            long before = bean.getThreadAllocatedBytes(id);
-            AutoCloseable[] r = step.get();
-            long used = bean.getThreadAllocatedBytes(id) - before;
-            closeAll(r);
-            least = Math.min(least, used);
+        for (int round = 0; round < 10 && least >= BOUND; round++) {
+            for (int i = 0; i < WARM_CALLS; i++) {
+                closeAll(step.get());
+            }
+            for (int i = 0; i < 5; i++) {
+                long before = bean.getThreadAllocatedBytes(id);
+                AutoCloseable[] r = step.get();
+                long used = bean.getThreadAllocatedBytes(id) - before;
+                closeAll(r);
+                least = Math.min(least, used);
+            }
         }
         return least;
     }
