@@ -18,19 +18,25 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
+import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormResult;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
 /**
  * Once warm, a kernel call allocates no arrays on the calling thread: outputs come from the pool (closed results go
- * back to it) and row buffers, per-chunk partials and coefficients from {@link CpuScratch}. What remains are a few
- * small objects per call (tensors, records, lambdas, the fork/join tasks of the parallel chunks), so the bound here,
- * 16 KiB, is far below the smallest array the kernels could allocate per call on these shapes (a 4 KiB row buffer on
- * every chunk, a 1 MiB output). Allocation is counted by the JVM, never timed, and the measurement is made the same
+ * back to it) and row buffers, per-chunk partials, coefficients and conv2d's unfolded columns from {@link CpuScratch}.
+ * What remains are a few small objects per call (tensors, records, lambdas, the fork/join tasks of the parallel
+ * chunks), so the bound here, 16 KiB, is far below the smallest array the kernels could allocate per call on these
+ * shapes (a 4 KiB row buffer on every chunk, a 1 MiB output). The ops: every normalization and dropout
+ * ({@link #measureNormsAndDropout}); conv2d, max and global average pooling and spatial dropout
+ * ({@link #measureConvAndPool}). Allocation is counted by the JVM, never timed, and the measurement is made the same
  * on every machine, whatever its speed, load or core count. It runs in a child JVM that
  * <ul>
  *   <li>pins the common fork/join pool at {@value #CHILD_WORKERS} workers: the fork/join tasks grow with the number
@@ -55,6 +61,8 @@ class CpuHotPathAllocationTest {
     private static final int VECTOR_CALL_CAP = 5_100;
     private static final String CHILD_LINE = "allocation ";
     private static final int CHILD_WORKERS = 3;
+    /** The ops {@link #measure} reports: four normalizations and dropout, conv2d, two pools and spatial dropout. */
+    private static final int OPS = 9;
     private static String childOutput;
 
     /**
@@ -103,8 +111,15 @@ class CpuHotPathAllocationTest {
         return Numerics.gaussian(new Random(n), n, 0, 1);
     }
 
-    /** Forward + backward of every normalization, and dropout, each measured by {@link #allocatedPerCall}. */
+    /** Every op of {@link #measureNormsAndDropout} and {@link #measureConvAndPool}, in one map. */
     private static Map<String, long[]> measure(CpuBackend be, int warm, int cap) throws Exception {
+        Map<String, long[]> bytes = measureNormsAndDropout(be, warm, cap);
+        bytes.putAll(measureConvAndPool(be, warm, cap));
+        return bytes;
+    }
+
+    /** Forward + backward of every normalization, and dropout, each measured by {@link #allocatedPerCall}. */
+    private static Map<String, long[]> measureNormsAndDropout(CpuBackend be, int warm, int cap) throws Exception {
         Map<String, long[]> bytes = new LinkedHashMap<>();
         int n = 256;
         int d = 1024;
@@ -143,6 +158,43 @@ class CpuHotPathAllocationTest {
             bytes.put("dropout", allocatedPerCall(() -> {
                 DropoutResult r = be.dropoutForward(x, new DropoutOptions(0.5, 7L, offset[0]++), Mode.TRAIN);
                 return new AutoCloseable[] {r, be.dropoutBackward(dOut, r.mask())};
+            }, warm, cap));
+        }
+        return bytes;
+    }
+
+    /**
+     * Forward + backward of conv2d (a small CNN's second layer at N = 16: several blocks of unfolded columns per
+     * call, from {@link CpuScratch}), max pool, global average pool and spatial dropout, each measured by
+     * {@link #allocatedPerCall}.
+     */
+    private static Map<String, long[]> measureConvAndPool(CpuBackend be, int warm, int cap) throws Exception {
+        Map<String, long[]> bytes = new LinkedHashMap<>();
+        Shape xs = Shape.of(16, 32, 14, 14);
+        Shape ws = Shape.of(64, 32, 3, 3);
+        Shape os = Shape.of(16, 64, 14, 14);
+        Shape ps = Shape.of(16, 64, 7, 7);
+        try (Tensor x = be.upload(gaussian(xs.size()), xs);
+             Tensor w = be.upload(gaussian(ws.size()), ws);
+             Tensor b = be.upload(gaussian(64), Shape.of(64));
+             Tensor dOut = be.upload(gaussian(os.size()), os);
+             Tensor dPool = be.upload(gaussian(ps.size()), ps);
+             Tensor dAvg = be.upload(gaussian(16 * 32), Shape.of(16, 32))) {
+            Conv2dParams p = Conv2dParams.of(1, 1);
+            long[] offset = {0};
+            bytes.put("conv2d", allocatedPerCall(() -> {
+                Conv2dResult r = be.conv2dForward(x, w, b, p);
+                return new AutoCloseable[] {r, be.conv2dBackward(dOut, r.cache(), w)};
+            }, warm, cap));
+            bytes.put("maxpool2d", allocatedPerCall(() -> {
+                MaxPool2dResult r = be.maxPool2dForward(dOut, Pool2dParams.of(2, 2));
+                return new AutoCloseable[] {r, be.maxPool2dBackward(dPool, r.cache())};
+            }, warm, cap));
+            bytes.put("global_avgpool", allocatedPerCall(() -> new AutoCloseable[] {be.globalAvgPoolForward(x),
+                be.globalAvgPoolBackward(dAvg, xs)}, warm, cap));
+            bytes.put("spatial_dropout", allocatedPerCall(() -> {
+                DropoutResult r = be.spatialDropoutForward(x, new DropoutOptions(0.5, 7L, offset[0]++), Mode.TRAIN);
+                return new AutoCloseable[] {r, be.spatialDropoutBackward(x, r.mask())};
             }, warm, cap));
         }
         return bytes;
@@ -217,7 +269,7 @@ class CpuHotPathAllocationTest {
                 measured.put(kv[0], new long[] {Long.parseLong(v[0]), Long.parseLong(v[1])});
             }
         }
-        assertEquals(5, measured.size(), "measurements of the " + path + " path in:\n" + out);
+        assertEquals(OPS, measured.size(), "measurements of the " + path + " path in:\n" + out);
         return measured;
     }
 
