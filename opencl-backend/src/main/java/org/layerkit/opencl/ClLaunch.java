@@ -57,6 +57,12 @@ final class ClLaunch {
         return this;
     }
 
+    /** A 64-bit {@code long} argument (column and element offsets that may pass 2^31). */
+    ClLaunch l(long v) {
+        args.add(v);
+        return this;
+    }
+
     ClLaunch f(float v) {
         args.add(v);
         return this;
@@ -84,6 +90,20 @@ final class ClLaunch {
         run(new long[] {roundUp(width, local), Math.min(rows, MAX_GROUPS_Y)}, new long[] {local, 1});
     }
 
+    /**
+     * Like {@link #runRows}, but narrow rows share a work-group: LX = the row width rounded up to a power of two
+     * (at most the preferred group), LY = as many rows as fill the rest of the group, so a plane of 14×14 outputs still
+     * launches work-groups of about {@link ClContext#preferredGroup()} work-items on a GPU. Kernels stride over rows
+     * beyond the range by {@code get_global_size(1)}, as for {@link #runRows}.
+     */
+    void runPackedRows(long width, long rows) {
+        long group = Math.min(ctx.preferredGroup(), ctx.kernelWorkGroupSize(family, name));
+        long lx = Math.min(group, ceilPow2(width));
+        long ly = Math.max(1, Math.min(group / lx, ceilPow2(rows)));
+        long gy = Math.min(roundUp(rows, ly), (long) MAX_GROUPS_Y * ly);
+        run(new long[] {roundUp(width, lx), gy}, new long[] {lx, ly});
+    }
+
     /** A 2-D launch with an explicit work-group; global sizes must be multiples of the local ones. */
     void run2d(long gx, long gy, long lx, long ly) {
         run(new long[] {gx, gy}, new long[] {lx, ly});
@@ -100,6 +120,8 @@ final class ClLaunch {
                         clSetKernelArg(k, a, Sizeof.cl_mem, Pointer.to(m));
                     } else if (v instanceof Integer x) {
                         clSetKernelArg(k, a, Sizeof.cl_int, Pointer.to(new int[] {x}));
+                    } else if (v instanceof Long x) {
+                        clSetKernelArg(k, a, Sizeof.cl_long, Pointer.to(new long[] {x}));
                     } else if (v instanceof Float x) {
                         clSetKernelArg(k, a, Sizeof.cl_float, Pointer.to(new float[] {x}));
                     } else if (v instanceof Local l) {
