@@ -124,3 +124,20 @@ __kernel void dropout_backward(__global const float* dOut, __global const float*
 }
 
 // (dX of a still-pending mask: dropout_multiply with in = dOut, out = dX, above.)
+
+// ------------------------------------------------------------------------------------------------ spatial dropout
+
+// out[plane, q] = in[plane, q]·mask[plane] over planes = N·C planes of HW elements: the forward (in = x) and the
+// backward (in = dOut, out = dX) of spatial dropout, whose [N,C] mask dropout_mask writes (docs/ops/spatial_dropout.md:
+// its bits are dropout's over N·C elements). Range HW × planes, striding over planes beyond the range's height.
+__kernel void spatial_dropout_multiply(__global const float* in, __global const float* mask, __global float* out,
+                                       int HW, long planes) {
+    int q = get_global_id(0);
+    if (q >= HW) {
+        return;
+    }
+    for (long plane = get_global_id(1); plane < planes; plane += get_global_size(1)) {
+        size_t at = (size_t)plane * HW + q;
+        out[at] = in[at] * mask[plane];
+    }
+}

@@ -55,6 +55,15 @@ public final class ClBackendProvider implements BackendProvider {
      * two; on PoCL over two cores Philox dominates and pending made forward+backward at [4096,1024] 2.2× slower).
      */
     static final String DROPOUT_MASK = "dropoutMask";
+    /**
+     * Option (or system property {@code layerkit.opencl.convWorkspace}): the most MiB each of conv2d's workspaces
+     * (its unfolded columns, the product and their gradients) may take; larger batches go in chunks of output rows.
+     * {@code auto} (default): {@value #CONV_WORKSPACE_AUTO_MIB} MiB, at most a sixteenth of the device's memory and its
+     * largest buffer. Any number ≥ 1 for timing other chunk sizes.
+     */
+    static final String CONV_WORKSPACE = "convWorkspace";
+    /** The default of {@link #CONV_WORKSPACE}, in MiB. */
+    static final int CONV_WORKSPACE_AUTO_MIB = 256;
     /** Above the CPU backend's 100 when the default device is a GPU. */
     static final int GPU_PRIORITY = 200;
     /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
@@ -199,8 +208,14 @@ public final class ClBackendProvider implements BackendProvider {
             default -> throw new IllegalArgumentException("opencl: " + DROPOUT_MASK
                     + " expected auto, pending or eager, got " + maskOption);
         };
+        int convMib = intOption(o, CONV_WORKSPACE, CONV_WORKSPACE_AUTO_MIB, v -> v >= 1, "a number of MiB >= 1");
         ClContext ctx = ClContext.open(entry, groupSize);
-        return new ClBackend(ctx, fuseColumns, rowsPerItem, gemm, pendingMasks);
+        long convBytes = (long) convMib << 20;
+        if (o.get(NAME, CONV_WORKSPACE).orElse("auto").equals("auto")) {
+            convBytes = Math.max(1L << 20,
+                    Math.min(convBytes, Math.min(ctx.maxAllocBytes(), entry.info().memoryBytes() / 16)));
+        }
+        return new ClBackend(ctx, fuseColumns, rowsPerItem, gemm, pendingMasks, convBytes);
     }
 
     /**

@@ -1,0 +1,115 @@
+package org.layerkit.opencl;
+
+import org.layerkit.api.Contracts;
+import org.layerkit.api.MaxPool2dCache;
+import org.layerkit.api.MaxPool2dResult;
+import org.layerkit.api.Pool2dParams;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+/**
+ * Max pooling and the global average pool ({@code kernels/pool.cl}; the average pool's forward is the segment sum of
+ * {@link ClElementwiseKernels}).
+ *
+ * <p>Shape letters: x [N,C,H,W], planes = N·C, window KH×KW with strides SH, SW, output [N,C,HO,WO]. Every kernel
+ * runs along rows of a plane (dimension 0) and over the rows of all planes (dimension 1), see
+ * {@link ClLaunch#runPackedRows}.
+ */
+final class ClPoolKernels {
+    private static final String CL = "pool";
+    private final ClBackend b;
+
+    ClPoolKernels(ClBackend b) {
+        this.b = b;
+    }
+
+    // ---------------------------------------------------------------- maxpool2d
+
+    /** out = each window's maximum, cache.argmax = its position h·W + w in the plane (first of ties, NaN wins). */
+    MaxPool2dResult maxPoolForward(Tensor x, Pool2dParams p) {
+        Shape outShape = Contracts.maxPool2dForward(b, x, p);
+        String op = "maxpool2d.forward";
+        Shape s = x.shape();
+        long planes = (long) s.dim(0) * s.dim(1);
+        int ho = outShape.dim(2);
+        int wo = outShape.dim(3);
+        ClTensor out = null;
+        ClTensor argmax = null;
+        try {
+            out = b.allocate(outShape, op);
+            argmax = b.allocate(outShape, op);
+            // one work-item per output: (j, plane·HO + i)
+            b.context().launch(op, CL, "maxpool_forward").mem(b.cl(x)).mem(out).mem(argmax).i(s.dim(2)).i(s.dim(3))
+                    .i(p.kernelH()).i(p.kernelW()).i(p.strideH()).i(p.strideW()).i(ho).i(wo).l(planes)
+                    .runPackedRows(wo, planes * ho);
+            return new MaxPool2dResult(out, new MaxPool2dCache(argmax, s, p));
+        } catch (RuntimeException e) {
+            ClBackend.closeAll(out, argmax);
+            throw e;
+        }
+    }
+
+    /**
+     * dX = dOut routed to each window's argmax, summed where overlapping windows chose the same element: a gather over
+     * the windows covering each element (deterministic, no atomics).
+     */
+    Tensor maxPoolBackward(Tensor dOut, MaxPool2dCache cache) {
+        Contracts.maxPool2dBackward(b, dOut, cache);
+        String op = "maxpool2d.backward";
+        Shape s = cache.inputShape();
+        Pool2dParams p = cache.params();
+        Shape o = cache.outputShape();
+        long planes = (long) s.dim(0) * s.dim(1);
+        ClTensor dX = b.allocate(s, op);
+        try {
+            // one work-item per input element: (w, plane·H + h)
+            b.context().launch(op, CL, "maxpool_backward").mem(b.cl(dOut)).mem(b.cl(cache.argmax())).mem(dX)
+                    .i(s.dim(2)).i(s.dim(3)).i(p.kernelH()).i(p.kernelW()).i(p.strideH()).i(p.strideW())
+                    .i(o.dim(2)).i(o.dim(3)).l(planes).runPackedRows(s.dim(3), planes * s.dim(2));
+            return dX;
+        } catch (RuntimeException e) {
+            dX.close();
+            throw e;
+        }
+    }
+
+    // ---------------------------------------------------------------- global average pool
+
+    /**
+     * out[n,c] = Σ_{h,w} x[n,c,h,w] · (1/(H·W)): one statistic per plane in the reduction layout of common.cl (the
+     * plane's H·W contiguous elements), summed by {@link ClElementwiseKernels#segmentSum} in the accumulator type
+     * (double where the device has it) and scaled once.
+     */
+    Tensor globalAvgPoolForward(Tensor x) {
+        Shape outShape = Contracts.globalAvgPoolForward(b, x);
+        String op = "global_avgpool.forward";
+        Shape s = x.shape();
+        int hw = s.dim(2) * s.dim(3);
+        ClTensor out = b.allocate(outShape, op);
+        try {
+            b.elementwise().segmentSum(op, b.cl(x).mem(), ClLayout.perGroup(s.dim(0), s.dim(1), hw, s.dim(1)),
+                    (float) (1.0 / hw), out.mem());
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** dX[n,c,h,w] = dOut[n,c]·(1/(H·W)), the scale rounded to float once. */
+    Tensor globalAvgPoolBackward(Tensor dOut, Shape inputShape) {
+        Contracts.globalAvgPoolBackward(b, dOut, inputShape);
+        String op = "global_avgpool.backward";
+        int hw = inputShape.dim(2) * inputShape.dim(3);
+        long planes = (long) inputShape.dim(0) * inputShape.dim(1);
+        ClTensor dX = b.allocate(inputShape, op);
+        try {
+            b.context().launch(op, CL, "avgpool_backward").mem(b.cl(dOut)).mem(dX).i(hw).f((float) (1.0 / hw))
+                    .l(planes).runPackedRows(hw, planes);
+            return dX;
+        } catch (RuntimeException e) {
+            dX.close();
+            throw e;
+        }
+    }
+}
