@@ -107,6 +107,8 @@ public final class ClContext implements AutoCloseable {
     private final Map<Integer, ArrayDeque<ByteBuffer>> stages = new HashMap<>();
     private long stagePoolBytes;
     private volatile boolean closed;
+    /** Work-groups along y and along z per launch of {@link ClLaunch#runGrid}; lowered by tests to force slabs. */
+    private volatile int gridGroupLimit = ClLaunch.MAX_GROUPS_Y;
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
     @SuppressWarnings("deprecation")
@@ -145,6 +147,16 @@ public final class ClContext implements AutoCloseable {
      */
     int preferredGroup() {
         return preferredGroup;
+    }
+
+    /** Work-groups along y and along z that one {@link ClLaunch#runGrid} launch may use. */
+    int gridGroupLimit() {
+        return gridGroupLimit;
+    }
+
+    /** Lowers {@link #gridGroupLimit()} so that small ranges go in several slabs (tests). */
+    void gridGroupLimitForTests(int limit) {
+        gridGroupLimit = limit;
     }
 
     /** The device this context computes on. */

@@ -186,7 +186,7 @@ final class ClDropoutKernels {
         int hw = s.dim(2) * s.dim(3);
         long planes = (long) s.dim(0) * s.dim(1);
         b.context().launch(op, CL, "spatial_dropout_multiply").mem(in).mem(mask).mem(out).i(hw).l(planes)
-                .runPackedRows(hw, planes);
+                .runGrid(hw, planes, 1);
     }
 
     /** Philox blocks (work-items) for {@code total} elements. */

@@ -91,17 +91,30 @@ final class ClLaunch {
     }
 
     /**
-     * Like {@link #runRows}, but narrow rows share a work-group: LX = the row width rounded up to a power of two
-     * (at most the preferred group), LY = as many rows as fill the rest of the group, so a plane of 14×14 outputs still
-     * launches work-groups of about {@link ClContext#preferredGroup()} work-items on a GPU. Kernels stride over rows
-     * beyond the range by {@code get_global_size(1)}, as for {@link #runRows}.
+     * One work-item per value of a gx × gy × gz range, for kernels without a loop around their work (the form PoCL
+     * vectorizes across work-items): work-groups of about the preferred size — LX = gx when it fits, LY then LZ fill
+     * the rest — and, because NVIDIA allows at most {@value #MAX_GROUPS_Y} work-groups along y and along z, as many
+     * launches as that takes. Each launch gets two trailing {@code long} arguments, appended here: the first y and
+     * first z of its slab, which the kernel adds to {@code get_global_id(1)} and {@code (2)}. Kernels ignore the
+     * rounded-up tail of each dimension.
      */
-    void runPackedRows(long width, long rows) {
+    void runGrid(long gx, long gy, long gz) {
         long group = Math.min(ctx.preferredGroup(), ctx.kernelWorkGroupSize(family, name));
-        long lx = Math.min(group, ceilPow2(width));
-        long ly = Math.max(1, Math.min(group / lx, ceilPow2(rows)));
-        long gy = Math.min(roundUp(rows, ly), (long) MAX_GROUPS_Y * ly);
-        run(new long[] {roundUp(width, lx), gy}, new long[] {lx, ly});
+        long lx = Math.min(gx, group);
+        long ly = Math.max(1, Math.min(group / lx, gy));
+        long lz = Math.max(1, Math.min(group / (lx * ly), gz));
+        long slabY = (long) ctx.gridGroupLimit() * ly;
+        long slabZ = (long) ctx.gridGroupLimit() * lz;
+        int base = args.size();
+        for (long z0 = 0; z0 < gz; z0 += slabZ) {
+            for (long y0 = 0; y0 < gy; y0 += slabY) {
+                args.subList(base, args.size()).clear();
+                args.add(y0);
+                args.add(z0);
+                run(new long[] {roundUp(gx, lx), roundUp(Math.min(slabY, gy - y0), ly),
+                        roundUp(Math.min(slabZ, gz - z0), lz)}, new long[] {lx, ly, lz});
+            }
+        }
     }
 
     /** A 2-D launch with an explicit work-group; global sizes must be multiples of the local ones. */

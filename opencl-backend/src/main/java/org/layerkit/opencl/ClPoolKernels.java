@@ -12,8 +12,7 @@ import org.layerkit.api.Tensor;
  * {@link ClElementwiseKernels}).
  *
  * <p>Shape letters: x [N,C,H,W], planes = N·C, window KH×KW with strides SH, SW, output [N,C,HO,WO]. Every kernel
- * runs along rows of a plane (dimension 0) and over the rows of all planes (dimension 1), see
- * {@link ClLaunch#runPackedRows}.
+ * has one work-item per value of a 3-D range (along a row, over rows, over planes; {@link ClLaunch#runGrid}).
  */
 final class ClPoolKernels {
     private static final String CL = "pool";
@@ -38,10 +37,10 @@ final class ClPoolKernels {
         try {
             out = b.allocate(outShape, op);
             argmax = b.allocate(outShape, op);
-            // one work-item per output: (j, plane·HO + i)
+            // one work-item per output: (j, i, plane)
             b.context().launch(op, CL, "maxpool_forward").mem(b.cl(x)).mem(out).mem(argmax).i(s.dim(2)).i(s.dim(3))
                     .i(p.kernelH()).i(p.kernelW()).i(p.strideH()).i(p.strideW()).i(ho).i(wo).l(planes)
-                    .runPackedRows(wo, planes * ho);
+                    .runGrid(wo, ho, planes);
             return new MaxPool2dResult(out, new MaxPool2dCache(argmax, s, p));
         } catch (RuntimeException e) {
             ClBackend.closeAll(out, argmax);
@@ -62,10 +61,10 @@ final class ClPoolKernels {
         long planes = (long) s.dim(0) * s.dim(1);
         ClTensor dX = b.allocate(s, op);
         try {
-            // one work-item per input element: (w, plane·H + h)
+            // one work-item per input element: (w, h, plane)
             b.context().launch(op, CL, "maxpool_backward").mem(b.cl(dOut)).mem(b.cl(cache.argmax())).mem(dX)
                     .i(s.dim(2)).i(s.dim(3)).i(p.kernelH()).i(p.kernelW()).i(p.strideH()).i(p.strideW())
-                    .i(o.dim(2)).i(o.dim(3)).l(planes).runPackedRows(s.dim(3), planes * s.dim(2));
+                    .i(o.dim(2)).i(o.dim(3)).l(planes).runGrid(s.dim(3), s.dim(2), planes);
             return dX;
         } catch (RuntimeException e) {
             dX.close();
@@ -105,7 +104,7 @@ final class ClPoolKernels {
         ClTensor dX = b.allocate(inputShape, op);
         try {
             b.context().launch(op, CL, "avgpool_backward").mem(b.cl(dOut)).mem(dX).i(hw).f((float) (1.0 / hw))
-                    .l(planes).runPackedRows(hw, planes);
+                    .l(planes).runGrid(hw, planes, 1);
             return dX;
         } catch (RuntimeException e) {
             dX.close();

@@ -21,8 +21,9 @@ import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
 /**
- * conv2d on the device against a float64 loop nest of its definition (docs/ops/conv2d.md), with CLBlast's GEMM and
- * with the tiled kernel, whole batches and chunked ones (workspaces too small for a sample included).
+ * conv2d on the device against a float64 loop nest of its definition (docs/ops/conv2d.md): im2col with CLBlast's GEMM
+ * and with the tiled kernel, whole batches and chunked ones (workspaces too small for a sample included), and the
+ * direct kernels (option {@code conv=direct}).
  *
  * <p>Bounds: every value is a float32 sum of n products (n = C·KH·KW + 1 for out with the bias, N·H'·W' for dW and
  * dB, at most F·KH·KW for dX), in any order, so |error| ≤ γ_n·Σ|terms| with γ_n = n·u/(1 − n·u), u = 2⁻²⁴ (Higham,
@@ -228,9 +229,9 @@ class ClConvTest {
 
     // ---------------------------------------------------------------- cases
 
-    @ParameterizedTest(name = "gemm={0} N={1} C={2} {3}x{4} F={5} k={6}x{7} s={8},{9} p={10},{11}")
+    @ParameterizedTest(name = "{0} N={1} C={2} {3}x{4} F={5} k={6}x{7} s={8},{9} p={10},{11}")
     @CsvSource({
-            // gemm, N, C, H, W, F, KH, KW, SH, SW, PH, PW
+            // path (im2col with gemm=clblast or gemm=tiled, or the direct kernels), N, C, H, W, F, KH, KW, SH, SW, PH, PW
             "clblast, 2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1",
             "tiled,   2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1",
             "clblast, 1, 1, 5, 7, 3, 1, 1, 1, 1, 0, 0",    // N = 1, C = 1, 1×1 kernel, non-square
@@ -250,12 +251,22 @@ class ClConvTest {
             "clblast, 8, 16, 33, 33, 24, 3, 3, 1, 1, 1, 1",// beyond one 64×64 GEMM tile in every direction
             "tiled,   8, 16, 33, 33, 24, 3, 3, 1, 1, 1, 1",
             "clblast, 2, 70, 5, 5, 65, 3, 3, 1, 1, 1, 1",  // K = 630, F = 65: tiles of the other operand
+            "direct,  2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1",
+            "direct,  1, 1, 5, 7, 3, 1, 1, 1, 1, 0, 0",
+            "direct,  3, 2, 11, 9, 5, 3, 3, 2, 2, 0, 0",
+            "direct,  2, 3, 9, 12, 2, 7, 7, 1, 1, 2, 2",
+            "direct,  4, 5, 6, 10, 3, 2, 3, 1, 2, 2, 1",
+            "direct,  1, 2, 5, 5, 2, 2, 2, 3, 3, 0, 0",
+            "direct,  2, 2, 3, 3, 2, 3, 3, 1, 1, 3, 3",
+            "direct,  8, 16, 33, 33, 24, 3, 3, 1, 1, 1, 1",
     })
-    void matchesTheDefinitionWithBothGemms(String gemm, int n, int c, int h, int w, int f, int kh, int kw, int sh,
-                                           int sw, int ph, int pw) {
-        ClBackend b = backend(gemm);
+    void matchesTheDefinitionOnEveryPath(String path, int n, int c, int h, int w, int f, int kh, int kw, int sh,
+                                         int sw, int ph, int pw) {
+        boolean direct = path.equals("direct");
+        ClBackend b = backend(direct ? "clblast" : path);
         Geo g = new Geo(n, c, h, w, f, kh, kw, sh, sw, ph, pw);
-        ClConvKernels conv = new ClConvKernels(b, 256L << 20);
+        ClConvKernels conv = new ClConvKernels(b,
+                direct ? ClConvKernels.Algorithm.DIRECT : ClConvKernels.Algorithm.IM2COL, 256L << 20);
         check(b, conv, g, true, true, 31L * n + 7 * c + h + kw);
         check(b, conv, g, false, false, 17L * n + 5 * f + w + kh);
     }
@@ -271,7 +282,7 @@ class ClConvTest {
         ClBackend b = backend(gemm);
         // K = 27, F = 4, W' = 9: one output row's columns take 27·9·4 = 972 bytes, a sample 9 rows = 8748 bytes
         Geo g = new Geo(5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1);
-        ClConvKernels conv = new ClConvKernels(b, workspaceBytes);
+        ClConvKernels conv = new ClConvKernels(b, ClConvKernels.Algorithm.IM2COL, workspaceBytes);
         check(b, conv, g, true, true, workspaceBytes);
         // stride 2: the windows that cover an input row come from two output rows, possibly in two chunks
         check(b, conv, new Geo(3, 2, 10, 7, 3, 3, 3, 2, 2, 1, 1), true, true, workspaceBytes + 1);
@@ -282,10 +293,11 @@ class ClConvTest {
         ClBackend b = backend("clblast");
         Geo g = new Geo(5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1);
         ClConvKernels.Geometry geo = ClConvKernels.Geometry.of(g.xShape(), g.wShape(), g.params());
-        assertEquals(new ClConvKernels.Plan(45, true), new ClConvKernels(b, 1L << 20).plan("t", geo));
-        assertEquals(new ClConvKernels.Plan(18, true), new ClConvKernels(b, 20000).plan("t", geo));
-        assertEquals(new ClConvKernels.Plan(4, false), new ClConvKernels(b, 4000).plan("t", geo));
-        assertEquals(new ClConvKernels.Plan(1, false), new ClConvKernels(b, 1).plan("t", geo));
+        ClConvKernels conv = new ClConvKernels(b, ClConvKernels.Algorithm.IM2COL, 1L << 20);
+        assertEquals(new ClConvKernels.Plan(45, true), conv.plan("t", geo, 1L << 20));
+        assertEquals(new ClConvKernels.Plan(18, true), conv.plan("t", geo, 20000));
+        assertEquals(new ClConvKernels.Plan(4, false), conv.plan("t", geo, 4000));
+        assertEquals(new ClConvKernels.Plan(1, false), conv.plan("t", geo, 1));
     }
 
     @Test
