@@ -18,7 +18,6 @@ import org.layerkit.api.Mode;
 import org.layerkit.api.NormCache;
 import org.layerkit.api.NormGrads;
 import org.layerkit.api.NormResult;
-import org.layerkit.api.Op;
 import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
@@ -216,55 +215,46 @@ public final class CpuBackend implements Backend {
     }
 
 
-    // ---------------------------------------------------------------- convolution and pooling: not yet on this backend
-
-    /** The op families this backend lacks for now; their methods throw {@link Contracts#unsupported}. */
-    private static final java.util.Set<Op> MISSING = java.util.EnumSet.of(Op.CONV2D, Op.MAXPOOL2D, Op.GLOBAL_AVGPOOL,
-            Op.SPATIAL_DROPOUT);
-
-    @Override
-    public boolean supports(Op op) {
-        return !MISSING.contains(op);
-    }
+    // ---------------------------------------------------------------- convolution and pooling
 
     @Override
     public Conv2dResult conv2dForward(Tensor x, Tensor w, Tensor bias, Conv2dParams params) {
-        throw Contracts.unsupported(this, Op.CONV2D, "conv2d.forward");
+        return CpuConv.forward(this, x, w, bias, params);
     }
 
     @Override
     public Conv2dGrads conv2dBackward(Tensor dOut, Conv2dCache cache, Tensor w, boolean inputGrad) {
-        throw Contracts.unsupported(this, Op.CONV2D, "conv2d.backward");
+        return CpuConv.backward(this, dOut, cache, w, inputGrad);
     }
 
     @Override
     public MaxPool2dResult maxPool2dForward(Tensor x, Pool2dParams params) {
-        throw Contracts.unsupported(this, Op.MAXPOOL2D, "maxpool2d.forward");
+        return CpuPool.maxForward(this, x, params);
     }
 
     @Override
     public Tensor maxPool2dBackward(Tensor dOut, MaxPool2dCache cache) {
-        throw Contracts.unsupported(this, Op.MAXPOOL2D, "maxpool2d.backward");
+        return CpuPool.maxBackward(this, dOut, cache);
     }
 
     @Override
     public Tensor globalAvgPoolForward(Tensor x) {
-        throw Contracts.unsupported(this, Op.GLOBAL_AVGPOOL, "global_avgpool.forward");
+        return CpuPool.avgForward(this, x);
     }
 
     @Override
     public Tensor globalAvgPoolBackward(Tensor dOut, Shape inputShape) {
-        throw Contracts.unsupported(this, Op.GLOBAL_AVGPOOL, "global_avgpool.backward");
+        return CpuPool.avgBackward(this, dOut, inputShape);
     }
 
     @Override
     public DropoutResult spatialDropoutForward(Tensor x, DropoutOptions options, Mode mode) {
-        throw Contracts.unsupported(this, Op.SPATIAL_DROPOUT, "spatial_dropout.forward");
+        return CpuSpatialDropout.forward(this, x, options, mode);
     }
 
     @Override
     public Tensor spatialDropoutBackward(Tensor dOut, Tensor mask) {
-        throw Contracts.unsupported(this, Op.SPATIAL_DROPOUT, "spatial_dropout.backward");
+        return CpuSpatialDropout.backward(this, dOut, mask);
     }
 
     // ---------------------------------------------------------------- training ops
