@@ -188,4 +188,32 @@ class ClPoolTest {
             }
         }
     }
+
+    /** out and argmax equal the CPU backend's bit for bit (and dX too where no windows overlap). */
+    @ParameterizedTest(name = "k={0} s={1}")
+    @CsvSource({"2, 2", "3, 2", "3, 3", "1, 1"})
+    void maxPoolMatchesTheCpuBackend(int k, int s) {
+        ClBackend b = ClTestBackend.backend();
+        Pool2dParams p = Pool2dParams.of(k, s);
+        Shape xs = Shape.of(4, 5, 13, 11);
+        Random r = new Random(k * 10L + s);
+        float[] x = tiedValues(r, xs.size(), true);
+        Shape os = Shape.of(4, 5, (int) p.outputHeight(13), (int) p.outputWidth(11));
+        float[] d = new float[os.size()];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = (float) r.nextGaussian();
+        }
+        try (org.layerkit.api.Backend cpu = new org.layerkit.cpu.CpuBackendProvider()
+                .create(org.layerkit.api.BackendOptions.none());
+             Tensor xc = cpu.upload(x, xs); Tensor dc = cpu.upload(d, os); MaxPool2dResult rc = cpu.maxPool2dForward(xc, p);
+             Tensor dxc = cpu.maxPool2dBackward(dc, rc.cache());
+             Tensor xt = b.upload(x, xs); Tensor dt = b.upload(d, os); MaxPool2dResult rt = b.maxPool2dForward(xt, p);
+             Tensor dxt = b.maxPool2dBackward(dt, rt.cache())) {
+            assertBits("out against cpu", rc.out().toArray(), rt.out().toArray());
+            assertBits("argmax against cpu", rc.cache().argmax().toArray(), rt.cache().argmax().toArray());
+            if (s >= k) {
+                assertBits("dX against cpu", dxc.toArray(), dxt.toArray());
+            }
+        }
+    }
 }

@@ -1,23 +1,40 @@
 package org.layerkit.opencl;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.layerkit.api.Backend;
+import org.layerkit.api.BackendOptions;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.Philox4x32;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
+import org.layerkit.cpu.CpuBackendProvider;
 
 /**
  * Spatial dropout's [N,C] mask is dropout's mask of an [N,C] tensor bit for bit (the api's Philox mapping at element
- * n·C + c), on backends whose dropout masks are written eagerly and pending alike; out and dX are one float product
- * with it per element.
+ * n·C + c), on backends whose dropout masks are written eagerly and pending alike, and the CPU backend's mask bit
+ * for bit; out and dX are one float product with it per element.
  */
 class ClSpatialDropoutTest {
+    private static Backend cpu;
+
+    @BeforeAll
+    static void openCpu() {
+        cpu = new CpuBackendProvider().create(BackendOptions.none());
+    }
+
+    @AfterAll
+    static void closeCpu() {
+        cpu.close();
+    }
 
     @ParameterizedTest(name = "keep={0} seed={1} offset={2} [{3},{4},{5},{6}]")
     @CsvSource({
@@ -38,6 +55,16 @@ class ClSpatialDropoutTest {
             x[i] = (float) Math.sin(i * 0.37) * 3;
             g[i] = (float) Math.cos(i * 0.11) - 0.25f;
         }
+        int[] cpuMask;
+        int[] cpuOut;
+        int[] cpuDx;
+        try (Tensor xt = cpu.upload(x, Shape.of(n, c, h, w)); Tensor gt = cpu.upload(g, Shape.of(n, c, h, w));
+             DropoutResult r = cpu.spatialDropoutForward(xt, o, Mode.TRAIN);
+             Tensor dx = cpu.spatialDropoutBackward(gt, r.mask())) {
+            cpuMask = bits(r.mask().toArray());
+            cpuOut = bits(r.out().toArray());
+            cpuDx = bits(dx.toArray());
+        }
         for (String masks : new String[] {"eager", "pending"}) {
             ClBackend b = ClTestBackend.withDropoutMasks(masks);
             try (Tensor xt = b.upload(x, Shape.of(n, c, h, w)); Tensor gt = b.upload(g, Shape.of(n, c, h, w));
@@ -50,6 +77,9 @@ class ClSpatialDropoutTest {
                 float[] plainMask = plain.mask().toArray();
                 float[] out = r.out().toArray();
                 float[] dX = dx.toArray();
+                assertArrayEquals(cpuMask, bits(mask), masks + " mask against cpu");
+                assertArrayEquals(cpuOut, bits(out), masks + " out against cpu");
+                assertArrayEquals(cpuDx, bits(dX), masks + " dX against cpu");
                 for (int p = 0; p < n * c; p++) {
                     boolean kept = Philox4x32.kept(Philox4x32.dropoutWord(seed, offset, p), o.threshold());
                     float m = kept ? o.scale() : 0f;
@@ -103,5 +133,13 @@ class ClSpatialDropoutTest {
                 assertEquals(Float.floatToRawIntBits(g[i] * mask[i / 3]), Float.floatToRawIntBits(dX[i]), "dX " + i);
             }
         }
+    }
+
+    private static int[] bits(float[] a) {
+        int[] b = new int[a.length];
+        for (int i = 0; i < a.length; i++) {
+            b[i] = Float.floatToRawIntBits(a[i]);
+        }
+        return b;
     }
 }
