@@ -22,30 +22,33 @@
 // ------------------------------------------------------------------------------------------------ forward
 
 // cols[(c·KH + kh)·KW + kw, jc] = x̃[n, c, i·SH + kh − PH, jw·SW + kw − PW] (0 in the padding) for the chunk's
-// columns jc = (g − g0)·WO + jw, J = R·WO columns per row of cols. Range WO × R × C·KH: work-item (jw, g − g0,
-// c·KH + kh) writes the KW values of its window row.
+// columns jc = (g − g0)·WO + jw, J = R·WO columns per row of cols. Range WO × R × C: work-item (jw, g − g0, c) writes
+// the KH·KW values of its window in channel c (on PoCL 1.2× faster than a work-item per window row, 4× faster than
+// one per value: the setup is shared).
 __kernel void conv_im2col(__global const float* x, __global float* cols, int C, int H, int W, int KH, int KW,
                           int SH, int SW, int PH, int PW, int HO, int WO, long g0, int R, long y0, long z0) {
     int jw = get_global_id(0);
     long gc = y0 + get_global_id(1);      // output row within the chunk
-    long r = z0 + get_global_id(2);       // column row block c·KH + kh
-    if (jw >= WO || gc >= R || r >= (long)C * KH) {
+    long c = z0 + get_global_id(2);
+    if (jw >= WO || gc >= R || c >= C) {
         return;
     }
     long g = g0 + gc;
     long n = g / HO;
     int i = (int)(g - n * HO);
-    int c = (int)(r / KH);
-    int kh = (int)(r - (long)c * KH);
-    long h = (long)i * SH - PH + kh;      // the window row in x (outside x: padding)
+    long h0 = (long)i * SH - PH;          // the window's top row in x (outside x: padding)
     long w0 = (long)jw * SW - PW;         // the window's left column
     size_t J = (size_t)R * WO;
-    __global float* out = cols + (size_t)r * KW * J + (size_t)gc * WO + jw;
-    int rowIn = (h >= 0) & (h < H);
-    __global const float* xr = x + (rowIn ? ((size_t)(n * C + c) * H + (size_t)h) * W : 0);
-    for (int kw = 0; kw < KW; kw++) {
-        long w = w0 + kw;
-        out[(size_t)kw * J] = (rowIn & (w >= 0) & (w < W)) ? xr[w] : 0.0f;
+    __global float* out = cols + (size_t)c * KH * KW * J + (size_t)gc * WO + jw;
+    __global const float* xc = x + (size_t)(n * C + c) * H * W;
+    for (int kh = 0; kh < KH; kh++) {
+        long h = h0 + kh;
+        int rowIn = (h >= 0) & (h < H);
+        __global const float* xr = xc + (rowIn ? (size_t)h * W : 0);
+        for (int kw = 0; kw < KW; kw++) {
+            long w = w0 + kw;
+            out[(size_t)(kh * KW + kw) * J] = (rowIn & (w >= 0) & (w < W)) ? xr[w] : 0.0f;
+        }
     }
 }
 

@@ -75,6 +75,30 @@ __kernel void maxpool_backward(__global const float* dOut, __global const float*
     dX[((size_t)plane * H + h) * W + w] = acc;
 }
 
+// The backward where the windows tile the plane exactly (stride = kernel, HO·SH = H, WO·SW = W; the CNN's 2×2
+// pool of even planes): every element lies in one window, so each output writes its whole window, dOut at its argmax
+// and 0 elsewhere (3.5× faster than the gather on PoCL). Range WO × HO × planes.
+__kernel void maxpool_backward_tiled(__global const float* dOut, __global const float* argmax, __global float* dX,
+                                     int H, int W, int KH, int KW, int HO, int WO, long planes, long y0, long z0) {
+    int j = get_global_id(0);
+    long i = y0 + get_global_id(1);
+    long plane = z0 + get_global_id(2);
+    if (j >= WO || i >= HO || plane >= planes) {
+        return;
+    }
+    size_t o = ((size_t)plane * HO + (size_t)i) * WO + j;
+    int arg = (int)argmax[o];
+    float d = dOut[o];
+    __global float* xp = dX + (size_t)plane * H * W;
+    int top = (int)i * KH, left = j * KW;
+    for (int p = 0; p < KH; p++) {
+        int row = (top + p) * W + left;
+        for (int q = 0; q < KW; q++) {
+            xp[row + q] = row + q == arg ? d : 0.0f;
+        }
+    }
+}
+
 // global average pool backward: dX[plane, q] = dOut[plane]·scale, scale = 1/(H·W) rounded to float once on the host.
 // Range HW × planes (× 1).
 __kernel void avgpool_backward(__global const float* dOut, __global float* dX, int HW, float scale, long planes,

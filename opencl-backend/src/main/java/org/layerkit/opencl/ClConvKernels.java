@@ -196,12 +196,12 @@ final class ClConvKernels {
                 .runGrid(g.wo(), g.ho(), (long) g.n() * g.f());
     }
 
-    /** cols = the chunk's columns of x: one work-item per output column jw, output row and (c, kh). */
+    /** cols = the chunk's columns of x: one work-item per output column jw, output row and channel. */
     private void im2col(String op, ClTensor x, ClTensor cols, Geometry g, long g0, int rows) {
         Conv2dParams p = g.p();
         b.context().launch(op, CL, "conv_im2col").mem(x).mem(cols).i(g.c()).i(g.h()).i(g.w()).i(g.kh()).i(g.kw())
                 .i(p.strideH()).i(p.strideW()).i(p.padH()).i(p.padW()).i(g.ho()).i(g.wo()).l(g0).i(rows)
-                .runGrid(g.wo(), rows, (long) g.c() * g.kh());
+                .runGrid(g.wo(), rows, g.c());
     }
 
     // ---------------------------------------------------------------- backward

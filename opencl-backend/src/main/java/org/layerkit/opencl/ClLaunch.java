@@ -93,16 +93,16 @@ final class ClLaunch {
     /**
      * One work-item per value of a gx × gy × gz range, for kernels without a loop around their work (the form PoCL
      * vectorizes across work-items): work-groups of about the preferred size — LX = gx when it fits, LY then LZ fill
-     * the rest — and, because NVIDIA allows at most {@value #MAX_GROUPS_Y} work-groups along y and along z, as many
+     * the rest, each evenly ({@link #balanced}) — and, because NVIDIA allows at most {@value #MAX_GROUPS_Y} work-groups along y and along z, as many
      * launches as that takes. Each launch gets two trailing {@code long} arguments, appended here: the first y and
      * first z of its slab, which the kernel adds to {@code get_global_id(1)} and {@code (2)}. Kernels ignore the
      * rounded-up tail of each dimension.
      */
     void runGrid(long gx, long gy, long gz) {
         long group = Math.min(ctx.preferredGroup(), ctx.kernelWorkGroupSize(family, name));
-        long lx = Math.min(gx, group);
-        long ly = Math.max(1, Math.min(group / lx, gy));
-        long lz = Math.max(1, Math.min(group / (lx * ly), gz));
+        long lx = balanced(gx, group);
+        long ly = balanced(gy, Math.max(1, group / lx));
+        long lz = balanced(gz, Math.max(1, group / (lx * ly)));
         long slabY = (long) ctx.gridGroupLimit() * ly;
         long slabZ = (long) ctx.gridGroupLimit() * lz;
         int base = args.size();
@@ -115,6 +115,14 @@ final class ClLaunch {
                         roundUp(Math.min(slabZ, gz - z0), lz)}, new long[] {lx, ly, lz});
             }
         }
+    }
+
+    /**
+     * The local size for {@code n} work-items at most {@code max} per group that wastes the least on rounding up: the
+     * groups needed at {@code max}, evenly filled (28 rows, at most 9 a group: 4 groups of 7, not 4 of 9).
+     */
+    static long balanced(long n, long max) {
+        return ceilDiv(n, ceilDiv(n, max));
     }
 
     /** A 2-D launch with an explicit work-group; global sizes must be multiples of the local ones. */

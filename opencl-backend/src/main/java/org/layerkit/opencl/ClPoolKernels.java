@@ -61,10 +61,18 @@ final class ClPoolKernels {
         long planes = (long) s.dim(0) * s.dim(1);
         ClTensor dX = b.allocate(s, op);
         try {
-            // one work-item per input element: (w, h, plane)
-            b.context().launch(op, CL, "maxpool_backward").mem(b.cl(dOut)).mem(b.cl(cache.argmax())).mem(dX)
-                    .i(s.dim(2)).i(s.dim(3)).i(p.kernelH()).i(p.kernelW()).i(p.strideH()).i(p.strideW())
-                    .i(o.dim(2)).i(o.dim(3)).l(planes).runGrid(s.dim(3), s.dim(2), planes);
+            if (p.strideH() == p.kernelH() && p.strideW() == p.kernelW() && (long) o.dim(2) * p.strideH() == s.dim(2)
+                    && (long) o.dim(3) * p.strideW() == s.dim(3)) {
+                // the windows tile the plane: one work-item per window writes it, (j, i, plane)
+                b.context().launch(op, CL, "maxpool_backward_tiled").mem(b.cl(dOut)).mem(b.cl(cache.argmax()))
+                        .mem(dX).i(s.dim(2)).i(s.dim(3)).i(p.kernelH()).i(p.kernelW()).i(o.dim(2)).i(o.dim(3))
+                        .l(planes).runGrid(o.dim(3), o.dim(2), planes);
+            } else {
+                // one work-item per input element gathers from the windows covering it: (w, h, plane)
+                b.context().launch(op, CL, "maxpool_backward").mem(b.cl(dOut)).mem(b.cl(cache.argmax())).mem(dX)
+                        .i(s.dim(2)).i(s.dim(3)).i(p.kernelH()).i(p.kernelW()).i(p.strideH()).i(p.strideW())
+                        .i(o.dim(2)).i(o.dim(3)).l(planes).runGrid(s.dim(3), s.dim(2), planes);
+            }
             return dX;
         } catch (RuntimeException e) {
             dX.close();

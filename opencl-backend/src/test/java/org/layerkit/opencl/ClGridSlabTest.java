@@ -114,14 +114,19 @@ class ClGridSlabTest {
             try (Tensor xt = b.upload(x, xs); Tensor dt = b.upload(d, os); Tensor dxt = b.upload(dx, xs);
                  Tensor gt = b.upload(g, Shape.of(3, 4)); MaxPool2dResult r = b.maxPool2dForward(xt, p);
                  Tensor back = b.maxPool2dBackward(dt, r.cache()); Tensor avgBack = b.globalAvgPoolBackward(gt, xs);
+                 // 2×2 windows that tile [3,4,6,6] exactly: the tiled backward
+                 Tensor x6 = b.upload(java.util.Arrays.copyOf(x, 3 * 4 * 36), Shape.of(3, 4, 6, 6));
+                 Tensor d3 = b.upload(java.util.Arrays.copyOf(dx, 3 * 4 * 9), Shape.of(3, 4, 3, 3));
+                 MaxPool2dResult r6 = b.maxPool2dForward(x6, Pool2dParams.of(2, 2));
+                 Tensor back6 = b.maxPool2dBackward(d3, r6.cache());
                  DropoutResult sd = b.spatialDropoutForward(xt, o, Mode.TRAIN);
                  Tensor sdBack = b.spatialDropoutBackward(dxt, sd.mask())) {
                 got[k] = new int[][] {bits(r.out()), bits(r.cache().argmax()), bits(back), bits(avgBack),
-                        bits(sd.out()), bits(sdBack)};
+                        bits(sd.out()), bits(sdBack), bits(back6)};
             }
         }
         String[] names = {"maxpool out", "argmax", "maxpool dX", "avgpool dX", "spatial dropout out",
-                "spatial dropout dX"};
+                "spatial dropout dX", "tiled maxpool dX"};
         for (int i = 0; i < names.length; i++) {
             assertArrayEquals(got[0][i], got[1][i], names[i]);
         }

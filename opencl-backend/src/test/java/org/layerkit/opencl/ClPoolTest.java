@@ -64,7 +64,9 @@ class ClPoolTest {
 
     @ParameterizedTest(name = "N={0} C={1} {2}x{3} k={4}x{5} s={6}x{7} specials={8}")
     @CsvSource({
-            "2, 3, 8, 8, 2, 2, 2, 2, false",     // the CNN's pool: no overlap
+            "2, 3, 8, 8, 2, 2, 2, 2, false",     // the CNN's pool: no overlap, windows tile the plane
+            "2, 3, 9, 12, 3, 3, 3, 3, true",     // windows tile the plane, 3×3
+            "1, 2, 7, 7, 2, 2, 2, 2, true",      // stride = kernel on an odd plane: the last row and column in none
             "2, 3, 8, 8, 2, 2, 2, 2, true",
             "1, 2, 7, 9, 3, 3, 2, 2, true",      // overlap (stride < kernel), odd sizes
             "3, 1, 6, 5, 3, 3, 1, 1, false",     // stride 1: up to 9 windows per element
@@ -190,15 +192,15 @@ class ClPoolTest {
     }
 
     /** out and argmax equal the CPU backend's bit for bit (and dX too where no windows overlap). */
-    @ParameterizedTest(name = "k={0} s={1}")
-    @CsvSource({"2, 2", "3, 2", "3, 3", "1, 1"})
-    void maxPoolMatchesTheCpuBackend(int k, int s) {
+    @ParameterizedTest(name = "k={0} s={1} {2}x{3}")
+    @CsvSource({"2, 2, 13, 11", "3, 2, 13, 11", "3, 3, 13, 11", "1, 1, 13, 11", "2, 2, 14, 12"})
+    void maxPoolMatchesTheCpuBackend(int k, int s, int h, int w) {
         ClBackend b = ClTestBackend.backend();
         Pool2dParams p = Pool2dParams.of(k, s);
-        Shape xs = Shape.of(4, 5, 13, 11);
+        Shape xs = Shape.of(4, 5, h, w);
         Random r = new Random(k * 10L + s);
         float[] x = tiedValues(r, xs.size(), true);
-        Shape os = Shape.of(4, 5, (int) p.outputHeight(13), (int) p.outputWidth(11));
+        Shape os = Shape.of(4, 5, (int) p.outputHeight(h), (int) p.outputWidth(w));
         float[] d = new float[os.size()];
         for (int i = 0; i < d.length; i++) {
             d[i] = (float) r.nextGaussian();
