@@ -93,16 +93,16 @@ final class ClLaunch {
     /**
      * One work-item per value of a gx × gy × gz range, for kernels without a loop around their work (the form PoCL
      * vectorizes across work-items): work-groups of about the preferred size — LX = gx when it fits, LY then LZ fill
-     * the rest, each evenly ({@link #balanced}) — and, because NVIDIA allows at most {@value #MAX_GROUPS_Y} work-groups along y and along z, as many
+     * the rest, each evenly ({@link #balanced}) and within the device's work-items per dimension — and, because NVIDIA allows at most {@value #MAX_GROUPS_Y} work-groups along y and along z, as many
      * launches as that takes. Each launch gets two trailing {@code long} arguments, appended here: the first y and
      * first z of its slab, which the kernel adds to {@code get_global_id(1)} and {@code (2)}. Kernels ignore the
      * rounded-up tail of each dimension.
      */
     void runGrid(long gx, long gy, long gz) {
         long group = Math.min(ctx.preferredGroup(), ctx.kernelWorkGroupSize(family, name));
-        long lx = balanced(gx, group);
-        long ly = balanced(gy, Math.max(1, group / lx));
-        long lz = balanced(gz, Math.max(1, group / (lx * ly)));
+        long lx = balanced(gx, Math.min(group, ctx.maxWorkItems(0)));
+        long ly = balanced(gy, Math.min(Math.max(1, group / lx), ctx.maxWorkItems(1)));
+        long lz = balanced(gz, Math.min(Math.max(1, group / (lx * ly)), ctx.maxWorkItems(2)));
         long slabY = (long) ctx.gridGroupLimit() * ly;
         long slabZ = (long) ctx.gridGroupLimit() * lz;
         int base = args.size();

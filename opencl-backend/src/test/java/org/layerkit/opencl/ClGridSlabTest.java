@@ -23,7 +23,8 @@ import org.layerkit.api.Tensor;
 /**
  * Ranges that NVIDIA's limit of 65,535 work-groups along y and z splits into slabs ({@link ClLaunch#runGrid}) give
  * the same values, bit for bit: a backend whose launches may use one work-group along y and z (and work-groups of 4
- * work-items, so every range is cut many times) against the shared one, on every kernel launched that way.
+ * work-items, at most 3 along x and 2 along y and z, like a GPU's per-dimension limits, so every range is cut many
+ * times) against the shared one, on every kernel launched that way.
  */
 class ClGridSlabTest {
     private static ClBackend slabs;
@@ -33,6 +34,7 @@ class ClGridSlabTest {
         ClTestBackend.assumeAvailable();
         slabs = (ClBackend) new ClBackendProvider().create(BackendOptions.of(Map.of(ClBackendProvider.GROUP_SIZE, "4")));
         slabs.context().gridGroupLimitForTests(1);
+        slabs.context().maxWorkItemsForTests(3, 2, 2);
     }
 
     @AfterAll
