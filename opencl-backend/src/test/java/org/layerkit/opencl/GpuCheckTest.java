@@ -38,7 +38,7 @@ class GpuCheckTest {
         assertTrue(text.contains("gemm=clblast, per call") && text.contains("gemm=tiled, per call"), text);
         for (String conv : new String[] {"conv=im2col gemm=clblast, per call", "conv=im2col gemm=tiled, per call",
                 "conv=direct, per call", "conv2d.forward+backward", "2x3x5x6f4k3s1p1", "1x1x4x4f2k1s2p0",
-                "gemm W·cols (same FLOPs)", "maxpool2d(k2s2).fwd+bwd", "[2,3,4,6]"}) {
+                "gemm W·cols (same FLOPs)", "maxpool2d(K=2,stride=2).fwd+bwd", "[2,3,4,6]"}) {
             assertTrue(text.contains(conv), conv + " missing from:\n" + text);
         }
     }

@@ -327,7 +327,7 @@ public final class OpTimings {
         List<Timing> out = new ArrayList<>();
         try (Tensor xt = b.upload(gaussian(x.size(), 9), x); Tensor dOut = b.upload(gaussian(outShape.size(), 10),
                 outShape)) {
-            String name = "maxpool2d(k" + kernel + "s" + stride + ")";
+            String name = "maxpool2d(K=" + kernel + ",stride=" + stride + ")"; // as bench/pytorch_bench.py names it
             out.add(time(b, name + ".forward", x, in + 2 * outBytes, reps, () -> b.maxPool2dForward(xt, p).close()));
             out.add(time(b, name + ".fwd+bwd", x, 2 * in + 4 * outBytes, reps, () -> {
                 try (MaxPool2dResult r = b.maxPool2dForward(xt, p); Tensor dX = b.maxPool2dBackward(dOut, r.cache())) {
