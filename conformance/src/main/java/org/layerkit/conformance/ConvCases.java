@@ -21,40 +21,12 @@ import org.layerkit.conformance.Reference.Conv2dShape;
  * than the kernel, 1×1 to 7×7 kernels, C = 1, N = 1, no bias, dX skipped, two shapes large enough to reach every
  * blocking path of a backend, inputs left untouched, and the cache's rules (x closed or changed after the forward).
  *
- * <p>Bounds (derivation in {@code docs/ops/conv2d.md}): every value is a sum of n products, n = C·KH·KW + 1 for out,
- * N·H'·W' for dW and dB, F·KH·KW for dX; the tolerance is c(n)·max Σ|t| with c(n) = min(γ_n, γ̃_n(10)) and the
- * magnitudes Σ|t| from the reference run on |x|, |w|, |dOut|.
+ * <p>Bounds ({@link ConvBounds}; derivations in docs/tolerances.md): every value is a float32 sum — of C·KH·KW
+ * products and the bias for out (CONV2D_OUT), F·KH·KW for dX (CONV2D_DX), N·H'·W' for dW and dB (CONV2D_DW,
+ * CONV2D_DB) — bounded by its length and the largest magnitude Σ|terms|, from the reference run on |x|, |w|, |dOut|.
  */
 final class ConvCases {
-    /** The unit roundoff of float32, 2⁻²⁴. */
-    static final double U = 0x1p-24;
-    /** λ of the probabilistic bound: a value fails it with probability below 2n·e^(−λ²/2) ≈ 4·10⁻²²·n. */
-    static final double LAMBDA = 10;
-
     private ConvCases() {
-    }
-
-    // ============================================================================================== error bounds
-
-    /**
-     * c(n) = min(γ_n, γ̃_n(λ)): the factor that bounds the error of a float32 sum of n terms relative to Σ|t|, the
-     * worst case γ_n = n·u/(1 − n·u) (Higham §3.1, any order of summation) or, smaller from n ≈ 100 on, the
-     * probabilistic γ̃_n(λ) = exp(λ·√n·u + n·u²/(1 − u)) − 1 (Higham and Mary 2019, independent rounding errors).
-     */
-    static double sumFactor(long n) {
-        double nu = n * U;
-        double worst = nu < 1 ? nu / (1 - nu) : Double.POSITIVE_INFINITY;
-        double probabilistic = Math.expm1(LAMBDA * Math.sqrt(n) * U + n * U * U / (1 - U));
-        return Math.min(worst, probabilistic);
-    }
-
-    /** The tolerance of values that are float32 sums of n terms whose magnitudes Σ|t| are {@code magnitudes}. */
-    static Tolerance sumTolerance(long n, double[] magnitudes) {
-        double max = 0;
-        for (double m : magnitudes) {
-            max = Math.max(max, m);
-        }
-        return new Tolerance(sumFactor(n) * max, 0);
     }
 
     // ================================================================================================== geometry
@@ -172,12 +144,12 @@ final class ConvCases {
         });
     }
 
-    /** out against the reference under c(C·KH·KW + 1)·max(conv(|x|, |w|) + |bias|). */
+    /** out against the reference under CONV2D_OUT, from conv(|x|, |w|) + |bias|. */
     static void expectForward(CaseContext ctx, Geometry g, Inputs in, Tensor out) {
         Conv2dShape s = g.shape();
         double[] e = Reference.conv2dForward(widen(in.x), widen(in.w), in.bias(), s);
         double[] magnitude = Reference.conv2dForward(abs(widen(in.x)), abs(widen(in.w)), abs(in.bias()), s);
-        ctx.expectClose("out", out, g.outShape(), e, sumTolerance((long) g.c() * g.kh() * g.kw() + 1, magnitude));
+        ctx.expectClose("out", out, g.outShape(), e, ConvBounds.conv2dOut(s, magnitude));
     }
 
     static void expectInputsUntouched(CaseContext ctx, Geometry g, Inputs in) {
@@ -206,8 +178,8 @@ final class ConvCases {
     }
 
     /**
-     * dX, dW, dB against the reference: dW and dB under c(N·H'·W')·max Σ|dOut|·|x̃| (resp. Σ|dOut|), dX under
-     * c(F·KH·KW)·max Σ|dOut|·|w|. Without {@code inputGrad}, dX must be null; without a bias, dB.
+     * dX, dW, dB against the reference under CONV2D_DX, CONV2D_DW and CONV2D_DB, from the backward of |dOut|, |x|,
+     * |w|. Without {@code inputGrad}, dX must be null; without a bias, dB.
      */
     static void expectGrads(CaseContext ctx, Geometry g, Inputs in, float[] dOut, Conv2dGrads grads,
                             boolean inputGrad, String after) {
@@ -215,16 +187,14 @@ final class ConvCases {
         Conv2dBackward e = Reference.conv2dBackward(widen(dOut), widen(in.x), widen(in.w), g.bias(), s);
         Conv2dBackward m = Reference.conv2dBackward(abs(widen(dOut)), abs(widen(in.x)), abs(widen(in.w)), g.bias(),
                 s);
-        long perWeight = (long) g.n() * s.outH() * s.outW();
         if (inputGrad) {
-            ctx.expectClose("dX" + after, grads.dX(), g.xShape(), e.dx(),
-                    sumTolerance((long) g.f() * g.kh() * g.kw(), m.dx()));
+            ctx.expectClose("dX" + after, grads.dX(), g.xShape(), e.dx(), ConvBounds.conv2dDx(s, m.dx()));
         } else {
             ctx.check(grads.dX() == null, "dX: expected null (inputGrad = false), got " + grads.dX());
         }
-        ctx.expectClose("dW" + after, grads.dW(), g.wShape(), e.dw(), sumTolerance(perWeight, m.dw()));
+        ctx.expectClose("dW" + after, grads.dW(), g.wShape(), e.dw(), ConvBounds.conv2dDw(s, m.dw()));
         if (g.bias()) {
-            ctx.expectClose("dB" + after, grads.dB(), Shape.of(g.f()), e.db(), sumTolerance(perWeight, m.db()));
+            ctx.expectClose("dB" + after, grads.dB(), Shape.of(g.f()), e.db(), ConvBounds.conv2dDb(s, m.db()));
         } else {
             ctx.check(grads.dB() == null, "dB: expected null (the forward had no bias), got " + grads.dB());
         }

@@ -15,11 +15,10 @@ import org.layerkit.conformance.Reference.MaxPool;
 
 /**
  * Cases of max pooling (forward values and argmax bit for bit, ties, NaN and infinities, overlapping windows whose
- * backward adds up) and of global average pooling. Bounds in {@code docs/ops/pooling.md}.
+ * backward adds up) and of global average pooling. Bounds: {@link ConvBounds} (MAXPOOL_DX, GLOBAL_AVGPOOL_OUT,
+ * GLOBAL_AVGPOOL_DX; derivations in docs/tolerances.md).
  */
 final class PoolCases {
-    /** dX of global average pooling: one or two roundings of dOut/(H·W), γ₂ = 2u/(1 − 2u). */
-    static final Tolerance AVG_BACKWARD = new Tolerance(0, 2 * ConvCases.U / (1 - 2 * ConvCases.U));
 
     private PoolCases() {
     }
@@ -42,15 +41,6 @@ final class PoolCases {
 
         Shape outShape() {
             return Shape.of(n, c, (int) p.outputHeight(h), (int) p.outputWidth(w));
-        }
-
-        /** Windows that can cover one input element: 1 without overlap, more where stride &lt; kernel. */
-        long overlap() {
-            return (long) ceilDiv(p.kernelH(), p.strideH()) * ceilDiv(p.kernelW(), p.strideW());
-        }
-
-        private static int ceilDiv(int a, int b) {
-            return (a + b - 1) / b;
         }
 
         ConformanceCase.Builder builder(String what, Values v) {
@@ -127,8 +117,7 @@ final class PoolCases {
 
     /**
      * Forward: out and argmax bit for bit (a maximum rounds nothing), x untouched, the cache's shape and window.
-     * Backward: dX against the reference, exact without overlap, else under c(m)·Σ|dOut| for sums of at most m
-     * windows; dOut and the cache untouched.
+     * Backward: dX against the reference under MAXPOOL_DX (exact without overlap); dOut and the cache untouched.
      */
     private static ConformanceCase maxPool(Geometry g, Values v, boolean backward) {
         return g.builder(backward ? "backward" : "forward", v).check(ctx -> {
@@ -151,7 +140,7 @@ final class PoolCases {
             float[] argmax = r.cache().argmax().toArray();
             Tensor dX = ctx.track(ctx.backend().maxPool2dBackward(tdOut, r.cache()));
             double[] ed = Reference.maxPool2dBackward(widen(dOut), e.argmax(), g.n(), g.c(), g.h(), g.w(), g.p());
-            Tolerance tol = g.overlap() == 1 ? Tolerance.EXACT : ConvCases.sumTolerance(g.overlap(),
+            Tolerance tol = ConvBounds.maxPoolDx(g.p(),
                     Reference.maxPool2dBackward(abs(widen(dOut)), e.argmax(), g.n(), g.c(), g.h(), g.w(), g.p()));
             ctx.expectClose("dX", dX, g.xShape(), ed, tol);
             ctx.expectIdentical("dOut (an input, must be left untouched)", tdOut, g.outShape(), dOut);
@@ -178,8 +167,8 @@ final class PoolCases {
     // ================================================================================================ global avg
 
     /**
-     * Forward: out [N,C] under c(H·W + 1)·max mean|x| (a sum of H·W terms and a scaling); backward: dX = dOut/(H·W)
-     * broadcast, within γ₂ relative. Inputs untouched.
+     * Forward: out [N,C] under GLOBAL_AVGPOOL_OUT (a sum of H·W terms and a division); backward: dX = dOut/(H·W)
+     * broadcast, under GLOBAL_AVGPOOL_DX. Inputs untouched.
      */
     private static ConformanceCase avgPool(int[] s, boolean backward) {
         int n = s[0];
@@ -189,7 +178,7 @@ final class PoolCases {
         Shape os = Shape.of(n, c);
         return ConformanceCase.builder(backward ? "global_avgpool.backward" : "global_avgpool.forward",
                         Op.GLOBAL_AVGPOOL).shape(s).param("N", n).param("C", c).param("H", s[2]).param("W", s[3])
-                .tolerance(AVG_BACKWARD).check(ctx -> {
+                .tolerance(backward ? ConvBounds.GLOBAL_AVGPOOL_DX : Tolerance.EXACT).check(ctx -> {
                     if (!backward) {
                         // a common offset per plane: the mean is not near zero, so a sum that loses bits shows
                         float[] x = new float[xs.size()];
@@ -202,7 +191,7 @@ final class PoolCases {
                         Tensor tx = ctx.upload(x, xs);
                         Tensor out = ctx.track(ctx.backend().globalAvgPoolForward(tx));
                         ctx.expectClose("out", out, os, Reference.globalAvgPoolForward(widen(x), n, c, hw),
-                                ConvCases.sumTolerance(hw + 1L,
+                                ConvBounds.globalAvgPoolOut(hw,
                                         Reference.globalAvgPoolForward(abs(widen(x)), n, c, hw)));
                         ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
                         return;

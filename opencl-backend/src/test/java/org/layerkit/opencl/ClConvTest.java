@@ -19,19 +19,21 @@ import org.layerkit.api.Conv2dParams;
 import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
+import org.layerkit.conformance.ConvBounds;
+import org.layerkit.conformance.Reference;
+import org.layerkit.conformance.Tolerance;
 
 /**
  * conv2d on the device against a float64 loop nest of its definition (docs/ops/conv2d.md): im2col with CLBlast's GEMM
  * and with the tiled kernel, whole batches and chunked ones (workspaces too small for a sample included), and the
  * direct kernels (option {@code conv=direct}).
  *
- * <p>Bounds: every value is a float32 sum of n products (n = C·KH·KW + 1 for out with the bias, N·H'·W' for dW and
- * dB, at most F·KH·KW for dX), in any order, so |error| ≤ γ_n·Σ|terms| with γ_n = n·u/(1 − n·u), u = 2⁻²⁴ (Higham,
- * §3.1), whatever the order, FMA or not; Σ|terms| is the same loop nest run on |x|, |w|, |dOut| in float64. The check
- * uses the largest such bound over the tensor, as the kit does.
+ * <p>Bounds: the kit's ({@link ConvBounds}: CONV2D_OUT, CONV2D_DX, CONV2D_DW, CONV2D_DB in docs/tolerances.md):
+ * every value is a float32 sum of n products (C·KH·KW and the bias for out, N·H'·W' for dW and dB, at most F·KH·KW
+ * for dX), bounded whatever the order, chunking, FMA or not, by its length and the largest magnitude Σ|terms| over
+ * the tensor, here this test's own loop nest run on |x|, |w|, |dOut| in float64.
  */
 class ClConvTest {
-    private static final double U = Math.ulp(1.0f) / 2;
     private static final Map<String, ClBackend> BACKENDS = new ConcurrentHashMap<>();
 
     private static ClBackend backend(String gemm) {
@@ -44,10 +46,6 @@ class ClConvTest {
     static void closeBackends() {
         BACKENDS.values().forEach(ClBackend::close);
         BACKENDS.clear();
-    }
-
-    static double gamma(long n) {
-        return n * U / (1 - n * U);
     }
 
     // ---------------------------------------------------------------- float64 reference
@@ -72,6 +70,11 @@ class ClConvTest {
 
         Shape wShape() {
             return Shape.of(f, c, kh, kw);
+        }
+
+        /** The same geometry as the kit's reference describes it (for {@link ConvBounds}). */
+        Reference.Conv2dShape shape() {
+            return new Reference.Conv2dShape(n, c, h, w, f, kh, kw, params());
         }
 
         /** x̃[n,c,hh,ww] with zero padding: x's value, or 0 outside. */
@@ -166,26 +169,22 @@ class ClConvTest {
         return d;
     }
 
-    /** |got − want| ≤ γ_terms·max Σ|t| everywhere; the message names shape, max error, bound and first bad index. */
-    static void assertClose(String what, Shape shape, double[] want, double[] magnitude, long terms, float[] got) {
+    /** |got − want| ≤ tol everywhere; the message names shape, max error, the bound and its name, first bad index. */
+    static void assertClose(String what, Shape shape, double[] want, Tolerance tol, float[] got) {
         assertEquals(want.length, got.length, what + ": length");
-        double maxMag = 0;
-        for (double m : magnitude) {
-            maxMag = Math.max(maxMag, m);
-        }
-        double bound = gamma(terms) * maxMag;
         double maxErr = 0;
         int firstBad = -1;
         for (int i = 0; i < want.length; i++) {
             double e = Math.abs(got[i] - want[i]);
-            if (!(e <= bound) && firstBad < 0) {
+            if (!tol.accepts(got[i], want[i]) && firstBad < 0) {
                 firstBad = i;
             }
             maxErr = Math.max(maxErr, Double.isNaN(e) ? Double.POSITIVE_INFINITY : e);
         }
         if (firstBad >= 0) {
-            fail(what + " " + shape + ": max error " + maxErr + " > bound " + bound + " (γ_" + terms + "·" + maxMag
-                    + "); first bad index " + firstBad + ": got " + got[firstBad] + ", want " + want[firstBad]);
+            fail(what + " " + shape + ": max error " + maxErr + "; first bad index " + firstBad + ": got "
+                    + got[firstBad] + ", want " + want[firstBad] + ", error " + Math.abs(got[firstBad] - want[firstBad])
+                    + " > bound " + tol.allowance(want[firstBad]) + " of " + tol);
         }
     }
 
@@ -204,21 +203,21 @@ class ClConvTest {
              Tensor dt = b.upload(dOut, outShape);
              Conv2dResult res = conv.forward(xt, wt, bt, g.params())) {
             assertEquals(outShape, res.out().shape(), name);
-            assertClose(name + " out", outShape, forward(g, xd, wd, bd),
-                    forward(g, abs(xd), abs(wd), bd == null ? null : abs(bd)), (long) g.c() * g.kh() * g.kw() + 1,
-                    res.out().toArray());
+            assertClose(name + " out", outShape, forward(g, xd, wd, bd), ConvBounds.conv2dOut(g.shape(),
+                    forward(g, abs(xd), abs(wd), bd == null ? null : abs(bd))), res.out().toArray());
             double[][] want = backward(g, xd, wd, dd);
             double[][] mag = backward(g, abs(xd), abs(wd), abs(dd));
             try (Conv2dGrads grads = conv.backward(dt, res.cache(), wt, inputGrad)) {
-                long nhw = (long) g.n() * g.ho() * g.wo();
-                assertClose(name + " dW", g.wShape(), want[1], mag[1], nhw, grads.dW().toArray());
+                assertClose(name + " dW", g.wShape(), want[1], ConvBounds.conv2dDw(g.shape(), mag[1]),
+                        grads.dW().toArray());
                 if (withBias) {
-                    assertClose(name + " dB", Shape.of(g.f()), want[2], mag[2], nhw, grads.dB().toArray());
+                    assertClose(name + " dB", Shape.of(g.f()), want[2], ConvBounds.conv2dDb(g.shape(), mag[2]),
+                            grads.dB().toArray());
                 } else {
                     assertNull(grads.dB(), name + " dB without a bias");
                 }
                 if (inputGrad) {
-                    assertClose(name + " dX", g.xShape(), want[0], mag[0], (long) g.f() * g.kh() * g.kw(),
+                    assertClose(name + " dX", g.xShape(), want[0], ConvBounds.conv2dDx(g.shape(), mag[0]),
                             grads.dX().toArray());
                 } else {
                     assertNull(grads.dX(), name + " dX with inputGrad = false");
@@ -311,21 +310,21 @@ class ClConvTest {
         float[] dOut = random(r, outShape.size());
         double[][] want = backward(g, wide(x), wide(w), wide(dOut));
         double[][] mag = backward(g, abs(wide(x)), abs(wide(w)), abs(wide(dOut)));
-        long nhw = (long) g.n() * g.ho() * g.wo();
+        Tolerance dwTol = ConvBounds.conv2dDw(g.shape(), mag[1]);
         try (Tensor wt = b.upload(w, g.wShape()); Tensor dt = b.upload(dOut, outShape)) {
             // closed
             Tensor xt = b.upload(x, g.xShape());
             try (Conv2dResult res = b.conv2dForward(xt, wt, null, g.params())) {
                 xt.close();
                 try (Conv2dGrads grads = b.conv2dBackward(dt, res.cache(), wt)) {
-                    assertClose("dW after x closed", g.wShape(), want[1], mag[1], nhw, grads.dW().toArray());
+                    assertClose("dW after x closed", g.wShape(), want[1], dwTol, grads.dW().toArray());
                 }
             }
             // overwritten in place
             try (Tensor xt2 = b.upload(x, g.xShape()); Conv2dResult res = b.conv2dForward(xt2, wt, null, g.params())) {
                 b.fill(xt2, 3f);
                 try (Conv2dGrads grads = b.conv2dBackward(dt, res.cache(), wt)) {
-                    assertClose("dW after x overwritten", g.wShape(), want[1], mag[1], nhw, grads.dW().toArray());
+                    assertClose("dW after x overwritten", g.wShape(), want[1], dwTol, grads.dW().toArray());
                 }
             }
         }
