@@ -1,5 +1,7 @@
 package org.layerkit.conformance;
 
+import static org.layerkit.conformance.ErrorCases.error;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -26,17 +28,6 @@ final class ConvErrorCases {
     private static final Conv2dParams P1 = Conv2dParams.of(1, 1);
 
     private ConvErrorCases() {
-    }
-
-    @FunctionalInterface
-    private interface ErrorCheck {
-        void verify(CaseContext ctx, Function<int[], Tensor> t) throws Exception;
-    }
-
-    private static ConformanceCase error(String base, Op op, String what, Object value, ErrorCheck check) {
-        return ConformanceCase.builder(base + ".rejects", op).param(what, value).tolerance(Tolerance.EXACT)
-                .check(ctx -> check.verify(ctx, dims -> ctx.upload(ctx.uniform(Shape.of(dims).size(), 0.5, 1.5),
-                        Shape.of(dims))));
     }
 
     static List<ConformanceCase> all() {

@@ -31,11 +31,12 @@ final class ErrorCases {
 
     /** A check that gets the context and a factory of random tensors of this backend. */
     @FunctionalInterface
-    private interface ErrorCheck {
+    interface ErrorCheck {
         void verify(CaseContext ctx, Function<int[], Tensor> t) throws Exception;
     }
 
-    private static ConformanceCase error(String base, Op op, String what, Object value, ErrorCheck check) {
+    /** The case {@code base.rejects[what=value]}: {@code check} with random tensors (ConvErrorCases uses it too). */
+    static ConformanceCase error(String base, Op op, String what, Object value, ErrorCheck check) {
         return ConformanceCase.builder(base + ".rejects", op).param(what, value).tolerance(Tolerance.EXACT)
                 .check(ctx -> check.verify(ctx, dims -> ctx.upload(ctx.uniform(Shape.of(dims).size(), 0.5, 1.5),
                         Shape.of(dims))));

@@ -30,7 +30,8 @@ import org.layerkit.conformance.Outcome.Status;
  */
 class PlantedBugsTest {
 
-    private static Map<String, Outcome> run(ReferenceBackend backend, String include) {
+    /** The outcome of each case matching {@code include} on {@code backend}, by name (also PlantedConvBugsTest's). */
+    static Map<String, Outcome> run(ReferenceBackend backend, String include) {
         ConformanceReport report = new ConformanceRunner(backend).include(include).run();
         Map<String, Outcome> byName = new LinkedHashMap<>();
         for (ConformanceReport.Entry e : report.entries()) {
@@ -40,7 +41,8 @@ class PlantedBugsTest {
         return byName;
     }
 
-    private static void assertStatus(Map<String, Outcome> results, Status expected, String nameRegex) {
+    /** Every case of {@code results} whose name matches {@code nameRegex} (at least one) ended {@code expected}. */
+    static void assertStatus(Map<String, Outcome> results, Status expected, String nameRegex) {
         Pattern p = Pattern.compile(nameRegex);
         int matched = 0;
         for (Map.Entry<String, Outcome> e : results.entrySet()) {

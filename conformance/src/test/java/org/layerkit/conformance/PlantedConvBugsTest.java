@@ -1,12 +1,10 @@
 package org.layerkit.conformance;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.layerkit.conformance.PlantedBugsTest.assertStatus;
+import static org.layerkit.conformance.PlantedBugsTest.run;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.layerkit.api.Conv2dCache;
 import org.layerkit.api.Conv2dGrads;
@@ -24,32 +22,10 @@ import org.layerkit.conformance.Outcome.Status;
 
 /**
  * The convolution, pooling and spatial-dropout cases can fail: backends with one planted bug each fail the cases
- * aimed at it and pass the others (as {@link PlantedBugsTest} does for the older ops).
+ * aimed at it and pass the others (as {@link PlantedBugsTest} does for the older ops, whose run and assertStatus
+ * these tests use).
  */
 class PlantedConvBugsTest {
-
-    private static Map<String, Outcome> run(ReferenceBackend backend, String include) {
-        ConformanceReport report = new ConformanceRunner(backend).include(include).run();
-        Map<String, Outcome> byName = new LinkedHashMap<>();
-        for (ConformanceReport.Entry e : report.entries()) {
-            byName.put(e.name(), e.outcome());
-        }
-        assertFalse(byName.isEmpty(), "no case matches " + include);
-        return byName;
-    }
-
-    private static void assertStatus(Map<String, Outcome> results, Status expected, String nameRegex) {
-        Pattern p = Pattern.compile(nameRegex);
-        int matched = 0;
-        for (Map.Entry<String, Outcome> e : results.entrySet()) {
-            if (p.matcher(e.getKey()).find()) {
-                matched++;
-                assertEquals(expected, e.getValue().status(), e.getKey() + ": " + e.getValue().message());
-            }
-        }
-        assertTrue(matched > 0, "no case matches " + nameRegex + " among " + results.keySet());
-    }
-
     /** A true convolution: the kernel flipped in both spatial axes (the classic slip from cross-correlation). */
     static class FlippedKernel extends ReferenceBackend {
         @Override

@@ -4,16 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.layerkit.conformance.Reference.abs;
+import static org.layerkit.conformance.Reference.widen;
 
-import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.ConcurrentHashMap;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.layerkit.api.BackendOptions;
 import org.layerkit.api.Conv2dGrads;
 import org.layerkit.api.Conv2dParams;
 import org.layerkit.api.Conv2dResult;
@@ -34,18 +32,9 @@ import org.layerkit.conformance.Tolerance;
  * the tensor, here this test's own loop nest run on |x|, |w|, |dOut| in float64.
  */
 class ClConvTest {
-    private static final Map<String, ClBackend> BACKENDS = new ConcurrentHashMap<>();
-
+    /** The shared backend whose option {@code gemm} is {@code gemm} ({@link ClTestBackend#withGemm}). */
     private static ClBackend backend(String gemm) {
-        ClTestBackend.assumeAvailable();
-        return BACKENDS.computeIfAbsent(gemm,
-                g -> (ClBackend) new ClBackendProvider().create(BackendOptions.of(ClBackendProvider.GEMM, g)));
-    }
-
-    @AfterAll
-    static void closeBackends() {
-        BACKENDS.values().forEach(ClBackend::close);
-        BACKENDS.clear();
+        return ClTestBackend.withGemm(gemm);
     }
 
     // ---------------------------------------------------------------- float64 reference
@@ -153,22 +142,6 @@ class ClConvTest {
         return a;
     }
 
-    static double[] wide(float[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            d[i] = a[i];
-        }
-        return d;
-    }
-
-    static double[] abs(double[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            d[i] = Math.abs(a[i]);
-        }
-        return d;
-    }
-
     /** |got − want| ≤ tol everywhere; the message names shape, max error, the bound and its name, first bad index. */
     static void assertClose(String what, Shape shape, double[] want, Tolerance tol, float[] got) {
         assertEquals(want.length, got.length, what + ": length");
@@ -183,8 +156,9 @@ class ClConvTest {
         }
         if (firstBad >= 0) {
             fail(what + " " + shape + ": max error " + maxErr + "; first bad index " + firstBad + ": got "
-                    + got[firstBad] + ", want " + want[firstBad] + ", error " + Math.abs(got[firstBad] - want[firstBad])
-                    + " > bound " + tol.allowance(want[firstBad]) + " of " + tol);
+                    + got[firstBad] + ", want " + want[firstBad] + ", error "
+                    + Math.abs(got[firstBad] - want[firstBad]) + " > bound " + tol.allowance(want[firstBad]) + " of "
+                    + tol);
         }
     }
 
@@ -196,7 +170,7 @@ class ClConvTest {
         float[] bias = withBias ? random(r, g.f()) : null;
         Shape outShape = Shape.of(g.n(), g.f(), g.ho(), g.wo());
         float[] dOut = random(r, outShape.size());
-        double[] xd = wide(x), wd = wide(w), bd = bias == null ? null : wide(bias), dd = wide(dOut);
+        double[] xd = widen(x), wd = widen(w), bd = bias == null ? null : widen(bias), dd = widen(dOut);
         String name = "x " + g.xShape() + " w " + g.wShape() + " " + g.params() + (withBias ? " bias" : "");
         try (Tensor xt = b.upload(x, g.xShape()); Tensor wt = b.upload(w, g.wShape());
              Tensor bt = bias == null ? null : b.upload(bias, Shape.of(g.f()));
@@ -308,8 +282,8 @@ class ClConvTest {
         float[] w = random(r, g.f() * g.c() * g.kh() * g.kw());
         Shape outShape = Shape.of(g.n(), g.f(), g.ho(), g.wo());
         float[] dOut = random(r, outShape.size());
-        double[][] want = backward(g, wide(x), wide(w), wide(dOut));
-        double[][] mag = backward(g, abs(wide(x)), abs(wide(w)), abs(wide(dOut)));
+        double[][] want = backward(g, widen(x), widen(w), widen(dOut));
+        double[][] mag = backward(g, abs(widen(x)), abs(widen(w)), abs(widen(dOut)));
         Tolerance dwTol = ConvBounds.conv2dDw(g.shape(), mag[1]);
         try (Tensor wt = b.upload(w, g.wShape()); Tensor dt = b.upload(dOut, outShape)) {
             // closed

@@ -11,14 +11,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -38,19 +36,9 @@ import org.layerkit.conformance.Tolerance;
  * when CLBlast fails at its first call.
  */
 class ClGemmChoiceTest {
-    private static final Map<String, ClBackend> BACKENDS = new ConcurrentHashMap<>();
-
-    /** One backend per option value, shared by this class's tests. */
+    /** The shared backend whose option {@code gemm} is {@code gemm} ({@link ClTestBackend#withGemm}). */
     private static ClBackend backend(String gemm) {
-        ClTestBackend.assumeAvailable();
-        return BACKENDS.computeIfAbsent(gemm,
-                g -> (ClBackend) new ClBackendProvider().create(BackendOptions.of(ClBackendProvider.GEMM, g)));
-    }
-
-    @AfterAll
-    static void closeBackends() {
-        BACKENDS.values().forEach(ClBackend::close);
-        BACKENDS.clear();
+        return ClTestBackend.withGemm(gemm);
     }
 
     @TestFactory

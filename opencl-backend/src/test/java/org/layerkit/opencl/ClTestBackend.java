@@ -16,7 +16,7 @@ import org.layerkit.api.BackendOptions;
 final class ClTestBackend {
     static final String REQUIRE_PROPERTY = "layerkit.requireOpenCL";
     private static ClBackend shared;
-    private static final Map<String, ClBackend> byMaskMode = new HashMap<>();
+    private static final Map<String, ClBackend> byOption = new HashMap<>();
 
     private ClTestBackend() {
     }
@@ -44,12 +44,25 @@ final class ClTestBackend {
      * {@link #assumeAvailable()}, then a shared backend whose option {@code dropoutMask} is {@code mode}
      * ({@code pending} or {@code eager}), so dropout tests check both paths whatever the device's default.
      */
-    static synchronized ClBackend withDropoutMasks(String mode) {
+    static ClBackend withDropoutMasks(String mode) {
+        return withOption(ClBackendProvider.DROPOUT_MASK, mode);
+    }
+
+    /**
+     * {@link #assumeAvailable()}, then a shared backend whose option {@code gemm} is {@code gemm} ({@code clblast},
+     * {@code tiled} or {@code auto}), so GEMM and convolution tests check both kernels whatever the device's default.
+     */
+    static ClBackend withGemm(String gemm) {
+        return withOption(ClBackendProvider.GEMM, gemm);
+    }
+
+    /** A shared backend with one option set (created once per key and value, like {@link #shared()}). */
+    private static synchronized ClBackend withOption(String key, String value) {
         assumeAvailable();
-        ClBackend b = byMaskMode.get(mode);
+        ClBackend b = byOption.get(key + "=" + value);
         if (b == null || b.isClosed()) {
-            b = (ClBackend) new ClBackendProvider().create(BackendOptions.of(ClBackendProvider.DROPOUT_MASK, mode));
-            byMaskMode.put(mode, b);
+            b = (ClBackend) new ClBackendProvider().create(BackendOptions.of(key, value));
+            byOption.put(key + "=" + value, b);
         }
         return b;
     }
