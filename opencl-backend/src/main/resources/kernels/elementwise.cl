@@ -36,19 +36,20 @@ __kernel void add_bias(__global float* x, __global const float* bias, int N, int
 
 // ------------------------------------------------------------------------------------------------ relu
 
-// forward: max(x, 0)
+// forward: max(x, 0) with NaN propagated (IEEE maximum, PyTorch): 0 where x ≤ 0, else x (NaN and +∞ stay)
 __kernel void relu_forward(__global const float* x, __global float* out, int total) {
-    int i = get_global_id(0);
-    if (i < total) {
-        out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    size_t i = get_global_id(0);
+    if (i < (size_t)total) {
+        float v = x[i];
+        out[i] = v <= 0.0f ? 0.0f : v;
     }
 }
 
-// backward: dOut where x > 0, else 0
+// backward: 0 where x ≤ 0, else dOut (where x is NaN too, as PyTorch's threshold_backward)
 __kernel void relu_backward(__global const float* dOut, __global const float* x, __global float* dX, int total) {
-    int i = get_global_id(0);
-    if (i < total) {
-        dX[i] = x[i] > 0.0f ? dOut[i] : 0.0f;
+    size_t i = get_global_id(0);
+    if (i < (size_t)total) {
+        dX[i] = x[i] <= 0.0f ? 0.0f : dOut[i];
     }
 }
 

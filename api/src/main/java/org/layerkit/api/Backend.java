@@ -150,10 +150,16 @@ public interface Backend extends AutoCloseable {
     /** Σ_N x[n,d] of x {@code [N,D]}: a new {@code [D]} (the bias gradient). */
     Tensor columnSum(Tensor x);
 
-    /** max(x, 0), a new tensor. */
+    /**
+     * max(x, 0) with NaN propagated, a new tensor: 0 where x ≤ 0 (−0 and −∞ included), else x — relu(NaN) = NaN,
+     * relu(+∞) = +∞, as IEEE maximum and PyTorch give them ({@code docs/ops/relu.md}).
+     */
     Tensor relu(Tensor x);
 
-    /** dOut where x &gt; 0, else 0 (x is the forward's input). */
+    /**
+     * 0 where x ≤ 0, else dOut (x is the forward's input): where x is NaN or +∞ the gradient passes through, as
+     * PyTorch's threshold_backward.
+     */
     Tensor reluBackward(Tensor dOut, Tensor x);
 
     /**

@@ -468,6 +468,37 @@ class PlantedBugsTest {
         assertStatus(r, Status.PASSED, "hyper=defaults");
     }
 
+    /** ReLU as {@code x > 0 ? x : 0}: NaN becomes 0, and its gradient is dropped where x is NaN. */
+    static class ReluLaunderingNan extends ReferenceBackend {
+        @Override
+        public Tensor relu(Tensor x) {
+            double[] v = d(x);
+            for (int i = 0; i < v.length; i++) {
+                v[i] = v[i] > 0 ? v[i] : 0;
+            }
+            return of(v, x.shape());
+        }
+
+        @Override
+        public Tensor reluBackward(Tensor dOut, Tensor x) {
+            double[] g = d(dOut);
+            double[] v = d(x);
+            for (int i = 0; i < v.length; i++) {
+                g[i] = v[i] > 0 ? g[i] : 0;
+            }
+            return of(g, x.shape());
+        }
+    }
+
+    @Test
+    void reluThatMapsNanToZeroFailsTheSpecialValueCases() {
+        Map<String, Outcome> r = run(new ReluLaunderingNan(), "^relu\\.(forward|backward)\\[");
+        assertStatus(r, Status.FAILED, "values=nan,inf");
+        assertStatus(r, Status.PASSED, "shape=");
+        String msg = r.get("relu.forward[values=nan,inf]").message();
+        assertTrue(msg.contains("expected NaN actual 0"), msg);
+    }
+
     // ------------------------------------------------------------------------------------------------ arguments
 
     /** Misses argument checks, or throws with a message outside the contract's format. */
