@@ -36,9 +36,19 @@ public interface Backend extends AutoCloseable {
     default void synchronize() {
     }
 
-    /** Releases the backend's resources; tensors of a closed backend must not be used. */
+    /**
+     * Releases the backend's resources, the storage of every tensor still open included: afterwards every tensor of
+     * this backend refuses use (an op or {@link Tensor#toArray()} throws {@link IllegalStateException} saying
+     * "expected a tensor of an open backend, got a tensor … of the closed backend '&lt;name&gt;'") and
+     * {@link Tensor#isClosed()} is true. Idempotent. Tensors must not be in use on other threads meanwhile.
+     */
     @Override
     void close();
+
+    /** Whether {@link #close()} has been called. Backends written before this method report false. */
+    default boolean isClosed() {
+        return false;
+    }
 
     // ---------------------------------------------------------------- batchnorm [N,D]
 

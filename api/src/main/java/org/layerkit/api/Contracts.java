@@ -25,9 +25,30 @@ public final class Contracts {
                             + "); move it with upload(other.toArray(), shape)");
         }
         if (t.isClosed()) {
+            if (backend.isClosed()) {
+                throw closedBackend(op, arg, t);
+            }
             throw new IllegalStateException(op + ": " + arg + " expected an open tensor, got a closed tensor of shape "
                     + t.shape());
         }
+    }
+
+    /**
+     * The error for using a backend after {@link Backend#close()}: IllegalStateException
+     * {@code "<op>: expected an open backend, got the closed backend '<name>'"}.
+     */
+    public static IllegalStateException closedBackend(String op, String backendName) {
+        return new IllegalStateException(op + ": expected an open backend, got the closed backend '" + backendName
+                + "'");
+    }
+
+    /**
+     * The error for a tensor whose backend was closed (its storage went with it): IllegalStateException
+     * {@code "<op>: <arg> expected a tensor of an open backend, got a tensor [shape] of the closed backend '<name>'"}.
+     */
+    public static IllegalStateException closedBackend(String op, String arg, Tensor t) {
+        return new IllegalStateException(op + ": " + arg + " expected a tensor of an open backend, got a tensor "
+                + t.shape() + " of the closed backend '" + t.backend().name() + "'");
     }
 
     public static void requireRank(String op, String arg, Tensor t, int rank, Backend backend) {

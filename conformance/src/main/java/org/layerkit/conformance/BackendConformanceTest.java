@@ -30,6 +30,14 @@ public abstract class BackendConformanceTest {
     /** Creates the backend under test; called once per test class. */
     protected abstract Backend backend();
 
+    /**
+     * A new instance of the backend under test, distinct from {@link #backend()}'s, for the lifecycle cases (what a
+     * closed backend's tensors do, ...), which close it; null (the default) reports those cases UNSUPPORTED.
+     */
+    protected Backend newBackend() {
+        return null;
+    }
+
     /** One dynamic test per selected case. */
     @TestFactory
     public final Stream<DynamicTest> conformance() {
@@ -40,7 +48,7 @@ public abstract class BackendConformanceTest {
         Backend b = backend;
         return Catalogue.select(System.getProperty(INCLUDE), System.getProperty(EXCLUDE)).stream()
                 .map(c -> DynamicTest.dynamicTest(c.name(), () -> {
-                    Outcome o = c.run(b);
+                    Outcome o = c.run(b, this::newBackend);
                     switch (o.status()) {
                         case PASSED -> {
                         }

@@ -7,7 +7,8 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Every conformance case, in a fixed order: normalizations, dropout and Philox, training ops, then bad arguments.
+ * Every conformance case, in a fixed order: normalizations, dropout and Philox, training ops, bad arguments, then
+ * the lifecycle of a backend.
  * Cases are data (see {@link ConformanceCase}); expected values are computed from {@link Reference} when a case runs.
  */
 public final class Catalogue {
@@ -21,6 +22,7 @@ public final class Catalogue {
         cases.addAll(DropoutCases.all());
         cases.addAll(TrainingCases.all());
         cases.addAll(ErrorCases.all());
+        cases.addAll(LifecycleCases.all());
         Set<String> names = new HashSet<>();
         for (ConformanceCase c : cases) {
             if (!names.add(c.name())) {

@@ -499,6 +499,39 @@ class PlantedBugsTest {
         assertTrue(msg.contains("expected NaN actual 0"), msg);
     }
 
+    /** Its close() leaves the tensors readable, as the cpu backend did before issue 19. */
+    static class CloseLeavesTensorsOpen extends ReferenceBackend {
+        private boolean shut;
+
+        @Override
+        public void close() {
+            shut = true;
+        }
+
+        @Override
+        public boolean isClosed() {
+            return shut;
+        }
+    }
+
+    @Test
+    void aBackendWhoseTensorsOutliveItFailsTheLifecycleCase() {
+        ConformanceReport report = new ConformanceRunner(new ReferenceBackend()).include("backend_closed")
+                .freshBackends(CloseLeavesTensorsOpen::new).run();
+        Outcome o = report.entries().get(0).outcome();
+        assertEquals(Status.FAILED, o.status(), o.message());
+        assertTrue(o.message().contains("expected isClosed() true, got false"), o.message());
+        assertTrue(o.message().contains("toArray() of a result: expected IllegalStateException naming the closed "
+                + "backend, but the call returned normally"), o.message());
+    }
+
+    @Test
+    void theLifecycleCaseIsUnsupportedWithoutAWayToCreateASecondBackend() {
+        Map<String, Outcome> r = run(new ReferenceBackend(), "backend_closed");
+        assertStatus(r, Status.UNSUPPORTED, "backend_closed");
+        assertTrue(r.values().iterator().next().message().contains("ConformanceRunner.freshBackends"));
+    }
+
     // ------------------------------------------------------------------------------------------------ arguments
 
     /** Misses argument checks, or throws with a message outside the contract's format. */

@@ -51,6 +51,9 @@ class ReferenceBackend implements Backend {
 
         @Override
         public float[] toArray() {
+            if (closed) {
+                throw Contracts.closedBackend("tensor.toArray", "tensor", this);
+            }
             if (tensorClosed) {
                 throw new IllegalStateException("toArray: tensor expected an open tensor, got a closed tensor");
             }
@@ -59,7 +62,7 @@ class ReferenceBackend implements Backend {
 
         @Override
         public boolean isClosed() {
-            return tensorClosed;
+            return tensorClosed || closed;
         }
 
         @Override
@@ -84,7 +87,8 @@ class ReferenceBackend implements Backend {
         closed = true;
     }
 
-    boolean isClosed() {
+    @Override
+    public boolean isClosed() {
         return closed;
     }
 
@@ -130,6 +134,9 @@ class ReferenceBackend implements Backend {
 
     @Override
     public Tensor upload(float[] data, Shape shape) {
+        if (closed) {
+            throw Contracts.closedBackend("upload", name());
+        }
         if (data.length != shape.size()) {
             throw Contracts.bad("upload", "data", "length " + shape.size() + " for shape " + shape,
                     "length " + data.length);
@@ -139,6 +146,9 @@ class ReferenceBackend implements Backend {
 
     @Override
     public Tensor zeros(Shape shape) {
+        if (closed) {
+            throw Contracts.closedBackend("zeros", name());
+        }
         return new HeapTensor(new float[shape.size()], shape);
     }
 

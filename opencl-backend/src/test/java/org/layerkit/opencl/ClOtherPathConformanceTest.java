@@ -23,4 +23,9 @@ class ClOtherPathConformanceTest extends BackendConformanceTest {
                 gpu ? "off" : "on", ClBackendProvider.ROWS_PER_ITEM, gpu ? "1" : "8", ClBackendProvider.GROUP_SIZE, "64",
                 ClBackendProvider.DROPOUT_MASK, gpu ? "eager" : "pending")));
     }
+
+    @Override
+    protected Backend newBackend() {
+        return backend();
+    }
 }
