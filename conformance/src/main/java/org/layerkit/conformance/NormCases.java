@@ -33,21 +33,34 @@ final class NormCases {
 
     /**
      * The input distribution of a case: x = mean + shift + std·scale·N(0,1), with a random shift per statistic when
-     * {@code shift}, scale uniform in [0.5, 3) per statistic, normalized with {@code eps}.
+     * {@code shift}, scale uniform in [0.5, 3) per statistic, normalized with {@code eps}; or, when {@code huge}, values
+     * of magnitude 1e38 … 3e38 with random signs.
      *
      * @param name   shown in the case name ({@code mean=1e4}, {@code std=1e-3,eps=1e-4}); empty for ordinary data
      * @param mean   the common mean
      * @param std    the common scale factor
      * @param shift  whether each statistic gets its own shift in [−2, 2)
      * @param eps    the ε of the case
+     * @param huge   values ±[1e38, 3e38) instead: variances near 1e76, beyond the float range
      */
-    record Data(String name, double mean, double std, boolean shift, float eps) {
+    record Data(String name, double mean, double std, boolean shift, float eps, boolean huge) {
         /** Order-1 data with distinct statistics per feature. */
-        static final Data ORDINARY = new Data("", 0, 1, true, EPS);
+        static final Data ORDINARY = new Data("", 0, 1, true, EPS, false);
         /** 1e4 + N(0,1): a one-pass float32 variance fails. */
-        static final Data LARGE_MEAN = new Data("mean=1e4", 1e4, 1, false, EPS);
+        static final Data LARGE_MEAN = new Data("mean=1e4", 1e4, 1, false, EPS, false);
         /** Variance 1e-6 below ε = 1e-4: ε inside the root, and ε honoured rather than a default. */
-        static final Data SMALL_VARIANCE = new Data("std=1e-3,eps=1e-4", 0, 1e-3, false, 1e-4f);
+        static final Data SMALL_VARIANCE = new Data("std=1e-3,eps=1e-4", 0, 1e-3, false, 1e-4f, false);
+        /**
+         * 1e20 + 1e19·N(0,1): every statistic (variance near 1e38, rstd near 1e-19) and every output fits a float,
+         * but squares of deviations near 1e19 summed in float32 pass FLT_MAX = 3.4e38 (issue 19).
+         */
+        static final Data SQUARES_OVERFLOW = new Data("mean=1e20,std=1e19", 1e20, 1e19, false, EPS, false);
+        /**
+         * ±[1e38, 3e38): x̂ and the outputs fit a float, the mean too, rstd only as a subnormal near 3e-39, and the
+         * variance (near 1e76) not at all: the running variance of batch norm becomes +∞, the float that IEEE
+         * rounding gives it (issue 19: these inputs gave all-zero outputs).
+         */
+        static final Data HUGE = new Data("magnitude=3e38", 0, 3e38, false, EPS, true);
 
         ConformanceCase.Builder label(ConformanceCase.Builder b) {
             if (!name.isEmpty()) {
@@ -59,9 +72,34 @@ final class NormCases {
             return b;
         }
 
-        /** Statistics near 1e4 are float32-exact only to their ulp; means get a correspondingly looser rtol. */
+        /**
+         * Statistics away from 0 are float32-exact only to their ulp; means get a correspondingly looser rtol. The mean
+         * of huge values of both signs is a cancellation: a float32 accumulator (allowed on devices without double)
+         * gets it to a few ulps of the values' magnitude times the depth of its sum, not of the mean, so its atol is
+         * 1e-5 of 3e38.
+         */
         Tolerance meanTolerance(Tolerance tol) {
+            if (huge) {
+                return new Tolerance(1e-5 * 3e38, 1e-6);
+            }
             return mean == 0 ? tol : new Tolerance(tol.atol(), 1e-6);
+        }
+
+        /**
+         * rstd of widely spread data is far below any absolute tolerance: compare it relatively (a float rstd is good
+         * to a few ulps; a subnormal one near 3e-39 to about 2⁻²¹).
+         */
+        Tolerance rstdTolerance(Tolerance tol) {
+            return huge || std >= 1e10 ? new Tolerance(0, 1e-5) : tol;
+        }
+
+        /** One value: mean + shift + scale·N(0,1), or a huge one. */
+        float value(CaseContext ctx, double shift, double scale) {
+            if (huge) {
+                double m = 1e38 + 2e38 * ctx.random().nextDouble();
+                return (float) (ctx.random().nextBoolean() ? m : -m);
+            }
+            return (float) (mean + shift + scale * ctx.random().nextGaussian());
         }
 
         /** {@code rows} runs of {@code len} values, each run with its own shift and scale. */
@@ -71,11 +109,20 @@ final class NormCases {
                 double sh = shift ? ctx.random().nextDouble(-2, 2) : 0;
                 double sc = std * ctx.random().nextDouble(0.5, 3);
                 for (int j = 0; j < len; j++) {
-                    x[i * len + j] = (float) (mean + sh + sc * ctx.random().nextGaussian());
+                    x[i * len + j] = value(ctx, sh, sc);
                 }
             }
             return x;
         }
+    }
+
+    /** Each value rounded to float32 (and widened back): +∞ where it passes the float range. */
+    static double[] asFloats(double[] v) {
+        double[] r = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            r[i] = (float) v[i];
+        }
+        return r;
     }
 
     private NormCases() {
@@ -149,7 +196,7 @@ final class NormCases {
             float[] x = new float[xShape().size()];
             for (int i = 0; i < x.length; i++) {
                 int ch = (i / hw()) % c;
-                x[i] = (float) (data.mean() + shift[ch] + scale[ch] * ctx.random().nextGaussian());
+                x[i] = data.value(ctx, shift[ch], scale[ch]);
             }
             return x;
         }
@@ -247,6 +294,13 @@ final class NormCases {
             cases.add(bnForwardTrain(g, Data.SMALL_VARIANCE, FORWARD));
             cases.add(bnBackwardTrain(g, Data.SMALL_VARIANCE, FORWARD));
         }
+        // near the float range: statistics that float32 sums of squares overflow (issue 19)
+        for (Data d : List.of(Data.SQUARES_OVERFLOW, Data.HUGE)) {
+            for (Bn g : List.of(Bn.plain(64, 8), Bn.plain(1000, 40), Bn.spatial(4, 3, 3, 5))) {
+                cases.add(bnForwardTrain(g, d, FORWARD));
+                cases.add(bnBackwardTrain(g, d, FORWARD));
+            }
+        }
     }
 
     private static ConformanceCase bnForwardTrain(Bn g, Data data, Tolerance tol) {
@@ -256,12 +310,15 @@ final class NormCases {
             NormResult r = ctx.track(g.forward(ctx.backend(), in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, p,
                     Mode.TRAIN));
             NormForward e = g.refTrain(widen(in.x), widen(in.gamma), widen(in.beta), data.eps());
-            expectForward(ctx, r, e, g.xShape(), g.statShape(), g.kind(), Mode.TRAIN, 1, data.meanTolerance(tol));
-            // running statistics: r = decay·r + (1−decay)·batch, biased variance by default
+            expectForward(ctx, r, e, g.xShape(), g.statShape(), g.kind(), Mode.TRAIN, 1, data.meanTolerance(tol),
+                    data.rstdTolerance(tol));
+            // running statistics: r = decay·r + (1−decay)·batch, biased variance by default, as floats (a variance
+            // beyond the float range is +∞)
             ctx.expectClose("runningMean", in.tMean, g.statShape(),
-                    Reference.runningUpdate(widen(in.runningMean), e.mean(), p.decay()), data.meanTolerance(tol));
+                    asFloats(Reference.runningUpdate(widen(in.runningMean), e.mean(), p.decay())),
+                    data.meanTolerance(tol));
             ctx.expectClose("runningVar", in.tVar, g.statShape(),
-                    Reference.runningUpdate(widen(in.runningVar), e.var(), p.decay()), tol);
+                    asFloats(Reference.runningUpdate(widen(in.runningVar), e.var(), p.decay())), tol);
             ctx.expectIdentical("x (an input, must be left untouched)", in.tx, g.xShape(), in.x);
         });
     }
@@ -399,6 +456,8 @@ final class NormCases {
             }
             cases.add(layerNormCase(64, 1000, backward, Data.LARGE_MEAN, STABLE));
             cases.add(layerNormCase(16, 30, backward, Data.SMALL_VARIANCE, FORWARD));
+            cases.add(layerNormCase(16, 300, backward, Data.SQUARES_OVERFLOW, FORWARD));
+            cases.add(layerNormCase(16, 300, backward, Data.HUGE, FORWARD));
         }
     }
 
@@ -417,7 +476,8 @@ final class NormCases {
             NormResult r = ctx.track(ctx.backend().layerNormForward(tx, tGamma, ctx.upload(beta, Shape.of(d)), eps));
             NormForward e = Reference.layerNormForward(widen(x), n, d, widen(gamma), widen(beta), eps);
             if (!backward) {
-                expectForward(ctx, r, e, xs, Shape.of(n), NormKind.LAYERNORM, null, 1, data.meanTolerance(tol));
+                expectForward(ctx, r, e, xs, Shape.of(n), NormKind.LAYERNORM, null, 1, data.meanTolerance(tol),
+                        data.rstdTolerance(tol));
                 ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
                 return;
             }
@@ -442,6 +502,8 @@ final class NormCases {
             }
             cases.add(groupNormCase(new int[] {4, 6, 5, 5, 2}, backward, Data.LARGE_MEAN, STABLE));
             cases.add(groupNormCase(new int[] {2, 6, 3, 3, 3}, backward, Data.SMALL_VARIANCE, FORWARD));
+            cases.add(groupNormCase(new int[] {2, 6, 4, 5, 3}, backward, Data.SQUARES_OVERFLOW, FORWARD));
+            cases.add(groupNormCase(new int[] {2, 6, 4, 5, 3}, backward, Data.HUGE, FORWARD));
         }
     }
 
@@ -468,7 +530,7 @@ final class NormCases {
             NormForward e = Reference.groupNormForward(widen(x), n, c, hw, groups, widen(gamma), widen(beta), eps);
             if (!backward) {
                 expectForward(ctx, r, e, xs, Shape.of(n, groups), NormKind.GROUPNORM, null, groups,
-                        data.meanTolerance(tol));
+                        data.meanTolerance(tol), data.rstdTolerance(tol));
                 ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
                 return;
             }
@@ -584,6 +646,12 @@ final class NormCases {
      */
     static void expectForward(CaseContext ctx, NormResult r, NormForward e, Shape xs, Shape stats, NormKind kind,
                               Mode mode, int groups, Tolerance meanTol) {
+        expectForward(ctx, r, e, xs, stats, kind, mode, groups, meanTol, ctx.testCase().tolerance());
+    }
+
+    /** {@link #expectForward(CaseContext, NormResult, NormForward, Shape, Shape, NormKind, Mode, int, Tolerance)}. */
+    static void expectForward(CaseContext ctx, NormResult r, NormForward e, Shape xs, Shape stats, NormKind kind,
+                              Mode mode, int groups, Tolerance meanTol, Tolerance rstdTol) {
         ctx.expectClose("out", r.out(), xs, e.out());
         NormCache cache = r.cache();
         ctx.check(cache.kind() == kind, "cache.kind: expected " + kind + ", got " + cache.kind());
@@ -593,7 +661,7 @@ final class NormCases {
         ctx.check(cache.groups() == groups, "cache.groups: expected " + groups + ", got " + cache.groups());
         ctx.expectClose("cache.xhat", cache.xhat(), xs, e.xhat());
         ctx.expectClose("cache.mean", cache.mean(), stats, e.mean(), meanTol);
-        ctx.expectClose("cache.rstd", cache.rstd(), stats, e.rstd());
+        ctx.expectClose("cache.rstd", cache.rstd(), stats, e.rstd(), rstdTol);
     }
 
     /** The host copy of a cache before a backward, which must leave it (and dOut) untouched. */

@@ -100,8 +100,15 @@ final class CpuNormKernels {
             boolean vector = be.vectorApi();
             CpuParallel.forChunks(chunks, n,
                     (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d, vector));
-            // step 2: merge the chunks in order (Chan), then the biased variance and rstd
+            // step 2: merge the chunks in order (Chan), then the biased variance and rstd; statistics beyond what
+            // the float sweeps hold (sums of squares near FLT_MAX) are computed again in double
             mergeColumnStats(part, chunks, n, d, stats);
+            for (int j = 0; j < d; j++) {
+                if (!CpuWideNorm.fits(stats[j], stats[d + j], n)) {
+                    return CpuWideNorm.forward(be, NormKind.BATCHNORM, x, gamma, beta, 1, p.eps(), runningMean,
+                            runningVar, p);
+                }
+            }
             for (int j = 0; j < d; j++) {
                 stats[d + j] /= n;
                 stats[2 * d + j] = 1.0 / Math.sqrt(stats[d + j] + p.eps());
@@ -373,7 +380,9 @@ final class CpuNormKernels {
                     runStats(vector, xs, sl * sp, sp, slab, 2 * sl);
                 }
             });
-            // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S)
+            // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S); statistics beyond what
+            // the float sweeps hold are computed again in double
+            boolean wide = false;
             for (int ch = 0; ch < c; ch++) {
                 double mean = slab[2 * ch];
                 double m2 = slab[2 * ch + 1];
@@ -386,6 +395,11 @@ final class CpuNormKernels {
                 stats[ch] = mean;
                 stats[c + ch] = m2 / m;
                 stats[2 * c + ch] = 1.0 / Math.sqrt(stats[c + ch] + p.eps());
+                wide |= !CpuWideNorm.fits(mean, m2, m);
+            }
+            if (wide) {
+                return CpuWideNorm.forward(be, NormKind.SPATIAL_BATCHNORM, x, gamma, beta, 1, p.eps(), runningMean,
+                        runningVar, p);
             }
             // step 3: running statistics in place
             updateRunning(runningMean, runningVar, stats, c, m, p);
@@ -472,6 +486,7 @@ final class CpuNormKernels {
         float[] rstds = rstdT.data();
         float[] los = loT.data();
         boolean vector = be.vectorApi();
+        java.util.concurrent.atomic.AtomicBoolean wide = new java.util.concurrent.atomic.AtomicBoolean();
         CpuParallel.forRows(n, d, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             float[] t = s.floats(ROW_T, d);
@@ -488,6 +503,9 @@ final class CpuNormKernels {
                 }
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / d + eps);
+                if (!CpuWideNorm.fits(mean, st[1], d)) {
+                    wide.set(true); // beyond what the float sweeps hold: the whole op again in double, below
+                }
                 // step 2: x̂ = ((x − hi) − lo)·rstd with μ = hi + lo
                 float hi = (float) mean;
                 float lo = (float) (mean - hi);
@@ -504,6 +522,10 @@ final class CpuNormKernels {
                 rstds[row] = (float) rstd;
             }
         });
+        if (wide.get()) {
+            closeAll(out, meanT, rstdT, loT);
+            return CpuWideNorm.forward(be, NormKind.LAYERNORM, x, gamma, beta, 1, eps, null, null, null);
+        }
         return new NormResult(out, NormCache.recomputing(NormKind.LAYERNORM, Mode.TRAIN, 1,
                 new CpuSavedInput(be, (CpuTensor) x, loT), meanT, rstdT));
     }
@@ -614,6 +636,7 @@ final class CpuNormKernels {
         float[] rstds = rstdT.data();
         float[] los = loT.data();
         boolean vector = be.vectorApi();
+        java.util.concurrent.atomic.AtomicBoolean wide = new java.util.concurrent.atomic.AtomicBoolean();
         CpuParallel.forRows(n * groups, len, (k, from, to) -> {
             double[] st = CpuScratch.get().doubles(0, 2);
             for (int seg = from; seg < to; seg++) {
@@ -622,6 +645,9 @@ final class CpuNormKernels {
                 runStats(vector, xs, off, len, st, 0);
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / len + eps);
+                if (!CpuWideNorm.fits(mean, st[1], len)) {
+                    wide.set(true); // beyond what the float sweeps hold: the whole op again in double, below
+                }
                 // step 2: y = γ[c]·x̂ + β[c] channel by channel, x̂ = ((x − hi) − lo)·rstd with μ = hi + lo formed on
                 // the way (not written: the cache keeps x and lo, and backward recomputes it)
                 float hi = (float) mean;
@@ -637,6 +663,10 @@ final class CpuNormKernels {
                 rstds[seg] = rs;
             }
         });
+        if (wide.get()) {
+            closeAll(out, meanT, rstdT, loT);
+            return CpuWideNorm.forward(be, NormKind.GROUPNORM, x, gamma, beta, groups, eps, null, null, null);
+        }
         return new NormResult(out, NormCache.recomputing(NormKind.GROUPNORM, Mode.TRAIN, groups,
                 new CpuSavedInput(be, (CpuTensor) x, loT), meanT, rstdT));
     }
@@ -768,6 +798,13 @@ final class CpuNormKernels {
     }
 
     // ================================================================ shared helpers
+
+    /** Closes results a forward no longer returns. */
+    private static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) {
+            t.close();
+        }
+    }
 
     /** Mean and M2 of xs[off, off+len) into out[at], out[at+1]: {@link CpuVector#runStats} or the staged loops. */
     private static void runStats(boolean vector, float[] xs, int off, int len, double[] out, int at) {
@@ -970,7 +1007,7 @@ final class CpuNormKernels {
     }
 
     /** r = decay·r + (1−decay)·batch (mean at stats[0, k), variance at stats[k, 2k)), the variance optionally unbiased. */
-    private static void updateRunning(Tensor runningMean, Tensor runningVar, double[] stats, int k, long m,
+    static void updateRunning(Tensor runningMean, Tensor runningVar, double[] stats, int k, long m,
                                       BatchNormParams p) {
         float[] rm = CpuBackend.written(runningMean);
         float[] rv = CpuBackend.written(runningVar);

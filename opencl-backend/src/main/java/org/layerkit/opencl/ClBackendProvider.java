@@ -55,6 +55,12 @@ public final class ClBackendProvider implements BackendProvider {
      * two; on PoCL over two cores Philox dominates and pending made forward+backward at [4096,1024] 2.2× slower).
      */
     static final String DROPOUT_MASK = "dropoutMask";
+    /**
+     * Option (or system property {@code layerkit.opencl.accumulator}): what reductions accumulate in, {@code auto}
+     * (default: double where the device has {@code cl_khr_fp64}, else float) or {@code float} (float on any device:
+     * the path of devices without double precision, for testing it where double is available).
+     */
+    static final String ACCUMULATOR = "accumulator";
     /** Above the CPU backend's 100 when the default device is a GPU. */
     static final int GPU_PRIORITY = 200;
     /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
@@ -199,7 +205,12 @@ public final class ClBackendProvider implements BackendProvider {
             default -> throw new IllegalArgumentException("opencl: " + DROPOUT_MASK
                     + " expected auto, pending or eager, got " + maskOption);
         };
-        ClContext ctx = ClContext.open(entry, groupSize);
+        String acc = o.get(NAME, ACCUMULATOR).orElse("auto");
+        if (!acc.equals("auto") && !acc.equals("float")) {
+            throw new IllegalArgumentException("opencl: " + ACCUMULATOR + " expected auto (double where the device has "
+                    + "cl_khr_fp64) or float, got " + acc);
+        }
+        ClContext ctx = ClContext.open(entry, groupSize, acc.equals("float"));
         return new ClBackend(ctx, fuseColumns, rowsPerItem, gemm, pendingMasks);
     }
 

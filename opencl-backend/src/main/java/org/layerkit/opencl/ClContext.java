@@ -113,7 +113,7 @@ public final class ClContext implements AutoCloseable {
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
     @SuppressWarnings("deprecation")
-    private ClContext(ClDevices.Entry entry, int preferredGroup) {
+    private ClContext(ClDevices.Entry entry, int preferredGroup, boolean floatAccumulators) {
         this.info = entry.info();
         this.preferredGroup = preferredGroup;
         this.device = entry.device();
@@ -127,7 +127,8 @@ public final class ClContext implements AutoCloseable {
         }
         try {
             this.queue = clCreateCommandQueue(context, device, 0, null);
-            this.fp64 = ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
+            this.fp64 = !floatAccumulators
+                    && ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
             this.maxWorkGroupSize = ClDevices.deviceSize(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
             this.maxAllocBytes = ClDevices.deviceLong(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
             this.poolCapBytes = Math.min(info.memoryBytes() / 4, 4L << 30);
@@ -140,7 +141,15 @@ public final class ClContext implements AutoCloseable {
 
     /** Opens a context and queue on the device whose launches aim for {@code preferredGroup} work-items. */
     static ClContext open(ClDevices.Entry entry, int preferredGroup) {
-        return new ClContext(entry, preferredGroup);
+        return new ClContext(entry, preferredGroup, false);
+    }
+
+    /**
+     * As {@link #open(ClDevices.Entry, int)}; {@code floatAccumulators} makes reductions accumulate in float even
+     * where the device has double precision (option {@code accumulator=float}).
+     */
+    static ClContext open(ClDevices.Entry entry, int preferredGroup, boolean floatAccumulators) {
+        return new ClContext(entry, preferredGroup, floatAccumulators);
     }
 
     /**
@@ -184,7 +193,7 @@ public final class ClContext implements AutoCloseable {
         return liveBuffers.get();
     }
 
-    /** Whether reductions accumulate in double (the device has cl_khr_fp64). */
+    /** Whether reductions accumulate in double (the device has cl_khr_fp64, and option accumulator is auto). */
     public boolean hasFp64() {
         return fp64;
     }
