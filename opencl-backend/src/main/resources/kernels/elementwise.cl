@@ -84,9 +84,10 @@ __kernel void segment_sum(__global const float* x, int S, int M, int sBase, int 
 // stage 2 is segment_sum over the P partials.
 __kernel void sum_squares_partial(__global const float* x, int total, __global float* partial,
                                   __local acc_t* scratch) {
-    int gid = get_global_id(1), stride = get_global_size(1);
+    // size_t: the stride (work-groups × their size) may pass 2^16, and i + stride then 2^31 near the largest tensor
+    size_t gid = get_global_id(1), stride = get_global_size(1);
     acc_t acc = 0;
-    for (int i = gid; i < total; i += stride) {
+    for (size_t i = gid; i < (size_t)total; i += stride) {
         acc_t v = (acc_t)x[i];
         acc += v * v;
     }

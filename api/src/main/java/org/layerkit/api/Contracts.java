@@ -14,6 +14,34 @@ public final class Contracts {
         return new IllegalArgumentException(op + ": " + arg + " expected " + expected + ", got " + actual);
     }
 
+    /**
+     * The most elements a tensor holds on any backend: 2³¹ − 2¹⁶. {@link Shape} accepts up to 2³¹ − 9; the 65,527
+     * shapes between are refused when a tensor is allocated ({@link #requireStorable}). The margin lets every kernel
+     * index a tensor with {@code int}s and step a loop by up to 2¹⁶ (a vector, a block, a grid's height) without
+     * the index passing 2³¹ − 1; a CPU tensor is one Java array, which holds at most 2³¹ − 1 elements anyway.
+     */
+    public static final int MAX_ELEMENTS = Integer.MAX_VALUE - (1 << 16) + 1;
+
+    /**
+     * The element count of a new tensor of {@code shape} for {@code op}; IllegalArgumentException
+     * {@code "<op>: shape expected at most 2147418112 elements ..., got [..] = n elements"} above
+     * {@link #MAX_ELEMENTS}.
+     */
+    public static int requireStorable(String op, Shape shape) {
+        if (shape == null) {
+            throw bad(op, "shape", "a Shape", "null");
+        }
+        long n = 1;
+        for (int d : shape.dims()) {
+            n *= d;
+        }
+        if (n > MAX_ELEMENTS) {
+            throw bad(op, "shape", "at most " + MAX_ELEMENTS + " elements (2^31 - 2^16, the largest tensor of any "
+                    + "backend)", shape + " = " + n + " elements");
+        }
+        return (int) n;
+    }
+
     /** Non-null, open, and owned by {@code backend}. */
     public static void requireOwned(String op, String arg, Tensor t, Backend backend) {
         if (t == null) {

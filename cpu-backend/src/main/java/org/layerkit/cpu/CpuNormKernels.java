@@ -92,11 +92,15 @@ final class CpuNormKernels {
         int d = x.shape().dim(1);
         float[] xs = CpuBackend.data(x);
         CpuScratch scratch = CpuScratch.get();
-        double[] stats = scratch.doubles(STATS, 3 * d); // mean [0,D), variance [D,2D), rstd [2D,3D)
+        String op = "batchnorm.forward";
+        // mean [0,D), variance [D,2D), rstd [2D,3D)
+        double[] stats = scratch.doubles(STATS, CpuSizes.length(op, x.shape(), "3·D doubles of statistics", 3L * d));
         if (mode == Mode.TRAIN) {
-            // step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row
-            int chunks = CpuParallel.chunks(n, d);
-            double[] part = scratch.doubles(PART, chunks * 2 * d);
+            // step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row (few chunks for
+            // wide rows, so that their partials stay small)
+            int chunks = CpuSizes.partialChunks(n, d, 2L * d);
+            double[] part = scratch.doubles(PART, CpuSizes.length(op, x.shape(), "2·D doubles of column partials",
+                    2L * chunks * d));
             boolean vector = be.vectorApi();
             CpuParallel.forChunks(chunks, n,
                     (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d, vector));
@@ -277,8 +281,9 @@ final class CpuNormKernels {
         float[] rs = src.rs();
         // step 1: Σ_N dOut (dβ) and Σ_N dOut·(x − hi) in one pass, per chunk, then in chunk order; then
         // Σ_N dOut·x̂ (dγ) = rs·(Σ dOut·(x − hi) − lo·Σ dOut)
-        int chunks = CpuParallel.chunks(n, d);
-        double[] part = scratch.doubles(PART, chunks * 2 * d);
+        int chunks = CpuSizes.partialChunks(n, d, 2L * d);
+        double[] part = scratch.doubles(PART, CpuSizes.length("batchnorm.backward", dOut.shape(),
+                "2·D doubles of column partials", 2L * chunks * d));
         boolean vector = be.vectorApi();
         CpuParallel.forChunks(chunks, n,
                 (k, from, to) -> columnDyAndDyXc(dy, xs, hi, d, from, to, part, k * 2 * d, vector));
@@ -370,10 +375,13 @@ final class CpuNormKernels {
         long m = (long) n * sp;
         float[] xs = CpuBackend.data(x);
         CpuScratch scratch = CpuScratch.get();
-        double[] stats = scratch.doubles(STATS, 3 * c); // mean, variance, rstd per channel
+        String op = "spatial_batchnorm.forward";
+        // mean, variance, rstd per channel
+        double[] stats = scratch.doubles(STATS, CpuSizes.length(op, s, "3·C doubles of statistics", 3L * c));
         if (mode == Mode.TRAIN) {
             // step 1: mean and M2 of every slab, one pass each (parallel over slabs)
-            double[] slab = scratch.doubles(PART, 2 * n * c);
+            double[] slab = scratch.doubles(PART, CpuSizes.length(op, s, "2·N·C doubles of slab statistics",
+                    2L * n * c));
             boolean vector = be.vectorApi();
             CpuParallel.forRows(n * c, sp, (k, from, to) -> {
                 for (int sl = from; sl < to; sl++) {
@@ -442,7 +450,8 @@ final class CpuNormKernels {
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
         // step 1: Σ dOut and Σ dOut·x̂ of every slab in one pass, then per channel in order of n
-        double[] slab = scratch.doubles(PART, 2 * n * c);
+        double[] slab = scratch.doubles(PART, CpuSizes.length("spatial_batchnorm.backward", s,
+                "2·N·C doubles of slab sums", 2L * n * c));
         slabDyAndDyXhat(dy, src, n * c, sp, sl -> sl % c, slab, be.vectorApi());
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c); // Σdy [0,C), Σdy·x̂ [C,2C)
         for (int i = 0; i < n; i++) {
@@ -547,8 +556,9 @@ final class CpuNormKernels {
         // one pass: per row x̂ = ((x − hi) − lo)·rstd re-formed from x, dX, and per chunk the column sums
         // dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
         boolean vector = be.vectorApi();
-        int chunks = CpuParallel.chunks(n, d);
-        double[] part = CpuScratch.get().doubles(PART, chunks * 2 * d);
+        int chunks = CpuSizes.partialChunks(n, d, 2L * d);
+        double[] part = CpuScratch.get().doubles(PART, CpuSizes.length("layernorm.backward", dOut.shape(),
+                "2·D doubles of column partials", 2L * chunks * d));
         CpuParallel.forChunks(chunks, n, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             float[] t = s.floats(ROW_T, d);
@@ -690,7 +700,8 @@ final class CpuNormKernels {
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
         // step 1: Σ dOut and Σ dOut·x̂ of every slab, in one pass (x̂ with the constants of the slab's segment)
-        double[] slab = scratch.doubles(PART, 2 * n * c);
+        double[] slab = scratch.doubles(PART, CpuSizes.length("groupnorm.backward", s, "2·N·C doubles of slab sums",
+                2L * n * c));
         slabDyAndDyXhat(dy, src, n * c, sp, sl -> (sl / c) * groups + (sl % c) / cpg, slab, be.vectorApi());
         // step 2: dβ[c], dγ[c]: the slab sums over n, in order
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c);

@@ -7,9 +7,9 @@ import org.layerkit.api.Shape;
  * The CPU backend's size arithmetic, in one place so that it can be tested at the 2³¹ boundary without allocating
  * gigabytes. The rules every CPU kernel follows:
  * <ol>
- *   <li>A tensor is one Java {@code float[]}, so it holds at most {@link #MAX_ELEMENTS} = 2³¹ − 2¹⁶ elements;
- *       {@link Shape} accepts up to 2³¹ − 9, and {@link #elements} refuses the rest at allocation with a message
- *       naming the op, the shape and the limit.</li>
+ *   <li>A tensor is one Java {@code float[]} of at most {@link Contracts#MAX_ELEMENTS} = 2³¹ − 2¹⁶ elements, the
+ *       limit of every backend; {@link Shape} accepts up to 2³¹ − 9, and {@link #elements} refuses the rest at
+ *       allocation with a message naming the op, the shape and the limit.</li>
  *   <li>Indices into a tensor are then {@code int}s, and a loop {@code for (i = from; i < end; i += step)} cannot
  *       overflow as long as {@code step ≤ }{@link #LOOP_HEADROOM} (2¹⁶): its last {@code i + step} stays below
  *       2³¹ − 1. Every block and vector step of the kernels is far smaller (tested).</li>
@@ -24,7 +24,7 @@ final class CpuSizes {
     /** Room left below 2³¹ − 1 for the step of a loop over a tensor's elements. */
     static final int LOOP_HEADROOM = 1 << 16;
     /** The most elements of a CPU tensor (and of any scratch array): 2³¹ − 2¹⁶. */
-    static final int MAX_ELEMENTS = Integer.MAX_VALUE - LOOP_HEADROOM + 1;
+    static final int MAX_ELEMENTS = Contracts.MAX_ELEMENTS;
     /** Doubles of per-chunk column partials beyond which rows are split into fewer chunks (16 MiB). */
     static final long PARTIAL_LIMIT = 1L << 21;
 
@@ -33,18 +33,7 @@ final class CpuSizes {
 
     /** The element count of a new tensor of {@code shape}; refuses one larger than {@link #MAX_ELEMENTS}. */
     static int elements(String op, Shape shape) {
-        if (shape == null) {
-            throw Contracts.bad(op, "shape", "a Shape", "null");
-        }
-        long n = 1;
-        for (int d : shape.dims()) {
-            n *= d;
-        }
-        if (n > MAX_ELEMENTS) {
-            throw Contracts.bad(op, "shape", "at most " + MAX_ELEMENTS + " elements (2^31 - 2^16: a cpu tensor is one"
-                    + " Java float array)", shape + " = " + n + " elements");
-        }
-        return (int) n;
+        return Contracts.requireStorable(op, shape);
     }
 
     /**

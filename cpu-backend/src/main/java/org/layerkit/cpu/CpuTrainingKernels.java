@@ -37,8 +37,8 @@ final class CpuTrainingKernels {
         int n = x.shape().dim(0);
         int d = x.shape().dim(1);
         float[] xs = CpuBackend.data(x);
-        // per-chunk partial sums in double, combined in chunk order
-        int chunks = CpuParallel.chunks(n, d);
+        // per-chunk partial sums in double, combined in chunk order (few chunks for wide rows)
+        int chunks = CpuSizes.partialChunks(n, d, d);
         double[][] part = new double[chunks][d];
         CpuParallel.forChunks(chunks, n, (k, from, to) -> {
             double[] acc = part[k];

@@ -33,7 +33,8 @@ final class ClTensor implements Tensor {
         this.backend = backend;
         this.shape = shape;
         ClContext ctx = backend.context();
-        long bytes = (long) shape.size() * Sizeof.cl_float;
+        // at most 2^31 - 2^16 elements, so that kernels index with ints and step loops by up to 2^16
+        long bytes = (long) Contracts.requireStorable(op, shape) * Sizeof.cl_float;
         this.storage = new ClBuffer(ctx, ctx.allocateReclaiming(op, bytes), bytes);
         ctx.tracker().track(this, storage, shape);
     }
