@@ -7,8 +7,8 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Every conformance case, in a fixed order: normalizations, dropout and Philox, training ops, bad arguments, then
- * the lifecycle of a backend.
+ * Every conformance case, in a fixed order: normalizations, dropout and Philox, training ops, bad arguments, calls from
+ * several threads, then the lifecycle of a backend.
  * Cases are data (see {@link ConformanceCase}); expected values are computed from {@link Reference} when a case runs.
  */
 public final class Catalogue {
@@ -22,6 +22,7 @@ public final class Catalogue {
         cases.addAll(DropoutCases.all());
         cases.addAll(TrainingCases.all());
         cases.addAll(ErrorCases.all());
+        cases.addAll(ConcurrencyCases.all());
         cases.addAll(LifecycleCases.all());
         Set<String> names = new HashSet<>();
         for (ConformanceCase c : cases) {

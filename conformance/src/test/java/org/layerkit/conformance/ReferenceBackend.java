@@ -23,7 +23,8 @@ import org.layerkit.conformance.Reference.NormForward;
 /**
  * A float32 backend that computes every kernel with the float64 {@link Reference} and rounds the results: what a
  * perfect backend would return. The kit's own tests run the catalogue against it (everything must pass) and against
- * subclasses with planted bugs (the matching cases must fail). Not thread-safe; for tests only.
+ * subclasses with planted bugs (the matching cases must fail). Thread-safe as the contract asks (its kernels are
+ * pure functions of their inputs but for the running statistics, updated under a lock); for tests only.
  */
 class ReferenceBackend implements Backend {
     private boolean closed;
@@ -170,10 +171,13 @@ class ReferenceBackend implements Backend {
         return result(f, x.shape(), Shape.of(dd), NormKind.BATCHNORM, mode, 1);
     }
 
+    /** Atomic per running mean, as the Backend contract asks of concurrent TRAIN forwards. */
     void updateRunning(Tensor runningMean, Tensor runningVar, NormForward f, long m, BatchNormParams p) {
-        store(runningMean, Reference.runningUpdate(d(runningMean), f.mean(), p.decay()));
-        store(runningVar, Reference.runningUpdate(d(runningVar),
-                Reference.runningVarianceInput(f.var(), m, p.unbiasedRunningVar()), p.decay()));
+        synchronized (runningMean) {
+            store(runningMean, Reference.runningUpdate(d(runningMean), f.mean(), p.decay()));
+            store(runningVar, Reference.runningUpdate(d(runningVar),
+                    Reference.runningVarianceInput(f.var(), m, p.unbiasedRunningVar()), p.decay()));
+        }
     }
 
     @Override

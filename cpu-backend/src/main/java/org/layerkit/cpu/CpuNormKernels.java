@@ -1017,16 +1017,22 @@ final class CpuNormKernels {
         }
     }
 
-    /** r = decay·r + (1−decay)·batch (mean at stats[0, k), variance at stats[k, 2k)), the variance optionally unbiased. */
+    /**
+     * r = decay·r + (1−decay)·batch (mean at stats[0, k), variance at stats[k, 2k)), the variance optionally unbiased.
+     * Atomic per pair of running tensors (under the running mean's lock), so that TRAIN forwards on several threads
+     * sharing running statistics lose no update (the {@link org.layerkit.api.Backend} thread-safety contract).
+     */
     static void updateRunning(Tensor runningMean, Tensor runningVar, double[] stats, int k, long m,
-                                      BatchNormParams p) {
-        float[] rm = CpuBackend.written(runningMean);
-        float[] rv = CpuBackend.written(runningVar);
-        double decay = p.decay();
-        double unbias = p.unbiasedRunningVar() ? (double) m / (m - 1) : 1.0;
-        for (int j = 0; j < k; j++) {
-            rm[j] = (float) (decay * rm[j] + (1 - decay) * stats[j]);
-            rv[j] = (float) (decay * rv[j] + (1 - decay) * stats[k + j] * unbias);
+                              BatchNormParams p) {
+        synchronized (runningMean) {
+            float[] rm = CpuBackend.written(runningMean);
+            float[] rv = CpuBackend.written(runningVar);
+            double decay = p.decay();
+            double unbias = p.unbiasedRunningVar() ? (double) m / (m - 1) : 1.0;
+            for (int j = 0; j < k; j++) {
+                rm[j] = (float) (decay * rm[j] + (1 - decay) * stats[j]);
+                rv[j] = (float) (decay * rv[j] + (1 - decay) * stats[k + j] * unbias);
+            }
         }
     }
 }

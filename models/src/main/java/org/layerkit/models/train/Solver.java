@@ -28,6 +28,9 @@ import org.layerkit.models.optim.Optimizer;
  * {@link SolverConfig#lossEvery()} iterations (plus once per epoch for the mean). A NaN or infinite loss stops
  * training with a {@link TrainingDivergedException}.
  *
+ * <p>A solver, its net and its optimizer are confined to the thread that calls {@link #train()}, which also calls
+ * the listeners; solvers on different threads may share one backend.
+ *
  * <pre>{@code
  * TrainingHistory h = new Solver(net, optimizer, splits, SolverConfig.builder().epochs(10).build())
  *         .addListener(new ConsoleListener(System.out, 100))
