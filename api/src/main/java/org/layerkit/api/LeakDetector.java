@@ -1,6 +1,7 @@
 package org.layerkit.api;
 
-import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -10,9 +11,13 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The safety net under "the caller closes what an op returns", shared by every backend: a tensor that becomes
- * unreachable without {@link Tensor#close()} still gets its storage released, by a {@link Cleaner} that holds only
- * the storage (a {@link TrackedStorage}), never the tensor; and the leak is reported, in the manner of Netty's
- * {@code ResourceLeakDetector}, so that the missing {@code close()} can be found.
+ * unreachable without {@link Tensor#close()} still gets its storage released — each {@link TrackedStorage} is a
+ * phantom reference to its tensor that holds only the storage, never the tensor, as {@link java.lang.ref.Cleaner}'s
+ * cleanables do (never a finalizer) — and the leak is reported, in the manner of Netty's
+ * {@code ResourceLeakDetector}, so that the missing {@code close()} can be found. The references the collector
+ * queues are released by a daemon thread, {@code layerkit-tensor-cleaner}, and by every allocation of a tracked
+ * tensor (which drains the queue first, so that a loop that leaks reuses its own garbage without waiting for the
+ * thread).
  *
  * <p><b>Levels</b> (system property {@value #PROPERTY}, read once when this class loads, or {@link #setLevel}):
  * <ul>
@@ -48,13 +53,18 @@ public final class LeakDetector {
     /** Sites remembered as reported; beyond this many, new sites are no longer reported. */
     static final int MAX_REMEMBERED_SITES = 4096;
 
+    /** Queued references an allocation releases at most before it goes on (the thread takes the rest). */
+    static final int DRAIN_MAX = 64;
+
     private static final System.Logger LOG = System.getLogger(LeakDetector.class.getName());
-    /** One daemon thread for every backend's tensors. */
-    static final Cleaner CLEANER = Cleaner.create(r -> {
-        Thread t = new Thread(r, "layerkit-tensor-cleaner");
+    /** Where the collector puts every tracked storage whose tensor became unreachable. */
+    static final ReferenceQueue<Object> QUEUE = new ReferenceQueue<>();
+
+    static {
+        Thread t = new Thread(LeakDetector::releaseQueued, "layerkit-tensor-cleaner");
         t.setDaemon(true);
-        return t;
-    });
+        t.start();
+    }
     private static volatile Level level = parse(System.getProperty(PROPERTY));
     private static final Set<String> REPORTED = ConcurrentHashMap.newKeySet();
     private static final AtomicLong RECLAIMED = new AtomicLong();
@@ -69,6 +79,31 @@ public final class LeakDetector {
 
         AllocationSite() {
             super("allocated here", null, false, true);
+        }
+    }
+
+    /** The daemon thread: releases queued storages as the collector queues them, for the life of the JVM. */
+    private static void releaseQueued() {
+        while (true) {
+            try {
+                Reference<?> r = QUEUE.remove();
+                ((TrackedStorage) r).end(TrackedStorage.Release.RECLAIMED);
+            } catch (InterruptedException e) {
+                // a daemon: nobody should interrupt it, and it goes on if someone does
+            } catch (RuntimeException | Error e) {
+                LOG.log(System.Logger.Level.WARNING, "releasing the storage of an unreachable tensor failed", e);
+            }
+        }
+    }
+
+    /** Releases up to {@link #DRAIN_MAX} queued storages on the calling thread (each allocation does). */
+    static void drain() {
+        for (int i = 0; i < DRAIN_MAX; i++) {
+            Reference<?> r = QUEUE.poll();
+            if (r == null) {
+                return;
+            }
+            ((TrackedStorage) r).end(TrackedStorage.Release.RECLAIMED);
         }
     }
 

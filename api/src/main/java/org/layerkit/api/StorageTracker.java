@@ -1,5 +1,6 @@
 package org.layerkit.api;
 
+import java.lang.ref.ReferenceQueue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -7,11 +8,12 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One backend's record of the storage behind its open tensors: it counts them ({@link #liveCount()},
- * {@link #liveBytes()}), registers each with {@link LeakDetector}'s cleaner so that a tensor dropped without
- * {@code close()} still releases its storage, and releases all of them when the backend closes
+ * {@link #liveBytes()}), releases the storage of a tensor dropped without {@code close()} once the garbage collector
+ * has found it (each {@link TrackedStorage} is a phantom reference to its tensor, queued then; the queue is drained by
+ * {@link LeakDetector}'s daemon thread and by every allocation), and releases all of them when the backend closes
  * ({@link #closeAll()}), after which every tensor of the backend refuses use.
  *
- * <p><b>Nudging the garbage collector.</b> The cleaner runs only after a garbage collection has found a tensor
+ * <p><b>Nudging the garbage collector.</b> A dropped tensor is released only after a garbage collection has found it
  * unreachable, and a tensor object is a few dozen bytes of heap however large its device buffer: a loop that drops
  * its results could fill a GPU long before the Java heap asks for a collection. A tracker created with a positive
  * {@code gcNudgeBytes} therefore calls {@link System#gc()} when its live bytes pass a threshold, which starts at
@@ -58,20 +60,32 @@ public final class StorageTracker {
         this.nudgeAt = gcNudgeBytes;
     }
 
+    /** The queue every tracked storage is put on when its tensor becomes unreachable. */
+    ReferenceQueue<Object> queue() {
+        return LeakDetector.QUEUE;
+    }
+
     /**
-     * Starts tracking {@code storage}, the storage of {@code tensor} (of shape {@code shape}): counts it as live,
-     * records its allocation site when {@link LeakDetector} samples it, and registers {@code tensor} with the cleaner
-     * so that the storage is released if the tensor becomes unreachable unclosed. Called from the tensor's
-     * constructor. If the backend has closed meanwhile, releases the storage and throws
+     * Starts tracking {@code storage}, made for this tracker by its tensor's constructor (of shape {@code shape}):
+     * counts it as live and records its allocation site when {@link LeakDetector} samples it; the storage is
+     * released if the tensor becomes unreachable unclosed. Also releases the storage of tensors found unreachable
+     * since the last allocation. If the backend has closed meanwhile, releases the storage and throws
      * {@link IllegalStateException}.
      */
-    public void track(Object tensor, TrackedStorage storage, Shape shape) {
+    public void track(TrackedStorage storage, Shape shape) {
+        if (storage.tracker != this) {
+            throw new IllegalArgumentException("StorageTracker.track: storage expected one made for this tracker, got "
+                    + "one of " + storage.tracker);
+        }
+        LeakDetector.drain();
         storage.shape = shape;
         storage.site = LeakDetector.sample();
         boolean nudge = false;
+        boolean refused;
         synchronized (lock) {
+            refused = closed;
             if (!closed) {
-                storage.tracker = this;
+                storage.linked = true;
                 storage.next = head;
                 if (head != null) {
                     head.prev = storage;
@@ -82,11 +96,10 @@ public final class StorageTracker {
                 nudge = nudgeDue();
             }
         }
-        if (storage.tracker == null) {
+        if (refused) {
             storage.end(TrackedStorage.Release.BACKEND_CLOSED);
             throw Contracts.closedBackend("allocate", backend);
         }
-        storage.cleanable = LeakDetector.CLEANER.register(tensor, new TrackedStorage.Reclaim(storage));
         if (nudge) {
             nudges.incrementAndGet();
             System.gc();
@@ -116,6 +129,11 @@ public final class StorageTracker {
             if (!s.markReleased(reason)) {
                 return false;
             }
+            freeing.incrementAndGet();
+            if (!s.linked) {
+                return true; // refused by track(): never counted
+            }
+            s.linked = false;
             if (s.prev != null) {
                 s.prev.next = s.next;
             } else if (head == s) {
@@ -131,7 +149,6 @@ public final class StorageTracker {
             if (bytes < nudgeAt) {
                 quietUntil = 0;
             }
-            freeing.incrementAndGet();
             return true;
         }
     }
@@ -150,6 +167,7 @@ public final class StorageTracker {
 
     /** Tensors whose storage is held: allocated and not yet closed, reclaimed or released by {@link #closeAll}. */
     public long liveCount() {
+        LeakDetector.drain();
         synchronized (lock) {
             return count;
         }
@@ -157,6 +175,7 @@ public final class StorageTracker {
 
     /** Bytes of {@link #liveCount()}'s storages. */
     public long liveBytes() {
+        LeakDetector.drain();
         synchronized (lock) {
             return bytes;
         }
@@ -202,7 +221,7 @@ public final class StorageTracker {
             }
         }
         while (freeing.get() > 0) {
-            Thread.onSpinWait(); // a release on another thread: a few microseconds
+            Thread.onSpinWait(); // a release on another thread (the leak detector's): a few microseconds
         }
         if (first != null) {
             throw first;
@@ -219,6 +238,7 @@ public final class StorageTracker {
         long before = reclaimed.get();
         System.gc();
         for (int i = 0; i < RECLAIM_WAITS; i++) {
+            LeakDetector.drain();
             if (reclaimed.get() != before && freeing.get() == 0) {
                 return true;
             }

@@ -2,19 +2,23 @@ package org.layerkit.api;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.lang.ref.Cleaner;
+import java.lang.ref.PhantomReference;
 
 /**
  * The storage behind one tensor (a heap array, a device buffer) as its backend's {@link StorageTracker} tracks it:
  * released exactly once, for one of three reasons — the tensor was closed, the garbage collector found the tensor
  * unreachable unclosed, or the backend closed. A backend subclasses it with the handle to release; the subclass
- * must never reference the tensor (the {@link Cleaner} action holds the storage, and a storage that reached its
- * tensor would keep it reachable forever).
+ * must never reference the tensor (its fields are strongly reachable until the release, and a storage that reached
+ * its tensor would keep it reachable forever).
+ *
+ * <p>It is itself the phantom reference to its tensor (one object per tensor, as {@link java.lang.ref.Cleaner}'s
+ * cleanables are, without the cleaner's second list): when the collector finds the tensor unreachable it queues this
+ * storage, and {@link LeakDetector}'s thread, or the tracker's next allocation, releases it.
  *
  * <p>Thread-safe: the release happens once whichever thread gets there first; the others see
  * {@link #isOpen()} false.
  */
-public abstract class TrackedStorage {
+public abstract class TrackedStorage extends PhantomReference<Object> {
     /** Why a storage was released. */
     public enum Release {
         /** Its tensor was closed. */
@@ -38,17 +42,24 @@ public abstract class TrackedStorage {
     private final long bytes;
     /** Null while open, then why it was released. */
     private volatile Release how;
+    /** The tracker of the owner's backend; null for a storage made without one (tests). */
+    final StorageTracker tracker;
     // set by the tracker
-    StorageTracker tracker;
-    volatile Cleaner.Cleanable cleanable;
     LeakDetector.AllocationSite site;
     Shape shape;
     /** The tracker's list of live storages (guarded by its lock). */
     TrackedStorage prev;
     TrackedStorage next;
+    /** Whether the tracker linked it (guarded by its lock). */
+    boolean linked;
 
-    /** A storage of {@code bytes} bytes (what the tracker counts as live). */
-    protected TrackedStorage(long bytes) {
+    /**
+     * The storage of {@code owner} (the tensor), {@code bytes} bytes, tracked by {@code tracker} (pass it to
+     * {@link StorageTracker#track} next, from the owner's constructor).
+     */
+    protected TrackedStorage(Object owner, StorageTracker tracker, long bytes) {
+        super(owner, tracker == null ? null : tracker.queue());
+        this.tracker = tracker;
         this.bytes = bytes;
     }
 
@@ -99,15 +110,13 @@ public abstract class TrackedStorage {
         } else if (!HOW.compareAndSet(this, (Release) null, reason)) {
             return false;
         }
+        // (no clear(): unlinked from the tracker, this reference is reachable only through its tensor now, so the
+        // collector finds both unreachable together and never queues it; clear() would cost a native call)
         try {
             free(reason);
         } finally {
             if (t != null) {
                 t.freed(this, reason);
-            }
-            Cleaner.Cleanable c = cleanable;
-            if (c != null && reason != Release.RECLAIMED) {
-                c.clean(); // deregisters it from the cleaner (its action now finds the storage released)
             }
         }
         return true;
@@ -118,17 +127,4 @@ public abstract class TrackedStorage {
         return HOW.compareAndSet(this, (Release) null, reason);
     }
 
-    /** The cleaner's action: holds the storage only, never the tensor. */
-    static final class Reclaim implements Runnable {
-        private final TrackedStorage storage;
-
-        Reclaim(TrackedStorage storage) {
-            this.storage = storage;
-        }
-
-        @Override
-        public void run() {
-            storage.end(Release.RECLAIMED);
-        }
-    }
 }

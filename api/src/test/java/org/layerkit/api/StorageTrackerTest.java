@@ -58,8 +58,8 @@ class StorageTrackerTest {
     static final class Recorded extends TrackedStorage {
         final List<Release> frees = new CopyOnWriteArrayList<>();
 
-        Recorded(long bytes) {
-            super(bytes);
+        Recorded(Object owner, StorageTracker t, long bytes) {
+            super(owner, t, bytes);
         }
 
         @Override
@@ -73,8 +73,8 @@ class StorageTrackerTest {
         final Recorded storage;
 
         Owner(StorageTracker t, long bytes, Shape shape) {
-            storage = new Recorded(bytes);
-            t.track(this, storage, shape);
+            storage = new Recorded(this, t, bytes);
+            t.track(storage, shape);
         }
     }
 
@@ -143,7 +143,7 @@ class StorageTrackerTest {
         LeakDetector.setLevel(LeakDetector.Level.SAMPLED);
         LeakDetector.forgetReports();
         StorageTracker t = new StorageTracker("test", 0);
-        Recorded s = new Recorded(12);
+        Recorded s = new Recorded(new Object(), null, 12);
         s.shape = Shape.of(3);
         LeakDetector.leaked(s, "test");
         LeakDetector.leaked(s, "test");
@@ -176,9 +176,9 @@ class StorageTrackerTest {
         assertEquals(List.of(TrackedStorage.Release.CLOSED), b.storage.frees);
         assertEquals(0, t.liveCount());
         assertFalse(a.storage.close(), "closing a tensor of a closed backend releases nothing more");
-        Recorded late = new Recorded(8);
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> t.track(new Object(), late, Shape.of(2)));
+        Object owner = new Object();
+        Recorded late = new Recorded(owner, t, 8);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.track(late, Shape.of(2)));
         assertEquals("allocate: expected an open backend, got the closed backend 'test'", e.getMessage());
         assertEquals(List.of(TrackedStorage.Release.BACKEND_CLOSED), late.frees, "a refused storage is released");
         t.closeAll(); // idempotent

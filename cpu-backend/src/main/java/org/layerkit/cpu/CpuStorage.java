@@ -21,8 +21,8 @@ final class CpuStorage extends TrackedStorage {
     private float[] kept;
     private int pins;
 
-    CpuStorage(CpuMemoryPool pool, int length) {
-        super((long) length * Float.BYTES);
+    CpuStorage(Object tensor, org.layerkit.api.StorageTracker tracker, CpuMemoryPool pool, int length) {
+        super(tensor, tracker, (long) length * Float.BYTES);
         this.pool = pool;
     }
 

@@ -29,8 +29,8 @@ final class CpuTensor implements Tensor {
         this.backend = backend;
         this.shape = shape;
         this.data = data;
-        this.storage = new CpuStorage(backend.pool(), data.length);
-        backend.tracker().track(this, storage, shape);
+        this.storage = new CpuStorage(this, backend.tracker(), backend.pool(), data.length);
+        backend.tracker().track(storage, shape);
     }
 
     @Override

@@ -16,8 +16,8 @@ final class ClBuffer extends TrackedStorage {
     private final ClContext ctx;
     private volatile cl_mem mem;
 
-    ClBuffer(ClContext ctx, cl_mem mem, long bytes) {
-        super(bytes);
+    ClBuffer(Object tensor, ClContext ctx, cl_mem mem, long bytes) {
+        super(tensor, ctx.tracker(), bytes);
         this.ctx = ctx;
         this.mem = mem;
     }

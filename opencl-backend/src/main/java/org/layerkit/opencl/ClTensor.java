@@ -35,8 +35,8 @@ final class ClTensor implements Tensor {
         ClContext ctx = backend.context();
         // at most 2^31 - 2^16 elements, so that kernels index with ints and step loops by up to 2^16
         long bytes = (long) Contracts.requireStorable(op, shape) * Sizeof.cl_float;
-        this.storage = new ClBuffer(ctx, ctx.allocateReclaiming(op, bytes), bytes);
-        ctx.tracker().track(this, storage, shape);
+        this.storage = new ClBuffer(this, ctx, ctx.allocateReclaiming(op, bytes), bytes);
+        ctx.tracker().track(storage, shape);
     }
 
     /** A new tensor holding the dropout mask of {@code params}, written into its buffer on the first read. */
