@@ -170,7 +170,7 @@ public final class LeakDetector {
         return new AllocationSite();
     }
 
-    /** Called by the cleaner for a tensor that became unreachable unclosed; its storage has just been released. */
+    /** Called when a tensor that became unreachable unclosed has had its storage released (by the thread or a drain). */
     static void leaked(TrackedStorage s, String backend) {
         RECLAIMED.incrementAndGet();
         if (level == Level.OFF) {
