@@ -96,14 +96,21 @@ public final class LeakDetector {
         }
     }
 
-    /** Releases up to {@link #DRAIN_MAX} queued storages on the calling thread (each allocation does). */
+    /**
+     * Releases up to {@link #DRAIN_MAX} queued storages on the calling thread (each allocation does). A release that
+     * fails is logged, not thrown: the storage may belong to another backend than the caller's.
+     */
     static void drain() {
         for (int i = 0; i < DRAIN_MAX; i++) {
             Reference<?> r = QUEUE.poll();
             if (r == null) {
                 return;
             }
-            ((TrackedStorage) r).end(TrackedStorage.Release.RECLAIMED);
+            try {
+                ((TrackedStorage) r).end(TrackedStorage.Release.RECLAIMED);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "releasing the storage of an unreachable tensor failed", e);
+            }
         }
     }
 
