@@ -36,19 +36,20 @@ __kernel void add_bias(__global float* x, __global const float* bias, int N, int
 
 // ------------------------------------------------------------------------------------------------ relu
 
-// forward: max(x, 0)
+// forward: max(x, 0) with NaN propagated (IEEE maximum, PyTorch): 0 where x ≤ 0, else x (NaN and +∞ stay)
 __kernel void relu_forward(__global const float* x, __global float* out, int total) {
-    int i = get_global_id(0);
-    if (i < total) {
-        out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    size_t i = get_global_id(0);
+    if (i < (size_t)total) {
+        float v = x[i];
+        out[i] = v <= 0.0f ? 0.0f : v;
     }
 }
 
-// backward: dOut where x > 0, else 0
+// backward: 0 where x ≤ 0, else dOut (where x is NaN too, as PyTorch's threshold_backward)
 __kernel void relu_backward(__global const float* dOut, __global const float* x, __global float* dX, int total) {
-    int i = get_global_id(0);
-    if (i < total) {
-        dX[i] = x[i] > 0.0f ? dOut[i] : 0.0f;
+    size_t i = get_global_id(0);
+    if (i < (size_t)total) {
+        dX[i] = x[i] <= 0.0f ? 0.0f : dOut[i];
     }
 }
 
@@ -83,9 +84,10 @@ __kernel void segment_sum(__global const float* x, int S, int M, int sBase, int 
 // stage 2 is segment_sum over the P partials.
 __kernel void sum_squares_partial(__global const float* x, int total, __global float* partial,
                                   __local acc_t* scratch) {
-    int gid = get_global_id(1), stride = get_global_size(1);
+    // size_t: the stride (work-groups × their size) may pass 2^16, and i + stride then 2^31 near the largest tensor
+    size_t gid = get_global_id(1), stride = get_global_size(1);
     acc_t acc = 0;
-    for (int i = gid; i < total; i += stride) {
+    for (size_t i = gid; i < (size_t)total; i += stride) {
         acc_t v = (acc_t)x[i];
         acc += v * v;
     }

@@ -19,6 +19,77 @@ inline int lk_stat(int n, int c, int C, int G, int perChannel) {
     return perChannel ? c : (G == 1 ? n : n * G + c / (C / G));
 }
 
+// x̂ = ((x − hi) − lo)·r, x − μ with μ = hi + lo as the forward forms it. Where x − hi overflows (x and μ more than
+// FLT_MAX apart: data spanning the float range, issue 19) the same in halves, which cannot overflow; a NaN or ±∞ x
+// gives NaN or ±∞ as IEEE arithmetic does.
+inline float lk_xhat(float x, float hi, float lo, float r) {
+    float d = (x - hi) - lo;
+    return isinf(d) && isfinite(x) ? ((0.5f * x - 0.5f * hi) - 0.5f * lo) * (2.0f * r) : d * r;
+}
+
+inline float4 lk_xhat4(float4 x, float hi, float lo, float r) {
+    float4 d = (x - hi) - lo;
+    float4 halves = ((0.5f * x - 0.5f * hi) - 0.5f * lo) * (2.0f * r);
+    return select(d * r, halves, isinf(d) && isfinite(x));
+}
+
+// The running variance r = decay·r + (1−decay)·σ²·u (u = M/(M−1) for an unbiased one) from the batch's standard
+// deviation, without forming σ² itself: with float accumulators σ² may pass the float range (σ above 1.8e19) while
+// (1−decay)·σ² does not.
+inline float lk_running_var(float r, acc_t sd, float decay, int unbiased, int M) {
+    acc_t t = sd * sqrt((1 - (acc_t)decay) * (unbiased ? (acc_t)M / (M - 1) : (acc_t)1));
+    return (float)(decay * (acc_t)r + t * t);
+}
+
+#if !LK_FP64
+// Float accumulators only (devices without cl_khr_fp64, or option accumulator=float): the mean and standard
+// deviation √(M2/n) of elements [from, to) of a statistic, computed on x·sc with sc the power of two that brings the
+// largest |x| into [1, 2). For when the plain float sums overflowed — deviations beyond about 1.8e19, whose squares
+// pass FLT_MAX — so that everything the float range holds comes out right: the mean, and the deviation, which is at
+// most (max − min)/2 ≤ FLT_MAX for finite data. Every work-item of the work-group must call it, unconditionally (it
+// reduces with barriers, and PoCL miscompiled barriers under a branch here: code after them ran twice); only those
+// with active = true read x, so a work-group with nothing to redo pays a few reductions of zeros.
+inline void lk_scaled_stats(__global const float* x, bool active, size_t base, int from, int to, int inner,
+                            int outerStride, __local acc_t* scratch, acc_t* mu, acc_t* sd) {
+    int ly = get_local_id(1), LY = get_local_size(1);
+    acc_t p = 0;
+    if (active) {
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            p = fmax(p, fabs(x[cur.at]));
+        }
+    }
+    acc_t amax = lk_max_y(scratch, p);
+    acc_t sc = amax > 0 && isfinite(amax) ? ldexp((acc_t)1, -ilogb(amax)) : (acc_t)1;
+    acc_t shift = active ? x[lk_at(base, from, inner, outerStride)] * sc : 0;
+    p = 0;
+    if (active) {
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            p += x[cur.at] * sc - shift;
+        }
+    }
+    acc_t n = (acc_t)(to - from);
+    acc_t m = shift + lk_sum_y(scratch, p) / n;
+    p = 0;
+    if (active) {
+        for (lk_cursor cur = lk_begin(base, from + ly, inner, outerStride); cur.j < to;
+             lk_next(&cur, LY, inner, outerStride)) {
+            acc_t d = x[cur.at] * sc - m;
+            p += d * d;
+        }
+    }
+    acc_t m2 = lk_sum_y(scratch, p);
+    *mu = m / sc;
+    *sd = sqrt(m2 / n) / sc;
+}
+
+// rstd = 1/√(sd² + ε) without squaring sd, whose square may pass the float range: 1/(sd·√(1 + ε/sd²)).
+inline acc_t lk_rstd_of_sd(acc_t sd, float eps) {
+    return sd > 0 ? 1 / (sd * sqrt(1 + (acc_t)eps / (sd * sd))) : 1 / sqrt((acc_t)eps);
+}
+#endif
+
 // ------------------------------------------------------------------------------------------------ forward
 
 // The statistics in two stages, so that even a few statistics over many elements (spatial batchnorm with C = 3)
@@ -29,12 +100,15 @@ inline int lk_stat(int n, int c, int C, int G, int perChannel) {
 // 1e4 + N(0,1):
 //   pass 1: μ_c = K + Σ(x−K)/n_c, shifted by K = the chunk's first element so the sum is of small numbers;
 //   pass 2: M2_c = Σ(x−μ_c)², centred on the μ_c of pass 1.
-// μ_c is stored as a float pair hi + lo (lo = the part float rounding of hi dropped), M2_c as a float.
+// μ_c is stored as a float pair hi + lo (lo = the part float rounding of hi dropped), and M2_c as the chunk's
+// standard deviation √(M2_c/n_c), which a float holds for all finite data (it is at most (max − min)/2), where M2_c
+// itself passes FLT_MAX for data near 1e19 and beyond (issue 19). With float accumulators, a chunk whose sums
+// overflowed is measured again in a scaled domain (lk_scaled_stats).
 // (Measured on an H100: a one-sweep variant — blocks of 8 or 16 values in registers, each two-pass, merged with
 // Chan's formula — was 3–10 % slower at [4096,4096] and [65536,256]: the second pass here reads from cache, and the
 // merges cost double-precision divisions. See docs/benchmarks.md.)
 __kernel void norm_partial_stats(__global const float* x, int S, int M, int sBase, int inner, int outerStride,
-                                 int chunkLen, __global float* pMean, __global float* pMeanLo, __global float* pM2,
+                                 int chunkLen, __global float* pMean, __global float* pMeanLo, __global float* pStd,
                                  __local acc_t* scratch) {
     int s = get_group_id(0) * get_local_size(0) + get_local_id(0);
     int chunk = get_group_id(1);
@@ -66,24 +140,63 @@ __kernel void norm_partial_stats(__global const float* x, int S, int M, int sBas
         }
     }
     acc_t m2 = lk_sum_y(scratch, partial);
+    acc_t sd = sqrt(m2 / n);
+#if !LK_FP64
+    // a float sum overflowed for some statistic of this work-group: all of it measures again, scaled
+    __local int redo;
+    if (get_local_id(0) == 0 && ly == 0) {
+        redo = 0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    bool overflowed = active && (!isfinite(mu) || !isfinite(m2));
+    if (overflowed) {
+        redo = 1;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc_t smu, ssd;
+    lk_scaled_stats(x, active && redo, base, from, to, inner, outerStride, scratch, &smu, &ssd);
+    if (overflowed) {
+        mu = smu;
+        sd = ssd;
+    }
+#endif
 
     if (active && ly == 0) {
         size_t at = (size_t)chunk * S + s;
         float hi = (float)mu;
         pMean[at] = hi;
         pMeanLo[at] = (float)(mu - (acc_t)hi);
-        pM2[at] = (float)m2;
+        pStd[at] = (float)sd;
     }
 }
 
-// Stage 2, one work-item per statistic: Chan et al.'s pairwise merge of the P chunks,
+// Stage 2, one work-item per statistic: Chan et al.'s pairwise merge of the P chunks (M2_b = n_b·sd_b²),
 //   δ = μ_b − μ_a, n = n_a + n_b, μ = μ_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n,
 // then σ² = M2/M (biased) and rstd = 1/√(σ²+ε). μ is written as mean[s] = (float)μ and meanLo[s] = the rest, so that
 // norm_apply's x − μ keeps double accuracy (x − mean is exact for x near μ; then − meanLo).
 // With updateRunning (batchnorm TRAIN), also r = decay·r + (1−decay)·batch for the running mean and variance, the
-// variance unbiased (σ²·M/(M−1)) when asked.
+// variance unbiased (σ²·M/(M−1)) when asked. A variance beyond the float range gives a running variance of +∞ and
+// a subnormal rstd, as float rounding has them.
+inline void lk_merge(__global const float* pMean, __global const float* pMeanLo, __global const float* pStd, int s,
+                     int S, int M, int P, int chunkLen, acc_t sc, acc_t* mu, acc_t* m2) {
+    acc_t n = 0;
+    *mu = 0;
+    *m2 = 0;
+    for (int c = 0; c < P; c++) {
+        size_t at = (size_t)c * S + s;
+        acc_t nb = (acc_t)(min(M - c * chunkLen, chunkLen));
+        acc_t mb = ((acc_t)pMean[at] + (acc_t)pMeanLo[at]) * sc;
+        acc_t sb = (acc_t)pStd[at] * sc;
+        acc_t delta = mb - *mu;
+        acc_t nab = n + nb;
+        *mu += delta * (nb / nab);
+        *m2 += nb * sb * sb + delta * delta * (n * nb / nab);
+        n = nab;
+    }
+}
+
 __kernel void norm_merge_stats(__global const float* pMean, __global const float* pMeanLo,
-                               __global const float* pM2, int S, int M, int P, int chunkLen, float eps,
+                               __global const float* pStd, int S, int M, int P, int chunkLen, float eps,
                                __global float* mean, __global float* meanLo, __global float* rstd,
                                int updateRunning, float decay, int unbiased,
                                __global float* runningMean, __global float* runningVar) {
@@ -91,26 +204,34 @@ __kernel void norm_merge_stats(__global const float* pMean, __global const float
     if (s >= S) {
         return;
     }
-    acc_t n = 0, mu = 0, m2 = 0;
-    for (int c = 0; c < P; c++) {
-        size_t at = (size_t)c * S + s;
-        acc_t nb = (acc_t)(min(M - c * chunkLen, chunkLen));
-        acc_t mb = (acc_t)pMean[at] + (acc_t)pMeanLo[at];
-        acc_t delta = mb - mu;
-        acc_t nab = n + nb;
-        mu += delta * (nb / nab);
-        m2 += (acc_t)pM2[at] + delta * delta * (n * nb / nab);
-        n = nab;
-    }
+    acc_t mu, m2;
+    lk_merge(pMean, pMeanLo, pStd, s, S, M, P, chunkLen, (acc_t)1, &mu, &m2);
     acc_t var = m2 / M;
+    acc_t sd = sqrt(var);
+    acc_t r = 1 / sqrt(var + (acc_t)eps);
+#if !LK_FP64
+    if (!isfinite(mu) || !isfinite(m2)) {
+        // float accumulators overflowed: merge again scaled by a power of two of the largest mean or deviation
+        acc_t amax = 0;
+        for (int c = 0; c < P; c++) {
+            size_t at = (size_t)c * S + s;
+            amax = fmax(amax, fmax(fabs((acc_t)pMean[at]), (acc_t)pStd[at]));
+        }
+        acc_t sc = amax > 0 && isfinite(amax) ? ldexp((acc_t)1, -ilogb(amax)) : (acc_t)1;
+        lk_merge(pMean, pMeanLo, pStd, s, S, M, P, chunkLen, sc, &mu, &m2);
+        acc_t vs = m2 / M;                       // σ²·sc²
+        mu = mu / sc;
+        sd = sqrt(vs) / sc;
+        r = sc / sqrt(vs + (acc_t)eps * sc * sc);
+    }
+#endif
     float hi = (float)mu;
     mean[s] = hi;
     meanLo[s] = (float)(mu - (acc_t)hi);
-    rstd[s] = (float)(1 / sqrt(var + (acc_t)eps));
+    rstd[s] = (float)r;
     if (updateRunning) {
-        acc_t batchVar = unbiased ? var * M / (M - 1) : var;
         runningMean[s] = (float)(decay * (acc_t)runningMean[s] + (1 - (acc_t)decay) * mu);
-        runningVar[s] = (float)(decay * (acc_t)runningVar[s] + (1 - (acc_t)decay) * batchVar);
+        runningVar[s] = lk_running_var(runningVar[s], sd, decay, unbiased, M);
     }
 }
 
@@ -142,7 +263,7 @@ __kernel void norm_apply(__global const float* x, __global const float* mean, __
         float mu = mean[c], muLo = meanLo[c], r = rstd[c], g = gamma[c], b = beta[c];
         for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
             size_t i = (size_t)n * CHW + j;
-            float xh = ((x[i] - mu) - muLo) * r; // x − μ with μ = mean + meanLo
+            float xh = lk_xhat(x[i], mu, muLo, r); // x − μ with μ = mean + meanLo
             xhat[i] = xh;
             out[i] = g * xh + b;
         }
@@ -151,7 +272,7 @@ __kernel void norm_apply(__global const float* x, __global const float* mean, __
     for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
         size_t i = (size_t)n * CHW + j;
         int s = lk_stat(n, c, C, G, perChannel);
-        float xh = ((x[i] - mean[s]) - meanLo[s]) * rstd[s]; // x − μ with μ = mean + meanLo
+        float xh = lk_xhat(x[i], mean[s], meanLo[s], rstd[s]); // x − μ with μ = mean + meanLo
         xhat[i] = xh;
         out[i] = gamma[c] * xh + beta[c];
     }
@@ -290,6 +411,16 @@ __kernel void norm_rows_forward(__global const float* x, __global const float* g
     }
     acc_t var = lk_sum_y(scratch, p) / M;
     float r = (float)(1 / sqrt(var + (acc_t)eps));
+#if !LK_FP64
+    // float accumulators overflowed (one statistic per work-group, so every work-item agrees)
+    bool redo = !isfinite(mu) || !isfinite(var);
+    acc_t smu, ssd;
+    lk_scaled_stats(x, redo, base, 0, M, M, 0, scratch, &smu, &ssd);
+    if (redo) {
+        mu = smu;
+        r = (float)lk_rstd_of_sd(ssd, eps);
+    }
+#endif
     float muHi = (float)mu;
     float muLo = (float)(mu - (acc_t)muHi); // x − μ as (x − muHi) − muLo keeps the wide mean's accuracy
     if (l == 0) {
@@ -303,7 +434,7 @@ __kernel void norm_rows_forward(__global const float* x, __global const float* g
     __global float* ys = out + base;
     for (int j = l; j < head; j += L) {
         int c = cBase + lk_channel(j, HW);
-        float h = ((xs[j] - muHi) - muLo) * r;
+        float h = lk_xhat(xs[j], muHi, muLo, r);
         xh[j] = h;
         ys[j] = gamma[c] * h + beta[c];
     }
@@ -311,7 +442,7 @@ __kernel void norm_rows_forward(__global const float* x, __global const float* g
     __global float4* yv = (__global float4*)(ys + head);
     for (int k = l; k < nv; k += L) {
         int j = head + 4 * k;
-        float4 h = ((xv[k] - muHi) - muLo) * r;
+        float4 h = lk_xhat4(xv[k], muHi, muLo, r);
         int c0 = cBase + lk_channel(j, HW), c1 = cBase + lk_channel(j + 1, HW);
         int c2 = cBase + lk_channel(j + 2, HW), c3 = cBase + lk_channel(j + 3, HW);
         float4 g = (float4)(gamma[c0], gamma[c1], gamma[c2], gamma[c3]);
@@ -321,7 +452,7 @@ __kernel void norm_rows_forward(__global const float* x, __global const float* g
     }
     for (int j = tail + l; j < M; j += L) {
         int c = cBase + lk_channel(j, HW);
-        float h = ((xs[j] - muHi) - muLo) * r;
+        float h = lk_xhat(xs[j], muHi, muLo, r);
         xh[j] = h;
         ys[j] = gamma[c] * h + beta[c];
     }
@@ -419,26 +550,47 @@ __kernel void norm_columns_forward(__global const float* x, __global const float
         }
     }
     acc_t var = lk_sum_y(scratch, p) / M;
+    acc_t sd = sqrt(var);
+    acc_t rs = 1 / sqrt(var + (acc_t)eps);
+#if !LK_FP64
+    // a float sum overflowed for some column of this work-group: all of it measures again, scaled
+    __local int redo;
+    if (get_local_id(0) == 0 && ly == 0) {
+        redo = 0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    bool overflowed = active && (!isfinite(mu) || !isfinite(var));
+    if (overflowed) {
+        redo = 1;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc_t smu, ssd;
+    lk_scaled_stats(x, active && redo, base, 0, M, inner, outerStride, scratch, &smu, &ssd);
+    if (overflowed) {
+        mu = smu;
+        sd = ssd;
+        rs = lk_rstd_of_sd(ssd, eps);
+    }
+#endif
     if (!active) {
         return; // after the last barrier
     }
-    float r = (float)(1 / sqrt(var + (acc_t)eps));
+    float r = (float)rs;
     float muHi = (float)mu;
     float muLo = (float)(mu - (acc_t)muHi);
     if (ly == 0) {
         mean[s] = muHi;
         rstd[s] = r;
         if (updateRunning) {
-            acc_t batchVar = unbiased ? var * M / (M - 1) : var;
             runningMean[s] = (float)(decay * (acc_t)runningMean[s] + (1 - (acc_t)decay) * mu);
-            runningVar[s] = (float)(decay * (acc_t)runningVar[s] + (1 - (acc_t)decay) * batchVar);
+            runningVar[s] = lk_running_var(runningVar[s], sd, decay, unbiased, M);
         }
     }
     float g = gamma[s], b = beta[s];
     for (lk_cursor cur = lk_begin(base, ly, inner, outerStride); cur.j < M;
          lk_next(&cur, LY, inner, outerStride)) {
         size_t i = cur.at;
-        float h = ((x[i] - muHi) - muLo) * r;
+        float h = lk_xhat(x[i], muHi, muLo, r);
         xhat[i] = h;
         out[i] = g * h + b;
     }

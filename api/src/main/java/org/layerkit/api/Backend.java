@@ -12,6 +12,35 @@ package org.layerkit.api;
  * {@link BackendException}.
  *
  * <p>The exact semantics of each kernel are in {@code docs/ops/} and checked by the conformance kit.
+ *
+ * <p><b>Resources.</b> The caller closes every tensor an op returns (try-with-resources). A tensor dropped without
+ * {@code close()} is still released once the garbage collector finds it unreachable, and reported by
+ * {@link LeakDetector} with where it was allocated; that is a safety net, late and not free, not a way to manage
+ * memory. {@link #close()} releases every tensor still open.
+ *
+ * <p><b>Threads.</b> What may be shared, and what the caller must order:
+ * <ul>
+ *   <li><b>A backend instance</b> may be used by any number of threads at once: every method is thread-safe. The
+ *       CPU backend runs concurrent calls side by side (each also splits its own work over the common
+ *       {@link java.util.concurrent.ForkJoinPool}); the OpenCL backend enqueues them, under its context's lock, on
+ *       one in-order queue, so the device runs them one after another. Results are the same bits as the same
+ *       calls made on one thread. {@link #close()} must not race with other calls: a call that is still running
+ *       when the backend closes may fail.</li>
+ *   <li><b>Tensors</b> may be read by any number of concurrent calls (as inputs; a cache's saved input included).
+ *       A call that writes a tensor in place — {@code fill}, {@code copy} (dst), {@code scale}, {@code axpy} (y),
+ *       {@code addBias} (x), {@code gemm} (C), the optimizer updates — must not overlap any other call that reads
+ *       or writes that tensor, nor its {@code close()}; the caller orders them (as for any Java array).</li>
+ *   <li><b>Running statistics</b> are the exception: the in-place update of a TRAIN batch-norm forward is atomic per
+ *       pair of running tensors, so forwards on several threads that share them lose no update (they apply in some
+ *       order); through a {@link RunningStats}, the decay, the update and its count are one atomic step.</li>
+ *   <li>Problems found on the device are reported where the backend next synchronizes: on the OpenCL backend, a
+ *       bad softmax label of an earlier call is thrown by the next {@link Tensor#toArray()}, {@link #synchronize()}
+ *       or {@link #close()}, on whichever thread makes it.</li>
+ *   <li>{@link Layer}s, nets and trainers keep state between calls (a forward's cache for its backward) and are
+ *       confined to one thread each; several of them may share one backend.</li>
+ * </ul>
+ * The conformance kit runs calls from several threads against the same backend and compares them bit for bit with
+ * the same calls on one thread.
  */
 public interface Backend extends AutoCloseable {
     /** The provider name, e.g. {@code cpu}. */
@@ -37,9 +66,19 @@ public interface Backend extends AutoCloseable {
     default void synchronize() {
     }
 
-    /** Releases the backend's resources; tensors of a closed backend must not be used. */
+    /**
+     * Releases the backend's resources, the storage of every tensor still open included: afterwards every tensor of
+     * this backend refuses use (an op or {@link Tensor#toArray()} throws {@link IllegalStateException} saying
+     * "expected a tensor of an open backend, got a tensor … of the closed backend '&lt;name&gt;'") and
+     * {@link Tensor#isClosed()} is true. Idempotent. Tensors must not be in use on other threads meanwhile.
+     */
     @Override
     void close();
+
+    /** Whether {@link #close()} has been called. Backends written before this method report false. */
+    default boolean isClosed() {
+        return false;
+    }
 
     // ---------------------------------------------------------------- batchnorm [N,D]
 
@@ -57,14 +96,20 @@ public interface Backend extends AutoCloseable {
      */
     NormGrads batchNormBackward(Tensor dOut, NormCache cache, Tensor gamma);
 
-    /** Convenience: resolves decay from {@code options} (cumulative averaging too) and counts the update. */
+    /**
+     * Convenience: resolves decay from {@code options} (cumulative averaging too) and counts the update, all under
+     * {@code running}'s lock, so that concurrent TRAIN forwards sharing it each update and count once.
+     */
     default NormResult batchNormForward(Tensor x, Tensor gamma, Tensor beta, RunningStats running,
                                         BatchNormOptions options, Mode mode) {
-        NormResult r = batchNormForward(x, gamma, beta, running.mean(), running.var(), options.params(running), mode);
-        if (mode == Mode.TRAIN) {
-            running.markUpdated();
+        synchronized (running) {
+            NormResult r = batchNormForward(x, gamma, beta, running.mean(), running.var(), options.params(running),
+                    mode);
+            if (mode == Mode.TRAIN) {
+                running.markUpdated();
+            }
+            return r;
         }
-        return r;
     }
 
     // ---------------------------------------------------------------- spatial batchnorm [N,C,H,W]
@@ -79,12 +124,14 @@ public interface Backend extends AutoCloseable {
     /** Convenience like {@link #batchNormForward(Tensor, Tensor, Tensor, RunningStats, BatchNormOptions, Mode)}. */
     default NormResult spatialBatchNormForward(Tensor x, Tensor gamma, Tensor beta, RunningStats running,
                                                BatchNormOptions options, Mode mode) {
-        NormResult r = spatialBatchNormForward(x, gamma, beta, running.mean(), running.var(),
-                options.params(running), mode);
-        if (mode == Mode.TRAIN) {
-            running.markUpdated();
+        synchronized (running) {
+            NormResult r = spatialBatchNormForward(x, gamma, beta, running.mean(), running.var(),
+                    options.params(running), mode);
+            if (mode == Mode.TRAIN) {
+                running.markUpdated();
+            }
+            return r;
         }
-        return r;
     }
 
     // ---------------------------------------------------------------- layernorm [N,D]
@@ -211,10 +258,16 @@ public interface Backend extends AutoCloseable {
     /** Σ_N x[n,d] of x {@code [N,D]}: a new {@code [D]} (the bias gradient). */
     Tensor columnSum(Tensor x);
 
-    /** max(x, 0), a new tensor. */
+    /**
+     * max(x, 0) with NaN propagated, a new tensor: 0 where x ≤ 0 (−0 and −∞ included), else x — relu(NaN) = NaN,
+     * relu(+∞) = +∞, as IEEE maximum and PyTorch give them ({@code docs/ops/relu.md}).
+     */
     Tensor relu(Tensor x);
 
-    /** dOut where x &gt; 0, else 0 (x is the forward's input). */
+    /**
+     * 0 where x ≤ 0, else dOut (x is the forward's input): where x is NaN or +∞ the gradient passes through, as
+     * PyTorch's threshold_backward.
+     */
     Tensor reluBackward(Tensor dOut, Tensor x);
 
     /**

@@ -14,6 +14,34 @@ public final class Contracts {
         return new IllegalArgumentException(op + ": " + arg + " expected " + expected + ", got " + actual);
     }
 
+    /**
+     * The most elements a tensor holds on any backend: 2³¹ − 2¹⁶. {@link Shape} accepts up to 2³¹ − 9; the 65,527
+     * shapes between are refused when a tensor is allocated ({@link #requireStorable}). The margin lets every kernel
+     * index a tensor with {@code int}s and step a loop by up to 2¹⁶ (a vector, a block, a grid's height) without
+     * the index passing 2³¹ − 1; a CPU tensor is one Java array, which holds at most 2³¹ − 1 elements anyway.
+     */
+    public static final int MAX_ELEMENTS = Integer.MAX_VALUE - (1 << 16) + 1;
+
+    /**
+     * The element count of a new tensor of {@code shape} for {@code op}; IllegalArgumentException
+     * {@code "<op>: shape expected at most 2147418112 elements ..., got [..] = n elements"} above
+     * {@link #MAX_ELEMENTS}.
+     */
+    public static int requireStorable(String op, Shape shape) {
+        if (shape == null) {
+            throw bad(op, "shape", "a Shape", "null");
+        }
+        long n = 1;
+        for (int d : shape.dims()) {
+            n *= d;
+        }
+        if (n > MAX_ELEMENTS) {
+            throw bad(op, "shape", "at most " + MAX_ELEMENTS + " elements (2^31 - 2^16, the largest tensor of any "
+                    + "backend)", shape + " = " + n + " elements");
+        }
+        return (int) n;
+    }
+
     /** Non-null, open, and owned by {@code backend}. */
     public static void requireOwned(String op, String arg, Tensor t, Backend backend) {
         if (t == null) {
@@ -28,6 +56,9 @@ public final class Contracts {
                             + describe(other, twin) + "; move it with upload(other.toArray(), shape)");
         }
         if (t.isClosed()) {
+            if (backend.isClosed()) {
+                throw closedBackend(op, arg, t);
+            }
             throw new IllegalStateException(op + ": " + arg + " expected an open tensor, got a closed tensor of shape "
                     + t.shape());
         }
@@ -37,6 +68,24 @@ public final class Contracts {
     private static String describe(Backend b, boolean instance) {
         return "'" + b.name() + "'" + (instance ? " instance @" + Integer.toHexString(System.identityHashCode(b)) : "")
                 + " (" + b.device().name() + ")";
+    }
+
+    /**
+     * The error for using a backend after {@link Backend#close()}: IllegalStateException
+     * {@code "<op>: expected an open backend, got the closed backend '<name>'"}.
+     */
+    public static IllegalStateException closedBackend(String op, String backendName) {
+        return new IllegalStateException(op + ": expected an open backend, got the closed backend '" + backendName
+                + "'");
+    }
+
+    /**
+     * The error for a tensor whose backend was closed (its storage went with it): IllegalStateException
+     * {@code "<op>: <arg> expected a tensor of an open backend, got a tensor [shape] of the closed backend '<name>'"}.
+     */
+    public static IllegalStateException closedBackend(String op, String arg, Tensor t) {
+        return new IllegalStateException(op + ": " + arg + " expected a tensor of an open backend, got a tensor "
+                + t.shape() + " of the closed backend '" + t.backend().name() + "'");
     }
 
     public static void requireRank(String op, String arg, Tensor t, int rank, Backend backend) {
@@ -238,9 +287,6 @@ public final class Contracts {
 
     // ---------------------------------------------------------------- convolution, pooling, spatial dropout
 
-    /** The most elements one tensor may hold: {@link Shape}'s limit, so that int-indexed storage never overflows. */
-    public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
-
     /** Pooling planes larger than this cannot have their argmax positions stored exactly as floats. */
     public static final long MAX_POOL_PLANE = 1L << 24;
 
@@ -266,7 +312,8 @@ public final class Contracts {
             size = Long.MAX_VALUE; // a huge padding: more than 2^63 elements
         }
         if (size > MAX_ELEMENTS) {
-            throw bad(op, arg, "an output of at most 2^31-9 elements (the largest tensor)",
+            throw bad(op, arg, "an output of at most " + MAX_ELEMENTS + " elements (2^31 - 2^16, the largest tensor of "
+                            + "any backend)",
                     what + " = " + n + "·" + c + "·" + h + "·" + w + " = "
                             + (size == Long.MAX_VALUE ? "more than 2^63" : String.valueOf(size)) + " elements (x "
                             + in + ")");
@@ -286,8 +333,8 @@ public final class Contracts {
 
     /**
      * conv2d.forward: x [N,C,H,W]; w [F,C,KH,KW]; bias [F] or null; stride ≥ 1; padding ≥ 0; dilation 1; groups 1;
-     * the kernel no larger than the padded input (else the output would be empty); the output at most 2³¹−9
-     * elements. Returns the output shape [N,F,H',W'].
+     * the kernel no larger than the padded input (else the output would be empty); the output at most
+     * {@link #MAX_ELEMENTS} elements. Returns the output shape [N,F,H',W'].
      */
     public static Shape conv2dForward(Backend b, Tensor x, Tensor w, Tensor bias, Conv2dParams p) {
         String op = "conv2d.forward";

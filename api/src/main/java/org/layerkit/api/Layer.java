@@ -9,6 +9,11 @@ import java.util.Map;
  * <p>Ownership: the tensor returned by {@link #forward} and by {@link #backward} belongs to the layer and stays valid
  * until the next call of the same method (the layer may reuse its storage) or {@link #close()}; callers that need it
  * longer copy it. Inputs are not retained beyond what backward needs.
+ *
+ * <p>Threads: a layer is not thread-safe — its forward keeps what its backward needs, and its outputs are reused —
+ * so each layer is used by one thread at a time (the caller hands it over with the usual happens-before, e.g. an
+ * executor). Layers on different threads may share one backend ({@link Backend} is thread-safe), and so may their
+ * batch-norm running statistics.
  */
 public interface Layer extends AutoCloseable {
     /** The registered type name, e.g. {@code batchnorm}. */

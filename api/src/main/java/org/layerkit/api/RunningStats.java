@@ -3,6 +3,12 @@ package org.layerkit.api;
 /**
  * The running mean and variance of a batch-norm layer, shape {@code [D]} (or {@code [C]} for spatial batch norm),
  * updated in place by training forwards, plus the number of updates so far (for cumulative averaging).
+ *
+ * <p><b>Threads.</b> A TRAIN forward through {@link Backend#batchNormForward(Tensor, Tensor, Tensor, RunningStats,
+ * BatchNormOptions, Mode)} (or the spatial one) resolves the decay, updates the tensors and counts the update under
+ * this object's lock, so forwards on several threads that share one RunningStats lose no update and count each once;
+ * they apply in the order the threads take the lock. Reading the tensors while another thread updates them sees
+ * either state.
  */
 public final class RunningStats implements AutoCloseable {
     private final Tensor mean;
@@ -31,12 +37,12 @@ public final class RunningStats implements AutoCloseable {
         return var;
     }
 
-    public long batchesTracked() {
+    public synchronized long batchesTracked() {
         return batchesTracked;
     }
 
     /** Called once after each training update of the tensors. */
-    public void markUpdated() {
+    public synchronized void markUpdated() {
         batchesTracked++;
     }
 

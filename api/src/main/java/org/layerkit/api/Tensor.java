@@ -5,7 +5,12 @@ package org.layerkit.api;
  * OpenCL). Data crosses between host and backend only through {@link Backend#upload} and {@link #toArray()}.
  *
  * <p>Closing releases the storage (possibly back to the backend's pool); using a closed tensor, or passing a
- * tensor to another backend, is an error that says so. Closing twice is harmless.
+ * tensor to another backend, is an error that says so. Closing twice is harmless. A tensor whose backend was closed
+ * is closed too. A tensor dropped without closing is released when the garbage collector finds it, and reported
+ * ({@link LeakDetector}).
+ *
+ * <p>Threads: any number of threads may read a tensor at once ({@link #toArray()}, inputs of ops); an in-place
+ * write or {@link #close()} must not overlap other uses of the same tensor (see {@link Backend}).
  */
 public interface Tensor extends AutoCloseable {
     /** The dimensions of this tensor. */

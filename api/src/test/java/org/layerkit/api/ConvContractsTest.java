@@ -61,13 +61,26 @@ class ConvContractsTest {
     void anOutputBeyondTheLargestTensorIsRefusedNotOverflowed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Contracts.conv2dForward(B,
                 Stub.of(1, 1, 32768, 32768), Stub.of(64, 1, 1, 1), null, Conv2dParams.of(1, 0)));
-        assertTrue(e.getMessage().startsWith("conv2d.forward: x expected an output of at most 2^31-9 elements"),
-                e.getMessage());
+        assertTrue(e.getMessage().startsWith("conv2d.forward: x expected an output of at most 2147418112 elements "
+                + "(2^31 - 2^16, the largest tensor of any backend)"), e.getMessage());
         assertTrue(e.getMessage().contains("= 68719476736 elements"), e.getMessage());
         // a padding near 2^31: H + 2·padH overflows an int, not a long
         e = assertThrows(IllegalArgumentException.class, () -> Contracts.conv2dForward(B, Stub.of(1, 1, 1, 1),
                 Stub.of(1, 1, 1, 1), null, Conv2dParams.of(1, Integer.MAX_VALUE)));
         assertTrue(e.getMessage().contains("elements (x [1,1,1,1])"), e.getMessage());
+    }
+
+    @Test
+    void theOutputLimitIsTheOneTensorLimitOfEveryBackend() {
+        // MAX_ELEMENTS = 2^31 − 2^16 = 32767·65536: an output of exactly that many elements is a valid tensor …
+        assertEquals(32767L * 65536, Contracts.MAX_ELEMENTS);
+        assertEquals(Shape.of(1, 1, 32767, 65536), Contracts.conv2dForward(B, Stub.of(1, 1, 32767, 65534),
+                Stub.of(1, 1, 1, 1), null, Conv2dParams.of(1, 1, 0, 1)));
+        // … and one more column of outputs (32767 elements more) is refused, though Shape would still accept it
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Contracts.conv2dForward(B,
+                Stub.of(1, 1, 32767, 65535), Stub.of(1, 1, 1, 1), null, Conv2dParams.of(1, 1, 0, 1)));
+        assertTrue(e.getMessage().contains("= 1·1·32767·65537 = 2147450879 elements"), e.getMessage());
+        assertTrue(32767L * 65537 < Integer.MAX_VALUE - 8, "a size Shape accepts");
     }
 
     @Test

@@ -30,6 +30,22 @@ public abstract class BackendConformanceTest {
     /** Creates the backend under test; called once per test class. */
     protected abstract Backend backend();
 
+    /**
+     * The regex of the cases to run (searched in each case name): by default the system property {@value #INCLUDE},
+     * or every case when it is unset. A subclass that runs the kit on a variant of its backend may narrow it.
+     */
+    protected String include() {
+        return System.getProperty(INCLUDE);
+    }
+
+    /**
+     * A new instance of the backend under test, distinct from {@link #backend()}'s, for the lifecycle cases (what a
+     * closed backend's tensors do, ...), which close it; null (the default) reports those cases UNSUPPORTED.
+     */
+    protected Backend newBackend() {
+        return null;
+    }
+
     /** One dynamic test per selected case. */
     @TestFactory
     public final Stream<DynamicTest> conformance() {
@@ -38,9 +54,9 @@ public abstract class BackendConformanceTest {
             Assertions.assertNotNull(backend, getClass().getSimpleName() + ".backend() returned null");
         }
         Backend b = backend;
-        return Catalogue.select(System.getProperty(INCLUDE), System.getProperty(EXCLUDE)).stream()
+        return Catalogue.select(include(), System.getProperty(EXCLUDE)).stream()
                 .map(c -> DynamicTest.dynamicTest(c.name(), () -> {
-                    Outcome o = c.run(b);
+                    Outcome o = c.run(b, this::newBackend);
                     switch (o.status()) {
                         case PASSED -> {
                         }

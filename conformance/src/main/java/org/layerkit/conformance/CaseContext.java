@@ -12,6 +12,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.layerkit.api.Backend;
@@ -35,11 +36,36 @@ public final class CaseContext implements AutoCloseable {
     private final SplittableRandom random;
     private final Deque<AutoCloseable> owned = new ArrayDeque<>();
     private final List<String> failures = new ArrayList<>();
+    private final Supplier<? extends Backend> freshBackends;
+    private String unsupported;
 
     CaseContext(Backend backend, ConformanceCase testCase) {
+        this(backend, testCase, null);
+    }
+
+    CaseContext(Backend backend, ConformanceCase testCase, Supplier<? extends Backend> freshBackends) {
         this.backend = backend;
         this.testCase = testCase;
         this.random = new SplittableRandom(testCase.seed());
+        this.freshBackends = freshBackends;
+    }
+
+    /**
+     * A new instance of the backend under test, closed when the case ends (the case may close it sooner); null when
+     * the runner has no way to create one, and then the case ends UNSUPPORTED (unless it also failed).
+     */
+    public Backend newBackend() {
+        Backend b = freshBackends == null ? null : freshBackends.get();
+        if (b == null) {
+            unsupported = "the runner creates no second instance of backend '" + backend.name() + "' (give "
+                    + "ConformanceRunner.freshBackends, or override BackendConformanceTest.newBackend)";
+            return null;
+        }
+        if (b == backend) {
+            fail("newBackend: expected a new instance of the backend, got the backend under test itself");
+            return null;
+        }
+        return track(b);
     }
 
     /** The backend under test. */
@@ -323,7 +349,10 @@ public final class CaseContext implements AutoCloseable {
 
     /** PASSED if nothing failed, else FAILED with every recorded failure. */
     Outcome outcome() {
-        return failures.isEmpty() ? Outcome.passed() : Outcome.failed(String.join("\n", failures));
+        if (failures.isEmpty()) {
+            return unsupported != null ? Outcome.unsupported(unsupported) : Outcome.passed();
+        }
+        return Outcome.failed(String.join("\n", failures));
     }
 
     /** Closes every tracked resource; a failing close is recorded as a failure. */

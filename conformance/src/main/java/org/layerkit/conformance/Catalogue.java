@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 
 /**
  * Every conformance case, in a fixed order: normalizations, dropout and Philox, training ops, convolution and pooling,
- * spatial dropout, then bad arguments.
+ * spatial dropout, bad arguments, calls from several threads, then the lifecycle of a backend.
  * Cases are data (see {@link ConformanceCase}); expected values are computed from {@link Reference} when a case runs.
  */
 public final class Catalogue {
@@ -26,6 +26,8 @@ public final class Catalogue {
         cases.addAll(SpatialDropoutCases.all());
         cases.addAll(ErrorCases.all());
         cases.addAll(ConvErrorCases.all());
+        cases.addAll(ConcurrencyCases.all());
+        cases.addAll(LifecycleCases.all());
         Set<String> names = new HashSet<>();
         for (ConformanceCase c : cases) {
             if (!names.add(c.name())) {

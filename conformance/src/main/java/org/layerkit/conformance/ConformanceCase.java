@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Mode;
 import org.layerkit.api.Op;
@@ -48,10 +49,18 @@ public record ConformanceCase(String name, Op op, Mode mode, List<Shape> shapes,
 
     /** Runs the case against {@code backend}; never throws for a backend's failure, which becomes FAILED. */
     public Outcome run(Backend backend) {
+        return run(backend, null);
+    }
+
+    /**
+     * Runs the case against {@code backend}; {@code freshBackends}, when not null, creates new instances of the
+     * same backend for the lifecycle cases, which close them ({@link CaseContext#newBackend()}).
+     */
+    public Outcome run(Backend backend, Supplier<? extends Backend> freshBackends) {
         if (!backend.supports(op)) {
             return Outcome.unsupported("backend '" + backend.name() + "' does not support op family '" + op.id() + "'");
         }
-        CaseContext ctx = new CaseContext(backend, this);
+        CaseContext ctx = new CaseContext(backend, this, freshBackends);
         try {
             check.verify(ctx);
         } catch (Exception | LinkageError | AssertionError | OutOfMemoryError | StackOverflowError e) {

@@ -3,6 +3,7 @@ package org.layerkit.conformance;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import org.layerkit.api.Backend;
 
 /**
@@ -13,6 +14,7 @@ public final class ConformanceRunner {
     private final Backend backend;
     private String include;
     private String exclude;
+    private Supplier<? extends Backend> freshBackends;
 
     /** A runner for {@code backend}, selecting every case. */
     public ConformanceRunner(Backend backend) {
@@ -34,6 +36,15 @@ public final class ConformanceRunner {
         return this;
     }
 
+    /**
+     * How to create another instance of the backend under test, for the lifecycle cases (a closed backend's tensors
+     * refuse use, ...), which close every instance they get; without it those cases are UNSUPPORTED.
+     */
+    public ConformanceRunner freshBackends(Supplier<? extends Backend> factory) {
+        this.freshBackends = factory;
+        return this;
+    }
+
     /** The cases this runner would run. */
     public List<ConformanceCase> cases() {
         return Catalogue.select(include, exclude);
@@ -44,7 +55,7 @@ public final class ConformanceRunner {
         List<ConformanceReport.Entry> entries = new ArrayList<>();
         for (ConformanceCase c : cases()) {
             long start = System.nanoTime();
-            Outcome o = c.run(backend);
+            Outcome o = c.run(backend, freshBackends);
             entries.add(new ConformanceReport.Entry(c.name(), o, Duration.ofNanos(System.nanoTime() - start)));
         }
         return new ConformanceReport(describe(backend), entries);

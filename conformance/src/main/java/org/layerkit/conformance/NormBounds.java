@@ -1,6 +1,7 @@
 package org.layerkit.conformance;
 
 import static org.layerkit.conformance.Tolerance.DIV;
+import static org.layerkit.conformance.Tolerance.ETA;
 import static org.layerkit.conformance.Tolerance.SQRT;
 import static org.layerkit.conformance.Tolerance.U;
 import static org.layerkit.conformance.Tolerance.gamma;
@@ -100,7 +101,8 @@ public final class NormBounds {
      *       shift c within the data, |x − c| ≤ 2·max|x − μ|);</li>
      *   <li>variance: E_σ² = (sum(n) + γ(3 + DIV))·σ² + E_μ² (each (x − μ̂)² three roundings, the sum, the division
      *       by n; a centre off by δ adds exactly δ²);</li>
-     *   <li>rstd: e_r = ½·(E_σ² + U·(σ²+ε))/(σ²+ε) + (SQRT + DIV)·U relative (σ²+ε rounded, then √ and 1/·).</li>
+     *   <li>rstd: e_r = ½·(E_σ² + U·(σ²+ε))/(σ²+ε) + (SQRT + DIV)·U relative (σ²+ε rounded, then √ and 1/·), plus
+     *       ETA/rstd where rstd is subnormal ({@link #subnormal}).</li>
      * </ul>
      */
     public static NormBounds train(Layout l, double[] x, NormForward f) {
@@ -131,7 +133,7 @@ public final class NormBounds {
             em[k] = (wideMean ? 0 : U * Math.abs(f.mean()[k])) + 2 * sum(n) * maxDev[k];
             ev[k] = (sum(n) + gamma(3 + DIV)) * f.var()[k] + em[k] * em[k];
             double denom = 1 / (f.rstd()[k] * f.rstd()[k]); // σ² + ε
-            er[k] = 0.5 * (ev[k] + U * denom) / denom + (SQRT + DIV) * U;
+            er[k] = 0.5 * (ev[k] + U * denom) / denom + (SQRT + DIV) * U + subnormal(f.rstd()[k]);
         }
         return new NormBounds(l, f.xhat(), f.mean(), f.var(), f.rstd(), em, ev, er, wideMean ? "_WIDE_MEAN" : "");
     }
@@ -150,9 +152,17 @@ public final class NormBounds {
         double[] er = new double[s];
         for (int k = 0; k < s; k++) {
             double denom = 1 / (f.rstd()[k] * f.rstd()[k]);
-            er[k] = 0.5 * (varError[k] + U * denom) / denom + (SQRT + DIV) * U;
+            er[k] = 0.5 * (varError[k] + U * denom) / denom + (SQRT + DIV) * U + subnormal(f.rstd()[k]);
         }
         return new NormBounds(l, f.xhat(), f.mean(), f.var(), f.rstd(), meanError.clone(), varError.clone(), er, "");
+    }
+
+    /**
+     * The relative error a float rstd carries beyond its roundings when it is subnormal (statistics of magnitude near
+     * the float range, σ above about 1e38): ETA/rstd, 0 for a normal rstd.
+     */
+    static double subnormal(double rstd) {
+        return rstd < 0x1p-126 ? ETA / rstd : 0;
     }
 
     /** Error bound of x̂_i = (x_i − μ̂)·r̂: r·E_μ (common to the statistic) + |x̂_i|·(e_r + γ(3)). */
@@ -294,7 +304,7 @@ public final class NormBounds {
      * NORM_DX, TRAIN: dx_i = r·(g_i − A − x̂_i·B) with g = γ·dout, A = mean g, B = mean g·x̂ over the statistic:
      * r·[δA + δx̂_i·|B| + |x̂_i|·δB + γ(3)·(|g_i| + |A| + |x̂_i·B|)] + |dx_i|·(e_r + U), where
      * δA = (sum(n) + γ(1 + DIV))·mean|g|, δB = (sum(n) + γ(5 + DIV))·mean|g·x̂| + r·E_μ·|A| + e_r·|B| and
-     * δx̂_i the error of x̂.
+     * δx̂_i the error of x̂; plus {@link #underflow} of a subnormal coefficient.
      */
     public Tolerance dXTrain(double[] dout, double[] gammaParam) {
         int s = layout.stats();
@@ -321,9 +331,10 @@ public final class NormBounds {
             double dB = (sn + gamma(5 + DIV)) * absB[k] + rstd[k] * meanError[k] * Math.abs(a[k])
                     + rstdError[k] * Math.abs(b[k]);
             double dx = rstd[k] * (g - a[k] - xhat[i] * b[k]);
-            double e = rstd[k] * (dA + xhatError(i) * Math.abs(b[k]) + xh * dB
-                    + gamma(3) * (Math.abs(g) + Math.abs(a[k]) + xh * Math.abs(b[k])))
-                    + Math.abs(dx) * (rstdError[k] + U);
+            double terms = Math.abs(g) + Math.abs(a[k]) + xh * Math.abs(b[k]);
+            double e = rstd[k] * (dA + xhatError(i) * Math.abs(b[k]) + xh * dB + gamma(3) * terms)
+                    + Math.abs(dx) * (rstdError[k] + U)
+                    + underflow(n * terms, gammaParam[layout.paramOf().applyAsInt(i)]);
             m = Math.max(m, e);
         }
         return Tolerance.derived("NORM_DX" + suffix, m, 0);
@@ -360,8 +371,27 @@ public final class NormBounds {
         return Tolerance.gamma64(2 * n + 10 + l.size()) * m;
     }
 
-    /** NORM_DX_EVAL: dx = γ·r·dout with constant statistics, relative e_r + γ(2). */
-    public Tolerance dXEval() {
-        return Tolerance.derived("NORM_DX_EVAL", 0, Tolerance.maxAbs(rstdError) + gamma(2));
+    /**
+     * The absolute error of dx from roundings that may land below the normal range (rstd subnormal, NORM_DX): a
+     * kernel may form the coefficient c = γ·rstd/n (or rstd/n) in float first, two roundings each off by up to ETA,
+     * then multiply it by the bracket n·g − Σg − x̂·Σg·x̂ (in units of dOut when γ is in c: up to
+     * {@code bracket}·max(1, 1/|γ|)), and round the product once more: ETA·(2·max(1, 1/|γ|)·bracket + 1).
+     * Negligible (below 1e-40) unless rstd is subnormal.
+     */
+    static double underflow(double bracket, double gammaParam) {
+        return ETA * (2 * Math.max(1, 1 / Math.abs(gammaParam)) * bracket + 1);
+    }
+
+    /**
+     * NORM_DX_EVAL: dx = γ·r·dout with constant statistics, relative e_r + γ(2), plus the underflow of a subnormal
+     * coefficient γ·r (ETA·(|dout|·max(1, 1/|γ|) + 1), see {@link #underflow}) at its largest over dOut.
+     */
+    public Tolerance dXEval(double[] dout, double[] gammaParam) {
+        double m = 0;
+        for (int i = 0; i < layout.size(); i++) {
+            double gp = gammaParam[layout.paramOf().applyAsInt(i)];
+            m = Math.max(m, ETA * (Math.abs(dout[i]) * Math.max(1, 1 / Math.abs(gp)) + 1));
+        }
+        return Tolerance.derived("NORM_DX_EVAL", m, Tolerance.maxAbs(rstdError) + gamma(2));
     }
 }

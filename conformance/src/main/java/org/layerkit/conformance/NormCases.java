@@ -25,21 +25,35 @@ final class NormCases {
 
     /**
      * The input distribution of a case: x = mean + shift + std·scale·N(0,1), with a random shift per statistic when
-     * {@code shift}, scale uniform in [0.5, 3) per statistic, normalized with {@code eps}.
+     * {@code shift}, scale uniform in [0.5, 3) per statistic, normalized with {@code eps}; or, when {@code huge}, values
+     * of magnitude 1e38 … 3e38 with random signs.
      *
      * @param name   shown in the case name ({@code mean=1e4}, {@code std=1e-3,eps=1e-4}); empty for ordinary data
      * @param mean   the common mean
      * @param std    the common scale factor
      * @param shift  whether each statistic gets its own shift in [−2, 2)
      * @param eps    the ε of the case
+     * @param huge   values ±[1e38, 3e38) instead: variances near 1e76, beyond the float range
      */
-    record Data(String name, double mean, double std, boolean shift, float eps) {
+    record Data(String name, double mean, double std, boolean shift, float eps, boolean huge) {
         /** Order-1 data with distinct statistics per feature. */
-        static final Data ORDINARY = new Data("", 0, 1, true, EPS);
+        static final Data ORDINARY = new Data("", 0, 1, true, EPS, false);
         /** 1e4 + N(0,1): a one-pass float32 variance fails. */
-        static final Data LARGE_MEAN = new Data("mean=1e4", 1e4, 1, false, EPS);
+        static final Data LARGE_MEAN = new Data("mean=1e4", 1e4, 1, false, EPS, false);
         /** Variance 1e-6 below ε = 1e-4: ε inside the root, and ε honoured rather than a default. */
-        static final Data SMALL_VARIANCE = new Data("std=1e-3,eps=1e-4", 0, 1e-3, false, 1e-4f);
+        static final Data SMALL_VARIANCE = new Data("std=1e-3,eps=1e-4", 0, 1e-3, false, 1e-4f, false);
+        /**
+         * 1e20 + 1e19·N(0,1): the mean, rstd (near 1e-19), x̂ and every output fit a float (the variance, up to 9e38,
+         * need not: it is stored only through the running variance, a tenth of it), but squares of deviations near
+         * 1e19 summed in float32 pass FLT_MAX = 3.4e38 (issue 19).
+         */
+        static final Data SQUARES_OVERFLOW = new Data("mean=1e20,std=1e19", 1e20, 1e19, false, EPS, false);
+        /**
+         * ±[1e38, 3e38): x̂ and the outputs fit a float, the mean too, rstd only as a subnormal near 3e-39, and the
+         * variance (near 1e76) not at all: the running variance of batch norm becomes +∞, the float that IEEE
+         * rounding gives it (issue 19: these inputs gave all-zero outputs).
+         */
+        static final Data HUGE = new Data("magnitude=3e38", 0, 3e38, false, EPS, true);
 
         ConformanceCase.Builder label(ConformanceCase.Builder b) {
             if (!name.isEmpty()) {
@@ -51,6 +65,15 @@ final class NormCases {
             return b;
         }
 
+        /** One value: mean + shift + scale·N(0,1), or a huge one. */
+        float value(CaseContext ctx, double shift, double scale) {
+            if (huge) {
+                double m = 1e38 + 2e38 * ctx.random().nextDouble();
+                return (float) (ctx.random().nextBoolean() ? m : -m);
+            }
+            return (float) (mean + shift + scale * ctx.random().nextGaussian());
+        }
+
         /** {@code rows} runs of {@code len} values, each run with its own shift and scale. */
         float[] runs(CaseContext ctx, int rows, int len) {
             float[] x = new float[rows * len];
@@ -58,11 +81,25 @@ final class NormCases {
                 double sh = shift ? ctx.random().nextDouble(-2, 2) : 0;
                 double sc = std * ctx.random().nextDouble(0.5, 3);
                 for (int j = 0; j < len; j++) {
-                    x[i * len + j] = (float) (mean + sh + sc * ctx.random().nextGaussian());
+                    x[i * len + j] = value(ctx, sh, sc);
                 }
             }
             return x;
         }
+    }
+
+    /**
+     * The exact values a float tensor should hold, with those beyond the float range as the float that IEEE rounding
+     * gives them (±∞); the others stay exact, since each bound is derived against the exact value.
+     */
+    static double[] floatRange(double[] v) {
+        double[] r = v.clone();
+        for (int i = 0; i < v.length; i++) {
+            if (Math.abs(v[i]) > Float.MAX_VALUE) {
+                r[i] = (float) v[i];
+            }
+        }
+        return r;
     }
 
     private NormCases() {
@@ -140,7 +177,7 @@ final class NormCases {
             float[] x = new float[xShape().size()];
             for (int i = 0; i < x.length; i++) {
                 int ch = (i / hw()) % c;
-                x[i] = (float) (data.mean() + shift[ch] + scale[ch] * ctx.random().nextGaussian());
+                x[i] = data.value(ctx, shift[ch], scale[ch]);
             }
             return x;
         }
@@ -238,6 +275,13 @@ final class NormCases {
             cases.add(bnForwardTrain(g, Data.SMALL_VARIANCE));
             cases.add(bnBackwardTrain(g, Data.SMALL_VARIANCE));
         }
+        // near the float range: statistics that float32 sums of squares overflow (issue 19)
+        for (Data d : List.of(Data.SQUARES_OVERFLOW, Data.HUGE)) {
+            for (Bn g : List.of(Bn.plain(64, 8), Bn.plain(1000, 40), Bn.spatial(4, 3, 3, 5))) {
+                cases.add(bnForwardTrain(g, d));
+                cases.add(bnBackwardTrain(g, d));
+            }
+        }
     }
 
     private static ConformanceCase bnForwardTrain(Bn g, Data data) {
@@ -251,12 +295,13 @@ final class NormCases {
             NormBounds bounds = NormBounds.train(g.layout(), x, e);
             expectForward(ctx, r, e, g.xShape(), g.statShape(), g.kind(), Mode.TRAIN, 1, bounds, widen(in.gamma),
                     widen(in.beta));
-            // running statistics: r = decay·r + (1−decay)·batch, biased variance by default
+            // running statistics: r = decay·r + (1−decay)·batch, biased variance by default; a variance beyond the
+            // float range makes the running variance +∞, the float IEEE rounding gives it
             double[] rm = widen(in.runningMean);
             double[] rv = widen(in.runningVar);
-            ctx.expectClose("runningMean", in.tMean, g.statShape(), Reference.runningUpdate(rm, e.mean(), p.decay()),
+            ctx.expectClose("runningMean", in.tMean, g.statShape(), floatRange(Reference.runningUpdate(rm, e.mean(), p.decay())),
                     NormBounds.runningTolerance("NORM_RUNNING_MEAN", bounds.runningMeanErrors(rm, p.decay())));
-            ctx.expectClose("runningVar", in.tVar, g.statShape(), Reference.runningUpdate(rv, e.var(), p.decay()),
+            ctx.expectClose("runningVar", in.tVar, g.statShape(), floatRange(Reference.runningUpdate(rv, e.var(), p.decay())),
                     NormBounds.runningTolerance("NORM_RUNNING_VAR", bounds.runningVarErrors(rv, p.decay(), false)));
             ctx.expectIdentical("x (an input, must be left untouched)", in.tx, g.xShape(), in.x);
         });
@@ -310,7 +355,7 @@ final class NormCases {
                     widen(in.runningVar), EPS);
             NormBounds bounds = NormBounds.eval(g.layout(), f);
             expectGrads(ctx, grads, g.refBackward(widen(dOut), f, widen(in.gamma), false), g.xShape(),
-                    g.statShape(), bounds.dXEval(), bounds, widen(dOut));
+                    g.statShape(), bounds.dXEval(widen(dOut), widen(in.gamma)), bounds, widen(dOut));
         });
     }
 
@@ -444,6 +489,8 @@ final class NormCases {
             }
             cases.add(layerNormCase(64, 1000, backward, Data.LARGE_MEAN));
             cases.add(layerNormCase(16, 30, backward, Data.SMALL_VARIANCE));
+            cases.add(layerNormCase(16, 300, backward, Data.SQUARES_OVERFLOW));
+            cases.add(layerNormCase(16, 300, backward, Data.HUGE));
         }
     }
 
@@ -490,6 +537,8 @@ final class NormCases {
             }
             cases.add(groupNormCase(new int[] {4, 6, 5, 5, 2}, backward, Data.LARGE_MEAN));
             cases.add(groupNormCase(new int[] {2, 6, 3, 3, 3}, backward, Data.SMALL_VARIANCE));
+            cases.add(groupNormCase(new int[] {2, 6, 4, 5, 3}, backward, Data.SQUARES_OVERFLOW));
+            cases.add(groupNormCase(new int[] {2, 6, 4, 5, 3}, backward, Data.HUGE));
         }
     }
 

@@ -14,7 +14,10 @@ public record Outcome(Status status, String message) {
         PASSED,
         /** A result was out of tolerance, an expected error was missing or wrong, or an unexpected exception. */
         FAILED,
-        /** The backend says it lacks the op family ({@code Backend.supports(op)} is false); not a failure. */
+        /**
+         * The backend says it lacks the op family ({@code Backend.supports(op)} is false), or the runner cannot give
+         * the case what it needs (a second instance of the backend); not a failure.
+         */
         UNSUPPORTED
     }
 

@@ -534,20 +534,26 @@ public final class Reference {
         return s;
     }
 
-    /** max(x, 0). */
+    /**
+     * max(x, 0) with NaN propagated, as IEEE maximum and PyTorch: 0 where x ≤ 0 (−0 and −∞ included), else x
+     * (NaN stays NaN, +∞ stays +∞).
+     */
     public static double[] relu(double[] x) {
         double[] out = new double[x.length];
         for (int i = 0; i < x.length; i++) {
-            out[i] = x[i] > 0 ? x[i] : 0;
+            out[i] = x[i] <= 0 ? 0 : x[i];
         }
         return out;
     }
 
-    /** dout where x &gt; 0, else 0 (zero at x = 0). */
+    /**
+     * 0 where x ≤ 0 (zero at x = 0), else dout — PyTorch's threshold_backward: where x is NaN the gradient passes
+     * through (NaN ≤ 0 is false), as where x is +∞.
+     */
     public static double[] reluBackward(double[] dout, double[] x) {
         double[] dx = new double[x.length];
         for (int i = 0; i < x.length; i++) {
-            dx[i] = x[i] > 0 ? dout[i] : 0;
+            dx[i] = x[i] <= 0 ? 0 : dout[i];
         }
         return dx;
     }

@@ -21,6 +21,13 @@ import java.util.Locale;
 public record Tolerance(String name, double atol, double rtol) {
     /** Unit roundoff of float32, 2⁻²⁴: a correctly rounded +, −, ×, /, √ is within U·|exact result|. */
     public static final double U = 0x1p-24;
+    /**
+     * The float32 underflow unit, 2⁻¹⁵⁰ = U·2⁻¹²⁶: a correctly rounded result below the smallest normal float
+     * (2⁻¹²⁶ ≈ 1.2e-38, gradual underflow) is off by up to ETA absolute instead of U relative (Higham, 2nd ed., §2.1:
+     * fl(x op y) = (x op y)(1 + δ) + η, |η| ≤ ETA; sums and differences of floats are exact there). Only data near
+     * the float range reaches it, e.g. rstd ≈ 5e-39 for values of magnitude 3e38.
+     */
+    public static final double ETA = 0x1p-150;
     /** Unit roundoff of float64, 2⁻⁵³: the reference's and the numerical gradients' own rounding. */
     public static final double U64 = 0x1p-53;
     /**

@@ -164,6 +164,36 @@ final class TrainingCases {
                         ctx.expectClose("dX", dx, s, Reference.reluBackward(widen(dOut), widen(x)));
                     }));
         }
+        // IEEE special values among normal ones (every position of a vector loop and its tail): NaN propagates
+        // (relu(NaN) = NaN, never 0), relu(−∞) = 0, relu(+∞) = +∞; the gradient is dOut wherever x is not ≤ 0 (NaN
+        // and +∞ included), as PyTorch's threshold_backward
+        Shape s = Shape.of(67, 31);
+        cases.add(ConformanceCase.builder("relu.forward", Op.RELU).shape(67, 31).param("values", "nan,inf")
+                .tolerance(Tolerance.EXACT).check(ctx -> {
+                    float[] x = withSpecials(ctx, s.size());
+                    Tensor y = ctx.track(ctx.backend().relu(ctx.upload(x, s)));
+                    ctx.expectClose("relu(x)", y, s, Reference.relu(widen(x)));
+                }));
+        cases.add(ConformanceCase.builder("relu.backward", Op.RELU).shape(67, 31).param("values", "nan,inf")
+                .tolerance(Tolerance.EXACT).check(ctx -> {
+                    float[] x = withSpecials(ctx, s.size());
+                    float[] dOut = ctx.normal(s.size(), 0, 1);
+                    Tensor dx = ctx.track(ctx.backend().reluBackward(ctx.upload(dOut, s), ctx.upload(x, s)));
+                    ctx.expectClose("dX", dx, s, Reference.reluBackward(widen(dOut), widen(x)));
+                }));
+    }
+
+    /** Quiet NaN, a negative NaN, ±∞, ±0, the smallest subnormals and the largest finite values. */
+    static final float[] SPECIALS = {Float.NaN, Float.intBitsToFloat(0xFFC00001), Float.NEGATIVE_INFINITY,
+        Float.POSITIVE_INFINITY, -0f, 0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE};
+
+    /** N(0,1) values with the {@link #SPECIALS} at every fifth position, cycling, so each lands at many offsets. */
+    private static float[] withSpecials(CaseContext ctx, int size) {
+        float[] x = ctx.normal(size, 0, 1);
+        for (int i = 0, k = 0; i < size; i += 5, k++) {
+            x[i] = SPECIALS[k % SPECIALS.length];
+        }
+        return x;
     }
 
     // ===================================================================================================== softmax

@@ -470,6 +470,70 @@ class PlantedBugsTest {
         assertStatus(r, Status.PASSED, "hyper=defaults");
     }
 
+    /** ReLU as {@code x > 0 ? x : 0}: NaN becomes 0, and its gradient is dropped where x is NaN. */
+    static class ReluLaunderingNan extends ReferenceBackend {
+        @Override
+        public Tensor relu(Tensor x) {
+            double[] v = d(x);
+            for (int i = 0; i < v.length; i++) {
+                v[i] = v[i] > 0 ? v[i] : 0;
+            }
+            return of(v, x.shape());
+        }
+
+        @Override
+        public Tensor reluBackward(Tensor dOut, Tensor x) {
+            double[] g = d(dOut);
+            double[] v = d(x);
+            for (int i = 0; i < v.length; i++) {
+                g[i] = v[i] > 0 ? g[i] : 0;
+            }
+            return of(g, x.shape());
+        }
+    }
+
+    @Test
+    void reluThatMapsNanToZeroFailsTheSpecialValueCases() {
+        Map<String, Outcome> r = run(new ReluLaunderingNan(), "^relu\\.(forward|backward)\\[");
+        assertStatus(r, Status.FAILED, "values=nan,inf");
+        assertStatus(r, Status.PASSED, "shape=");
+        String msg = r.get("relu.forward[values=nan,inf]").message();
+        assertTrue(msg.contains("expected NaN actual 0"), msg);
+    }
+
+    /** Its close() leaves the tensors readable, as the cpu backend did before issue 19. */
+    static class CloseLeavesTensorsOpen extends ReferenceBackend {
+        private boolean shut;
+
+        @Override
+        public void close() {
+            shut = true;
+        }
+
+        @Override
+        public boolean isClosed() {
+            return shut;
+        }
+    }
+
+    @Test
+    void aBackendWhoseTensorsOutliveItFailsTheLifecycleCase() {
+        ConformanceReport report = new ConformanceRunner(new ReferenceBackend()).include("backend_closed")
+                .freshBackends(CloseLeavesTensorsOpen::new).run();
+        Outcome o = report.entries().get(0).outcome();
+        assertEquals(Status.FAILED, o.status(), o.message());
+        assertTrue(o.message().contains("expected isClosed() true, got false"), o.message());
+        assertTrue(o.message().contains("toArray() of a result: expected IllegalStateException naming the closed "
+                + "backend, but the call returned normally"), o.message());
+    }
+
+    @Test
+    void theLifecycleCaseIsUnsupportedWithoutAWayToCreateASecondBackend() {
+        Map<String, Outcome> r = run(new ReferenceBackend(), "backend_closed");
+        assertStatus(r, Status.UNSUPPORTED, "backend_closed");
+        assertTrue(r.values().iterator().next().message().contains("ConformanceRunner.freshBackends"));
+    }
+
     // ------------------------------------------------------------------------------------------------ arguments
 
     /** Misses argument checks, or throws with a message outside the contract's format. */

@@ -30,7 +30,8 @@ import org.layerkit.conformance.Reference.NormForward;
 /**
  * A float32 backend that computes every kernel with the float64 {@link Reference} and rounds the results: what a
  * perfect backend would return. The kit's own tests run the catalogue against it (everything must pass) and against
- * subclasses with planted bugs (the matching cases must fail). Not thread-safe; for tests only.
+ * subclasses with planted bugs (the matching cases must fail). Thread-safe as the contract asks (its kernels are
+ * pure functions of their inputs but for the running statistics, updated under a lock); for tests only.
  */
 class ReferenceBackend implements Backend {
     private boolean closed;
@@ -58,6 +59,9 @@ class ReferenceBackend implements Backend {
 
         @Override
         public float[] toArray() {
+            if (closed) {
+                throw Contracts.closedBackend("tensor.toArray", "tensor", this);
+            }
             if (tensorClosed) {
                 throw new IllegalStateException("toArray: tensor expected an open tensor, got a closed tensor");
             }
@@ -66,7 +70,7 @@ class ReferenceBackend implements Backend {
 
         @Override
         public boolean isClosed() {
-            return tensorClosed;
+            return tensorClosed || closed;
         }
 
         @Override
@@ -91,7 +95,8 @@ class ReferenceBackend implements Backend {
         closed = true;
     }
 
-    boolean isClosed() {
+    @Override
+    public boolean isClosed() {
         return closed;
     }
 
@@ -137,6 +142,9 @@ class ReferenceBackend implements Backend {
 
     @Override
     public Tensor upload(float[] data, Shape shape) {
+        if (closed) {
+            throw Contracts.closedBackend("upload", name());
+        }
         if (data.length != shape.size()) {
             throw Contracts.bad("upload", "data", "length " + shape.size() + " for shape " + shape,
                     "length " + data.length);
@@ -146,6 +154,9 @@ class ReferenceBackend implements Backend {
 
     @Override
     public Tensor zeros(Shape shape) {
+        if (closed) {
+            throw Contracts.closedBackend("zeros", name());
+        }
         return new HeapTensor(new float[shape.size()], shape);
     }
 
@@ -167,10 +178,13 @@ class ReferenceBackend implements Backend {
         return result(f, x.shape(), Shape.of(dd), NormKind.BATCHNORM, mode, 1);
     }
 
+    /** Atomic per running mean, as the Backend contract asks of concurrent TRAIN forwards. */
     void updateRunning(Tensor runningMean, Tensor runningVar, NormForward f, long m, BatchNormParams p) {
-        store(runningMean, Reference.runningUpdate(d(runningMean), f.mean(), p.decay()));
-        store(runningVar, Reference.runningUpdate(d(runningVar),
-                Reference.runningVarianceInput(f.var(), m, p.unbiasedRunningVar()), p.decay()));
+        synchronized (runningMean) {
+            store(runningMean, Reference.runningUpdate(d(runningMean), f.mean(), p.decay()));
+            store(runningVar, Reference.runningUpdate(d(runningVar),
+                    Reference.runningVarianceInput(f.var(), m, p.unbiasedRunningVar()), p.decay()));
+        }
     }
 
     @Override

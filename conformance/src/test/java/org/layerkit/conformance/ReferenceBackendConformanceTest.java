@@ -11,4 +11,9 @@ class ReferenceBackendConformanceTest extends BackendConformanceTest {
     protected Backend backend() {
         return new ReferenceBackend();
     }
+
+    @Override
+    protected Backend newBackend() {
+        return new ReferenceBackend();
+    }
 }

@@ -20,6 +20,7 @@ import org.layerkit.api.NormGrads;
 import org.layerkit.api.NormResult;
 import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
+import org.layerkit.api.StorageTracker;
 import org.layerkit.api.Tensor;
 
 /**
@@ -36,6 +37,8 @@ public final class CpuBackend implements Backend {
 
     private final DeviceInfo device;
     private final CpuMemoryPool pool;
+    /** The storage of every open tensor (no GC nudges: heap arrays are the collector's own business). */
+    private final StorageTracker tracker = new StorageTracker(CpuBackendProvider.NAME, 0);
     private final boolean vectorApi;
     private volatile boolean closed;
 
@@ -76,6 +79,20 @@ public final class CpuBackend implements Backend {
         return pool;
     }
 
+    StorageTracker tracker() {
+        return tracker;
+    }
+
+    /** Tensors of this backend not yet closed (nor reclaimed by the garbage collector): leak tests count them. */
+    public long liveTensors() {
+        return tracker.liveCount();
+    }
+
+    /** Bytes of {@link #liveTensors()}' arrays (arrays kept for a pin after their tensor closed are not counted). */
+    public long liveBytes() {
+        return tracker.liveBytes();
+    }
+
     // ---------------------------------------------------------------- memory
 
     /** The storage of a tensor the contract checks have already accepted as an open tensor of this backend. */
@@ -94,7 +111,7 @@ public final class CpuBackend implements Backend {
     /** A new tensor whose contents are unspecified: the caller must write every element. */
     CpuTensor allocate(Shape shape) {
         ensureOpen("allocate");
-        return new CpuTensor(this, shape, pool.take(shape.size()));
+        return new CpuTensor(this, shape, pool.take(CpuSizes.elements("allocate", shape)));
     }
 
     /** A new tensor of {@code values[from .. from + shape.size())}, each rounded to float once. */
@@ -143,18 +160,25 @@ public final class CpuBackend implements Backend {
         if (shape == null) {
             throw Contracts.bad("zeros", "shape", "a Shape", "null");
         }
-        return new CpuTensor(this, shape, pool.takeZeroed(shape.size()));
+        return new CpuTensor(this, shape, pool.takeZeroed(CpuSizes.elements("zeros", shape)));
     }
 
+    /** Releases every tensor's array (each tensor of this backend then refuses use) and empties the pool. */
     @Override
     public void close() {
         closed = true;
+        tracker.closeAll();
         pool.close();
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
     }
 
     private void ensureOpen(String op) {
         if (closed) {
-            throw new IllegalStateException(op + ": expected an open backend, got the closed backend '" + name() + "'");
+            throw Contracts.closedBackend(op, name());
         }
     }
 

@@ -54,8 +54,9 @@ final class CpuConv {
                     (int) p.outputWidth(x.dim(3), wt.dim(3)));
             long oneRow = (long) g.k() * g.ow();
             if (oneRow > Contracts.MAX_ELEMENTS) {
-                throw Contracts.bad(op, "x", "C·KH·KW·W' <= 2^31-9 (the cpu backend unfolds at least one output row "
-                        + "of the input at a time)", "C·KH·KW·W' = " + oneRow + " (x " + x + ", w " + wt + ")");
+                throw Contracts.bad(op, "x", "C·KH·KW·W' <= " + Contracts.MAX_ELEMENTS + " (the cpu backend unfolds "
+                        + "at least one output row of the input at a time)", "C·KH·KW·W' = " + oneRow + " (x " + x
+                        + ", w " + wt + ")");
             }
             return g;
         }

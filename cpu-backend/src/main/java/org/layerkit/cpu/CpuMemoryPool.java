@@ -3,6 +3,7 @@ package org.layerkit.cpu;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
+import org.layerkit.api.BackendException;
 
 /**
  * Recycles the arrays of closed tensors, keyed by length. On this kind of machine touching freshly allocated memory
@@ -39,7 +40,31 @@ final class CpuMemoryPool {
             }
             arraysAllocated++;
         }
-        return new float[length];
+        return fresh(length);
+    }
+
+    /**
+     * A new array of {@code length} floats; one larger than the heap could ever hold is refused at once, and a heap
+     * that is merely full gives a {@link BackendException} naming the size instead of an OutOfMemoryError.
+     */
+    static float[] fresh(int length) {
+        long bytes = (long) length * Float.BYTES;
+        long max = Runtime.getRuntime().maxMemory();
+        if (bytes > max) {
+            throw new BackendException("cpu: out of memory: a tensor of " + length + " floats needs " + gib(bytes)
+                    + ", more than the Java heap may ever hold (" + gib(max) + "; raise it with -Xmx)");
+        }
+        try {
+            return new float[length];
+        } catch (OutOfMemoryError e) {
+            throw new BackendException("cpu: out of memory: a tensor of " + length + " floats needs " + gib(bytes)
+                    + " and the Java heap (at most " + gib(max) + ", -Xmx) has no room left for it; close tensors "
+                    + "that are no longer needed, or raise -Xmx", e);
+        }
+    }
+
+    private static String gib(long bytes) {
+        return String.format(java.util.Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
     }
 
     /** An array of {@code length} zeros. */

@@ -92,16 +92,27 @@ final class CpuNormKernels {
         int d = x.shape().dim(1);
         float[] xs = CpuBackend.data(x);
         CpuScratch scratch = CpuScratch.get();
-        double[] stats = scratch.doubles(STATS, 3 * d); // mean [0,D), variance [D,2D), rstd [2D,3D)
+        String op = "batchnorm.forward";
+        // mean [0,D), variance [D,2D), rstd [2D,3D)
+        double[] stats = scratch.doubles(STATS, CpuSizes.length(op, x.shape(), "3·D doubles of statistics", 3L * d));
         if (mode == Mode.TRAIN) {
-            // step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row
-            int chunks = CpuParallel.chunks(n, d);
-            double[] part = scratch.doubles(PART, chunks * 2 * d);
+            // step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row (few chunks for
+            // wide rows, so that their partials stay small)
+            int chunks = CpuSizes.partialChunks(n, d, 2L * d);
+            double[] part = scratch.doubles(PART, CpuSizes.length(op, x.shape(), "2·D doubles of column partials",
+                    2L * chunks * d));
             boolean vector = be.vectorApi();
             CpuParallel.forChunks(chunks, n,
                     (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d, vector));
-            // step 2: merge the chunks in order (Chan), then the biased variance and rstd
+            // step 2: merge the chunks in order (Chan), then the biased variance and rstd; statistics beyond what
+            // the float sweeps hold (sums of squares near FLT_MAX) are computed again in double
             mergeColumnStats(part, chunks, n, d, stats);
+            for (int j = 0; j < d; j++) {
+                if (!CpuWideNorm.fits(stats[j], stats[d + j], n)) {
+                    return CpuWideNorm.forward(be, NormKind.BATCHNORM, x, gamma, beta, 1, p.eps(), runningMean,
+                            runningVar, p);
+                }
+            }
             for (int j = 0; j < d; j++) {
                 stats[d + j] /= n;
                 stats[2 * d + j] = 1.0 / Math.sqrt(stats[d + j] + p.eps());
@@ -270,8 +281,9 @@ final class CpuNormKernels {
         float[] rs = src.rs();
         // step 1: Σ_N dOut (dβ) and Σ_N dOut·(x − hi) in one pass, per chunk, then in chunk order; then
         // Σ_N dOut·x̂ (dγ) = rs·(Σ dOut·(x − hi) − lo·Σ dOut)
-        int chunks = CpuParallel.chunks(n, d);
-        double[] part = scratch.doubles(PART, chunks * 2 * d);
+        int chunks = CpuSizes.partialChunks(n, d, 2L * d);
+        double[] part = scratch.doubles(PART, CpuSizes.length("batchnorm.backward", dOut.shape(),
+                "2·D doubles of column partials", 2L * chunks * d));
         boolean vector = be.vectorApi();
         CpuParallel.forChunks(chunks, n,
                 (k, from, to) -> columnDyAndDyXc(dy, xs, hi, d, from, to, part, k * 2 * d, vector));
@@ -363,17 +375,22 @@ final class CpuNormKernels {
         long m = (long) n * sp;
         float[] xs = CpuBackend.data(x);
         CpuScratch scratch = CpuScratch.get();
-        double[] stats = scratch.doubles(STATS, 3 * c); // mean, variance, rstd per channel
+        String op = "spatial_batchnorm.forward";
+        // mean, variance, rstd per channel
+        double[] stats = scratch.doubles(STATS, CpuSizes.length(op, s, "3·C doubles of statistics", 3L * c));
         if (mode == Mode.TRAIN) {
             // step 1: mean and M2 of every slab, one pass each (parallel over slabs)
-            double[] slab = scratch.doubles(PART, 2 * n * c);
+            double[] slab = scratch.doubles(PART, CpuSizes.length(op, s, "2·N·C doubles of slab statistics",
+                    2L * n * c));
             boolean vector = be.vectorApi();
             CpuParallel.forRows(n * c, sp, (k, from, to) -> {
                 for (int sl = from; sl < to; sl++) {
                     runStats(vector, xs, sl * sp, sp, slab, 2 * sl);
                 }
             });
-            // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S)
+            // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S); statistics beyond what
+            // the float sweeps hold are computed again in double
+            boolean wide = false;
             for (int ch = 0; ch < c; ch++) {
                 double mean = slab[2 * ch];
                 double m2 = slab[2 * ch + 1];
@@ -386,6 +403,11 @@ final class CpuNormKernels {
                 stats[ch] = mean;
                 stats[c + ch] = m2 / m;
                 stats[2 * c + ch] = 1.0 / Math.sqrt(stats[c + ch] + p.eps());
+                wide |= !CpuWideNorm.fits(mean, m2, m);
+            }
+            if (wide) {
+                return CpuWideNorm.forward(be, NormKind.SPATIAL_BATCHNORM, x, gamma, beta, 1, p.eps(), runningMean,
+                        runningVar, p);
             }
             // step 3: running statistics in place
             updateRunning(runningMean, runningVar, stats, c, m, p);
@@ -428,7 +450,8 @@ final class CpuNormKernels {
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
         // step 1: Σ dOut and Σ dOut·x̂ of every slab in one pass, then per channel in order of n
-        double[] slab = scratch.doubles(PART, 2 * n * c);
+        double[] slab = scratch.doubles(PART, CpuSizes.length("spatial_batchnorm.backward", s,
+                "2·N·C doubles of slab sums", 2L * n * c));
         slabDyAndDyXhat(dy, src, n * c, sp, sl -> sl % c, slab, be.vectorApi());
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c); // Σdy [0,C), Σdy·x̂ [C,2C)
         for (int i = 0; i < n; i++) {
@@ -472,6 +495,7 @@ final class CpuNormKernels {
         float[] rstds = rstdT.data();
         float[] los = loT.data();
         boolean vector = be.vectorApi();
+        java.util.concurrent.atomic.AtomicBoolean wide = new java.util.concurrent.atomic.AtomicBoolean();
         CpuParallel.forRows(n, d, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             float[] t = s.floats(ROW_T, d);
@@ -488,6 +512,9 @@ final class CpuNormKernels {
                 }
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / d + eps);
+                if (!CpuWideNorm.fits(mean, st[1], d)) {
+                    wide.set(true); // beyond what the float sweeps hold: the whole op again in double, below
+                }
                 // step 2: x̂ = ((x − hi) − lo)·rstd with μ = hi + lo
                 float hi = (float) mean;
                 float lo = (float) (mean - hi);
@@ -504,6 +531,10 @@ final class CpuNormKernels {
                 rstds[row] = (float) rstd;
             }
         });
+        if (wide.get()) {
+            closeAll(out, meanT, rstdT, loT);
+            return CpuWideNorm.forward(be, NormKind.LAYERNORM, x, gamma, beta, 1, eps, null, null, null);
+        }
         return new NormResult(out, NormCache.recomputing(NormKind.LAYERNORM, Mode.TRAIN, 1,
                 new CpuSavedInput(be, (CpuTensor) x, loT), meanT, rstdT));
     }
@@ -525,8 +556,9 @@ final class CpuNormKernels {
         // one pass: per row x̂ = ((x − hi) − lo)·rstd re-formed from x, dX, and per chunk the column sums
         // dβ = Σ_N dOut, dγ = Σ_N dOut·x̂
         boolean vector = be.vectorApi();
-        int chunks = CpuParallel.chunks(n, d);
-        double[] part = CpuScratch.get().doubles(PART, chunks * 2 * d);
+        int chunks = CpuSizes.partialChunks(n, d, 2L * d);
+        double[] part = CpuScratch.get().doubles(PART, CpuSizes.length("layernorm.backward", dOut.shape(),
+                "2·D doubles of column partials", 2L * chunks * d));
         CpuParallel.forChunks(chunks, n, (k, from, to) -> {
             CpuScratch s = CpuScratch.get();
             float[] t = s.floats(ROW_T, d);
@@ -614,6 +646,7 @@ final class CpuNormKernels {
         float[] rstds = rstdT.data();
         float[] los = loT.data();
         boolean vector = be.vectorApi();
+        java.util.concurrent.atomic.AtomicBoolean wide = new java.util.concurrent.atomic.AtomicBoolean();
         CpuParallel.forRows(n * groups, len, (k, from, to) -> {
             double[] st = CpuScratch.get().doubles(0, 2);
             for (int seg = from; seg < to; seg++) {
@@ -622,6 +655,9 @@ final class CpuNormKernels {
                 runStats(vector, xs, off, len, st, 0);
                 double mean = st[0];
                 double rstd = 1.0 / Math.sqrt(st[1] / len + eps);
+                if (!CpuWideNorm.fits(mean, st[1], len)) {
+                    wide.set(true); // beyond what the float sweeps hold: the whole op again in double, below
+                }
                 // step 2: y = γ[c]·x̂ + β[c] channel by channel, x̂ = ((x − hi) − lo)·rstd with μ = hi + lo formed on
                 // the way (not written: the cache keeps x and lo, and backward recomputes it)
                 float hi = (float) mean;
@@ -637,6 +673,10 @@ final class CpuNormKernels {
                 rstds[seg] = rs;
             }
         });
+        if (wide.get()) {
+            closeAll(out, meanT, rstdT, loT);
+            return CpuWideNorm.forward(be, NormKind.GROUPNORM, x, gamma, beta, groups, eps, null, null, null);
+        }
         return new NormResult(out, NormCache.recomputing(NormKind.GROUPNORM, Mode.TRAIN, groups,
                 new CpuSavedInput(be, (CpuTensor) x, loT), meanT, rstdT));
     }
@@ -660,7 +700,8 @@ final class CpuNormKernels {
         float[] g = CpuBackend.data(gamma);
         CpuScratch scratch = CpuScratch.get();
         // step 1: Σ dOut and Σ dOut·x̂ of every slab, in one pass (x̂ with the constants of the slab's segment)
-        double[] slab = scratch.doubles(PART, 2 * n * c);
+        double[] slab = scratch.doubles(PART, CpuSizes.length("groupnorm.backward", s, "2·N·C doubles of slab sums",
+                2L * n * c));
         slabDyAndDyXhat(dy, src, n * c, sp, sl -> (sl / c) * groups + (sl % c) / cpg, slab, be.vectorApi());
         // step 2: dβ[c], dγ[c]: the slab sums over n, in order
         double[] sums = scratch.zeroedDoubles(STATS, 2 * c);
@@ -768,6 +809,13 @@ final class CpuNormKernels {
     }
 
     // ================================================================ shared helpers
+
+    /** Closes results a forward no longer returns. */
+    private static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) {
+            t.close();
+        }
+    }
 
     /** Mean and M2 of xs[off, off+len) into out[at], out[at+1]: {@link CpuVector#runStats} or the staged loops. */
     private static void runStats(boolean vector, float[] xs, int off, int len, double[] out, int at) {
@@ -969,16 +1017,22 @@ final class CpuNormKernels {
         }
     }
 
-    /** r = decay·r + (1−decay)·batch (mean at stats[0, k), variance at stats[k, 2k)), the variance optionally unbiased. */
-    private static void updateRunning(Tensor runningMean, Tensor runningVar, double[] stats, int k, long m,
-                                      BatchNormParams p) {
-        float[] rm = CpuBackend.written(runningMean);
-        float[] rv = CpuBackend.written(runningVar);
-        double decay = p.decay();
-        double unbias = p.unbiasedRunningVar() ? (double) m / (m - 1) : 1.0;
-        for (int j = 0; j < k; j++) {
-            rm[j] = (float) (decay * rm[j] + (1 - decay) * stats[j]);
-            rv[j] = (float) (decay * rv[j] + (1 - decay) * stats[k + j] * unbias);
+    /**
+     * r = decay·r + (1−decay)·batch (mean at stats[0, k), variance at stats[k, 2k)), the variance optionally unbiased.
+     * Atomic per pair of running tensors (under the running mean's lock), so that TRAIN forwards on several threads
+     * sharing running statistics lose no update (the {@link org.layerkit.api.Backend} thread-safety contract).
+     */
+    static void updateRunning(Tensor runningMean, Tensor runningVar, double[] stats, int k, long m,
+                              BatchNormParams p) {
+        synchronized (runningMean) {
+            float[] rm = CpuBackend.written(runningMean);
+            float[] rv = CpuBackend.written(runningVar);
+            double decay = p.decay();
+            double unbias = p.unbiasedRunningVar() ? (double) m / (m - 1) : 1.0;
+            for (int j = 0; j < k; j++) {
+                rm[j] = (float) (decay * rm[j] + (1 - decay) * stats[j]);
+                rv[j] = (float) (decay * rv[j] + (1 - decay) * stats[k + j] * unbias);
+            }
         }
     }
 }

@@ -9,12 +9,18 @@ package org.layerkit.cpu;
  * to the kernel call on its calling thread (per-chunk partials, per-feature coefficients); the calling thread may run
  * chunk bodies of its own call meanwhile, which use the lower slots, so the two never collide. Arrays are returned with
  * old contents unless asked for zeros.
+ *
+ * <p>Arrays above {@link #KEEP_MAX} elements are handed out fresh and not kept: a thread that once ran a kernel on a
+ * huge tensor (a [8, 2²⁷] batch norm needs gigabytes of column statistics) must not hold that memory for the rest of
+ * its life. Training shapes stay far below it.
  */
 final class CpuScratch {
     /** The first slot that belongs to a kernel call rather than to a chunk body. */
     static final int CALL = 8;
 
     private static final int SLOTS = 16;
+    /** Longest array a slot keeps: 2²² elements (16 MiB of floats, 32 MiB of doubles). */
+    static final int KEEP_MAX = 1 << 22;
     private static final ThreadLocal<CpuScratch> LOCAL = ThreadLocal.withInitial(CpuScratch::new);
 
     private final float[][] floats = new float[SLOTS][];
@@ -34,7 +40,7 @@ final class CpuScratch {
         float[] a = floats[slot];
         if (a == null || a.length < n) {
             a = new float[n];
-            floats[slot] = a;
+            floats[slot] = n <= KEEP_MAX ? a : null;
         }
         return a;
     }
@@ -51,7 +57,7 @@ final class CpuScratch {
         double[] a = doubles[slot];
         if (a == null || a.length < n) {
             a = new double[n];
-            doubles[slot] = a;
+            doubles[slot] = n <= KEEP_MAX ? a : null;
         }
         return a;
     }
@@ -65,6 +71,9 @@ final class CpuScratch {
 
     /** Slots [0, count) of the long arrays, each at least {@code n} long, as one table (old contents). */
     long[][] longTable(int count, int n) {
+        if (n > KEEP_MAX) {
+            throw new IllegalArgumentException("CpuScratch.longTable: n expected at most " + KEEP_MAX + ", got " + n);
+        }
         for (int i = 0; i < count; i++) {
             longs(i, n);
         }
@@ -76,7 +85,7 @@ final class CpuScratch {
         long[] a = longs[slot];
         if (a == null || a.length < n) {
             a = new long[n];
-            longs[slot] = a;
+            longs[slot] = n <= KEEP_MAX ? a : null;
         }
         return a;
     }

@@ -1,12 +1,16 @@
 package org.layerkit.cpu;
 
 import org.layerkit.api.Backend;
+import org.layerkit.api.Contracts;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
+import org.layerkit.api.TrackedStorage;
 
 /**
- * A tensor on the heap: a {@code float[]} of exactly {@code shape.size()} elements, row-major. Closing hands the
- * array back to the backend's {@link CpuMemoryPool}, so a closed tensor refuses every further use.
+ * A tensor on the heap: a {@code float[]} of exactly {@code shape.size()} elements, row-major, held by a
+ * {@link CpuStorage} that the backend tracks. Closing hands the array back to the backend's {@link CpuMemoryPool},
+ * so a closed tensor refuses every further use; so does every tensor of a closed backend. A tensor dropped without
+ * closing is found by the garbage collector and reported by {@link org.layerkit.api.LeakDetector}.
  *
  * <p>A normalization cache that keeps this tensor as its forward's input {@link #pin pins} it: closing it then
  * only closes it for its owner, and the array goes back to the pool when the last pin is let go. Every in-place
@@ -16,16 +20,17 @@ import org.layerkit.api.Tensor;
 final class CpuTensor implements Tensor {
     private final CpuBackend backend;
     private final Shape shape;
+    private final CpuStorage storage;
+    /** The contents while open; null once closed (also null for the closed backend's, whose storage says so). */
     private float[] data;
-    /** The array while pinned after its owner closed the tensor, else null. */
-    private float[] kept;
-    private int pins;
     private int version;
 
     CpuTensor(CpuBackend backend, Shape shape, float[] data) {
         this.backend = backend;
         this.shape = shape;
         this.data = data;
+        this.storage = new CpuStorage(this, backend.tracker(), backend.pool(), data.length);
+        backend.tracker().track(storage, shape);
     }
 
     @Override
@@ -41,10 +46,17 @@ final class CpuTensor implements Tensor {
     /** The live storage, for kernels of this backend; the contract checks have already ruled out a closed tensor. */
     float[] data() {
         float[] d = data;
-        if (d == null) {
-            throw new IllegalStateException("cpu: expected an open tensor, got a closed tensor of shape " + shape);
+        if (d == null || !storage.isOpen()) {
+            throw closed("cpu");
         }
         return d;
+    }
+
+    private IllegalStateException closed(String op) {
+        if (storage.released() == TrackedStorage.Release.BACKEND_CLOSED) {
+            return Contracts.closedBackend(op, "tensor", this);
+        }
+        return new IllegalStateException(op + ": expected an open tensor, got a closed tensor of shape " + shape);
     }
 
     /** The storage for an in-place write: like {@link #data()}, and counts a new version of the contents. */
@@ -60,34 +72,31 @@ final class CpuTensor implements Tensor {
     }
 
     /** Keeps the array out of the pool until {@link #unpin()}, even if the tensor is closed meanwhile. */
-    synchronized float[] pin() {
+    float[] pin() {
         float[] d = data();
-        pins++;
+        if (!storage.pin()) {
+            throw closed("cpu");
+        }
         return d;
     }
 
     /** Lets go of one {@link #pin()}; the last one of a closed tensor hands the array back to the pool. */
     void unpin() {
-        float[] d = null;
-        synchronized (this) {
-            if (--pins == 0 && kept != null) {
-                d = kept;
-                kept = null;
-            }
-        }
-        if (d != null) {
-            backend.pool().release(d);
-        }
+        storage.unpin();
     }
 
     @Override
     public float[] toArray() {
-        return data().clone();
+        float[] d = data;
+        if (d == null || !storage.isOpen()) {
+            throw closed("tensor.toArray");
+        }
+        return d.clone();
     }
 
     @Override
     public boolean isClosed() {
-        return data == null;
+        return !storage.isOpen();
     }
 
     @Override
@@ -96,13 +105,9 @@ final class CpuTensor implements Tensor {
         synchronized (this) {
             d = data;
             data = null;
-            if (pins > 0) {
-                kept = d;   // still read by a cache: released by the last unpin
-                d = null;
-            }
         }
         if (d != null) {
-            backend.pool().release(d);
+            storage.close(d);
         }
     }
 

@@ -37,8 +37,8 @@ final class CpuTrainingKernels {
         int n = x.shape().dim(0);
         int d = x.shape().dim(1);
         float[] xs = CpuBackend.data(x);
-        // per-chunk partial sums in double, combined in chunk order
-        int chunks = CpuParallel.chunks(n, d);
+        // per-chunk partial sums in double, combined in chunk order (few chunks for wide rows)
+        int chunks = CpuSizes.partialChunks(n, d, d);
         double[][] part = new double[chunks][d];
         CpuParallel.forChunks(chunks, n, (k, from, to) -> {
             double[] acc = part[k];
@@ -70,22 +70,26 @@ final class CpuTrainingKernels {
         float[] y = out.data();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
-                // y = x > 0 ? x : 0, on the bits (see positiveMask)
+                // y = x ≤ 0 ? 0 : x (NaN stays NaN), on the bits (see keepMask)
                 int bits = Float.floatToRawIntBits(xs[i]);
-                y[i] = Float.intBitsToFloat(bits & positiveMask(bits));
+                y[i] = Float.intBitsToFloat(bits & keepMask(bits));
             }
         });
         return out;
     }
 
     /**
-     * All ones when the float with these bits is &gt; 0 (positive, finite or +∞), else zero (±0, negative, NaN).
-     * Such floats are exactly the bit patterns 1 … 0x7F800000 read as signed ints; the two differences below are
-     * non-negative just then. A branch-free, vectorizable {@code x > 0f}: with random signs, the branch of
-     * {@code x > 0f ? x : 0f} mispredicts half the time and costs about ten times the whole loop.
+     * All ones when the float with these bits is not ≤ 0 — positive (finite or +∞) or NaN — else zero (±0, negative,
+     * −∞): ReLU keeps x there, so NaN propagates as IEEE maximum and PyTorch propagate it. Positive floats are the
+     * bit patterns 1 … 0x7F800000 read as signed ints (both differences of the first term non-negative just then);
+     * NaNs of either sign have magnitude bits above 0x7F800000. A branch-free, vectorizable {@code !(x <= 0f)}: with
+     * random signs, the branch of {@code x <= 0f ? 0f : x} mispredicts half the time and costs about ten times the
+     * whole loop.
      */
-    private static int positiveMask(int bits) {
-        return ~(((bits - 1) | (0x7F800000 - bits)) >> 31);
+    static int keepMask(int bits) {
+        int positive = ~(((bits - 1) | (0x7F800000 - bits)) >> 31);
+        int nan = (0x7F800000 - (bits & 0x7FFFFFFF)) >> 31;
+        return positive | nan;
     }
 
     static Tensor reluBackward(CpuBackend be, Tensor dOut, Tensor x) {
@@ -96,8 +100,8 @@ final class CpuTrainingKernels {
         float[] dx = dX.data();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
             for (int i = from; i < to; i++) {
-                // dX = x > 0 ? dOut : 0, branch-free
-                int mask = positiveMask(Float.floatToRawIntBits(xs[i]));
+                // dX = x ≤ 0 ? 0 : dOut (dOut where x is NaN, as PyTorch's threshold_backward), branch-free
+                int mask = keepMask(Float.floatToRawIntBits(xs[i]));
                 dx[i] = Float.intBitsToFloat(Float.floatToRawIntBits(dy[i]) & mask);
             }
         });

@@ -10,4 +10,9 @@ class CpuBackendConformanceTest extends BackendConformanceTest {
     protected Backend backend() {
         return Backends.get("cpu");
     }
+
+    @Override
+    protected Backend newBackend() {
+        return Backends.get("cpu");
+    }
 }

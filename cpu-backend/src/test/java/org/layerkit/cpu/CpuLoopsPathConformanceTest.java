@@ -15,4 +15,9 @@ class CpuLoopsPathConformanceTest extends BackendConformanceTest {
     protected Backend backend() {
         return Backends.get("cpu", BackendOptions.of("vector", "off"));
     }
+
+    @Override
+    protected Backend newBackend() {
+        return backend();
+    }
 }

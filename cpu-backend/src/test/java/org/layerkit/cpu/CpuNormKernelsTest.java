@@ -207,7 +207,7 @@ class CpuNormKernelsTest {
             double[] dd = toDouble(dOut);
             NumericalGradient.Estimate numDx = NormReference.numericalGradient(v -> ref.forwardWith(v, gd, bd, rm, rv),
                     toDouble(x), dd, NormBounds.float64EvalError(ref.layout(), toDouble(x), gd, bd, dd, ref.eps));
-            assertClose("batchnorm.backward EVAL dX", s, numDx.grad(), grads.dX().toArray(), b.dXEval(),
+            assertClose("batchnorm.backward EVAL dX", s, numDx.grad(), grads.dX().toArray(), b.dXEval(dd, gd),
                     numDx.error());
         }
     }

@@ -146,20 +146,31 @@ class CpuTrainingKernelsTest {
     }
 
     @Test
-    void reluOfSpecialValuesIsXWhenPositiveElseZero() {
+    void reluPropagatesNanAndIsZeroWhereXIsAtMostZero() {
         float[] x = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -Float.MAX_VALUE,
-            Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.intBitsToFloat(0xFFC00000), 1.5f, -2f};
+            Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.intBitsToFloat(0xFFC00000),
+            Float.intBitsToFloat(0x7F800001), Float.intBitsToFloat(0xFFFFFFFF), 1.5f, -2f};
         float[] d = new float[x.length];
         java.util.Arrays.fill(d, 3f);
-        try (Tensor t = be.upload(x, Shape.of(x.length)); Tensor td = be.upload(d, Shape.of(x.length));
+        // long enough for the vectorized body as well as the scalar tail
+        int n = 16 * x.length + 3;
+        float[] xs = new float[n];
+        float[] ds = new float[n];
+        for (int i = 0; i < n; i++) {
+            xs[i] = x[i % x.length];
+            ds[i] = d[i % x.length];
+        }
+        try (Tensor t = be.upload(xs, Shape.of(n)); Tensor td = be.upload(ds, Shape.of(n));
              Tensor y = be.relu(t); Tensor dx = be.reluBackward(td, t)) {
             float[] yy = y.toArray();
             float[] dd = dx.toArray();
-            for (int i = 0; i < x.length; i++) {
-                float expected = x[i] > 0f ? x[i] : 0f;
+            for (int i = 0; i < n; i++) {
+                // NaN keeps its own bits; x ≤ 0 (−0 and −∞ too) gives +0
+                float expected = xs[i] <= 0f ? 0f : xs[i];
                 assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(yy[i]),
-                        "relu(" + x[i] + ") at index " + i + ": expected " + expected + ", got " + yy[i]);
-                assertEquals(x[i] > 0f ? 3f : 0f, dd[i], "reluBackward at x = " + x[i]);
+                        "relu(" + xs[i] + ") at index " + i + ": expected " + expected + ", got " + yy[i]);
+                // PyTorch's threshold_backward: dOut wherever x is not ≤ 0, NaN included
+                assertEquals(xs[i] <= 0f ? 0f : 3f, dd[i], "reluBackward at x = " + xs[i] + ", index " + i);
             }
         }
     }

@@ -31,7 +31,8 @@ import org.layerkit.models.layers.StatefulLayer;
  * {@code running_mean1, running_var1, …}.
  *
  * <p>Tensors returned by {@link #loss} and {@link #scores} belong to the net and stay valid until the next call of
- * either; the caller keeps ownership of its inputs. Not thread-safe.
+ * either; the caller keeps ownership of its inputs. Not thread-safe: a net (its layers keep each forward's caches
+ * for the backward) is used by one thread at a time; nets on different threads may share one backend.
  *
  * <pre>{@code
  * try (FullyConnectedNet net = new FullyConnectedNet(backend, config)) {

@@ -76,6 +76,12 @@ public final class ClBackendProvider implements BackendProvider {
     static final int CONV_WORKSPACE_AUTO_MIB = 256;
     /** The default of {@link #CONV_WORKSPACE} for the backward on CPU devices, in MiB. */
     static final int CONV_BACKWARD_CPU_MIB = 1;
+    /**
+     * Option (or system property {@code layerkit.opencl.accumulator}): what reductions accumulate in, {@code auto}
+     * (default: double where the device has {@code cl_khr_fp64}, else float) or {@code float} (float on any device:
+     * the path of devices without double precision, for testing it where double is available).
+     */
+    static final String ACCUMULATOR = "accumulator";
     /** Above the CPU backend's 100 when the default device is a GPU. */
     static final int GPU_PRIORITY = 200;
     /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
@@ -234,7 +240,12 @@ public final class ClBackendProvider implements BackendProvider {
                     + convOption);
         };
         int convMib = intOption(o, CONV_WORKSPACE, -1, v -> v >= 1, "a number of MiB >= 1");
-        ClContext ctx = ClContext.open(entry, groupSize);
+        String acc = o.get(NAME, ACCUMULATOR).orElse("auto");
+        if (!acc.equals("auto") && !acc.equals("float")) {
+            throw new IllegalArgumentException("opencl: " + ACCUMULATOR + " expected auto (double where the device has "
+                    + "cl_khr_fp64) or float, got " + acc);
+        }
+        ClContext ctx = ClContext.open(entry, groupSize, acc.equals("float"));
         long convForward = (long) convMib << 20;
         long convBackward = convForward;
         if (convMib < 0) {

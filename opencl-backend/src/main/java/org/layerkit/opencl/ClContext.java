@@ -61,6 +61,7 @@ import org.jocl.cl_mem;
 import org.jocl.cl_program;
 import org.layerkit.api.BackendException;
 import org.layerkit.api.DeviceInfo;
+import org.layerkit.api.StorageTracker;
 
 /**
  * One OpenCL device as layerkit uses it: platform, device, context, one in-order command queue, the buffers'
@@ -108,6 +109,8 @@ public final class ClContext implements AutoCloseable {
     /** Free staging buffers by size, reused like device buffers (uploads repeat the batch shapes every step). */
     private final Map<Integer, ArrayDeque<ByteBuffer>> stages = new HashMap<>();
     private long stagePoolBytes;
+    /** The buffers of open tensors: counted, reclaimed when their tensor is dropped unclosed, released at close. */
+    private final StorageTracker tracker;
     private volatile boolean closed;
     /** Work-groups along y and along z per launch of {@link ClLaunch#runGrid}; lowered by tests to force slabs. */
     private volatile int gridGroupLimit = ClLaunch.MAX_GROUPS_Y;
@@ -115,7 +118,7 @@ public final class ClContext implements AutoCloseable {
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
     @SuppressWarnings("deprecation")
-    private ClContext(ClDevices.Entry entry, int preferredGroup) {
+    private ClContext(ClDevices.Entry entry, int preferredGroup, boolean floatAccumulators) {
         this.info = entry.info();
         this.preferredGroup = preferredGroup;
         this.device = entry.device();
@@ -129,11 +132,13 @@ public final class ClContext implements AutoCloseable {
         }
         try {
             this.queue = clCreateCommandQueue(context, device, 0, null);
-            this.fp64 = ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
+            this.fp64 = !floatAccumulators
+                    && ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
             this.maxWorkGroupSize = ClDevices.deviceSize(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
             this.maxWorkItemSizes = ClDevices.maxWorkItemSizes(device);
             this.maxAllocBytes = ClDevices.deviceLong(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
             this.poolCapBytes = Math.min(info.memoryBytes() / 4, 4L << 30);
+            this.tracker = new StorageTracker(ClBackendProvider.NAME, gcNudgeBytes(info.memoryBytes()));
         } catch (CLException e) {
             clReleaseContext(context);
             throw error(op, e);
@@ -142,7 +147,15 @@ public final class ClContext implements AutoCloseable {
 
     /** Opens a context and queue on the device whose launches aim for {@code preferredGroup} work-items. */
     static ClContext open(ClDevices.Entry entry, int preferredGroup) {
-        return new ClContext(entry, preferredGroup);
+        return new ClContext(entry, preferredGroup, false);
+    }
+
+    /**
+     * As {@link #open(ClDevices.Entry, int)}; {@code floatAccumulators} makes reductions accumulate in float even
+     * where the device has double precision (option {@code accumulator=float}).
+     */
+    static ClContext open(ClDevices.Entry entry, int preferredGroup, boolean floatAccumulators) {
+        return new ClContext(entry, preferredGroup, floatAccumulators);
     }
 
     /**
@@ -168,6 +181,24 @@ public final class ClContext implements AutoCloseable {
         return info;
     }
 
+    /**
+     * Live tensor bytes at which the garbage collector is first nudged to find tensors dropped without close()
+     * ({@link StorageTracker}): 1/256 of the device's memory, within 64 MiB … 1 GiB.
+     */
+    static long gcNudgeBytes(long deviceBytes) {
+        return Math.max(64L << 20, Math.min(1L << 30, deviceBytes / 256));
+    }
+
+    /** The tracker of this context's tensor buffers. */
+    StorageTracker tracker() {
+        return tracker;
+    }
+
+    /** Tensors allocated here and not yet closed, reclaimed or released by {@link #close()}. */
+    public long liveTensors() {
+        return tracker.liveCount();
+    }
+
     /** Bytes held by tensors allocated here and not yet closed (tests use it to find leaks; the pool is apart). */
     public long liveBytes() {
         return liveBytes.get();
@@ -178,7 +209,7 @@ public final class ClContext implements AutoCloseable {
         return liveBuffers.get();
     }
 
-    /** Whether reductions accumulate in double (the device has cl_khr_fp64). */
+    /** Whether reductions accumulate in double (the device has cl_khr_fp64, and option accumulator is auto). */
     public boolean hasFp64() {
         return fp64;
     }
@@ -276,9 +307,34 @@ public final class ClContext implements AutoCloseable {
                 trimPool();
             }
         }
-        throw new BackendException(op + ": out of device memory: requested " + bytes + " bytes (" + mib(bytes)
+        throw new OutOfDeviceMemory(op + ": out of device memory: requested " + bytes + " bytes (" + mib(bytes)
                 + ") on " + info.name() + " with " + liveBytes.get() + " bytes (" + mib(liveBytes.get())
                 + ") already held by this backend (" + CL.stringFor_errorCode(first.getStatus()) + ")", first);
+    }
+
+    /** The device ran out of memory for a buffer (after the pool was emptied). */
+    static final class OutOfDeviceMemory extends BackendException {
+        private static final long serialVersionUID = 1L;
+
+        OutOfDeviceMemory(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * {@link #allocate} for a tensor: on running out of device memory while tensors are live, asks the garbage
+     * collector for tensors dropped without close() and, if it released any, tries once more. Called without this
+     * context's lock (the releases take it).
+     */
+    cl_mem allocateReclaiming(String op, long bytes) {
+        try {
+            return allocate(op, bytes);
+        } catch (OutOfDeviceMemory e) {
+            if (tracker.liveCount() > 0 && tracker.reclaimUnreachable()) {
+                return allocate(op, bytes);
+            }
+            throw e;
+        }
     }
 
     /** Returns a buffer from {@link #allocate} to the pool, or releases it when the pool is full or closed. */
@@ -608,9 +664,21 @@ public final class ClContext implements AutoCloseable {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
     }
 
-    /** Releases kernels, programs, the queue and the context; buffers still open are released by their tensors. */
+    /**
+     * Releases the buffer of every tensor still open (they refuse use from now on), then the pool, kernels, programs,
+     * the queue and the context. Idempotent.
+     */
     @Override
-    public synchronized void close() {
+    public void close() {
+        // first the tensors' buffers, without this context's lock: a release on the cleaner's thread may be waiting
+        // for it, and closeAll waits for that release
+        tracker.closeAll();
+        synchronized (this) {
+            closeContext();
+        }
+    }
+
+    private void closeContext() {
         if (closed) {
             return;
         }

@@ -122,7 +122,8 @@ final class ClConvKernels {
         long perRow = widest * g.wo();
         if (perRow > Contracts.MAX_ELEMENTS) {
             throw new BackendException(op + ": the columns of one output row need max(K, F)·W' = " + widest + "·"
-                    + g.wo() + " = " + perRow + " floats, more than one buffer of this backend may hold (2^31-9); "
+                    + g.wo() + " = " + perRow + " floats, more than one buffer of this backend may hold ("
+                    + Contracts.MAX_ELEMENTS + ", 2^31 - 2^16); "
                     + "x [" + g.n() + "," + g.c() + "," + g.h() + "," + g.w() + "], w [" + g.f() + "," + g.c() + ","
                     + g.kh() + "," + g.kw() + "]");
         }

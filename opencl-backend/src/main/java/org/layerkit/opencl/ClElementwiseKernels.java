@@ -1,5 +1,7 @@
 package org.layerkit.opencl;
 
+import java.lang.ref.Reference;
+
 import org.jocl.Sizeof;
 import org.jocl.cl_mem;
 import org.layerkit.api.Contracts;
@@ -38,6 +40,9 @@ final class ClElementwiseKernels {
             return; // clEnqueueCopyBuffer rejects overlapping regions; copying a tensor onto itself changes nothing
         }
         b.context().copy(op, src.mem(), dst.mem(), (long) src.size() * Sizeof.cl_float);
+        // their buffers are theirs until the copy is enqueued (see ClBuffer)
+        Reference.reachabilityFence(src);
+        Reference.reachabilityFence(dst);
     }
 
     void scale(Tensor t, float alpha) {
@@ -69,6 +74,7 @@ final class ClElementwiseKernels {
         ClTensor out = b.allocate(Shape.of(d), op);
         try {
             segmentSum(op, b.cl(x).mem(), ClLayout.columns(n, d), 1f, out.mem());
+            Reference.reachabilityFence(x); // x's buffer is x's until the sums are enqueued (see ClBuffer)
             return out;
         } catch (RuntimeException e) {
             out.close();

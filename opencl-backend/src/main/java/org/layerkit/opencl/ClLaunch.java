@@ -3,6 +3,7 @@ package org.layerkit.opencl;
 import static org.jocl.CL.clEnqueueNDRangeKernel;
 import static org.jocl.CL.clSetKernelArg;
 
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,6 +16,11 @@ import org.jocl.cl_mem;
 /**
  * One kernel launch: collects the arguments in order, then sets them and enqueues the kernel under the context's
  * lock. Errors name the op the launch serves.
+ *
+ * <p>A launch holds the tensors whose buffers it passes until the kernel is enqueued: a tensor that its caller no
+ * longer mentions may otherwise become unreachable after its buffer was read here, and the cleaner
+ * ({@link org.layerkit.api.LeakDetector}) could hand the buffer to another tensor before this kernel is in the queue.
+ * Once enqueued, the in-order queue runs this kernel before anything a later owner of the buffer enqueues.
  */
 final class ClLaunch {
     /** Upper bound for 1-D element-wise work-groups and reduction work-groups. */
@@ -30,6 +36,8 @@ final class ClLaunch {
     private final String family;
     private final String name;
     private final List<Object> args = new ArrayList<>();
+    /** The tensors behind the buffer arguments, kept reachable until the kernel is enqueued. */
+    private final List<ClTensor> tensors = new ArrayList<>(8);
 
     /** A local-memory argument of a number of bytes. */
     private record Local(long bytes) {
@@ -44,6 +52,7 @@ final class ClLaunch {
 
     ClLaunch mem(ClTensor t) {
         args.add(t.mem());
+        tensors.add(t);
         return this;
     }
 
@@ -154,6 +163,8 @@ final class ClLaunch {
                 clEnqueueNDRangeKernel(ctx.queue(), k, global.length, null, global, local, 0, null, null);
             } catch (CLException e) {
                 throw ctx.error(op + " (kernel " + family + "." + name + ")", e);
+            } finally {
+                Reference.reachabilityFence(tensors);
             }
         }
     }

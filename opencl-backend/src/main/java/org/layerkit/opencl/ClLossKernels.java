@@ -24,7 +24,7 @@ final class ClLossKernels {
     private static final int CHECK_INTS = 4;
     private final ClBackend b;
     private final cl_mem check;
-    /** Whether a call was enqueued since the check buffer was last read. */
+    /** Whether a call was enqueued since the check buffer was last read (guarded by the context's lock). */
     private boolean unchecked;
 
     ClLossKernels(ClBackend b) {
@@ -48,12 +48,14 @@ final class ClLossKernels {
             dLogits = b.allocate(logits.shape(), op);
             rowLoss = b.allocate(Shape.of(n), op);
             int ly = rowGroup(ctx, "softmax_xent_rows", k);
-            // per row: max, Σ exp, −log softmax at the label, dLogits; bad labels flagged in check[0]
-            ctx.launch(op, CL, "softmax_xent_rows").mem(b.cl(logits)).mem(b.cl(labels)).i(n).i(k).mem(rowLoss)
-                    .mem(dLogits).mem(check).local((long) ly * ctx.accBytes()).run2d(n, ly, 1, ly);
-            // the mean over rows in one work-group; moves a bad-label report into check[1..3]
             int lm = rowGroup(ctx, "softmax_xent_mean", n);
+            // both launches under the context's lock: a call on another thread must not put its rows kernel between
+            // them, or this call's mean would report that call's bad row with this call's label
             synchronized (ctx) {
+                // per row: max, Σ exp, −log softmax at the label, dLogits; bad labels flagged in check[0]
+                ctx.launch(op, CL, "softmax_xent_rows").mem(b.cl(logits)).mem(b.cl(labels)).i(n).i(k).mem(rowLoss)
+                        .mem(dLogits).mem(check).local((long) ly * ctx.accBytes()).run2d(n, ly, 1, ly);
+                // the mean over rows in one work-group; moves a bad-label report into check[1..3]
                 ctx.launch(op, CL, "softmax_xent_mean").mem(rowLoss).mem(b.cl(labels)).i(n).i(k).mem(loss)
                         .mem(check).local((long) lm * ctx.accBytes()).run2d(1, lm, 1, lm);
                 unchecked = true;

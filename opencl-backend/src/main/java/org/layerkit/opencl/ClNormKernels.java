@@ -237,7 +237,8 @@ final class ClNormKernels {
     }
 
     /**
-     * Stage 1: every chunk's mean and M2 into [P,S] partials; stage 2: Chan's merge per statistic, then rstd and
+     * Stage 1: every chunk's mean and standard deviation into [P,S] partials; stage 2: Chan's merge per statistic,
+     * then rstd and
      * (when {@code update}) the running statistics.
      */
     private void stats(String op, Tensor x, ClLayout layout, float eps, ClTensor mean, ClTensor meanLo,
@@ -246,12 +247,12 @@ final class ClNormKernels {
         ClLayout.Plan plan = layout.plan(ctx, CL, "norm_partial_stats");
         Shape partials = Shape.of(plan.chunks(), layout.stats());
         try (ClTensor pMean = b.allocate(partials, op); ClTensor pMeanLo = b.allocate(partials, op);
-             ClTensor pM2 = b.allocate(partials, op)) {
+             ClTensor pStd = b.allocate(partials, op)) {
             ClLaunch partial = ctx.launch(op, CL, "norm_partial_stats").mem(b.cl(x));
-            layout.args(partial).i(plan.chunkLen()).mem(pMean).mem(pMeanLo).mem(pM2);
+            layout.args(partial).i(plan.chunkLen()).mem(pMean).mem(pMeanLo).mem(pStd);
             layout.run(ctx, partial, plan);
             // unused running-stat arguments point at harmless buffers
-            ctx.launch(op, CL, "norm_merge_stats").mem(pMean).mem(pMeanLo).mem(pM2).i(layout.stats())
+            ctx.launch(op, CL, "norm_merge_stats").mem(pMean).mem(pMeanLo).mem(pStd).i(layout.stats())
                     .i(layout.perStat()).i(plan.chunks()).i(plan.chunkLen()).f(eps).mem(mean).mem(meanLo).mem(rstd)
                     .i(update ? 1 : 0).f(update ? p.decay() : 0f).i(update && p.unbiasedRunningVar() ? 1 : 0)
                     .mem(update ? b.cl(runningMean) : mean).mem(update ? b.cl(runningVar) : rstd)

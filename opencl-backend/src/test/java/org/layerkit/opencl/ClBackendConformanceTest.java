@@ -1,6 +1,7 @@
 package org.layerkit.opencl;
 
 import org.layerkit.api.Backend;
+import org.layerkit.api.BackendOptions;
 import org.layerkit.conformance.BackendConformanceTest;
 
 /**
@@ -13,5 +14,10 @@ class ClBackendConformanceTest extends BackendConformanceTest {
     protected Backend backend() {
         // the kit closes its backend after the class; ClTestBackend opens a fresh one for later classes
         return ClTestBackend.backend();
+    }
+
+    @Override
+    protected Backend newBackend() {
+        return new ClBackendProvider().create(BackendOptions.none());
     }
 }

@@ -26,4 +26,9 @@ class ClOtherPathConformanceTest extends BackendConformanceTest {
                 ClBackendProvider.DROPOUT_MASK, gpu ? "eager" : "pending", ClBackendProvider.GEMM, "tiled",
                 ClBackendProvider.CONV_WORKSPACE, "1")));
     }
+
+    @Override
+    protected Backend newBackend() {
+        return backend();
+    }
 }

@@ -37,6 +37,24 @@ class ClPendingDropoutMaskTest {
         return b;
     }
 
+    /** This class's own backend with pending masks, for the tests that count live buffers exactly. */
+    private static ClBackend counted;
+
+    private static synchronized ClBackend countedBackend() {
+        if (counted == null) {
+            counted = ClTestBackend.isolated(org.layerkit.api.BackendOptions.of(ClBackendProvider.DROPOUT_MASK,
+                    "pending"));
+        }
+        return counted;
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void closeCounted() {
+        if (counted != null) {
+            counted.close();
+        }
+    }
+
     private static float[] input(int total) {
         float[] x = new float[total];
         for (int i = 0; i < total; i++) {
@@ -217,7 +235,7 @@ class ClPendingDropoutMaskTest {
 
     @Test
     void closingANeverReadMaskReleasesItsBufferWithoutWritingIt() {
-        ClBackend b = backend();
+        ClBackend b = countedBackend();
         Shape s = Shape.of(3, 333);
         try (Tensor x = b.upload(input(s.size()), s)) {
             b.synchronize();
@@ -239,7 +257,7 @@ class ClPendingDropoutMaskTest {
 
     @Test
     void aThousandForwardBackwardStepsLeaveNoBufferBehind() {
-        ClBackend b = backend();
+        ClBackend b = countedBackend();
         Shape s = Shape.of(9, 13); // 117 elements: a partial last Philox block
         try (Tensor x = b.upload(input(s.size()), s); Tensor g = b.upload(input(s.size()), s)) {
             b.synchronize();

@@ -72,4 +72,14 @@ final class ClTestBackend {
         assumeAvailable();
         return shared();
     }
+
+    /**
+     * {@link #assumeAvailable()}, then a backend of the caller's own, which it closes: for tests that count live
+     * buffers exactly. Tensors that other tests drop unclosed on a shared backend are reclaimed whenever the garbage
+     * collector finds them, which would change such a count in the middle of a test.
+     */
+    static ClBackend isolated(BackendOptions options) {
+        assumeAvailable();
+        return (ClBackend) new ClBackendProvider().create(options);
+    }
 }

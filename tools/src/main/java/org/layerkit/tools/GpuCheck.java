@@ -145,7 +145,9 @@ public final class GpuCheck {
             out.println("checking " + b.device().describe() + (opts.isEmpty() ? "" : " with options " + opts));
             if (conformance) {
                 long start = System.nanoTime();
-                ConformanceReport report = new ConformanceRunner(b).include(include).exclude(exclude).run();
+                // the lifecycle cases close a second instance of the backend, with the same options
+                ConformanceReport report = new ConformanceRunner(b).include(include).exclude(exclude)
+                        .freshBackends(() -> provider.create(options)).run();
                 out.print(report.toText());
                 out.printf("conformance: %s (%.1f s)%n", report.summary(), (System.nanoTime() - start) / 1e9);
                 status = report.ok() ? 0 : 1;

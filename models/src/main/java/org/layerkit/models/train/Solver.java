@@ -39,6 +39,9 @@ import org.layerkit.models.optim.Optimizer;
  *       = 1, else within the {@code lossEvery} iterations since the previous read (the message names both).
  * </ul>
  *
+ * <p>A solver, its net and its optimizer are confined to the thread that calls {@link #train()}, which also calls
+ * the listeners; solvers on different threads may share one backend.
+ *
  * <pre>{@code
  * TrainingHistory h = new Solver(net, optimizer, splits, SolverConfig.builder().epochs(10).build())
  *         .addListener(new ConsoleListener(System.out, 100))
