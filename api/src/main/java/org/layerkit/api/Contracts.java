@@ -56,12 +56,21 @@ public final class Contracts {
                             + describe(other, twin) + "; move it with upload(other.toArray(), shape)");
         }
         if (t.isClosed()) {
-            if (backend.isClosed()) {
-                throw closedBackend(op, arg, t);
-            }
-            throw new IllegalStateException(op + ": " + arg + " expected an open tensor, got a closed tensor of shape "
-                    + t.shape());
+            throw closedTensor(op, arg, t);
         }
+    }
+
+    /**
+     * The error for using the closed tensor {@code t} as {@code arg} of {@code op}, the same on every backend:
+     * {@link #closedBackend(String, String, Tensor)} when its backend is closed, else IllegalStateException
+     * {@code "<op>: <arg> expected an open tensor, got a closed tensor of shape [..]"}.
+     */
+    public static IllegalStateException closedTensor(String op, String arg, Tensor t) {
+        if (t.backend().isClosed()) {
+            return closedBackend(op, arg, t);
+        }
+        return new IllegalStateException(op + ": " + arg + " expected an open tensor, got a closed tensor of shape "
+                + t.shape());
     }
 
     /** {@code 'cpu' (CPU …)}, with {@code instance @1b6d3586} (its identity hash) when {@code instance}. */
@@ -86,6 +95,15 @@ public final class Contracts {
     public static IllegalStateException closedBackend(String op, String arg, Tensor t) {
         return new IllegalStateException(op + ": " + arg + " expected a tensor of an open backend, got a tensor "
                 + t.shape() + " of the closed backend '" + t.backend().name() + "'");
+    }
+
+    /**
+     * The same for a cache (or other holder of tensors) whose backend was closed: IllegalStateException
+     * {@code "<op>: <arg> expected a cache of an open backend, got <cache> of the closed backend '<name>'"}.
+     */
+    public static IllegalStateException closedBackend(String op, String arg, Object cache, Backend backend) {
+        return new IllegalStateException(op + ": " + arg + " expected a cache of an open backend, got " + cache
+                + " of the closed backend '" + backend.name() + "'");
     }
 
     public static void requireRank(String op, String arg, Tensor t, int rank, Backend backend) {
@@ -390,6 +408,9 @@ public final class Contracts {
                     "the cache of a forward on backend '" + cache.backend().name() + "'");
         }
         if (cache.isClosed()) {
+            if (b.isClosed()) {
+                throw closedBackend(op, "cache", cache, b);
+            }
             throw new IllegalStateException(op + ": cache expected an open cache, got a closed one (" + cache + ")");
         }
         requireShape(op, "dOut", dOut, cache.outputShape(), b);

@@ -26,6 +26,11 @@ public record MaxPool2dCache(Tensor argmax, Shape inputShape, Pool2dParams param
                 (int) params.outputWidth(inputShape.dim(3)));
     }
 
+    /** Whether its argmax is gone (closed by {@link #close()} or with its backend). */
+    public boolean isClosed() {
+        return argmax.isClosed();
+    }
+
     @Override
     public void close() {
         argmax.close();

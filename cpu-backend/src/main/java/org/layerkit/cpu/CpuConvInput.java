@@ -46,9 +46,10 @@ final class CpuConvInput implements Conv2dCache.Saved {
         return backend;
     }
 
+    /** Closed by {@link #close()}, or with its backend (which released x's array). */
     @Override
     public synchronized boolean isClosed() {
-        return closed;
+        return closed || backend.isClosed();
     }
 
     @Override

@@ -4,7 +4,6 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.api.TrackedStorage;
 
 /**
  * A tensor on the heap: a {@code float[]} of exactly {@code shape.size()} elements, row-major, held by a
@@ -53,10 +52,7 @@ final class CpuTensor implements Tensor {
     }
 
     private IllegalStateException closed(String op) {
-        if (storage.released() == TrackedStorage.Release.BACKEND_CLOSED) {
-            return Contracts.closedBackend(op, "tensor", this);
-        }
-        return new IllegalStateException(op + ": expected an open tensor, got a closed tensor of shape " + shape);
+        return Contracts.closedTensor(op, "tensor", this);
     }
 
     /** The storage for an in-place write: like {@link #data()}, and counts a new version of the contents. */

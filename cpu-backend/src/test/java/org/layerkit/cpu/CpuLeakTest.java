@@ -145,16 +145,12 @@ class CpuLeakTest {
         assertEquals(0, b.liveTensors(), "live tensors after close");
         assertEquals(0, b.liveBytes(), "live bytes after close");
         assertEquals(0, b.pool().pooledFloats(), "pooled floats after close");
+        // the messages of a closed backend's tensors and caches are the kit's lifecycle cases (run on this backend too)
         for (Tensor t : new Tensor[] {y, gamma, bn.out(), bn.cache().mean()}) {
             assertTrue(t.isClosed(), t + " of a closed backend");
-            IllegalStateException e = assertThrows(IllegalStateException.class, t::toArray);
-            assertEquals("tensor.toArray: tensor expected a tensor of an open backend, got a tensor " + t.shape()
-                    + " of the closed backend 'cpu'", e.getMessage());
+            assertThrows(IllegalStateException.class, t::toArray);
         }
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> b.relu(y));
-        assertEquals("relu.forward: x expected a tensor of an open backend, got a tensor [3,2] of the closed backend "
-                + "'cpu'", e.getMessage());
-        e = assertThrows(IllegalStateException.class, () -> b.batchNormBackward(y, bn.cache(), gamma));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> b.batchNormBackward(y, bn.cache(), gamma));
         assertTrue(e.getMessage().contains("of the closed backend 'cpu'"), e.getMessage());
         e = assertThrows(IllegalStateException.class, () -> b.upload(new float[1], Shape.of(1)));
         assertEquals("upload: expected an open backend, got the closed backend 'cpu'", e.getMessage());

@@ -7,7 +7,6 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.api.TrackedStorage;
 
 /**
  * A float32 tensor in one OpenCL buffer of its backend's context, held by a {@link ClBuffer} that the context
@@ -114,10 +113,7 @@ final class ClTensor implements Tensor {
 
     /** The error for a use after close: of the tensor, or of its backend (which released it). */
     private IllegalStateException closed(String op) {
-        if (storage.released() == TrackedStorage.Release.BACKEND_CLOSED) {
-            return Contracts.closedBackend(op, "tensor", this);
-        }
-        return new IllegalStateException(op + ": expected an open tensor, got a closed tensor of shape " + shape);
+        return Contracts.closedTensor(op, "tensor", this);
     }
 
     @Override

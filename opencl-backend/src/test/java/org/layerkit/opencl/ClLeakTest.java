@@ -108,16 +108,12 @@ class ClLeakTest {
         assertEquals(0, ctx.liveBuffers(), "live buffers after close");
         assertEquals(0, ctx.liveBytes(), "live bytes after close");
         assertEquals(0, ctx.pooledBytes(), "pooled bytes after close");
+        // the messages of a closed backend's tensors and caches are the kit's lifecycle cases (run on this backend too)
         for (Tensor t : open) {
             assertTrue(t.isClosed(), t + " of a closed backend");
-            IllegalStateException e = assertThrows(IllegalStateException.class, t::toArray);
-            assertEquals("tensor.toArray: tensor expected a tensor of an open backend, got a tensor " + t.shape()
-                    + " of the closed backend 'opencl'", e.getMessage());
+            assertThrows(IllegalStateException.class, t::toArray);
         }
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> b.relu(x));
-        assertEquals("relu.forward: x expected a tensor of an open backend, got a tensor [3,2] of the closed backend"
-                + " 'opencl'", e.getMessage());
-        e = assertThrows(IllegalStateException.class, () -> b.batchNormBackward(x, bn.cache(), gamma));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> b.batchNormBackward(x, bn.cache(), gamma));
         assertTrue(e.getMessage().contains("of the closed backend 'opencl'"), e.getMessage());
         x.close(); // harmless
         bn.close();
