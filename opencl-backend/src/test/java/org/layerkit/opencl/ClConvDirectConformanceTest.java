@@ -37,7 +37,9 @@ class ClConvDirectConformanceTest {
     Stream<DynamicTest> theKitsConvCasesPassOnTheDirectKernels() {
         return Catalogue.select("^conv2d\\.", null).stream().map(c -> DynamicTest.dynamicTest("conv=direct: " + c.name(),
                 () -> {
-                    Outcome o = c.run(backend());
+                    // a second instance for the lifecycle case (conv2d.backend_closed), which closes it
+                    Outcome o = c.run(backend(), () -> new ClBackendProvider().create(
+                            BackendOptions.of(ClBackendProvider.CONV, "direct")));
                     Assertions.assertTrue(o.isPassed(), c.name() + " with conv=direct: " + o.status() + " "
                             + o.message());
                 }));
