@@ -18,7 +18,8 @@ import org.layerkit.conformance.Reference.Conv2dShape;
 
 /**
  * Cases of conv2d: forward and backward over odd and non-square sizes, strides 1–3, padding 0, 1, 2 and larger
- * than the kernel, 1×1 to 7×7 kernels, C = 1, N = 1, no bias, dX skipped, two shapes large enough to reach every
+ * than the kernel, a kernel wider than the input and one side's padding, stride and padding near 2³¹, 1×1 to 7×7
+ * kernels, C = 1, N = 1, no bias, dX skipped, two shapes large enough to reach every
  * blocking path of a backend, inputs left untouched, and the cache's rules (x closed or changed after the forward).
  *
  * <p>Bounds ({@link ConvBounds}; derivations in docs/tolerances.md): every value is a float32 sum — of C·KH·KW
@@ -111,6 +112,9 @@ final class ConvCases {
                 new Geometry(2, 3, 8, 10, 2, 3, 5, 1, 2, 1, 2, true),    // non-square kernel, stride and padding per axis
                 new Geometry(2, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1, true),     // kernel as large as the padded input: 1×1 output
                 Geometry.square(1, 2, 9, 2, 2, 3, 0),                    // stride larger than the kernel
+                new Geometry(2, 2, 3, 2, 3, 2, 7, 1, 1, 1, 3, true),     // kernel wider than the input and one side's padding
+                // stride and padding near 2^31 (the output is 5×4): window coordinates pass the int range
+                new Geometry(1, 2, 3, 3, 2, 1, 3, 1 << 30, 1 << 30, Integer.MAX_VALUE, Integer.MAX_VALUE, true),
                 Geometry.square(2, 3, 6, 4, 3, 1, 1).noBias(),           // no bias
                 Geometry.square(8, 16, 33, 24, 3, 1, 1),                 // large and odd: every blocking path
                 Geometry.square(128, 32, 14, 64, 3, 1, 1));              // the second layer of a small CNN at N = 128

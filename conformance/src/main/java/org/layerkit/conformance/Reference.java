@@ -740,9 +740,9 @@ public final class Reference {
                             int iEnd = end(kp, p.strideH(), p.padH(), g.h(), oh);
                             int jEnd = end(kq, p.strideW(), p.padW(), g.w(), ow);
                             for (int i = first(kp, p.strideH(), p.padH()); i < iEnd; i++) {
-                                int xRow = ((n * g.c() + c) * g.h() + i * p.strideH() + kp - p.padH()) * g.w();
+                                int xRow = ((n * g.c() + c) * g.h() + tap(i, p.strideH(), kp, p.padH())) * g.w();
                                 for (int j = first(kq, p.strideW(), p.padW()); j < jEnd; j++) {
-                                    out[o + i * ow + j] += wv * x[xRow + j * p.strideW() + kq - p.padW()];
+                                    out[o + i * ow + j] += wv * x[xRow + tap(j, p.strideW(), kq, p.padW())];
                                 }
                             }
                         }
@@ -753,14 +753,21 @@ public final class Reference {
         return out;
     }
 
+    // Window coordinates in long: a stride and padding near 2^31 pass the int range although the output is small.
+
     /** The first output index i whose tap k lands inside the input: i·stride + k − pad ≥ 0. */
     private static int first(int k, int stride, int pad) {
-        return Math.max(0, Math.floorDiv(pad - k + stride - 1, stride));
+        return (int) Math.max(0, Math.floorDiv((long) pad - k + stride - 1, stride));
     }
 
     /** One past the last output index i (below {@code out}) whose tap k lands inside: i·stride + k − pad &lt; in. */
     private static int end(int k, int stride, int pad, int in, int out) {
-        return Math.min(out, Math.floorDiv(in - 1 + pad - k, stride) + 1);
+        return (int) Math.min(out, Math.floorDiv((long) in - 1 + pad - k, stride) + 1);
+    }
+
+    /** The input coordinate i·stride + k − pad of output index i's tap k, for a tap that lands inside. */
+    private static int tap(int i, int stride, int k, int pad) {
+        return (int) ((long) i * stride + k - pad);
     }
 
     /**
@@ -794,9 +801,9 @@ public final class Reference {
                             int iEnd = end(kp, p.strideH(), p.padH(), g.h(), oh);
                             int jEnd = end(kq, p.strideW(), p.padW(), g.w(), ow);
                             for (int i = first(kp, p.strideH(), p.padH()); i < iEnd; i++) {
-                                int xRow = ((n * g.c() + c) * g.h() + i * p.strideH() + kp - p.padH()) * g.w();
+                                int xRow = ((n * g.c() + c) * g.h() + tap(i, p.strideH(), kp, p.padH())) * g.w();
                                 for (int j = first(kq, p.strideW(), p.padW()); j < jEnd; j++) {
-                                    int xi = xRow + j * p.strideW() + kq - p.padW();
+                                    int xi = xRow + tap(j, p.strideW(), kq, p.padW());
                                     double d = dout[o + i * ow + j];
                                     s += d * x[xi];           // dW: coefficient x̃ (padding taps skipped: 0)
                                     dx[xi] += d * w[wi];      // dX: coefficient w

@@ -73,7 +73,7 @@ final class CpuConv {
 
         /** Output rows per block: the block's columns and product stay within the budget (at least one row). */
         int blockRows() {
-            long byBudget = BLOCK_FLOATS / ((long) (k() + f) * ow);
+            long byBudget = BLOCK_FLOATS / (((long) k() + f) * ow);
             return (int) Math.max(1, Math.min(rows(), byBudget));
         }
 
@@ -83,27 +83,41 @@ final class CpuConv {
          * shifted by q − pw: one contiguous copy (or add) per sample instead of one per output row.
          */
         boolean rowsContiguous() {
-            return sh == 1 && sw == 1 && ow == w && kw == 2 * pw + 1 && pw < w;
+            return sh == 1 && sw == 1 && ow == w && kw == 2L * pw + 1 && pw < w;
         }
 
-        /** The first output row i whose tap p reads inside x: i + p − ph ≥ 0 (stride 1). */
+        // Window coordinates are formed in long: a stride or padding near 2^31 passes the int range although the
+        // output is small (i·sh + p − ph, pw − q + sw − 1), and each bound is clipped to [0, H'] or [0, W'], so that
+        // a window wider than the input and one side's padding (first > end) fills nothing twice.
+
+        /** The first output row i whose tap p reads inside x: i + p − ph ≥ 0 (stride 1), at most H'. */
         int firstRow(int p) {
-            return Math.max(0, ph - p);
+            return (int) Math.min(oh, Math.max(0, (long) ph - p));
         }
 
         /** One past the last output row i whose tap p reads inside x: i + p − ph &lt; H (stride 1). */
         int endRow(int p) {
-            return Math.max(0, Math.min(oh, h + ph - p));
+            return (int) Math.max(0, Math.min(oh, (long) h + ph - p));
         }
 
-        /** The first output column j whose tap q reads inside x: j·sw + q − pw ≥ 0. */
+        /** The first output column j whose tap q reads inside x: j·sw + q − pw ≥ 0, at most W'. */
         int firstCol(int q) {
-            return Math.max(0, Math.floorDiv(pw - q + sw - 1, sw));
+            return (int) Math.min(ow, Math.max(0, Math.floorDiv((long) pw - q + sw - 1, sw)));
         }
 
-        /** One past the last output column j whose tap q reads inside x: j·sw + q − pw &lt; W. */
+        /** One past the last output column j whose tap q reads inside x: j·sw + q − pw &lt; W, at least 0. */
         int endCol(int q) {
-            return Math.max(0, Math.min(ow, Math.floorDiv(w - 1 + pw - q, sw) + 1));
+            return (int) Math.max(0, Math.min(ow, Math.floorDiv((long) w - 1 + pw - q, sw) + 1));
+        }
+
+        /** The row of x that tap p of output row i reads, i·sh + p − ph; outside [0, H) it is padding. */
+        long inputRow(int i, int p) {
+            return (long) i * sh + p - ph;
+        }
+
+        /** The element of x that tap q of output column j reads in a row starting at {@code rowStart}. */
+        int inputAt(int rowStart, int j, int q) {
+            return rowStart + (int) ((long) j * sw + q - pw); // inside the row for j in [firstCol(q), endCol(q))
         }
     }
 
@@ -121,8 +135,8 @@ final class CpuConv {
         int k = g.k();
         int rb = g.blockRows();
         CpuScratch s = CpuScratch.get();
-        float[] cols = s.floats(CpuScratch.CALL, k * rb * g.ow());
-        float[] outT = s.floats(CpuScratch.CALL + 1, g.f() * rb * g.ow());
+        float[] cols = s.floats(CpuScratch.CALL, columns(op, x.shape(), k, rb, g));
+        float[] outT = s.floats(CpuScratch.CALL + 1, columns(op, x.shape(), g.f(), rb, g));
         for (int r0 = 0; r0 < g.rows(); r0 += rb) {
             int r1 = Math.min(g.rows(), r0 + rb);
             int m = (r1 - r0) * g.ow();
@@ -136,6 +150,15 @@ final class CpuConv {
         Conv2dCache cache = new Conv2dCache(x.shape(), w.shape(), bias != null, p,
                 new CpuConvInput(be, (CpuTensor) x));
         return new Conv2dResult(out, cache);
+    }
+
+    /**
+     * The floats of a block's workspace of {@code height} rows (K for columns, F for products) of {@code rows}
+     * output rows: height·rows·W', formed in long and refused (naming x's shape) if no array could hold it.
+     */
+    static int columns(String op, Shape x, int height, int rows, Geometry g) {
+        return CpuSizes.length(op, x, "workspace of a block (" + height + "·" + rows + "·" + g.ow() + " floats)",
+                (long) height * rows * g.ow());
     }
 
     /**
@@ -164,17 +187,18 @@ final class CpuConv {
                 int n = r0 / g.oh();
                 int i = r0 % g.oh();
                 for (int r = r0; r < r1; r++, dst += g.ow()) {
-                    int hh = i * g.sh() + p - g.ph();
-                    if (hh < 0 || hh >= g.h()) {
+                    long hh = g.inputRow(i, p);
+                    if (hh < 0 || hh >= g.h() || jLo == jHi) {
                         Arrays.fill(cols, dst, dst + g.ow(), 0f);
                     } else {
-                        int src = ((n * g.c() + c) * g.h() + hh) * g.w() + q - g.pw();
+                        int row = ((n * g.c() + c) * g.h() + (int) hh) * g.w();
                         Arrays.fill(cols, dst, dst + jLo, 0f);
                         if (g.sw() == 1) {
-                            System.arraycopy(x, src + jLo, cols, dst + jLo, jHi - jLo);
+                            System.arraycopy(x, g.inputAt(row, jLo, q), cols, dst + jLo, jHi - jLo);
                         } else {
-                            for (int j = jLo; j < jHi; j++) {
-                                cols[dst + j] = x[src + j * g.sw()];
+                            long at = g.inputAt(row, jLo, q); // long: a step sw near 2^31 passes the int range
+                            for (int j = jLo; j < jHi; j++, at += g.sw()) {
+                                cols[dst + j] = x[(int) at];
                             }
                         }
                         Arrays.fill(cols, dst + jHi, dst + g.ow(), 0f);
@@ -272,10 +296,12 @@ final class CpuConv {
         CpuTensor dX = inputGrad ? (CpuTensor) be.zeros(cache.inputShape()) : null;
         int rb = g.blockRows();
         CpuScratch s = CpuScratch.get();
-        float[] cols = s.floats(CpuScratch.CALL, k * rb * g.ow());
-        float[] dOutT = s.floats(CpuScratch.CALL + 1, g.f() * rb * g.ow());
-        float[] dcols = inputGrad ? s.floats(CpuScratch.CALL + 2, k * rb * g.ow()) : null;
-        float[] dWt = s.floats(CpuScratch.CALL + 3, k * g.f());
+        Shape xShape = cache.inputShape();
+        float[] cols = s.floats(CpuScratch.CALL, columns(op, xShape, k, rb, g));
+        float[] dOutT = s.floats(CpuScratch.CALL + 1, columns(op, xShape, g.f(), rb, g));
+        float[] dcols = inputGrad ? s.floats(CpuScratch.CALL + 2, columns(op, xShape, k, rb, g)) : null;
+        float[] dWt = s.floats(CpuScratch.CALL + 3, CpuSizes.length(op, xShape, "dWᵀ (C·KH·KW·F floats)",
+                (long) k * g.f()));
         double[] db = s.zeroedDoubles(CpuScratch.CALL, g.f());
         for (int r0 = 0; r0 < g.rows(); r0 += rb) {
             int r1 = Math.min(g.rows(), r0 + rb);
@@ -378,11 +404,12 @@ final class CpuConv {
                     int jHi = g.endCol(q);
                     int src = kr * m + (rFrom - r0) * g.ow();
                     for (int r = rFrom; r < rTo; r++, src += g.ow()) {
-                        int hh = (r - n * g.oh()) * g.sh() + p - g.ph();
+                        long hh = g.inputRow(r - n * g.oh(), p);
                         if (hh >= 0 && hh < g.h()) {
-                            int dst = ((n * g.c() + c) * g.h() + hh) * g.w() + q - g.pw();
-                            for (int j = jLo; j < jHi; j++) {
-                                dX[dst + j * g.sw()] += dcols[src + j];
+                            int row = ((n * g.c() + c) * g.h() + (int) hh) * g.w();
+                            long at = g.inputAt(row, jLo, q);
+                            for (int j = jLo; j < jHi; j++, at += g.sw()) {
+                                dX[(int) at] += dcols[src + j];
                             }
                         }
                     }

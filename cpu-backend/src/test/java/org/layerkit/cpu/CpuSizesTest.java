@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.layerkit.api.BackendException;
 import org.layerkit.api.Contracts;
+import org.layerkit.api.Conv2dParams;
 import org.layerkit.api.Shape;
 
 /**
@@ -124,5 +126,114 @@ class CpuSizesTest {
         assertTrue(again != big, "a slot kept an array above KEEP_MAX");
         float[] small = s.floats(1, 1000);
         assertTrue(small == s.floats(1, 500), "a slot keeps a small array for reuse");
+    }
+
+    // ============================================================================================== conv2d (CpuConv)
+
+    /** A convolution's geometry as CpuConv computes it, for shapes nobody allocates here. */
+    private static CpuConv.Geometry conv(int c, int h, int w, int f, int kh, int kw, int sh, int sw, int ph, int pw) {
+        return CpuConv.Geometry.of("conv2d.forward", Shape.of(1, c, h, w), Shape.of(f, c, kh, kw),
+                Conv2dParams.of(sh, sw, ph, pw));
+    }
+
+    /**
+     * The window bounds im2col and col2im use, at strides and paddings up to 2³¹ − 1 and inputs up to 2³⁰ (issue 19's
+     * rule: window coordinates in long): [firstCol(q), endCol(q)) is exactly the output columns j whose tap q reads
+     * inside x, 0 ≤ j·sw + q − pw &lt; W — checked at both ends, so without enumerating W' — and lies within [0, W'];
+     * the same for rows at stride 1 (the contiguous-rows path). In int, pw − q + sw − 1 and H + ph − p wrapped.
+     */
+    @Test
+    void convWindowBoundsAreExactForStridesAndPaddingsNear2To31() {
+        SplittableRandom r = new SplittableRandom(31);
+        int[] big = {1, 2, 3, 7, 1 << 16, (1 << 30) - 1, 1 << 30, MAX - 2, MAX - 1, MAX};
+        int checked = 0;
+        for (int t = 0; t < 20_000; t++) {
+            int w = r.nextInt(4) == 0 ? 1 + r.nextInt(1 << 30) : 1 + r.nextInt(8);
+            int sw = big[r.nextInt(big.length)];
+            int pw = r.nextBoolean() ? big[r.nextInt(big.length)] - 1 : r.nextInt(4);
+            long widest = w + 2L * pw;
+            int kw = (int) Math.min(r.nextBoolean() ? 1 + r.nextInt(8) : 1 + r.nextLong(widest), Math.min(widest, MAX));
+            long ow = Conv2dParams.of(1, sw, 0, pw).outputWidth(w, kw);
+            if (ow > MAX) {
+                continue;
+            }
+            CpuConv.Geometry g = new CpuConv.Geometry(1, 1, 1, w, 1, 1, kw, 1, sw, 0, pw, 1, (int) ow);
+            for (int q : new int[] {0, kw / 2, kw - 1}) {
+                int lo = g.firstCol(q);
+                int hi = g.endCol(q);
+                String at = "W=" + w + " KW=" + kw + " sw=" + sw + " pw=" + pw + " W'=" + ow + " q=" + q + ": [" + lo
+                        + ", " + hi + ")";
+                assertTrue(lo >= 0 && lo <= ow && hi >= 0 && hi <= ow, at);
+                if (lo < hi) {
+                    assertTrue(inside(lo, sw, q, pw, w) && inside(hi - 1, sw, q, pw, w), at);
+                    assertTrue(lo == 0 || !inside(lo - 1, sw, q, pw, w), at + " starts late");
+                    assertTrue(hi == ow || !inside(hi, sw, q, pw, w), at + " ends early");
+                } else {
+                    // no column reads inside x: neither the first nor the last candidate does
+                    assertTrue(lo == ow || !inside(lo, sw, q, pw, w), at + " misses a column");
+                }
+                checked++;
+            }
+        }
+        assertTrue(checked > 10_000, checked + " geometries");
+        // rows at stride 1: H + ph − p passed 2^31 for H and ph near 2^30 (x [1,1,2^30+5,1], a kernel of 2^31 − 9 rows)
+        int h0 = (1 << 30) + 5;
+        int kh = MAX - 8;
+        long oh = Conv2dParams.of(1, 1, 1 << 30, 0).outputHeight(h0, kh);
+        assertEquals((1L << 30) + 15, oh);
+        CpuConv.Geometry g = new CpuConv.Geometry(1, 1, h0, 1, 1, kh, 1, 1, 1, 1 << 30, 0, (int) oh, 1);
+        for (int p : new int[] {0, 1, 5, 6, 1 << 29, 1 << 30, kh - 1}) {
+            int lo = g.firstRow(p);
+            int hi = g.endRow(p);
+            long h = g.h();
+            String at = "p=" + p + ": [" + lo + ", " + hi + ")";
+            assertTrue(lo >= 0 && lo <= hi && hi <= g.oh(), at);
+            if (lo < hi) {
+                assertTrue(inside(lo, 1, p, g.ph(), h) && inside(hi - 1, 1, p, g.ph(), h), at);
+            }
+            assertTrue(lo == 0 || !inside(lo - 1, 1, p, g.ph(), h), at + " starts late");
+            assertTrue(hi == g.oh() || !inside(hi, 1, p, g.ph(), h), at + " ends early");
+        }
+    }
+
+    /** Whether tap k of output index j reads inside an input of {@code size}: 0 ≤ j·stride + k − pad &lt; size. */
+    private static boolean inside(long j, long stride, long k, long pad, long size) {
+        long at = j * stride + k - pad;
+        return at >= 0 && at < size;
+    }
+
+    /**
+     * One output row's columns (C·KH·KW·W') must fit an array, at exactly the one element limit; a block's workspace
+     * is formed in long and refused by name; blocks keep columns and product within the budget (one row at least).
+     */
+    @Test
+    void convWorkspacesAreSizedInLongAtTheElementLimit() {
+        // C·KH·KW·W' = 32767·65536 = MAX_ELEMENTS: accepted (x holds exactly as many elements, nothing is allocated)
+        CpuConv.Geometry g = conv(32_767, 1, 65_536, 1, 1, 1, 1, 1, 0, 0);
+        assertEquals(CpuSizes.MAX_ELEMENTS, (long) g.k() * g.ow());
+        assertEquals(1, g.blockRows());
+        assertEquals(CpuSizes.MAX_ELEMENTS, CpuConv.columns("conv2d.forward", Shape.of(1, 32_767, 1, 65_536), g.k(),
+                g.blockRows(), g));
+        // one column more: refused
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> conv(32_767, 1, 65_537, 1, 1, 1, 1, 1, 0, 0));
+        assertEquals("conv2d.forward: x expected C·KH·KW·W' <= 2147418112 (the cpu backend unfolds at least one "
+                + "output row of the input at a time), got C·KH·KW·W' = 2147450879 (x [1,32767,1,65537], w "
+                + "[1,32767,1,1])", e.getMessage());
+        // a block's workspace that no array could hold names the op, x and the sizes
+        CpuConv.Geometry wide = conv(1, 4, 1 << 20, 1 << 11, 1, 1, 1, 1, 0, 0);
+        e = assertThrows(IllegalArgumentException.class,
+                () -> CpuConv.columns("conv2d.forward", Shape.of(1, 1, 4, 1 << 20), wide.f(), 4, wide));
+        assertEquals("conv2d.forward: x expected a shape whose workspace of a block (2048·4·1048576 floats) fit in one "
+                + "Java array (at most 2147418112 elements), got [1,1,4,1048576], which needs 8589934592",
+                e.getMessage());
+        // blocks: (K + F)·rows·W' within the budget, or a single row; never more rows than the batch has
+        for (int[] d : new int[][] {{3, 28, 32, 3}, {32, 14, 64, 3}, {256, 520, 3, 3}, {1, 1 << 20, 1 << 11, 1},
+            {2048, 64, 1 << 15, 1}}) {
+            CpuConv.Geometry b = conv(d[0], 8, d[1], d[2], d[3], d[3], 1, 1, d[3] / 2, d[3] / 2);
+            long rows = b.blockRows();
+            assertTrue(rows >= 1 && rows <= b.rows(), rows + " rows");
+            assertTrue(rows == 1 || ((long) b.k() + b.f()) * rows * b.ow() <= CpuConv.BLOCK_FLOATS, rows + " rows");
+        }
     }
 }
