@@ -135,9 +135,17 @@ final class ClConvKernels {
         return new Plan(rows, rows % g.ho() == 0);
     }
 
-    /** A workspace of {@code height} rows of the plan's widest chunk (J = rows·WO columns), from the pool. */
+    /**
+     * The shape of a workspace of {@code height} rows (K or F) of the plan's widest chunk, J = rows·WO columns: at
+     * most max(K, F)·rows·WO ≤ {@link Contracts#MAX_ELEMENTS} floats by the plan, so both dimensions are ints.
+     */
+    static Shape workspaceShape(int height, Plan plan, Geometry g) {
+        return Shape.of(height, Math.toIntExact(plan.rows() * g.wo()));
+    }
+
+    /** A workspace from the pool, tracked and counted like any tensor until the call closes it. */
     private ClTensor workspace(String op, int height, Plan plan, Geometry g) {
-        return b.allocate(Shape.of(height, (int) (plan.rows() * g.wo())), op);
+        return b.allocate(workspaceShape(height, plan, g), op);
     }
 
     // ---------------------------------------------------------------- forward
@@ -224,8 +232,8 @@ final class ClConvKernels {
             } else {
                 if (dB != null) {
                     // dB[f] = Σ_{n,p} dOut[n,f,p]: the per-channel sums of the normalizations' reduction layout
-                    b.elementwise().segmentSum(op, b.cl(dOut).mem(),
-                            ClLayout.perChannel(g.n(), g.f(), g.positions()), 1f, dB.mem());
+                    b.elementwise().segmentSum(op, b.cl(dOut), ClLayout.perChannel(g.n(), g.f(), g.positions()), 1f,
+                            dB);
                 }
                 im2colBackward(op, b.cl(dOut), x, b.cl(w), dX, dW, g);
             }

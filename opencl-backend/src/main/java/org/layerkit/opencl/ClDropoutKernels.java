@@ -92,13 +92,10 @@ final class ClDropoutKernels {
      * {@link ClTensor} under the context's lock, before anything reads the buffer).
      */
     void writeMask(cl_mem mask, int total, MaskParams p) {
-        launchMask("dropout.mask", mask, total, p);
+        // the raw buffer: the tensor's own mem() would write the mask first; the caller (ClTensor.materialize) is the
+        // tensor and stays reachable until the kernel is enqueued
+        p.args(b.context().launch("dropout.mask", CL, "dropout_mask").mem(mask).i(total)).run1d(blocks(total));
         masksWritten.incrementAndGet();
-    }
-
-    /** The mask kernel itself: {@code total} mask values of {@code p} into {@code mask}, for {@code op}. */
-    private void launchMask(String op, cl_mem mask, int total, MaskParams p) {
-        p.args(b.context().launch(op, CL, "dropout_mask").mem(mask).i(total)).run1d(blocks(total));
     }
 
     /** How many pending masks this backend has written into their buffers. */
@@ -156,7 +153,9 @@ final class ClDropoutKernels {
                 b.elementwise().copyInto(op, b.cl(x), out);
                 b.elementwise().fillInto(op, mask, 1f);
             } else {
-                launchMask(op, mask.mem(), mask.size(), MaskParams.of(o));
+                // mask[n,c] = dropout's mask of element n·C + c
+                MaskParams.of(o).args(b.context().launch(op, CL, "dropout_mask").mem(mask).i(mask.size()))
+                        .run1d(blocks(mask.size()));
                 planeMultiply(op, b.cl(x), mask, out);
             }
             return new DropoutResult(out, mask);

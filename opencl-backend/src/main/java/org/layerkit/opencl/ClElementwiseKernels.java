@@ -73,8 +73,7 @@ final class ClElementwiseKernels {
         int d = x.shape().dim(1);
         ClTensor out = b.allocate(Shape.of(d), op);
         try {
-            segmentSum(op, b.cl(x).mem(), ClLayout.columns(n, d), 1f, out.mem());
-            Reference.reachabilityFence(x); // x's buffer is x's until the sums are enqueued (see ClBuffer)
+            segmentSum(op, b.cl(x), ClLayout.columns(n, d), 1f, out);
             return out;
         } catch (RuntimeException e) {
             out.close();
@@ -86,7 +85,7 @@ final class ClElementwiseKernels {
      * out[s] = scale·Σ over statistic s of the layout; split statistics are summed per chunk into [P,S] partial
      * sums first, then those columns are summed.
      */
-    void segmentSum(String op, cl_mem x, ClLayout layout, float scale, cl_mem out) {
+    void segmentSum(String op, ClTensor x, ClLayout layout, float scale, ClTensor out) {
         ClContext ctx = b.context();
         ClLayout.Plan plan = layout.plan(ctx, CL, "segment_sum");
         if (plan.chunks() == 1) {
@@ -99,7 +98,7 @@ final class ClElementwiseKernels {
             ClLaunch l = ctx.launch(op, CL, "segment_sum").mem(x);
             layout.args(l).i(plan.chunkLen()).f(1f).mem(partial);
             layout.run(ctx, l, plan);
-            segmentSum(op, partial.mem(), ClLayout.columns(plan.chunks(), layout.stats()), scale, out);
+            segmentSum(op, partial, ClLayout.columns(plan.chunks(), layout.stats()), scale, out);
         }
     }
 
@@ -151,7 +150,7 @@ final class ClElementwiseKernels {
             ctx.launch(op, CL, "sum_squares_partial").mem(b.cl(x)).i(total).mem(partial)
                     .local((long) group * ctx.accBytes()).run2d(1, (long) partials * group, 1, group);
             // stage 2: the partial sums
-            segmentSum(op, partial.mem(), ClLayout.whole(partials), 1f, out.mem());
+            segmentSum(op, partial, ClLayout.whole(partials), 1f, out);
             return out;
         } catch (RuntimeException e) {
             ClBackend.closeAll(out);

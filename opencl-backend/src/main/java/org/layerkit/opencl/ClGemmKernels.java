@@ -1,5 +1,6 @@
 package org.layerkit.opencl;
 
+import java.lang.ref.Reference;
 import org.jocl.cl_command_queue;
 import org.jocl.cl_mem;
 import org.jocl.blast.CLBlastStatusCode;
@@ -90,34 +91,43 @@ final class ClGemmKernels {
                             int n, int k, float alpha, float beta) {
         ClContext ctx = b.context();
         synchronized (ctx) {
-            ctx.checkOpen(op);
-            Choice now = choice;
-            if (!now.clblast()) {
-                return false; // another thread fell back meanwhile
+            try {
+                ctx.checkOpen(op);
+                Choice now = choice;
+                if (!now.clblast()) {
+                    return false; // another thread fell back meanwhile
+                }
+                int status = sgemm.call(transA, transB, m, n, k, alpha, a.mem(), bm.mem(), beta, c.mem(),
+                        ctx.queue());
+                if (status == CLBlastStatusCode.CLBlastTempBufferAllocFailure && ctx.pooledBytes() > 0) {
+                    // CLBlast allocates its padded copies per call: free the pooled buffers and try once more
+                    ctx.trimPool();
+                    status = sgemm.call(transA, transB, m, n, k, alpha, a.mem(), bm.mem(), beta, c.mem(),
+                            ctx.queue());
+                }
+                if (status == 0) {
+                    clblastWorked = true;
+                    return true;
+                }
+                String what = "CLBlast error " + ClBlast.statusName(status);
+                if (now.explicit() || clblastWorked) {
+                    // an op that multiplies internally (conv2d.forward, ...) names itself first
+                    throw new BackendException((op.equals("gemm") ? "" : op + ": ") + "gemm (CLBlast SGEMM, M=" + m
+                            + ", N=" + n + ", K=" + k + "): " + what + " on " + ctx.device().name() + " ["
+                            + ctx.device().platform() + "]"
+                            + (now.explicit() ? "; option gemm=tiled uses the own kernel instead" : ""));
+                }
+                choice = Choice.tiled(false, "clblast failed on first use: " + ClBlast.statusName(status));
+                LOG.log(System.Logger.Level.WARNING, "opencl: gemm falls back to the tiled kernel on "
+                        + ctx.device().name() + ": " + what + " at its first call (" + op + ", M=" + m + ", N=" + n
+                        + ", K=" + k + "); set option gemm=tiled to skip CLBlast");
+                return false;
+            } finally {
+                // CLBlast gets raw buffers: their tensors stay reachable until it has enqueued (see ClBuffer)
+                Reference.reachabilityFence(a);
+                Reference.reachabilityFence(bm);
+                Reference.reachabilityFence(c);
             }
-            int status = sgemm.call(transA, transB, m, n, k, alpha, a.mem(), bm.mem(), beta, c.mem(), ctx.queue());
-            if (status == CLBlastStatusCode.CLBlastTempBufferAllocFailure && ctx.pooledBytes() > 0) {
-                // CLBlast allocates its padded copies per call: free the pooled buffers and try once more
-                ctx.trimPool();
-                status = sgemm.call(transA, transB, m, n, k, alpha, a.mem(), bm.mem(), beta, c.mem(), ctx.queue());
-            }
-            if (status == 0) {
-                clblastWorked = true;
-                return true;
-            }
-            String what = "CLBlast error " + ClBlast.statusName(status);
-            if (now.explicit() || clblastWorked) {
-                // an op that multiplies internally (conv2d.forward, ...) names itself first
-                throw new BackendException((op.equals("gemm") ? "" : op + ": ") + "gemm (CLBlast SGEMM, M=" + m
-                        + ", N=" + n + ", K=" + k + "): " + what + " on " + ctx.device().name() + " ["
-                        + ctx.device().platform() + "]"
-                        + (now.explicit() ? "; option gemm=tiled uses the own kernel instead" : ""));
-            }
-            choice = Choice.tiled(false, "clblast failed on first use: " + ClBlast.statusName(status));
-            LOG.log(System.Logger.Level.WARNING, "opencl: gemm falls back to the tiled kernel on "
-                    + ctx.device().name() + ": " + what + " at its first call (" + op + ", M=" + m + ", N=" + n
-                    + ", K=" + k + "); set option gemm=tiled to skip CLBlast");
-            return false;
         }
     }
 

@@ -94,8 +94,8 @@ final class ClPoolKernels {
         int hw = s.dim(2) * s.dim(3);
         ClTensor out = b.allocate(outShape, op);
         try {
-            b.elementwise().segmentSum(op, b.cl(x).mem(), ClLayout.perGroup(s.dim(0), s.dim(1), hw, s.dim(1)),
-                    (float) (1.0 / hw), out.mem());
+            b.elementwise().segmentSum(op, b.cl(x), ClLayout.perGroup(s.dim(0), s.dim(1), hw, s.dim(1)),
+                    (float) (1.0 / hw), out);
             return out;
         } catch (RuntimeException e) {
             out.close();

@@ -304,21 +304,47 @@ class ClConvTest {
         }
     }
 
+    /**
+     * The workspaces are tensors of the backend: counted as live while a call uses them (seen from inside the call,
+     * at its GEMMs), back in the pool after it (live bytes as before every step), and released with the backend.
+     */
     @Test
-    void workspacesComeBackToThePoolAndNothingLeaks() {
-        ClBackend b = backend("clblast");
+    void workspacesAreCountedWhileInUseComeBackToThePoolAndGoWithTheBackend() {
+        ClTestBackend.assumeAvailable();
+        ClBackend b = (ClBackend) new ClBackendProvider().create(
+                org.layerkit.api.BackendOptions.of(ClBackendProvider.GEMM, "clblast"));
+        ClContext ctx = b.context();
+        long[] peak = {0};
+        b.gemmKernels().sgemmForTests((ta, tb, m, n, k, alpha, a, bm, beta, c, q) -> {
+            peak[0] = Math.max(peak[0], ctx.liveBytes());
+            return ClBlast.sgemm(ta, tb, m, n, k, alpha, a, bm, beta, c, q);
+        });
         Geo g = new Geo(4, 3, 10, 10, 5, 3, 3, 1, 1, 1, 1);
         Random r = new Random(3);
-        try (Tensor xt = b.upload(random(r, 1200), g.xShape()); Tensor wt = b.upload(random(r, 135), g.wShape());
-             Tensor dt = b.upload(random(r, 2000), Shape.of(4, 5, 10, 10))) {
-            long live = b.context().liveBytes();
-            for (int i = 0; i < 5; i++) {
-                try (Conv2dResult res = b.conv2dForward(xt, wt, null, g.params());
-                     Conv2dGrads grads = b.conv2dBackward(dt, res.cache(), wt)) {
-                    assertTrue(res.out().shape().size() > 0);
+        Tensor xt = b.upload(random(r, 1200), g.xShape());
+        Tensor wt = b.upload(random(r, 135), g.wShape());
+        Tensor dt = b.upload(random(r, 2000), Shape.of(4, 5, 10, 10));
+        long live = ctx.liveBytes();
+        long tensors = ctx.liveTensors();
+        // the forward's columns [K = 27, J = 400] and product [F = 5, J], besides out [4,5,10,10] and the cache's x
+        long j = 4L * 10 * 10;
+        long forwardAtGemm = 4 * (27 * j + 5 * j + 2000 + 1200);
+        for (int i = 0; i < 5; i++) {
+            peak[0] = 0;
+            try (Conv2dResult res = b.conv2dForward(xt, wt, null, g.params())) {
+                assertEquals(live + forwardAtGemm, peak[0], "live bytes at the forward's GEMM, step " + i);
+                try (Conv2dGrads grads = b.conv2dBackward(dt, res.cache(), wt)) {
+                    assertTrue(res.out().shape().size() > 0 && grads.dW() != null);
                 }
-                assertEquals(live, b.context().liveBytes(), "live bytes after step " + i);
             }
+            assertEquals(live, ctx.liveBytes(), "live bytes after step " + i);
+            assertEquals(tensors, ctx.liveTensors(), "live tensors after step " + i);
+            assertTrue(ctx.pooledBytes() >= 4 * (27 + 5) * j, "the workspaces went back to the pool");
         }
+        b.close();
+        assertEquals(0, ctx.liveBytes(), "live bytes after close");
+        assertEquals(0, ctx.liveBuffers(), "live buffers after close");
+        assertEquals(0, ctx.pooledBytes(), "pooled bytes after close");
+        assertTrue(xt.isClosed() && dt.isClosed());
     }
 }
