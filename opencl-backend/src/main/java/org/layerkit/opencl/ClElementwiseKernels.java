@@ -3,7 +3,6 @@ package org.layerkit.opencl;
 import java.lang.ref.Reference;
 
 import org.jocl.Sizeof;
-import org.jocl.cl_mem;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
