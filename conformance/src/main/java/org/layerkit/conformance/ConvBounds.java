@@ -98,4 +98,19 @@ public final class ConvBounds {
     public static Tolerance globalAvgPoolOut(long hw, double[] magnitudes) {
         return Tolerance.ofSum("GLOBAL_AVGPOOL_OUT", hw, Tolerance.DIV, Tolerance.maxAbs(magnitudes));
     }
+
+    /**
+     * The magnitudes with every non-finite entry (an output whose terms hold NaN or ±∞) set to 0: such an output is
+     * compared exactly anyway (an expected NaN or ±∞ must come out as itself, {@link Tolerance#accepts}), and its
+     * magnitude must not make the bound of the finite outputs infinite.
+     */
+    public static double[] finiteOnly(double[] magnitudes) {
+        double[] m = magnitudes.clone();
+        for (int i = 0; i < m.length; i++) {
+            if (!Double.isFinite(m[i])) {
+                m[i] = 0;
+            }
+        }
+        return m;
+    }
 }

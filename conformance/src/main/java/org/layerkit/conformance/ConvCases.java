@@ -126,6 +126,8 @@ final class ConvCases {
         }
         cases.add(backward(Geometry.square(2, 1, 12, 4, 3, 1, 1), false));
         cases.add(backward(new Geometry(3, 2, 7, 6, 3, 3, 3, 2, 2, 1, 1, true).noBias(), false));
+        cases.add(specialValues(Geometry.square(2, 3, 7, 4, 3, 1, 1), false));
+        cases.add(specialValues(Geometry.square(2, 3, 7, 4, 3, 1, 1), true));
         cases.add(backwardTwice(Geometry.square(2, 3, 6, 4, 3, 2, 1)));
         cases.add(lifetime(Geometry.square(2, 3, 6, 4, 3, 1, 1), false));
         cases.add(lifetime(Geometry.square(2, 3, 6, 4, 3, 1, 1), true));
@@ -202,6 +204,63 @@ final class ConvCases {
         } else {
             ctx.check(grads.dB() == null, "dB: expected null (the forward had no bias), got " + grads.dB());
         }
+    }
+
+    /**
+     * NaN and ±∞ go through, as the float64 reference (and PyTorch) compute them. Forward: x holds a NaN, a +∞ and a
+     * −∞ (no window reads two of them); every output whose window reads the NaN is NaN, one that reads an infinity is
+     * ±∞ by the sign of its weight. Backward: dOut holds a NaN at an output whose window lies inside x; dX is NaN
+     * under that window in every channel, dW of its filter and dB of its filter are NaN. The class of a sum (NaN,
+     * ±∞, finite) does not depend on its order, so these compare exactly; the other values under the usual bounds,
+     * their magnitudes taken over finite terms ({@link ConvBounds#finiteOnly}). Whether a NaN weight or dOut that
+     * meets only zero padding gives NaN (0·NaN, as an im2col kernel and PyTorch's padded input do) or a finite value
+     * (a kernel that skips padding taps) is left open: no case puts one there.
+     */
+    private static ConformanceCase specialValues(Geometry g, boolean backward) {
+        return g.builder(backward ? "backward" : "forward").param("values", "nan,inf").check(ctx -> {
+            Inputs in = new Inputs(ctx, g);
+            Conv2dShape s = g.shape();
+            if (!backward) {
+                float[] x = in.x.clone();
+                x[index(g, 0, 1, 3, 3)] = Float.NaN;
+                x[index(g, 1, 0, 2, 4)] = Float.POSITIVE_INFINITY;
+                x[index(g, 1, 2, 5, 1)] = Float.NEGATIVE_INFINITY;
+                Tensor out = ctx.track(ctx.backend().conv2dForward(ctx.upload(x, g.xShape()), in.tw, in.tb,
+                        g.params())).out();
+                double[] e = Reference.conv2dForward(widen(x), widen(in.w), in.bias(), s);
+                double[] magnitude = Reference.conv2dForward(abs(widen(x)), abs(widen(in.w)), abs(in.bias()), s);
+                ctx.check(count(e, Double::isNaN) == 9 * g.f() && count(e, Double::isInfinite) == 18 * g.f(),
+                        "the case's own reference: expected 9·F NaN and 18·F infinite outputs");
+                ctx.expectClose("out", out, g.outShape(), e,
+                        ConvBounds.conv2dOut(s, ConvBounds.finiteOnly(magnitude)));
+                return;
+            }
+            Conv2dResult r = ctx.track(ctx.backend().conv2dForward(in.tx, in.tw, in.tb, g.params()));
+            float[] dOut = ctx.normal(g.outShape().size(), 0, 1);
+            dOut[((0 * g.f() + 1) * 7 + 3) * 7 + 3] = Float.NaN; // output (n 0, f 1, 3, 3): window rows, cols 2..4
+            Conv2dGrads grads = ctx.track(ctx.backend().conv2dBackward(ctx.upload(dOut, g.outShape()), r.cache(),
+                    in.tw));
+            Conv2dBackward e = Reference.conv2dBackward(widen(dOut), widen(in.x), widen(in.w), true, s);
+            Conv2dBackward m = Reference.conv2dBackward(abs(widen(dOut)), abs(widen(in.x)), abs(widen(in.w)), true,
+                    s);
+            ctx.check(count(e.dx(), Double::isNaN) == 9 * g.c() && count(e.dw(), Double::isNaN) == g.c() * 9
+                    && Double.isNaN(e.db()[1]), "the case's own reference: expected 9·C NaN in dX, C·9 in dW, dB[1]");
+            ctx.expectClose("dX", grads.dX(), g.xShape(), e.dx(),
+                    ConvBounds.conv2dDx(s, ConvBounds.finiteOnly(m.dx())));
+            ctx.expectClose("dW", grads.dW(), g.wShape(), e.dw(),
+                    ConvBounds.conv2dDw(s, ConvBounds.finiteOnly(m.dw())));
+            ctx.expectClose("dB", grads.dB(), Shape.of(g.f()), e.db(),
+                    ConvBounds.conv2dDb(s, ConvBounds.finiteOnly(m.db())));
+        });
+    }
+
+    /** The flat index of x[n, c, h, w]. */
+    private static int index(Geometry g, int n, int c, int h, int w) {
+        return ((n * g.c() + c) * g.h() + h) * g.w() + w;
+    }
+
+    private static long count(double[] v, java.util.function.DoublePredicate p) {
+        return java.util.Arrays.stream(v).filter(p).count();
     }
 
     /** The cache serves any number of backwards: a second one gives the same gradients bit for bit. */

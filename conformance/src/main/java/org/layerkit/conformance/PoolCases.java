@@ -110,6 +110,8 @@ final class PoolCases {
             cases.add(avgPool(s, false));
             cases.add(avgPool(s, true));
         }
+        cases.add(avgPoolSpecials(new int[] {2, 3, 5, 7}, false));
+        cases.add(avgPoolSpecials(new int[] {2, 3, 5, 7}, true));
         return cases;
     }
 
@@ -201,6 +203,43 @@ final class PoolCases {
                     Tensor dX = ctx.track(ctx.backend().globalAvgPoolBackward(tdOut, xs));
                     ctx.expectClose("dX", dX, xs, Reference.globalAvgPoolBackward(widen(dOut), n, c, hw));
                     ctx.expectIdentical("dOut (an input, must be left untouched)", tdOut, os, dOut);
+                });
+    }
+
+    /**
+     * NaN and ±∞ go through the global average pool: forward, a plane holding a NaN gives NaN, one holding +∞ (or
+     * −∞) gives it, one holding both gives NaN (their sum in any order), the others their mean under
+     * GLOBAL_AVGPOOL_OUT (magnitudes over the finite planes); backward, a NaN or ±∞ dOut fills its plane of dX.
+     */
+    private static ConformanceCase avgPoolSpecials(int[] s, boolean backward) {
+        int n = s[0];
+        int c = s[1];
+        int hw = s[2] * s[3];
+        Shape xs = Shape.of(n, c, s[2], s[3]);
+        Shape os = Shape.of(n, c);
+        return ConformanceCase.builder(backward ? "global_avgpool.backward" : "global_avgpool.forward",
+                        Op.GLOBAL_AVGPOOL).shape(s).param("N", n).param("C", c).param("H", s[2]).param("W", s[3])
+                .param("values", "nan,inf").tolerance(backward ? ConvBounds.GLOBAL_AVGPOOL_DX : Tolerance.EXACT)
+                .check(ctx -> {
+                    if (!backward) {
+                        float[] x = ctx.normal(xs.size(), 1, 1);
+                        x[0 * hw + 5] = Float.NaN;                                  // plane 0: NaN
+                        x[1 * hw + hw - 1] = Float.POSITIVE_INFINITY;               // plane 1: +∞
+                        x[2 * hw] = Float.NEGATIVE_INFINITY;                        // plane 2: −∞
+                        x[3 * hw + 1] = Float.POSITIVE_INFINITY;                    // plane 3: +∞ and −∞
+                        x[3 * hw + hw / 2] = Float.NEGATIVE_INFINITY;
+                        Tensor out = ctx.track(ctx.backend().globalAvgPoolForward(ctx.upload(x, xs)));
+                        double[] e = Reference.globalAvgPoolForward(widen(x), n, c, hw);
+                        ctx.expectClose("out", out, os, e, ConvBounds.globalAvgPoolOut(hw, ConvBounds.finiteOnly(
+                                Reference.globalAvgPoolForward(abs(widen(x)), n, c, hw))));
+                        return;
+                    }
+                    float[] dOut = ctx.normal(os.size(), 0, 1);
+                    dOut[0] = Float.NaN;
+                    dOut[1] = Float.POSITIVE_INFINITY;
+                    dOut[2] = Float.NEGATIVE_INFINITY;
+                    Tensor dX = ctx.track(ctx.backend().globalAvgPoolBackward(ctx.upload(dOut, os), xs));
+                    ctx.expectClose("dX", dX, xs, Reference.globalAvgPoolBackward(widen(dOut), n, c, hw));
                 });
     }
 }

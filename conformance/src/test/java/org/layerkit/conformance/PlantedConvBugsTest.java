@@ -182,6 +182,38 @@ class PlantedConvBugsTest {
         assertStatus(r, Status.PASSED, "values=ties");
     }
 
+    /** NaN and infinities dropped from x (a "nan-safe" sum): conv2d and the global average pool see zeros. */
+    static class NonFiniteAsZero extends ReferenceBackend {
+        private Tensor finite(Tensor x) {
+            float[] xs = data(x).clone();
+            for (int i = 0; i < xs.length; i++) {
+                if (!Float.isFinite(xs[i])) {
+                    xs[i] = 0f;
+                }
+            }
+            return of(xs, x.shape());
+        }
+
+        @Override
+        public Conv2dResult conv2dForward(Tensor x, Tensor w, Tensor bias, Conv2dParams params) {
+            return super.conv2dForward(finite(x), w, bias, params);
+        }
+
+        @Override
+        public Tensor globalAvgPoolForward(Tensor x) {
+            return super.globalAvgPoolForward(finite(x));
+        }
+    }
+
+    @Test
+    void droppingNanAndInfinitiesFailsTheSpecialValueCasesOnly() {
+        Map<String, Outcome> r = run(new NonFiniteAsZero(), "^(conv2d|global_avgpool)\\.forward\\[");
+        assertStatus(r, Status.FAILED, "^conv2d\\.forward\\[.*values=nan,inf");
+        assertStatus(r, Status.FAILED, "^global_avgpool\\.forward\\[.*values=nan,inf");
+        assertStatus(r, Status.PASSED, "^conv2d\\.forward\\[N=2,C=3,H=7,W=5,F=4,K=3x3,stride=1,pad=1\\]");
+        assertStatus(r, Status.PASSED, "^global_avgpool\\.forward\\[N=2,C=3,H=5,W=7\\]");
+    }
+
     /** The overlapping-window backward keeps one contribution per input element instead of adding them. */
     static class OverlapNotAdded extends ReferenceBackend {
         @Override
