@@ -10,13 +10,18 @@ import java.util.concurrent.TimeUnit;
 import org.layerkit.api.Backend;
 import org.layerkit.api.BatchNormOptions;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.Conv2dGrads;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
 import org.layerkit.api.LossResult;
+import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormGrads;
 import org.layerkit.api.NormResult;
 import org.layerkit.api.Op;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.RunningStats;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
@@ -26,7 +31,8 @@ import org.layerkit.api.Tensor;
  * thread the same bits as the same calls made on one thread, and TRAIN batch-norm forwards that share running
  * statistics lose no update. A data race is not guaranteed to show in any one run; these cases make many
  * overlapping calls (a lost update shows as a wrong bit of the running statistics, a shared scratch buffer as wrong
- * outputs), and a backend that passes them has at least no easily hit race.
+ * outputs), and a backend that passes them has at least no easily hit race. The conv-family cases do the same for
+ * conv2d, the pools and spatial dropout.
  */
 final class ConcurrencyCases {
     static final int THREADS = 4;
@@ -42,6 +48,13 @@ final class ConcurrencyCases {
         c.add(ConformanceCase.builder("batchnorm.running_stats.threads", Op.BATCHNORM).param("threads", THREADS)
                 .param("updates", 2000).shape(2, 4096).tolerance(Tolerance.EXACT)
                 .check(ctx -> noLostRunningUpdate(ctx, 500)));
+        // the conv family: every call allocates its own workspaces (or uses its thread's scratch), so calls from
+        // several threads must not see each other's
+        c.add(convFamily("conv2d.threads", Op.CONV2D, CONV_NAMES, ConcurrencyCases::convWork));
+        c.add(convFamily("maxpool2d.threads", Op.MAXPOOL2D, MAXPOOL_NAMES, ConcurrencyCases::maxPoolWork));
+        c.add(convFamily("global_avgpool.threads", Op.GLOBAL_AVGPOOL, AVGPOOL_NAMES, ConcurrencyCases::avgPoolWork));
+        c.add(convFamily("spatial_dropout.threads", Op.SPATIAL_DROPOUT, SPATIAL_DROPOUT_NAMES,
+                ConcurrencyCases::spatialDropoutWork));
         return c;
     }
 
@@ -72,6 +85,127 @@ final class ConcurrencyCases {
     @FunctionalInterface
     private interface ThreadWork<T> {
         T run(int thread) throws Exception;
+    }
+
+    /**
+     * Each thread's results of {@code work} on its own inputs, all threads at once, must be exactly what the same
+     * calls give one thread after another; {@code names} name a round's results in failures.
+     */
+    private static void sameBitsOnEveryThread(CaseContext ctx, String[] names, List<float[][]> inputs,
+                                              Work work) throws Exception {
+        Backend b = ctx.backend();
+        List<List<float[]>> expected = new ArrayList<>();
+        for (int t = 0; t < THREADS; t++) {
+            expected.add(work.run(b, inputs.get(t), t));
+        }
+        List<List<float[]>> actual = together(t -> work.run(b, inputs.get(t), t));
+        for (int t = 0; t < THREADS; t++) {
+            List<float[]> e = expected.get(t);
+            List<float[]> a = actual.get(t);
+            for (int i = 0; i < e.size() && ctx.ok(); i++) {
+                ctx.expectIdentical("thread " + t + ", result " + i + " of " + e.size() + " (round "
+                        + i / names.length + ", " + names[i % names.length] + ")", a.get(i), Shape.of(a.get(i).length),
+                        e.get(i));
+            }
+        }
+    }
+
+    /** One thread's rounds of ops on its inputs, every result as a host array, every tensor closed. */
+    @FunctionalInterface
+    private interface Work {
+        List<float[]> run(Backend b, float[][] in, int thread);
+    }
+
+    /** x of the conv-family cases: a small CNN layer's batch, large enough for the backends' split paths. */
+    private static final Shape CONV_X = Shape.of(8, 16, 16, 16);
+    private static final Shape CONV_W = Shape.of(16, 16, 3, 3);
+    private static final int CONV_STEPS = 4;
+    private static final String[] CONV_NAMES = {"conv2d out", "conv2d dX", "conv2d dW", "conv2d dB"};
+    private static final String[] MAXPOOL_NAMES = {"maxpool2d out", "maxpool2d argmax", "maxpool2d dX"};
+    private static final String[] AVGPOOL_NAMES = {"global_avgpool out", "global_avgpool dX"};
+    private static final String[] SPATIAL_DROPOUT_NAMES = {"spatial_dropout out", "spatial_dropout mask",
+        "spatial_dropout dX"};
+
+    /** A conv-family case: {@link #CONV_STEPS} rounds of {@code work} per thread, bit for bit as on one thread. */
+    private static ConformanceCase convFamily(String name, Op op, String[] names, Work work) {
+        return ConformanceCase.builder(name, op).param("threads", THREADS).param("steps", CONV_STEPS)
+                .shape(CONV_X.dims()).tolerance(Tolerance.EXACT)
+                .check(ctx -> sameBitsOnEveryThread(ctx, names, convInputs(ctx), work));
+    }
+
+    /** Per thread: x, w, bias, and a dOut of x's shape (conv2d's output shape at stride 1, padding 1). */
+    private static List<float[][]> convInputs(CaseContext ctx) {
+        List<float[][]> in = new ArrayList<>();
+        for (int t = 0; t < THREADS; t++) {
+            in.add(new float[][] {ctx.normal(CONV_X.size(), 0, 1), ctx.normal(CONV_W.size(), 0, 0.2),
+                ctx.normal(16, 0, 1), ctx.normal(CONV_X.size(), 0, 1)});
+        }
+        return in;
+    }
+
+    private static List<float[]> convWork(Backend b, float[][] in, int thread) {
+        List<float[]> out = new ArrayList<>();
+        try (Tensor x = b.upload(in[0], CONV_X); Tensor w = b.upload(in[1], CONV_W);
+             Tensor bias = b.upload(in[2], Shape.of(16)); Tensor dOut = b.upload(in[3], CONV_X)) {
+            for (int s = 0; s < CONV_STEPS; s++) {
+                try (Conv2dResult r = b.conv2dForward(x, w, bias, Conv2dParams.of(1, 1));
+                     Conv2dGrads g = b.conv2dBackward(dOut, r.cache(), w)) {
+                    out.add(r.out().toArray());
+                    out.add(g.dX().toArray());
+                    out.add(g.dW().toArray());
+                    out.add(g.dB().toArray());
+                }
+            }
+        }
+        return out;
+    }
+
+    private static List<float[]> maxPoolWork(Backend b, float[][] in, int thread) {
+        List<float[]> out = new ArrayList<>();
+        Shape os = Shape.of(8, 16, 7, 7);
+        try (Tensor x = b.upload(in[0], CONV_X);
+             Tensor dOut = b.upload(java.util.Arrays.copyOf(in[3], os.size()), os)) {
+            for (int s = 0; s < CONV_STEPS; s++) {
+                // 3×3 windows at stride 2 overlap: the backward adds where they chose the same element
+                try (MaxPool2dResult r = b.maxPool2dForward(x, Pool2dParams.of(3, 2));
+                     Tensor dX = b.maxPool2dBackward(dOut, r.cache())) {
+                    out.add(r.out().toArray());
+                    out.add(r.cache().argmax().toArray());
+                    out.add(dX.toArray());
+                }
+            }
+        }
+        return out;
+    }
+
+    private static List<float[]> avgPoolWork(Backend b, float[][] in, int thread) {
+        List<float[]> out = new ArrayList<>();
+        Shape os = Shape.of(8, 16);
+        try (Tensor x = b.upload(in[0], CONV_X);
+             Tensor dOut = b.upload(java.util.Arrays.copyOf(in[3], os.size()), os)) {
+            for (int s = 0; s < CONV_STEPS; s++) {
+                try (Tensor y = b.globalAvgPoolForward(x); Tensor dX = b.globalAvgPoolBackward(dOut, CONV_X)) {
+                    out.add(y.toArray());
+                    out.add(dX.toArray());
+                }
+            }
+        }
+        return out;
+    }
+
+    private static List<float[]> spatialDropoutWork(Backend b, float[][] in, int thread) {
+        List<float[]> out = new ArrayList<>();
+        try (Tensor x = b.upload(in[0], CONV_X); Tensor dOut = b.upload(in[3], CONV_X)) {
+            for (int s = 0; s < CONV_STEPS; s++) {
+                try (DropoutResult r = b.spatialDropoutForward(x, new DropoutOptions(0.7, 2000 + thread, s),
+                        Mode.TRAIN); Tensor dX = b.spatialDropoutBackward(dOut, r.mask())) {
+                    out.add(r.out().toArray());
+                    out.add(r.mask().toArray());
+                    out.add(dX.toArray());
+                }
+            }
+        }
+        return out;
     }
 
     /**
