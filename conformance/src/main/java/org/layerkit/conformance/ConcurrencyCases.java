@@ -215,7 +215,6 @@ final class ConcurrencyCases {
      * same calls give on one thread.
      */
     private static void sameBitsOnEveryThread(CaseContext ctx, int steps) throws Exception {
-        Backend b = ctx.backend();
         int n = 64;
         int d = 96;
         List<float[][]> inputs = new ArrayList<>();
@@ -223,24 +222,11 @@ final class ConcurrencyCases {
             inputs.add(new float[][] {ctx.normal(n * d, 0, 1), ctx.normal(n * d, 0, 1), ctx.uniform(d, 0.5, 1.5),
                 ctx.normal(d * 10, 0, 0.1), labels(ctx, n, 10)});
         }
-        List<List<float[]>> expected = new ArrayList<>();
-        for (int t = 0; t < THREADS; t++) {
-            expected.add(work(b, inputs.get(t), t, steps, n, d));
-        }
-        List<List<float[]>> actual = together(t -> work(b, inputs.get(t), t, steps, n, d));
-        for (int t = 0; t < THREADS; t++) {
-            List<float[]> e = expected.get(t);
-            List<float[]> a = actual.get(t);
-            for (int i = 0; i < e.size() && ctx.ok(); i++) {
-                ctx.expectIdentical("thread " + t + ", result " + i + " of " + e.size() + " (round " + i / RESULTS
-                        + ", " + NAMES[i % RESULTS] + ")", a.get(i), Shape.of(a.get(i).length), e.get(i));
-            }
-        }
+        sameBitsOnEveryThread(ctx, NAMES, inputs, (b, in, t) -> work(b, in, t, steps, n, d));
     }
 
     private static final String[] NAMES = {"batchnorm out", "batchnorm dX", "batchnorm dGamma", "layernorm out",
         "layernorm dX", "dropout out", "dropout dX", "relu", "relu dX", "logits", "loss", "dLogits", "running mean"};
-    private static final int RESULTS = NAMES.length;
 
     private static float[] labels(CaseContext ctx, int n, int k) {
         float[] l = new float[n];
