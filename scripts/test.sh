@@ -34,17 +34,24 @@ main_time=$((SECONDS - start))
 CPU_TESTS=ReferenceGradientTest,CpuBackendConformanceTest,CpuNormKernelsTest,CpuGemmTest,CpuTrainingKernelsTest,\
 FullyConnectedNetGradientCheckTest,FullyConnectedNetTest,LayersTest,OptimizerTest,SolverTest,QuickStartTest
 CPU_AND_LOOPS_TESTS=$CPU_TESTS,CpuLoopsPathConformanceTest
-CL_TESTS=ClBackendConformanceTest,ClOtherPathConformanceTest,ClReductionTest,ClGemmChoiceTest
+# ClFloatAccumulator*: the normalization cases with float accumulators (option accumulator=float, the path of devices
+# without cl_khr_fp64), whose chunk merges follow the plans that PoCL's compute units change
+CL_TESTS=ClBackendConformanceTest,ClOtherPathConformanceTest,ClReductionTest,ClGemmChoiceTest,\
+ClFloatAccumulatorConformanceTest,ClFloatAccumulatorFusedConformanceTest
 # The conv2d, pool and spatial-dropout cases run only on legs that can change their numbers (docs/tolerances.md,
 # "The test matrix"). On the cpu backend their only order-dependent sums are OpenBLAS's GEMMs (the rest is
 # element-wise or per plane in a fixed order, whatever the thread count, and the one Vector API loop, col2im's add,
 # is element-wise), so the OpenBLAS and one-thread legs run them, with CpuConvTest, and the others leave them out.
 # On PoCL only the reductions planned by compute units change: conv2d's dB and the global average pool's forward.
+# No leg runs the kit's calls from several threads (*.threads) or its closed-backend cases (*.backend_closed): they
+# compare a backend with itself bit for bit or check errors, so no leg changes what they check (the main run has them).
+NOT_NUMERIC='\.threads\[|\.backend_closed\['
 CONV_FAMILIES='^(conv2d|maxpool2d|global_avgpool|spatial_dropout)\.'
 CPU_CONV_TESTS=CpuConvTest
-NO_CONV=-Dlayerkit.conformance.exclude=$CONV_FAMILIES
+ONLY_NUMERIC=-Dlayerkit.conformance.exclude=$NOT_NUMERIC
+NO_CONV="-Dlayerkit.conformance.exclude=$CONV_FAMILIES|$NOT_NUMERIC"
 CL_CU_TESTS='ClPoolTest#globalAveragePoolMatchesItsDefinition'
-CL_CU_ONLY='-Dlayerkit.conformance.exclude=^(conv2d\.forward|maxpool2d\.|global_avgpool\.backward|spatial_dropout\.)'
+CL_CU_ONLY="-Dlayerkit.conformance.exclude=^(conv2d\.forward|maxpool2d\.|global_avgpool\.backward|spatial_dropout\.)|$NOT_NUMERIC"
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
@@ -92,7 +99,7 @@ for core in Haswell SkylakeX Zen Prescott; do
   esac
   if has "${need[@]}"; then
     leg "openblas-$core" "OPENBLAS_CORETYPE=$core" "$CPU_MODULES" "$CPU_TESTS,$CPU_CONV_TESTS" \
-      OPENBLAS_CORETYPE="$core"
+      OPENBLAS_CORETYPE="$core" -- "$ONLY_NUMERIC"
   else
     skip "openblas-$core" "OPENBLAS_CORETYPE=$core" "the CPU lacks ${need[*]}"
   fi
@@ -116,7 +123,7 @@ fi
 
 # core counts: every kernel on one thread (and OpenBLAS on one), and a 64-core machine's chunking of the reductions
 leg "threads-1" "layerkit.cpu.threads=1, OPENBLAS_NUM_THREADS=1" "$CPU_MODULES" \
-  "$CPU_AND_LOOPS_TESTS,$CPU_CONV_TESTS" OPENBLAS_NUM_THREADS=1 -- -Dlayerkit.cpu.threads=1
+  "$CPU_AND_LOOPS_TESTS,$CPU_CONV_TESTS" OPENBLAS_NUM_THREADS=1 -- -Dlayerkit.cpu.threads=1 "$ONLY_NUMERIC"
 leg "threads-64" "layerkit.cpu.threads=64 (a 64-core machine's chunks)" "$CPU_MODULES" "$CPU_AND_LOOPS_TESTS" \
   -- -Dlayerkit.cpu.threads=64 "$NO_CONV"
 
@@ -136,7 +143,8 @@ for i in "${!names[@]}"; do
   printf '  %-20s %-56s %-8s %s\n' "${names[$i]}" "${settings[$i]}" "${times[$i]}" "${results[$i]}"
 done
 echo "  conv2d/pool/spatial-dropout cases: all on openblas-* and threads-1 (with CpuConvTest), those of reductions" \
-  "planned by compute units on pocl-* (conv2d dB, global average pool), none on the others (docs/tolerances.md)"
+  "planned by compute units on pocl-* (conv2d dB, global average pool), none on the others (docs/tolerances.md);" \
+  "*.threads and *.backend_closed cases: main run only; float-accumulator normalizations: main run and pocl-*"
 echo "  matrix: $((SECONDS - matrix_start)) s; total: $((SECONDS - start)) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED legs: ${failed[*]} (rerun one: see its settings above; docs/tolerances.md says how to report)" >&2
