@@ -168,6 +168,13 @@ final class PoolCases {
 
     // ================================================================================================ global avg
 
+    /** A global average pool case of x {@code s} = {N, C, H, W}: its name, shape and default tolerance. */
+    private static ConformanceCase.Builder avgPoolBuilder(int[] s, boolean backward) {
+        return ConformanceCase.builder(backward ? "global_avgpool.backward" : "global_avgpool.forward",
+                        Op.GLOBAL_AVGPOOL).shape(s).param("N", s[0]).param("C", s[1]).param("H", s[2]).param("W", s[3])
+                .tolerance(backward ? ConvBounds.GLOBAL_AVGPOOL_DX : Tolerance.EXACT);
+    }
+
     /**
      * Forward: out [N,C] under GLOBAL_AVGPOOL_OUT (a sum of H·W terms and a division); backward: dX = dOut/(H·W)
      * broadcast, under GLOBAL_AVGPOOL_DX. Inputs untouched.
@@ -178,32 +185,30 @@ final class PoolCases {
         int hw = s[2] * s[3];
         Shape xs = Shape.of(n, c, s[2], s[3]);
         Shape os = Shape.of(n, c);
-        return ConformanceCase.builder(backward ? "global_avgpool.backward" : "global_avgpool.forward",
-                        Op.GLOBAL_AVGPOOL).shape(s).param("N", n).param("C", c).param("H", s[2]).param("W", s[3])
-                .tolerance(backward ? ConvBounds.GLOBAL_AVGPOOL_DX : Tolerance.EXACT).check(ctx -> {
-                    if (!backward) {
-                        // a common offset per plane: the mean is not near zero, so a sum that loses bits shows
-                        float[] x = new float[xs.size()];
-                        for (int p = 0; p < n * c; p++) {
-                            double shift = ctx.random().nextDouble(-3, 3);
-                            for (int k = 0; k < hw; k++) {
-                                x[p * hw + k] = (float) (shift + ctx.random().nextGaussian());
-                            }
-                        }
-                        Tensor tx = ctx.upload(x, xs);
-                        Tensor out = ctx.track(ctx.backend().globalAvgPoolForward(tx));
-                        ctx.expectClose("out", out, os, Reference.globalAvgPoolForward(widen(x), n, c, hw),
-                                ConvBounds.globalAvgPoolOut(hw,
-                                        Reference.globalAvgPoolForward(abs(widen(x)), n, c, hw)));
-                        ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
-                        return;
+        return avgPoolBuilder(s, backward).check(ctx -> {
+            if (!backward) {
+                // a common offset per plane: the mean is not near zero, so a sum that loses bits shows
+                float[] x = new float[xs.size()];
+                for (int p = 0; p < n * c; p++) {
+                    double shift = ctx.random().nextDouble(-3, 3);
+                    for (int k = 0; k < hw; k++) {
+                        x[p * hw + k] = (float) (shift + ctx.random().nextGaussian());
                     }
-                    float[] dOut = ctx.normal(os.size(), 0, 1);
-                    Tensor tdOut = ctx.upload(dOut, os);
-                    Tensor dX = ctx.track(ctx.backend().globalAvgPoolBackward(tdOut, xs));
-                    ctx.expectClose("dX", dX, xs, Reference.globalAvgPoolBackward(widen(dOut), n, c, hw));
-                    ctx.expectIdentical("dOut (an input, must be left untouched)", tdOut, os, dOut);
-                });
+                }
+                Tensor tx = ctx.upload(x, xs);
+                Tensor out = ctx.track(ctx.backend().globalAvgPoolForward(tx));
+                ctx.expectClose("out", out, os, Reference.globalAvgPoolForward(widen(x), n, c, hw),
+                        ConvBounds.globalAvgPoolOut(hw,
+                                Reference.globalAvgPoolForward(abs(widen(x)), n, c, hw)));
+                ctx.expectIdentical("x (an input, must be left untouched)", tx, xs, x);
+                return;
+            }
+            float[] dOut = ctx.normal(os.size(), 0, 1);
+            Tensor tdOut = ctx.upload(dOut, os);
+            Tensor dX = ctx.track(ctx.backend().globalAvgPoolBackward(tdOut, xs));
+            ctx.expectClose("dX", dX, xs, Reference.globalAvgPoolBackward(widen(dOut), n, c, hw));
+            ctx.expectIdentical("dOut (an input, must be left untouched)", tdOut, os, dOut);
+        });
     }
 
     /**
@@ -217,29 +222,26 @@ final class PoolCases {
         int hw = s[2] * s[3];
         Shape xs = Shape.of(n, c, s[2], s[3]);
         Shape os = Shape.of(n, c);
-        return ConformanceCase.builder(backward ? "global_avgpool.backward" : "global_avgpool.forward",
-                        Op.GLOBAL_AVGPOOL).shape(s).param("N", n).param("C", c).param("H", s[2]).param("W", s[3])
-                .param("values", "nan,inf").tolerance(backward ? ConvBounds.GLOBAL_AVGPOOL_DX : Tolerance.EXACT)
-                .check(ctx -> {
-                    if (!backward) {
-                        float[] x = ctx.normal(xs.size(), 1, 1);
-                        x[0 * hw + 5] = Float.NaN;                                  // plane 0: NaN
-                        x[1 * hw + hw - 1] = Float.POSITIVE_INFINITY;               // plane 1: +∞
-                        x[2 * hw] = Float.NEGATIVE_INFINITY;                        // plane 2: −∞
-                        x[3 * hw + 1] = Float.POSITIVE_INFINITY;                    // plane 3: +∞ and −∞
-                        x[3 * hw + hw / 2] = Float.NEGATIVE_INFINITY;
-                        Tensor out = ctx.track(ctx.backend().globalAvgPoolForward(ctx.upload(x, xs)));
-                        double[] e = Reference.globalAvgPoolForward(widen(x), n, c, hw);
-                        ctx.expectClose("out", out, os, e, ConvBounds.globalAvgPoolOut(hw, ConvBounds.finiteOnly(
-                                Reference.globalAvgPoolForward(abs(widen(x)), n, c, hw))));
-                        return;
-                    }
-                    float[] dOut = ctx.normal(os.size(), 0, 1);
-                    dOut[0] = Float.NaN;
-                    dOut[1] = Float.POSITIVE_INFINITY;
-                    dOut[2] = Float.NEGATIVE_INFINITY;
-                    Tensor dX = ctx.track(ctx.backend().globalAvgPoolBackward(ctx.upload(dOut, os), xs));
-                    ctx.expectClose("dX", dX, xs, Reference.globalAvgPoolBackward(widen(dOut), n, c, hw));
-                });
+        return avgPoolBuilder(s, backward).param("values", "nan,inf").check(ctx -> {
+            if (!backward) {
+                float[] x = ctx.normal(xs.size(), 1, 1);
+                x[0 * hw + 5] = Float.NaN;                                  // plane 0: NaN
+                x[1 * hw + hw - 1] = Float.POSITIVE_INFINITY;               // plane 1: +∞
+                x[2 * hw] = Float.NEGATIVE_INFINITY;                        // plane 2: −∞
+                x[3 * hw + 1] = Float.POSITIVE_INFINITY;                    // plane 3: +∞ and −∞
+                x[3 * hw + hw / 2] = Float.NEGATIVE_INFINITY;
+                Tensor out = ctx.track(ctx.backend().globalAvgPoolForward(ctx.upload(x, xs)));
+                double[] e = Reference.globalAvgPoolForward(widen(x), n, c, hw);
+                ctx.expectClose("out", out, os, e, ConvBounds.globalAvgPoolOut(hw, ConvBounds.finiteOnly(
+                        Reference.globalAvgPoolForward(abs(widen(x)), n, c, hw))));
+                return;
+            }
+            float[] dOut = ctx.normal(os.size(), 0, 1);
+            dOut[0] = Float.NaN;
+            dOut[1] = Float.POSITIVE_INFINITY;
+            dOut[2] = Float.NEGATIVE_INFINITY;
+            Tensor dX = ctx.track(ctx.backend().globalAvgPoolBackward(ctx.upload(dOut, os), xs));
+            ctx.expectClose("dX", dX, xs, Reference.globalAvgPoolBackward(widen(dOut), n, c, hw));
+        });
     }
 }
