@@ -70,7 +70,9 @@ public interface Backend extends AutoCloseable {
      * Releases the backend's resources, the storage of every tensor still open included: afterwards every tensor of
      * this backend refuses use (an op or {@link Tensor#toArray()} throws {@link IllegalStateException} saying
      * "expected a tensor of an open backend, got a tensor … of the closed backend '&lt;name&gt;'") and
-     * {@link Tensor#isClosed()} is true. Idempotent. Tensors must not be in use on other threads meanwhile.
+     * {@link Tensor#isClosed()} is true; so are the caches made on it ({@link NormCache}, {@link Conv2dCache},
+     * {@link MaxPool2dCache}: {@code isClosed()} is true and a backward refuses them, naming the closed backend).
+     * Idempotent. Tensors must not be in use on other threads meanwhile.
      */
     @Override
     void close();
