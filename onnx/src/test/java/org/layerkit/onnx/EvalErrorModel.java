@@ -37,11 +37,11 @@ import org.layerkit.models.layers.SpatialBatchNormLayer;
  * </ul>
  * First-order and magnitude-based, so the bound holds for any summation order, blocking, vector width or thread count.
  */
-final class EvalErrorModel {
+public final class EvalErrorModel {
     /** The float64 forward's output, [n, per-example size]. */
-    final double[] out;
+    public final double[] out;
     /** The bound on a float32 evaluation's error, per element of {@link #out}. */
-    final double[] err;
+    public final double[] err;
 
     private final int n;
 
@@ -51,11 +51,11 @@ final class EvalErrorModel {
         this.n = n;
     }
 
-    int rows() {
+    public int rows() {
         return n;
     }
 
-    int cols() {
+    public int cols() {
         return out.length / n;
     }
 
@@ -63,7 +63,7 @@ final class EvalErrorModel {
      * The forward of {@code layers} on {@code x} ([n, per-example shape] of exact floats), behind {@code std} (null:
      * none), with per-example input shape {@code shape}.
      */
-    static EvalErrorModel of(List<? extends Layer> layers, float[] x, int n, int[] shape, Standardizer std) {
+    public static EvalErrorModel of(List<? extends Layer> layers, float[] x, int n, int[] shape, Standardizer std) {
         double[] h = new double[x.length];
         double[] e = new double[x.length];
         for (int i = 0; i < x.length; i++) {

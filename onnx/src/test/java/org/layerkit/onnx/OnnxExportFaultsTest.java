@@ -188,19 +188,20 @@ class OnnxExportFaultsTest {
     }
 
     @Test
-    void aPlantedMappingErrorFailsTheAgreementCheck() throws Exception {
-        // batch norm exported with ε = 1e-4 instead of 1e-5: a 1e-5 relative change in the outputs, far beyond
-        // the float32 bounds, so the check that accepts the right mapping must refuse it
+    void aPlantedMappingErrorFailsTheAgreementChecks() throws Exception {
+        // batch norm exported with ε = 1e-4 instead of 1e-5: about a 1e-5 relative change in its outputs, beyond the
+        // float32 bounds, so the checks that accept the right mapping must refuse it: the whole-net check on a small
+        // net, the single-layer checks on the default net too (where the whole net's first-order bound is loose)
+        OnnxExporter wrong = OnnxExporter.builder().register(BatchNormLayer.class, (layer, g) -> {
+            String gamma = g.initializer("gamma", layer.gamma().value());
+            String beta = g.initializer("beta", layer.beta().value());
+            String mean = g.initializer("running_mean", layer.running().mean());
+            String var = g.initializer("running_var", layer.running().var());
+            g.output(g.node("BatchNormalization", List.of(g.input(), gamma, beta, mean, var),
+                    LayerGraph.floatAttr("epsilon", 1e-4f)), g.inputShape());
+        }).build();
         try (Nets nets = new Nets(backend, 3)) {
             nets.affine(40, 24).batchNorm(24).relu().affine(24, 10);
-            OnnxExporter wrong = OnnxExporter.builder().register(BatchNormLayer.class, (layer, g) -> {
-                String gamma = g.initializer("gamma", layer.gamma().value());
-                String beta = g.initializer("beta", layer.beta().value());
-                String mean = g.initializer("running_mean", layer.running().mean());
-                String var = g.initializer("running_var", layer.running().var());
-                g.output(g.node("BatchNormalization", List.of(g.input(), gamma, beta, mean, var),
-                        LayerGraph.floatAttr("epsilon", 1e-4f)), g.inputShape());
-            }).build();
             float[] x = nets.pixels(20, 40, 0);
             ModelProto m = wrong.export(nets.layers, new int[] {40}, null, Map.of());
             float[] ort = Ort.run(m, "pixels", x, new long[] {20, 40}, Ort.Level.NONE);
@@ -209,6 +210,15 @@ class OnnxExportFaultsTest {
             AssertionFailedError e = assertThrows(AssertionFailedError.class,
                     () -> Agreement.check("planted ε", model, lk, ort));
             assertTrue(e.getMessage().contains("ONNX Runtime against the float64 forward")
+                    && e.getMessage().contains("outside ONNX_LOGITS"), e.getMessage());
+        }
+        try (Nets nets = new Nets(backend, 4)) {
+            nets.affine(784, 256).batchNorm(256).relu().affine(256, 128).batchNorm(128).relu().affine(128, 10);
+            org.layerkit.models.data.Standardizer std = nets.standardizer(784, 28);
+            float[] x = nets.pixels(16, 784, 28);
+            AssertionFailedError e = assertThrows(AssertionFailedError.class, () -> Agreement.layerwise("planted ε",
+                    wrong, nets.layers, new int[] {784}, std, x, 16, backend, Ort.Level.ALL));
+            assertTrue(e.getMessage().contains("layer 1 (batchnorm) alone: ONNX Runtime against the float64 forward")
                     && e.getMessage().contains("outside ONNX_LOGITS"), e.getMessage());
         }
     }

@@ -23,7 +23,8 @@ import org.layerkit.onnx.proto.NodeProto;
 /**
  * Every layer type, at every opset where its mapping changes, exported and run in ONNX Runtime (with its graph
  * optimizations and without), computes layerkit's EVAL output on the same inputs within ONNX_LOGITS, with the same
- * predicted classes wherever the bound decides them.
+ * predicted classes wherever the bound decides them; and each layer exported alone, fed layerkit's float32 input to
+ * it, within its own rounding (the standardization bit for bit).
  */
 class OnnxRuntimeAgreementTest {
     static Backend backend;
@@ -36,8 +37,8 @@ class OnnxRuntimeAgreementTest {
     @AfterAll
     static void close() {
         backend.close();
-        System.out.printf("ONNX_LOGITS: largest |ONNX Runtime - layerkit| / bound over every case: %.3g%n",
-                Agreement.maxRatio);
+        System.out.printf("ONNX_LOGITS: largest |ONNX Runtime - layerkit| / bound over every case: %.3g for whole "
+                + "nets, %.3g for single layers%n", Agreement.maxRatio, Agreement.maxLayerRatio);
     }
 
     /** A net of hand-built layers, its per-example input shape, and whether it runs behind a standardization. */
@@ -106,8 +107,8 @@ class OnnxRuntimeAgreementTest {
             int features = Arrays.stream(c.shape()).reduce(1, (a, b) -> a * b);
             Standardizer std = c.standardized() ? nets.standardizer(features, c.zeroEdge()) : null;
             float[] x = nets.pixels(n, features, c.zeroEdge());
-            ModelProto model = OnnxExporter.builder().opset(opset).build()
-                    .export(nets.layers, c.shape(), std, Map.of());
+            OnnxExporter exporter = OnnxExporter.builder().opset(opset).build();
+            ModelProto model = exporter.export(nets.layers, c.shape(), std, Map.of());
             List<String> ops = model.getGraph().getNodeList().stream().map(NodeProto::getOpType).distinct().toList();
             assertTrue(ops.containsAll(c.expectedOps()), () -> "ops " + ops + " expected to include " + c.expectedOps());
             assertMappingOfOpset(c, opset, ops);
@@ -120,7 +121,9 @@ class OnnxRuntimeAgreementTest {
             }
             float[] ort = Ort.run(model, OnnxExporter.DEFAULT_INPUT, x, shape, level);
             EvalErrorModel m = EvalErrorModel.of(nets.layers, x, n, c.shape(), std);
-            Agreement.check(c.name() + " [opset " + opset + ", " + level + "]", m, layerkit, ort);
+            String what = c.name() + " [opset " + opset + ", " + level + "]";
+            Agreement.check(what, m, layerkit, ort);
+            Agreement.layerwise(what, exporter, nets.layers, c.shape(), std, x, n, backend, level);
         }
     }
 

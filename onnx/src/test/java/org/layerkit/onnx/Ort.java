@@ -10,9 +10,9 @@ import ai.onnxruntime.OrtSession;
 import org.layerkit.onnx.proto.ModelProto;
 
 /** Runs an exported model in ONNX Runtime (CPU execution provider), as a serving application would. */
-final class Ort {
+public final class Ort {
     /** ONNX Runtime's graph optimizations: ALL (the default a user gets) and none (the graph as exported). */
-    enum Level {
+    public enum Level {
         ALL(OrtSession.SessionOptions.OptLevel.ALL_OPT),
         NONE(OrtSession.SessionOptions.OptLevel.NO_OPT);
 
@@ -27,11 +27,11 @@ final class Ort {
     }
 
     /** The model's single output for input {@code x} of shape {@code shape}, flattened row-major. */
-    static float[] run(ModelProto model, String input, float[] x, long[] shape, Level level) throws OrtException {
+    public static float[] run(ModelProto model, String input, float[] x, long[] shape, Level level) throws OrtException {
         return run(model.toByteArray(), input, x, shape, level);
     }
 
-    static float[] run(byte[] model, String input, float[] x, long[] shape, Level level) throws OrtException {
+    public static float[] run(byte[] model, String input, float[] x, long[] shape, Level level) throws OrtException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setOptimizationLevel(level.opt);
