@@ -5,12 +5,14 @@
 #   pocl-opencl-icd      an OpenCL implementation for the CPU, so the OpenCL backend is tested everywhere
 #   libopenblas0-pthread libblas.so.3, the native GEMM the CPU backend calls through JNI
 #   python3-numpy        the independent reference the conformance kit's own tests compare against
+#   python3-onnx         the ONNX project's checker, which the ONNX export's tests run on the exported files
 #   dataset-fashion-mnist  the real data the main job trains on (/usr/share/datasets/fashion-mnist)
 # Usage: scripts/setup.sh            (everything)
 #        scripts/setup.sh --no-data  (skip the data set, e.g. for the tests alone)
 set -euo pipefail
 
-want=(openjdk-17-jdk-headless maven ocl-icd-opencl-dev pocl-opencl-icd clinfo libopenblas0-pthread python3-numpy)
+want=(openjdk-17-jdk-headless maven ocl-icd-opencl-dev pocl-opencl-icd clinfo libopenblas0-pthread python3-numpy
+      python3-onnx)
 if [ "${1:-}" != "--no-data" ]; then
   want+=(dataset-fashion-mnist)
 fi

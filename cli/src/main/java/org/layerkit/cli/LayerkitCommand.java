@@ -16,10 +16,11 @@ import picocli.CommandLine.Spec;
         versionProvider = VersionProvider.class,
         description = {
                 "Normalization and dropout layers on pluggable CPU and OpenCL backends:",
-                "train and evaluate fully connected nets, benchmark and check backends."},
+                "train, evaluate and export fully connected nets, benchmark and check backends."},
         subcommands = {
                 TrainCommand.class,
                 EvaluateCommand.class,
+                ExportCommand.class,
                 ExperimentCommand.class,
                 BackendsCommand.class,
                 BenchCommand.class,

@@ -251,6 +251,7 @@ public final class TrainCommand extends CommandBase {
                                          double valAcc, double testAcc) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put(Checkpoint.EPOCHS_COMPLETED, Integer.toString(h.epochs().size()));
+        m.put("cli.command", commandLine());
         m.put("cli.dataset", loaded.id());
         m.put("cli.data_dir", loaded.dir().toString());
         m.put("cli.val_size", Integer.toString(loaded.splits().validation().size()));
@@ -262,10 +263,35 @@ public final class TrainCommand extends CommandBase {
         if (!Double.isNaN(testAcc)) {
             m.put("cli.test_accuracy", Double.toString(testAcc));
         }
+        String names = classNames(loaded.classNames());
+        if (names != null && loaded.classNames().size() == loaded.splits().train().classes()) {
+            m.put("cli.class_names", names);
+        }
         m.put("cli.backend", backend.name() + " on " + backend.device().name());
         m.put("cli.created", Instant.now().toString());
         m.put("cli.version", VersionProvider.version());
         return m;
+    }
+
+    /** The command as typed: {@code layerkit train --epochs 1 --save m.lkm}, arguments with blanks quoted. */
+    private String commandLine() {
+        StringBuilder b = new StringBuilder("layerkit");
+        for (String arg : spec.commandLine().getParseResult().originalArgs()) {
+            b.append(' ').append(arg.isEmpty() || arg.matches(".*[\\s'\"\\\\$`].*")
+                    ? "'" + arg.replace("'", "'\\''") + "'" : arg);
+        }
+        return b.toString();
+    }
+
+    /**
+     * Class names as the metadata keeps them ({@code cli.class_names}): comma-separated in class order; null when
+     * there are none or a name holds a comma (the list could not be read back).
+     */
+    static String classNames(List<String> names) {
+        if (names.isEmpty() || names.stream().anyMatch(n -> n.contains(","))) {
+            return null;
+        }
+        return String.join(",", names);
     }
 
     private void writeMetrics(TrainingHistory h) {

@@ -85,4 +85,24 @@ class DistributionIT {
         assertEquals(0, conformance.exit(), conformance.out());
         assertTrue(conformance.out().contains(" passed, 0 failed, 0 unsupported"), conformance.out());
     }
+
+    @Test
+    void exportsAnOnnxModelThatOnnxRuntimeLoads(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        // the shaded jar carries protobuf-java and the generated ONNX messages
+        Path data = TinyIdx.write(dir.resolve("tiny"), 120, 30, 5);
+        Path model = dir.resolve("m.lkm");
+        Path onnx = dir.resolve("m.onnx");
+        Proc train = run("train", "--dataset", "fashion-mnist", "--data-dir", data.toString(), "--val-size", "20",
+                "--hidden", "8", "--epochs", "1", "--batch-size", "25", "--progress", "none", "--backend", "cpu",
+                "--save", model.toString());
+        assertEquals(0, train.exit(), train.out());
+        Proc export = run("export", "--model", model.toString(), "--format", "onnx", "--out", onnx.toString());
+        assertEquals(0, export.exit(), export.out());
+        ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
+        try (ai.onnxruntime.OrtSession s = env.createSession(onnx.toString(),
+                new ai.onnxruntime.OrtSession.SessionOptions())) {
+            assertEquals("layerkit", s.getMetadata().getProducerName());
+            assertEquals(List.of("logits"), List.copyOf(s.getOutputNames()));
+        }
+    }
 }

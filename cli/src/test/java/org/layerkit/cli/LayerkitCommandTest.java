@@ -12,7 +12,7 @@ import picocli.CommandLine;
 
 class LayerkitCommandTest {
     static final List<String> SUBCOMMANDS =
-            List.of("train", "evaluate", "experiment", "backends", "bench", "conformance");
+            List.of("train", "evaluate", "export", "experiment", "backends", "bench", "conformance");
 
     @Test
     void helpListsEverySubcommandAndExitCodes() {
@@ -33,7 +33,7 @@ class LayerkitCommandTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"train", "evaluate", "experiment", "backends", "bench", "conformance"})
+    @ValueSource(strings = {"train", "evaluate", "export", "experiment", "backends", "bench", "conformance"})
     void everySubcommandHasHelpAndVersion(String sub) {
         Cli.Run help = Cli.run(sub, "--help");
         assertEquals(0, help.exit(), help::toString);

@@ -5,14 +5,12 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -189,7 +187,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
      * Writes the checkpoint atomically: to a temporary file in the same directory, forced to disk, then renamed over
      * {@code file} with {@link StandardCopyOption#ATOMIC_MOVE}, so a crash leaves either the old file or the new one.
      * Temporary files of earlier saves to {@code file} whose writing process is gone (killed mid-write) are deleted
-     * first; those of live writers are left alone ({@link SaveTemps}). A NaN or infinite value in any tensor is refused
+     * first; those of live writers are left alone ({@link SaveTemps}; the steps are {@link AtomicFile}'s). A NaN or infinite value in any tensor is refused
      * before anything is written, since {@link #load} would refuse the file.
      */
     public void save(Path file) throws IOException {
@@ -203,51 +201,11 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
         header.put(MAGIC).putInt(VERSION).putLong(payload.length).putInt((int) crc.getValue()).flip();
 
-        Path abs = file.toAbsolutePath();
-        Path dir = abs.getParent();
-        Files.createDirectories(dir);
-        SaveTemps.removeOrphans(abs);
-        Path tmp = SaveTemps.create(abs);
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                writeFully(ch, header);
-                writeFully(ch, ByteBuffer.wrap(payload));
-                ch.force(true);
-            }
-            readableByAll(tmp);
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new CheckpointException(abs, "the file system cannot rename atomically; refusing a non-atomic write", e);
-            }
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
-        fsyncDirectory(dir);
-    }
-
-    /** Temporary files are created owner-only; a saved model gets the usual rw-r--r-- where POSIX applies. */
-    private static void readableByAll(Path tmp) throws IOException {
-        try {
-            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        } catch (UnsupportedOperationException e) {
-            // not a POSIX file system: keep the default permissions
-        }
-    }
-
-    private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            ch.write(b);
-        }
-    }
-
-    /** Makes the rename durable where the platform allows opening a directory (Linux does). */
-    private static void fsyncDirectory(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // Not every OS can fsync a directory; the file itself is already on disk.
+            AtomicFile.write(file, header, ByteBuffer.wrap(payload));
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new CheckpointException(file.toAbsolutePath(), "the file system cannot rename atomically; refusing a "
+                    + "non-atomic write", e);
         }
     }
 

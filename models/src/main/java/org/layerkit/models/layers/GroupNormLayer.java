@@ -40,6 +40,10 @@ public final class GroupNormLayer extends NormLayer {
         return groups;
     }
 
+    public float eps() {
+        return eps;
+    }
+
     @Override
     protected NormResult normForward(Tensor x, Tensor gamma, Tensor beta, Mode mode) {
         Checks.features(TYPE + ".forward", x, 4, features);
