@@ -53,8 +53,8 @@ final class BatchNormPartsCases {
     }
 
     private static ConformanceCase parts(Bn g, int parts, Data data) {
-        ConformanceCase.Builder b = ConformanceCase.builder((g.spatial() ? "spatial_batchnorm" : "batchnorm")
-                + ".parts", Op.BATCHNORM_PARTS).mode(Mode.TRAIN).shape(g.xShape().dims()).param("N", g.n());
+        ConformanceCase.Builder b = ConformanceCase.builder(Op.BATCHNORM_PARTS.id() + "."
+                + (g.spatial() ? "spatial" : "plain"), Op.BATCHNORM_PARTS).mode(Mode.TRAIN).shape(g.xShape().dims()).param("N", g.n());
         if (g.spatial()) {
             b.param("C", g.c()).param("H", g.h()).param("W", g.w());
         } else {
