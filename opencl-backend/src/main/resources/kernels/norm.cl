@@ -352,6 +352,25 @@ __kernel void norm_backward_apply(__global const float* dOut, __global const flo
     }
 }
 
+// Batchnorm in parts (synchronized batchnorm, docs/ops/batchnorm_parts.md): dX of one part of a batch from the
+// whole batch's sums and count, folded on the host (in double) into per-channel a = γ·rstd, b = a·Σ dOut/M,
+// k = a·Σ dOut·x̂/M:  dX = a·dOut − (b + k·x̂), the expanded (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂).
+__kernel void bn_parts_dx(__global const float* dOut, __global const float* xhat, __global const float* ca,
+                          __global const float* cb, __global const float* ck, __global float* dX, int N, int C,
+                          int HW) {
+    int j = get_global_id(0);
+    int CHW = C * HW;
+    if (j >= CHW) {
+        return;
+    }
+    int c = lk_channel(j, HW);
+    float a = ca[c], b = cb[c], k = ck[c];
+    for (int n = get_global_id(1); n < N; n += get_global_size(1)) {
+        size_t i = (size_t)n * CHW + j;
+        dX[i] = a * dOut[i] - (b + k * xhat[i]);
+    }
+}
+
 // ------------------------------------------------------------------------------------------------ fused, one launch
 
 // When the statistics alone fill the device (the host's plan needs no chunks), one work-group owns whole statistics

@@ -136,6 +136,56 @@ public interface Backend extends AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- batchnorm in parts (synchronized batchnorm)
+
+    /*
+     * The TRAIN batch norm split at the points where replicas that each hold some rows of the batch exchange data
+     * (docs/ops/batchnorm_parts.md): local statistics → merge (BatchNormStats, on the host, in rank order) →
+     * normalize with the global mean and rstd; backward: local sums → add → dX with the global sums and count.
+     * On one part they compose to batchNormForward / batchNormBackward (TRAIN). Op family BATCHNORM_PARTS.
+     */
+
+    /**
+     * Count N, per-feature mean and M2 = Σ_N (x − mean)² of x {@code [N,D]}, in double on the host (the call waits
+     * for the device). Stable for data far from 0 (1e4 + N(0,1)) and exact where representable near the float range,
+     * as the TRAIN forward's statistics; NaN or ±∞ in x give NaN or ±∞ statistics. N = 1 is allowed (M2 = 0).
+     */
+    BatchNormStats batchNormLocalStats(Tensor x);
+
+    /** {@link #batchNormLocalStats} of x {@code [N,C,H,W]} per channel over N·H·W (count N·H·W). */
+    BatchNormStats spatialBatchNormLocalStats(Tensor x);
+
+    /**
+     * The TRAIN batch-norm forward of x {@code [N,D]} with given statistics: x̂ = (x − mean)·invstd, y = γ·x̂ + β,
+     * mean and invstd per feature in double (the kernel keeps the mean wider than float, as the fused forward does).
+     * Touches no running statistics. The cache (mode TRAIN, mean and rstd rounded to float) feeds
+     * {@link #batchNormBackwardReduce} and {@link #batchNormBackwardElementwise}.
+     */
+    NormResult batchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd);
+
+    /** {@link #batchNormNormalize} of x {@code [N,C,H,W]}, statistics per channel. */
+    NormResult spatialBatchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd);
+
+    /**
+     * Σ_N dOut and Σ_N dOut·x̂ per feature over this part's rows, in double on the host (the call waits): this part's
+     * dβ and dγ, and the sums that, added over all parts, dX needs. {@code cache} is a TRAIN batchnorm cache.
+     */
+    BatchNormGradSums batchNormBackwardReduce(Tensor dOut, NormCache cache);
+
+    /** {@link #batchNormBackwardReduce} for spatial batchnorm, sums over N·H·W. */
+    BatchNormGradSums spatialBatchNormBackwardReduce(Tensor dOut, NormCache cache);
+
+    /**
+     * dX of this part from the sums over the whole batch and its count M (≥ this part's N):
+     * dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂), with x̂ and rstd of the cache.
+     */
+    Tensor batchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma, BatchNormGradSums global,
+                                        long count);
+
+    /** {@link #batchNormBackwardElementwise} for spatial batchnorm; M counts N·H·W values per channel. */
+    Tensor spatialBatchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma, BatchNormGradSums global,
+                                               long count);
+
     // ---------------------------------------------------------------- layernorm [N,D]
 
     /** Layer normalization per row of x {@code [N,D]} over D (same in TRAIN and EVAL); γ, β {@code [D]}. */

@@ -225,6 +225,12 @@ public final class Contracts {
      */
     public static void normBackward(Backend b, NormKind kind, Tensor dOut, NormCache cache, Tensor gamma) {
         String op = kind.id() + ".backward";
+        normCache(op, b, kind, dOut, cache);
+        requireShape(op, "gamma", gamma, Shape.of(cache.shape().dim(1)), b);
+    }
+
+    /** The cache is of {@code kind}, open and of this backend; dOut has x's shape. */
+    private static void normCache(String op, Backend b, NormKind kind, Tensor dOut, NormCache cache) {
         if (cache == null) {
             throw bad(op, "cache", "the NormCache of a " + kind.id() + " forward", "null");
         }
@@ -248,7 +254,76 @@ public final class Contracts {
         requireOwned(op, "cache.mean", cache.mean(), b);
         requireOwned(op, "cache.rstd", cache.rstd(), b);
         requireShape(op, "dOut", dOut, cache.shape(), b);
-        requireShape(op, "gamma", gamma, Shape.of(cache.shape().dim(1)), b);
+    }
+
+    // ---------------------------------------------------------------- batchnorm in parts
+
+    private static String partsOp(boolean spatial, String part) {
+        return (spatial ? "spatial_batchnorm." : "batchnorm.") + part;
+    }
+
+    private static void requireBnInput(String op, Tensor x, boolean spatial, Backend b) {
+        if (spatial) {
+            requireRank(op, "x", x, 4, b);
+        } else {
+            requireRank(op, "x", x, 2, b);
+        }
+    }
+
+    /** {batchnorm,spatial_batchnorm}.local_stats: x [N,D] or [N,C,H,W]. */
+    public static void batchNormLocalStats(Backend b, Tensor x, boolean spatial) {
+        requireBnInput(partsOp(spatial, "local_stats"), x, spatial, b);
+    }
+
+    /** {batchnorm,spatial_batchnorm}.normalize: x [N,D] / [N,C,H,W]; γ, β [C]; mean, invstd C doubles each. */
+    public static void batchNormNormalize(Backend b, Tensor x, Tensor gamma, Tensor beta, double[] mean,
+                                          double[] invstd, boolean spatial) {
+        String op = partsOp(spatial, "normalize");
+        requireBnInput(op, x, spatial, b);
+        int c = x.shape().dim(1);
+        requireShape(op, "gamma", gamma, Shape.of(c), b);
+        requireShape(op, "beta", beta, Shape.of(c), b);
+        requireDoubles(op, "mean", mean, c);
+        requireDoubles(op, "invstd", invstd, c);
+    }
+
+    /** {batchnorm,spatial_batchnorm}.backward_reduce: a cache of that kind, dOut of x's shape. */
+    public static void batchNormBackwardReduce(Backend b, Tensor dOut, NormCache cache, boolean spatial) {
+        normCache(partsOp(spatial, "backward_reduce"), b,
+                spatial ? NormKind.SPATIAL_BATCHNORM : NormKind.BATCHNORM, dOut, cache);
+    }
+
+    /**
+     * {batchnorm,spatial_batchnorm}.backward_elementwise: a TRAIN cache of that kind, dOut of x's shape, γ [C], sums
+     * of C channels, count at least this part's values per channel.
+     */
+    public static void batchNormBackwardElementwise(Backend b, Tensor dOut, NormCache cache, Tensor gamma,
+                                                    BatchNormGradSums global, long count, boolean spatial) {
+        String op = partsOp(spatial, "backward_elementwise");
+        normCache(op, b, spatial ? NormKind.SPATIAL_BATCHNORM : NormKind.BATCHNORM, dOut, cache);
+        Shape s = cache.shape();
+        int c = s.dim(1);
+        requireShape(op, "gamma", gamma, Shape.of(c), b);
+        if (cache.mode() != Mode.TRAIN) {
+            throw bad(op, "cache", "the cache of a TRAIN forward (normalize), whose statistics depend on x",
+                    "an EVAL cache (its dX is γ·rstd·dOut: use " + (spatial ? "spatialBatchNormBackward" : "batchNormBackward") + ")");
+        }
+        if (global == null) {
+            throw bad(op, "global", "the batch's BatchNormGradSums", "null");
+        }
+        if (global.channels() != c) {
+            throw bad(op, "global", "sums of " + c + " channels", global.channels() + " channels");
+        }
+        long local = spatial ? (long) s.dim(0) * s.dim(2) * s.dim(3) : s.dim(0);
+        if (count < local) {
+            throw bad(op, "count", "the values per channel of the whole batch, at least this part's " + local, count);
+        }
+    }
+
+    private static void requireDoubles(String op, String arg, double[] v, int length) {
+        if (v == null || v.length != length) {
+            throw bad(op, arg, length + " doubles (one per channel)", v == null ? "null" : v.length + " doubles");
+        }
     }
 
     public static void dropoutForward(Backend b, Tensor x, DropoutOptions o, Mode mode) {

@@ -20,7 +20,9 @@ public enum Op {
     CONV2D("conv2d"),
     MAXPOOL2D("maxpool2d"),
     GLOBAL_AVGPOOL("global_avgpool"),
-    SPATIAL_DROPOUT("spatial_dropout");
+    SPATIAL_DROPOUT("spatial_dropout"),
+    /** The distributed parts of batchnorm and spatial batchnorm (local statistics, normalize, backward sums, dX). */
+    BATCHNORM_PARTS("batchnorm_parts");
 
     private final String id;
 

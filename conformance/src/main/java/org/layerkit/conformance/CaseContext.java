@@ -166,6 +166,11 @@ public final class CaseContext implements AutoCloseable {
      * absolute and relative errors, the first bad index and a few expected/actual pairs from there.
      */
     public boolean expectClose(String what, float[] actual, Shape shape, double[] expected, Tolerance tol) {
+        return expectClose(what, Reference.widen(actual), shape, expected, tol);
+    }
+
+    /** {@link #expectClose(String, float[], Shape, double[], Tolerance)} of values a backend returns in double. */
+    public boolean expectClose(String what, double[] actual, Shape shape, double[] expected, Tolerance tol) {
         if (actual.length != expected.length) {
             fail(what + " " + shape + ": expected " + expected.length + " values, got " + actual.length);
             return false;
@@ -208,7 +213,7 @@ public final class CaseContext implements AutoCloseable {
         for (int i = firstBad; i < actual.length && shown < SHOWN_VALUES; i++) {
             if (!tol.accepts(actual[i], expected[i])) {
                 m.append(String.format(Locale.ROOT, " %s expected %.9g actual %.9g (error %.3e, bound %.3e);",
-                        index(i, shape), expected[i], (double) actual[i], Math.abs(actual[i] - expected[i]),
+                        index(i, shape), expected[i], actual[i], Math.abs(actual[i] - expected[i]),
                         tol.allowance(expected[i])));
                 shown++;
             }
@@ -222,7 +227,7 @@ public final class CaseContext implements AutoCloseable {
      * the case, the quantity, the backend and the largest error/bound ratio (how close a kernel runs to each derived
      * bound; docs/tolerances.md).
      */
-    private void recordMargin(String what, float[] actual, double[] expected, Tolerance tol) {
+    private void recordMargin(String what, double[] actual, double[] expected, Tolerance tol) {
         String file = System.getProperty(MARGINS);
         if (file == null || file.isBlank()) {
             return;

@@ -19,6 +19,7 @@ public final class Catalogue {
     public static List<ConformanceCase> all() {
         List<ConformanceCase> cases = new ArrayList<>();
         cases.addAll(NormCases.all());
+        cases.addAll(BatchNormPartsCases.all());
         cases.addAll(DropoutCases.all());
         cases.addAll(TrainingCases.all());
         cases.addAll(ConvCases.all());

@@ -394,4 +394,56 @@ public final class NormBounds {
         }
         return Tolerance.derived("NORM_DX_EVAL", m, Tolerance.maxAbs(rstdError) + gamma(2));
     }
+
+    /** Per channel: error bounds of statistics merged from parts — the mean's, M2's and the biased variance's. */
+    public record MergedErrors(double[] mean, double[] m2, double[] var) {
+    }
+
+    /**
+     * NORM_MERGED_STATS and NORM_M2 (docs/tolerances.md) of batch-norm statistics merged from parts of a batch x
+     * ({@code [N,C,HW]} row-major, part p holding the next {@code rows[p]} rows; a part may be empty). Each part of
+     * n_p values has the TRAIN statistics' bounds of its own data: E_μp, E_σ²p. A backend may carry the deviation
+     * sd = √(M2/n) in float instead of M2 (the OpenCL partials): a square root, a rounding to float, a square and a
+     * product more, γ(SQRT + 3) relative. So M2_p is off by n_p·(E_σ²p + γ(SQRT + 3)·σ²_p) (an over-estimate: M2 has
+     * no division). Merging in double, μ = Σ n_p·μ_p/n and M2 = Σ M2_p + Σ n_p·(μ_p − μ)², to first order (double
+     * roundings are 2⁻²⁹ of these): E_μ = Σ (n_p/n)·E_μp; E_M2 = Σ [n_p·(E_σ²p + γ(SQRT + 3)·σ²_p)
+     * + 2·n_p·|μ_p − μ|·E_μp] (the shift of μ itself cancels: Σ n_p·(μ_p − μ) = 0); σ² = M2/n adds γ(DIV)·σ².
+     * {@code whole} is the float64 reference of the whole batch.
+     */
+    public static MergedErrors mergedErrors(boolean spatial, int[] rows, int c, int hw, double[] x,
+                                            NormForward whole) {
+        long total = 0;
+        for (int r : rows) {
+            total += r;
+        }
+        double n = (double) total * hw;
+        double[] em = new double[c];
+        double[] em2 = new double[c];
+        double[] ev = new double[c];
+        int r0 = 0;
+        for (int np : rows) {
+            if (np == 0) {
+                continue;
+            }
+            double[] px = java.util.Arrays.copyOfRange(x, r0 * c * hw, (r0 + np) * c * hw);
+            r0 += np;
+            NormForward pf = spatial
+                    ? org.layerkit.conformance.Reference.spatialBatchNormTrain(px, np, c, hw, new double[c],
+                    new double[c], 1)
+                    : org.layerkit.conformance.Reference.batchNormTrain(px, np, c, new double[c], new double[c], 1);
+            NormBounds pb = train(spatial ? Layout.spatialBatchNorm(np, c, hw) : Layout.batchNorm(np, c), px, pf);
+            double[] pem = pb.meanErrors();
+            double[] pev = pb.varErrors();
+            double cnt = (double) np * hw;
+            for (int k = 0; k < c; k++) {
+                em[k] += cnt / n * pem[k];
+                em2[k] += cnt * (pev[k] + gamma(SQRT + 3) * pf.var()[k])
+                        + 2 * cnt * Math.abs(pf.mean()[k] - whole.mean()[k]) * pem[k];
+            }
+        }
+        for (int k = 0; k < c; k++) {
+            ev[k] = em2[k] / n + gamma(DIV) * whole.var()[k];
+        }
+        return new MergedErrors(em, em2, ev);
+    }
 }

@@ -939,4 +939,59 @@ public final class Reference {
         }
         return d;
     }
+
+    // ================================================================ batchnorm in parts (x viewed as [N,C,HW])
+
+    /** Mean [0,C) and M2 = Σ(x − mean)² [C,2C) per channel, two passes in double. */
+    public static double[] batchNormMoments(double[] x, int n, int c, int hw) {
+        double[] r = new double[2 * c];
+        long m = (long) n * hw;
+        for (int i = 0; i < x.length; i++) {
+            r[(i / hw) % c] += x[i];
+        }
+        for (int ch = 0; ch < c; ch++) {
+            r[ch] /= m;
+        }
+        for (int i = 0; i < x.length; i++) {
+            int ch = (i / hw) % c;
+            double d = x[i] - r[ch];
+            r[c + ch] += d * d;
+        }
+        return r;
+    }
+
+    /** y = γ·(x − mean)·invstd + β with given statistics; NormForward's var is 1/invstd² − … left null. */
+    public static NormForward batchNormNormalize(double[] x, int n, int c, int hw, double[] gamma, double[] beta,
+                                                 double[] mean, double[] invstd) {
+        double[] xhat = new double[x.length];
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            int ch = (i / hw) % c;
+            xhat[i] = (x[i] - mean[ch]) * invstd[ch];
+            out[i] = gamma[ch] * xhat[i] + beta[ch];
+        }
+        return new NormForward(out, xhat, mean.clone(), null, invstd.clone());
+    }
+
+    /** Σ dOut [0,C) and Σ dOut·x̂ [C,2C) per channel. */
+    public static double[] batchNormGradSums(double[] dout, double[] xhat, int n, int c, int hw) {
+        double[] r = new double[2 * c];
+        for (int i = 0; i < dout.length; i++) {
+            int ch = (i / hw) % c;
+            r[ch] += dout[i];
+            r[c + ch] += dout[i] * xhat[i];
+        }
+        return r;
+    }
+
+    /** dX = (γ·rstd/M)·(M·dOut − Σ dOut − x̂·Σ dOut·x̂) with given sums (layout of batchNormGradSums) and count M. */
+    public static double[] batchNormDx(double[] dout, double[] xhat, double[] rstd, double[] gamma, double[] sums,
+                                       long count, int n, int c, int hw) {
+        double[] dx = new double[dout.length];
+        for (int i = 0; i < dout.length; i++) {
+            int ch = (i / hw) % c;
+            dx[i] = gamma[ch] * rstd[ch] / count * (count * dout[i] - sums[ch] - xhat[i] * sums[c + ch]);
+        }
+        return dx;
+    }
 }

@@ -4,6 +4,8 @@ import static org.layerkit.conformance.Reference.widen;
 
 import java.util.Arrays;
 import org.layerkit.api.Backend;
+import org.layerkit.api.BatchNormGradSums;
+import org.layerkit.api.BatchNormStats;
 import org.layerkit.api.BatchNormParams;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Conv2dCache;
@@ -222,6 +224,88 @@ class ReferenceBackend implements Backend {
         NormBackward g = Reference.spatialBatchNormBackward(d(dOut), d(cache.xhat()), d(cache.rstd()), d(gamma),
                 s.dim(0), s.dim(1), s.dim(2) * s.dim(3), cache.mode() == Mode.TRAIN);
         return grads(g, s, gamma.shape());
+    }
+
+    // ---------------------------------------------------------------------------------- batchnorm in parts
+
+    private static int hw(Shape s) {
+        return s.rank() == 4 ? s.dim(2) * s.dim(3) : 1;
+    }
+
+    private BatchNormStats localStats(Tensor x, boolean spatial) {
+        Contracts.batchNormLocalStats(this, x, spatial);
+        Shape s = x.shape();
+        int c = s.dim(1);
+        double[] m = Reference.batchNormMoments(d(x), s.dim(0), c, hw(s));
+        return new BatchNormStats((long) s.dim(0) * hw(s), Arrays.copyOfRange(m, 0, c), Arrays.copyOfRange(m, c, 2 * c));
+    }
+
+    @Override
+    public BatchNormStats batchNormLocalStats(Tensor x) {
+        return localStats(x, false);
+    }
+
+    @Override
+    public BatchNormStats spatialBatchNormLocalStats(Tensor x) {
+        return localStats(x, true);
+    }
+
+    NormResult normalize(Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd, boolean spatial) {
+        Contracts.batchNormNormalize(this, x, gamma, beta, mean, invstd, spatial);
+        Shape s = x.shape();
+        NormForward f = Reference.batchNormNormalize(d(x), s.dim(0), s.dim(1), hw(s), d(gamma), d(beta), mean,
+                invstd);
+        return result(f, s, Shape.of(s.dim(1)), spatial ? NormKind.SPATIAL_BATCHNORM : NormKind.BATCHNORM,
+                Mode.TRAIN, 1);
+    }
+
+    @Override
+    public NormResult batchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd) {
+        return normalize(x, gamma, beta, mean, invstd, false);
+    }
+
+    @Override
+    public NormResult spatialBatchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean,
+                                                double[] invstd) {
+        return normalize(x, gamma, beta, mean, invstd, true);
+    }
+
+    BatchNormGradSums backwardReduce(Tensor dOut, NormCache cache, boolean spatial) {
+        Contracts.batchNormBackwardReduce(this, dOut, cache, spatial);
+        Shape s = dOut.shape();
+        int c = s.dim(1);
+        double[] r = Reference.batchNormGradSums(d(dOut), d(cache.xhat()), s.dim(0), c, hw(s));
+        return new BatchNormGradSums(Arrays.copyOfRange(r, 0, c), Arrays.copyOfRange(r, c, 2 * c));
+    }
+
+    @Override
+    public BatchNormGradSums batchNormBackwardReduce(Tensor dOut, NormCache cache) {
+        return backwardReduce(dOut, cache, false);
+    }
+
+    @Override
+    public BatchNormGradSums spatialBatchNormBackwardReduce(Tensor dOut, NormCache cache) {
+        return backwardReduce(dOut, cache, true);
+    }
+
+    Tensor backwardElementwise(Tensor dOut, NormCache cache, Tensor gamma, BatchNormGradSums global, long count,
+                               boolean spatial) {
+        Contracts.batchNormBackwardElementwise(this, dOut, cache, gamma, global, count, spatial);
+        Shape s = dOut.shape();
+        return of(Reference.batchNormDx(d(dOut), d(cache.xhat()), d(cache.rstd()), d(gamma), global.toArray(), count,
+                s.dim(0), s.dim(1), hw(s)), s);
+    }
+
+    @Override
+    public Tensor batchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma, BatchNormGradSums global,
+                                               long count) {
+        return backwardElementwise(dOut, cache, gamma, global, count, false);
+    }
+
+    @Override
+    public Tensor spatialBatchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma,
+                                                      BatchNormGradSums global, long count) {
+        return backwardElementwise(dOut, cache, gamma, global, count, true);
     }
 
     // ------------------------------------------------------------------------------------ layernorm, groupnorm

@@ -2,7 +2,9 @@ package org.layerkit.cpu;
 
 import java.util.Objects;
 import org.layerkit.api.Backend;
+import org.layerkit.api.BatchNormGradSums;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.BatchNormStats;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Conv2dCache;
 import org.layerkit.api.Conv2dGrads;
@@ -204,6 +206,49 @@ public final class CpuBackend implements Backend {
     @Override
     public NormGrads spatialBatchNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
         return CpuNormKernels.spatialBatchNormBackward(this, dOut, cache, gamma);
+    }
+
+    @Override
+    public BatchNormStats batchNormLocalStats(Tensor x) {
+        return CpuNormKernels.localStats(this, x, false);
+    }
+
+    @Override
+    public BatchNormStats spatialBatchNormLocalStats(Tensor x) {
+        return CpuNormKernels.localStats(this, x, true);
+    }
+
+    @Override
+    public NormResult batchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd) {
+        return CpuNormKernels.normalize(this, x, gamma, beta, mean, invstd, false);
+    }
+
+    @Override
+    public NormResult spatialBatchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean,
+                                                double[] invstd) {
+        return CpuNormKernels.normalize(this, x, gamma, beta, mean, invstd, true);
+    }
+
+    @Override
+    public BatchNormGradSums batchNormBackwardReduce(Tensor dOut, NormCache cache) {
+        return CpuNormKernels.backwardReduce(this, dOut, cache, false);
+    }
+
+    @Override
+    public BatchNormGradSums spatialBatchNormBackwardReduce(Tensor dOut, NormCache cache) {
+        return CpuNormKernels.backwardReduce(this, dOut, cache, true);
+    }
+
+    @Override
+    public Tensor batchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma, BatchNormGradSums global,
+                                               long count) {
+        return CpuNormKernels.backwardElementwise(this, dOut, cache, gamma, global, count, false);
+    }
+
+    @Override
+    public Tensor spatialBatchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma,
+                                                      BatchNormGradSums global, long count) {
+        return CpuNormKernels.backwardElementwise(this, dOut, cache, gamma, global, count, true);
     }
 
     @Override

@@ -1,6 +1,8 @@
 package org.layerkit.cpu;
 
+import org.layerkit.api.BatchNormGradSums;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.BatchNormStats;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormCache;
@@ -96,17 +98,9 @@ final class CpuNormKernels {
         // mean [0,D), variance [D,2D), rstd [2D,3D)
         double[] stats = scratch.doubles(STATS, CpuSizes.length(op, x.shape(), "3·D doubles of statistics", 3L * d));
         if (mode == Mode.TRAIN) {
-            // step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row (few chunks for
-            // wide rows, so that their partials stay small)
-            int chunks = CpuSizes.partialChunks(n, d, 2L * d);
-            double[] part = scratch.doubles(PART, CpuSizes.length(op, x.shape(), "2·D doubles of column partials",
-                    2L * chunks * d));
-            boolean vector = be.vectorApi();
-            CpuParallel.forChunks(chunks, n,
-                    (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d, vector));
-            // step 2: merge the chunks in order (Chan), then the biased variance and rstd; statistics beyond what
-            // the float sweeps hold (sums of squares near FLT_MAX) are computed again in double
-            mergeColumnStats(part, chunks, n, d, stats);
+            // steps 1 and 2: column mean and M2; statistics beyond what the float sweeps hold (sums of squares near
+            // FLT_MAX) are computed again in double
+            columnMoments(be, x, op, stats);
             for (int j = 0; j < d; j++) {
                 if (!CpuWideNorm.fits(stats[j], stats[d + j], n)) {
                     return CpuWideNorm.forward(be, NormKind.BATCHNORM, x, gamma, beta, 1, p.eps(), runningMean,
@@ -123,6 +117,34 @@ final class CpuNormKernels {
             // EVAL: the running statistics stand in for the batch's
             runningAsStats(runningMean, runningVar, stats, d, p.eps());
         }
+        return columnsApply(be, x, gamma, beta, stats, mode);
+    }
+
+    /**
+     * Steps 1 and 2 of the TRAIN statistics of x [N,D]: column mean into stats[0, D) and M2 into stats[D, 2D).
+     * Step 1: per chunk of rows, one pass: column mean and M2 around the chunk's first row (few chunks for wide rows,
+     * so that their partials stay small). Step 2: the chunks merged in order (Chan).
+     */
+    private static void columnMoments(CpuBackend be, Tensor x, String op, double[] stats) {
+        int n = x.shape().dim(0);
+        int d = x.shape().dim(1);
+        float[] xs = CpuBackend.data(x);
+        int chunks = CpuSizes.partialChunks(n, d, 2L * d);
+        double[] part = CpuScratch.get().doubles(PART, CpuSizes.length(op, x.shape(),
+                "2·D doubles of column partials", 2L * chunks * d));
+        boolean vector = be.vectorApi();
+        CpuParallel.forChunks(chunks, n,
+                (k, from, to) -> columnStats(xs, d, from, to, part, k * 2 * d, vector));
+        mergeColumnStats(part, chunks, n, d, stats);
+    }
+
+    /** Step 4 of the forward of x [N,D] with mean at stats[0, D) and rstd at stats[2D, 3D); the cache keeps x. */
+    private static NormResult columnsApply(CpuBackend be, Tensor x, Tensor gamma, Tensor beta, double[] stats,
+                                           Mode mode) {
+        int n = x.shape().dim(0);
+        int d = x.shape().dim(1);
+        float[] xs = CpuBackend.data(x);
+        CpuScratch scratch = CpuScratch.get();
         // step 4: x̂ = ((x − hi) − lo)·rstd and y = γ·x̂ + β, a block of rows at a time through an L1 buffer; the
         // per-feature constants are repeated once per row of a block, so one loop covers the block
         int rb = rowsPerBlock(d);
@@ -267,20 +289,31 @@ final class CpuNormKernels {
         Contracts.normBackward(be, NormKind.BATCHNORM, dOut, cache, gamma);
         int n = dOut.shape().dim(0);
         int d = dOut.shape().dim(1);
-        float[] dy = CpuBackend.data(dOut);
         XhatSource src = xhatSource("batchnorm.backward", cache, d);
-        float[] xs = src.x();
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
-        CpuScratch scratch = CpuScratch.get();
         // x̂ = ((x − hi) − lo)·rs is not formed: per feature only hi is applied to x in the loops, and lo and rs are
         // folded into the sums and the coefficients (fewer per-feature arrays in L1 than a separate x̂ loop needs)
+        double[] part = columnGradSums(be, dOut, src);
+        CpuTensor dX = columnsDx(be, dOut, src, g, rstd, part, n, cache.mode());
+        return new NormGrads(dX, be.fromDoubles(part, d, Shape.of(d)), be.fromDoubles(part, 0, Shape.of(d)));
+    }
+
+    /**
+     * Step 1 of the backward of [N,D]: Σ_N dOut (dβ) at [0, D) and Σ_N dOut·x̂ (dγ) at [D, 2D) of the returned
+     * scratch array. Σ dOut and Σ dOut·(x − hi) in one pass, per chunk, then in chunk order; then
+     * Σ_N dOut·x̂ = rs·(Σ dOut·(x − hi) − lo·Σ dOut).
+     */
+    private static double[] columnGradSums(CpuBackend be, Tensor dOut, XhatSource src) {
+        int n = dOut.shape().dim(0);
+        int d = dOut.shape().dim(1);
+        float[] dy = CpuBackend.data(dOut);
+        float[] xs = src.x();
+        CpuScratch scratch = CpuScratch.get();
         int rb = rowsPerBlock(d);
         float[] hi = repeated(src.hi(), d, rb, scratch.floats(HI, rb * d));
         float[] lo = src.lo();
         float[] rs = src.rs();
-        // step 1: Σ_N dOut (dβ) and Σ_N dOut·(x − hi) in one pass, per chunk, then in chunk order; then
-        // Σ_N dOut·x̂ (dγ) = rs·(Σ dOut·(x − hi) − lo·Σ dOut)
         int chunks = CpuSizes.partialChunks(n, d, 2L * d);
         double[] part = scratch.doubles(PART, CpuSizes.length("batchnorm.backward", dOut.shape(),
                 "2·D doubles of column partials", 2L * chunks * d));
@@ -295,12 +328,31 @@ final class CpuNormKernels {
         for (int j = 0; j < d; j++) {
             part[d + j] = rs[j] * (part[d + j] - lo[j] * part[j]);
         }
+        return part;
+    }
+
+    /**
+     * Step 2 of the backward of [N,D]: dX from the sums (Σ dOut at sums[0, D), Σ dOut·x̂ at sums[D, 2D)) over
+     * {@code m} rows (this batch's N, or a whole distributed batch's count).
+     */
+    private static CpuTensor columnsDx(CpuBackend be, Tensor dOut, XhatSource src, float[] g, float[] rstd,
+                                       double[] part, long m, Mode mode) {
+        int n = dOut.shape().dim(0);
+        int d = dOut.shape().dim(1);
+        float[] dy = CpuBackend.data(dOut);
+        float[] xs = src.x();
+        CpuScratch scratch = CpuScratch.get();
+        int rb = rowsPerBlock(d);
+        float[] hi = repeated(src.hi(), d, rb, scratch.floats(HI, rb * d));
+        float[] lo = src.lo();
+        float[] rs = src.rs();
+        boolean vector = be.vectorApi();
         // step 2: dX. TRAIN: (γ·rstd/N)·(N·dOut − Σdout − x̂·Σ(dout·x̂)); EVAL: μ and rstd are constants, γ·rstd·dOut;
         // as a·dOut − (b + c·x̂) = a·dOut − ((b − c·rs·lo) + (c·rs)·(x − hi))
         float[] ca = scratch.floats(CA, rb * d);
         float[] cb = scratch.floats(CB, rb * d);
         float[] cc = scratch.floats(CC, rb * d);
-        batchNormCoefficients(g, rstd, part, 0, d, n, cache.mode(), ca, cb, cc);
+        batchNormCoefficients(g, rstd, part, 0, d, m, mode, ca, cb, cc);
         for (int j = 0; j < d; j++) {
             double cr = (double) cc[j] * rs[j];
             cb[j] = (float) (cb[j] - cr * lo[j]);
@@ -330,7 +382,7 @@ final class CpuNormKernels {
                 System.arraycopy(t, 0, dx, off, len);
             }
         });
-        return new NormGrads(dX, be.fromDoubles(part, d, Shape.of(d)), be.fromDoubles(part, 0, Shape.of(d)));
+        return dX;
     }
 
     /**
@@ -379,31 +431,14 @@ final class CpuNormKernels {
         // mean, variance, rstd per channel
         double[] stats = scratch.doubles(STATS, CpuSizes.length(op, s, "3·C doubles of statistics", 3L * c));
         if (mode == Mode.TRAIN) {
-            // step 1: mean and M2 of every slab, one pass each (parallel over slabs)
-            double[] slab = scratch.doubles(PART, CpuSizes.length(op, s, "2·N·C doubles of slab statistics",
-                    2L * n * c));
-            boolean vector = be.vectorApi();
-            CpuParallel.forRows(n * c, sp, (k, from, to) -> {
-                for (int sl = from; sl < to; sl++) {
-                    runStats(vector, xs, sl * sp, sp, slab, 2 * sl);
-                }
-            });
-            // step 2: per channel, merge its N slabs in order of n (Chan, equal counts S); statistics beyond what
-            // the float sweeps hold are computed again in double
+            // steps 1 and 2: mean and M2 per channel; statistics beyond what the float sweeps hold are computed
+            // again in double
+            slabMoments(be, x, op, stats);
             boolean wide = false;
             for (int ch = 0; ch < c; ch++) {
-                double mean = slab[2 * ch];
-                double m2 = slab[2 * ch + 1];
-                for (int i = 1; i < n; i++) {
-                    int at = 2 * (i * c + ch);
-                    double delta = slab[at] - mean;
-                    mean += delta / (i + 1);
-                    m2 += slab[at + 1] + delta * delta * ((double) i * sp / (i + 1));
-                }
-                stats[ch] = mean;
-                stats[c + ch] = m2 / m;
+                wide |= !CpuWideNorm.fits(stats[ch], stats[c + ch], m);
+                stats[c + ch] /= m;
                 stats[2 * c + ch] = 1.0 / Math.sqrt(stats[c + ch] + p.eps());
-                wide |= !CpuWideNorm.fits(mean, m2, m);
             }
             if (wide) {
                 return CpuWideNorm.forward(be, NormKind.SPATIAL_BATCHNORM, x, gamma, beta, 1, p.eps(), runningMean,
@@ -415,6 +450,51 @@ final class CpuNormKernels {
             // EVAL: the running statistics stand in for the batch's
             runningAsStats(runningMean, runningVar, stats, c, p.eps());
         }
+        return slabsApply(be, x, gamma, beta, stats, mode);
+    }
+
+    /**
+     * Steps 1 and 2 of the TRAIN statistics of x [N,C,H,W]: per channel mean into stats[0, C) and M2 into
+     * stats[C, 2C). Step 1: mean and M2 of every slab, one pass each (parallel over slabs). Step 2: per channel, its
+     * N slabs merged in order of n (Chan, equal counts S).
+     */
+    private static void slabMoments(CpuBackend be, Tensor x, String op, double[] stats) {
+        Shape s = x.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        int sp = s.dim(2) * s.dim(3);
+        float[] xs = CpuBackend.data(x);
+        double[] slab = CpuScratch.get().doubles(PART, CpuSizes.length(op, s, "2·N·C doubles of slab statistics",
+                2L * n * c));
+        boolean vector = be.vectorApi();
+        CpuParallel.forRows(n * c, sp, (k, from, to) -> {
+            for (int sl = from; sl < to; sl++) {
+                runStats(vector, xs, sl * sp, sp, slab, 2 * sl);
+            }
+        });
+        for (int ch = 0; ch < c; ch++) {
+            double mean = slab[2 * ch];
+            double m2 = slab[2 * ch + 1];
+            for (int i = 1; i < n; i++) {
+                int at = 2 * (i * c + ch);
+                double delta = slab[at] - mean;
+                mean += delta / (i + 1);
+                m2 += slab[at + 1] + delta * delta * ((double) i * sp / (i + 1));
+            }
+            stats[ch] = mean;
+            stats[c + ch] = m2;
+        }
+    }
+
+    /** Step 4 of the forward of x [N,C,H,W] with mean at stats[0, C) and rstd at stats[2C, 3C); the cache keeps x. */
+    private static NormResult slabsApply(CpuBackend be, Tensor x, Tensor gamma, Tensor beta, double[] stats,
+                                         Mode mode) {
+        Shape s = x.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        int sp = s.dim(2) * s.dim(3);
+        float[] xs = CpuBackend.data(x);
+        CpuScratch scratch = CpuScratch.get();
         // step 4: y = γ·x̂ + β, slab by slab (the constants are scalars within a slab); the cache keeps x, not x̂
         float[] hi = scratch.floats(HI, c);
         float[] lo = scratch.floats(LO, c);
@@ -444,12 +524,25 @@ final class CpuNormKernels {
         int c = s.dim(1);
         int sp = s.dim(2) * s.dim(3);
         long m = (long) n * sp;
-        float[] dy = CpuBackend.data(dOut);
         XhatSource src = xhatSource("spatial_batchnorm.backward", cache, c);
         float[] rstd = CpuBackend.data(cache.rstd());
         float[] g = CpuBackend.data(gamma);
+        double[] sums = slabGradSums(be, dOut, src);
+        CpuTensor dX = slabsDx(be, dOut, src, g, rstd, sums, m, cache.mode());
+        return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
+    }
+
+    /**
+     * Step 1 of the backward of [N,C,H,W]: Σ dOut at [0, C) and Σ dOut·x̂ at [C, 2C) of the returned scratch array:
+     * both sums of every slab in one pass, then per channel in order of n.
+     */
+    private static double[] slabGradSums(CpuBackend be, Tensor dOut, XhatSource src) {
+        Shape s = dOut.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        int sp = s.dim(2) * s.dim(3);
+        float[] dy = CpuBackend.data(dOut);
         CpuScratch scratch = CpuScratch.get();
-        // step 1: Σ dOut and Σ dOut·x̂ of every slab in one pass, then per channel in order of n
         double[] slab = scratch.doubles(PART, CpuSizes.length("spatial_batchnorm.backward", s,
                 "2·N·C doubles of slab sums", 2L * n * c));
         slabDyAndDyXhat(dy, src, n * c, sp, sl -> sl % c, slab, be.vectorApi());
@@ -460,11 +553,23 @@ final class CpuNormKernels {
                 sums[c + ch] += slab[2 * (i * c + ch) + 1];
             }
         }
+        return sums;
+    }
+
+    /** Step 2 of the backward of [N,C,H,W]: dX from the sums as {@link #slabGradSums} lays them out, over m values. */
+    private static CpuTensor slabsDx(CpuBackend be, Tensor dOut, XhatSource src, float[] g, float[] rstd,
+                                     double[] sums, long m, Mode mode) {
+        Shape s = dOut.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        int sp = s.dim(2) * s.dim(3);
+        float[] dy = CpuBackend.data(dOut);
+        CpuScratch scratch = CpuScratch.get();
         // step 2: dX as for batchnorm with M = N·S in place of N, scalar coefficients per slab
         float[] ca = scratch.floats(CA, c);
         float[] cb = scratch.floats(CB, c);
         float[] cc = scratch.floats(CC, c);
-        batchNormCoefficients(g, rstd, sums, 0, c, m, cache.mode(), ca, cb, cc);
+        batchNormCoefficients(g, rstd, sums, 0, c, m, mode, ca, cb, cc);
         CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
         boolean vector = be.vectorApi();
@@ -474,7 +579,78 @@ final class CpuNormKernels {
                 dx(vector, dy, src, dx, sl * sp, (sl + 1) * sp, ca[ch], cb[ch], cc[ch], ch);
             }
         });
-        return new NormGrads(dX, be.fromDoubles(sums, c, Shape.of(c)), be.fromDoubles(sums, 0, Shape.of(c)));
+        return dX;
+    }
+
+    // ================================================================ batchnorm in parts (both layouts)
+
+    /** Count, mean and M2 per channel of x [N,D] or [N,C,H,W]: the TRAIN forward's steps 1 and 2. */
+    static BatchNormStats localStats(CpuBackend be, Tensor x, boolean spatial) {
+        Contracts.batchNormLocalStats(be, x, spatial);
+        String op = (spatial ? "spatial_batchnorm" : "batchnorm") + ".local_stats";
+        Shape s = x.shape();
+        int c = s.dim(1);
+        long m = spatial ? (long) s.dim(0) * s.dim(2) * s.dim(3) : s.dim(0);
+        double[] stats = CpuScratch.get().doubles(STATS, CpuSizes.length(op, s, "3·C doubles of statistics",
+                3L * c));
+        if (spatial) {
+            slabMoments(be, x, op, stats);
+        } else {
+            columnMoments(be, x, op, stats);
+        }
+        for (int ch = 0; ch < c; ch++) {
+            if (!CpuWideNorm.fits(stats[ch], stats[c + ch], m)) {
+                // beyond what the float sweeps hold: two passes in double
+                return CpuWideNorm.moments(x, spatial);
+            }
+        }
+        return new BatchNormStats(m, java.util.Arrays.copyOfRange(stats, 0, c),
+                java.util.Arrays.copyOfRange(stats, c, 2 * c));
+    }
+
+    /** The forward's step 4 with given statistics; the cache is a TRAIN one. */
+    static NormResult normalize(CpuBackend be, Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd,
+                                boolean spatial) {
+        Contracts.batchNormNormalize(be, x, gamma, beta, mean, invstd, spatial);
+        int c = x.shape().dim(1);
+        for (int ch = 0; ch < c; ch++) {
+            // a variance at or beyond the wide bound (or a mean beyond the float range): x̂ in double
+            double var = 1 / (invstd[ch] * invstd[ch]);
+            if (!Double.isFinite(mean[ch]) || Math.abs(mean[ch]) > Float.MAX_VALUE
+                    || !(var < CpuWideNorm.WIDE_VARIANCE)) {
+                return CpuWideNorm.normalize(be, x, gamma, beta, mean, invstd, spatial);
+            }
+        }
+        double[] stats = CpuScratch.get().doubles(STATS, 3 * c);
+        System.arraycopy(mean, 0, stats, 0, c);
+        System.arraycopy(invstd, 0, stats, 2 * c, c);
+        return spatial ? slabsApply(be, x, gamma, beta, stats, Mode.TRAIN)
+                : columnsApply(be, x, gamma, beta, stats, Mode.TRAIN);
+    }
+
+    /** The backward's step 1: Σ dOut and Σ dOut·x̂ per channel. */
+    static BatchNormGradSums backwardReduce(CpuBackend be, Tensor dOut, NormCache cache, boolean spatial) {
+        Contracts.batchNormBackwardReduce(be, dOut, cache, spatial);
+        String op = (spatial ? "spatial_batchnorm" : "batchnorm") + ".backward_reduce";
+        int c = dOut.shape().dim(1);
+        XhatSource src = xhatSource(op, cache, c);
+        double[] sums = spatial ? slabGradSums(be, dOut, src) : columnGradSums(be, dOut, src);
+        return new BatchNormGradSums(java.util.Arrays.copyOfRange(sums, 0, c),
+                java.util.Arrays.copyOfRange(sums, c, 2 * c));
+    }
+
+    /** The backward's step 2 with the whole batch's sums and count. */
+    static Tensor backwardElementwise(CpuBackend be, Tensor dOut, NormCache cache, Tensor gamma,
+                                      BatchNormGradSums global, long count, boolean spatial) {
+        Contracts.batchNormBackwardElementwise(be, dOut, cache, gamma, global, count, spatial);
+        String op = (spatial ? "spatial_batchnorm" : "batchnorm") + ".backward_elementwise";
+        int c = dOut.shape().dim(1);
+        XhatSource src = xhatSource(op, cache, c);
+        double[] sums = global.toArray();
+        float[] rstd = CpuBackend.data(cache.rstd());
+        float[] g = CpuBackend.data(gamma);
+        return spatial ? slabsDx(be, dOut, src, g, rstd, sums, count, Mode.TRAIN)
+                : columnsDx(be, dOut, src, g, rstd, sums, count, Mode.TRAIN);
     }
 
     // ================================================================ layernorm [N,D]

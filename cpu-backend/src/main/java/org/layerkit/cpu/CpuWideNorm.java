@@ -2,6 +2,7 @@ package org.layerkit.cpu;
 
 import java.util.Arrays;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.BatchNormStats;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormCache;
 import org.layerkit.api.NormKind;
@@ -119,6 +120,70 @@ final class CpuWideNorm {
         Shape statShape = perChannel ? Shape.of(c) : kind == NormKind.GROUPNORM ? Shape.of(n, g) : Shape.of(n);
         NormCache cache = new NormCache(kind, Mode.TRAIN, kind == NormKind.GROUPNORM ? g : 1, xhat,
                 be.fromDoubles(mean, statShape), be.fromDoubles(rstd, statShape));
+        return new NormResult(out, cache);
+    }
+
+    /** Count, mean and M2 per channel of x [N,D] or [N,C,H,W] in double, two passes ({@code localStats}'s path). */
+    static BatchNormStats moments(Tensor x, boolean spatial) {
+        Shape s = x.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        int hw = spatial ? s.dim(2) * s.dim(3) : 1;
+        long m = (long) n * hw;
+        float[] xs = CpuBackend.data(x);
+        double[] mean = new double[c];
+        double[] m2 = new double[c];
+        // pass 1: means; runs of hw values share a channel, run r is (n, c) = (r / C, r % C)
+        for (int r = 0; r < n * c; r++) {
+            double sum = 0;
+            for (int i = r * hw, end = i + hw; i < end; i++) {
+                sum += xs[i];
+            }
+            mean[r % c] += sum;
+        }
+        for (int k = 0; k < c; k++) {
+            mean[k] /= m;
+        }
+        // pass 2: M2 = Σ(x − mean)²
+        for (int r = 0; r < n * c; r++) {
+            double mu = mean[r % c];
+            double sum = 0;
+            for (int i = r * hw, end = i + hw; i < end; i++) {
+                double d = xs[i] - mu;
+                sum += d * d;
+            }
+            m2[r % c] += sum;
+        }
+        return new BatchNormStats(m, mean, m2);
+    }
+
+    /**
+     * y = γ·x̂ + β with x̂ = (x − mean)·invstd formed in double and rounded once, for given statistics that the float
+     * constants of the fast path cannot hold; the cache stores x̂ (mode TRAIN).
+     */
+    static NormResult normalize(CpuBackend be, Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd,
+                                boolean spatial) {
+        Shape s = x.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        int hw = spatial ? s.dim(2) * s.dim(3) : 1;
+        float[] xs = CpuBackend.data(x);
+        float[] gs = CpuBackend.data(gamma);
+        float[] bs = CpuBackend.data(beta);
+        CpuTensor xhat = be.allocate(s);
+        CpuTensor out = be.allocate(s);
+        float[] xh = xhat.data();
+        float[] y = out.data();
+        for (int r = 0; r < n * c; r++) {
+            int ch = r % c;
+            for (int i = r * hw, end = i + hw; i < end; i++) {
+                float h = (float) ((xs[i] - mean[ch]) * invstd[ch]);
+                xh[i] = h;
+                y[i] = gs[ch] * h + bs[ch];
+            }
+        }
+        NormCache cache = new NormCache(spatial ? NormKind.SPATIAL_BATCHNORM : NormKind.BATCHNORM, Mode.TRAIN, 1,
+                xhat, be.fromDoubles(mean, Shape.of(c)), be.fromDoubles(invstd, Shape.of(c)));
         return new NormResult(out, cache);
     }
 

@@ -1,7 +1,9 @@
 package org.layerkit.opencl;
 
 import org.layerkit.api.Backend;
+import org.layerkit.api.BatchNormGradSums;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.BatchNormStats;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Conv2dCache;
 import org.layerkit.api.Conv2dGrads;
@@ -215,6 +217,49 @@ public final class ClBackend implements Backend {
     @Override
     public NormGrads spatialBatchNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
         return norm.spatialBatchNormBackward(dOut, cache, gamma);
+    }
+
+    @Override
+    public BatchNormStats batchNormLocalStats(Tensor x) {
+        return norm.localStats(x, false);
+    }
+
+    @Override
+    public BatchNormStats spatialBatchNormLocalStats(Tensor x) {
+        return norm.localStats(x, true);
+    }
+
+    @Override
+    public NormResult batchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd) {
+        return norm.normalize(x, gamma, beta, mean, invstd, false);
+    }
+
+    @Override
+    public NormResult spatialBatchNormNormalize(Tensor x, Tensor gamma, Tensor beta, double[] mean,
+                                                double[] invstd) {
+        return norm.normalize(x, gamma, beta, mean, invstd, true);
+    }
+
+    @Override
+    public BatchNormGradSums batchNormBackwardReduce(Tensor dOut, NormCache cache) {
+        return norm.backwardReduce(dOut, cache, false);
+    }
+
+    @Override
+    public BatchNormGradSums spatialBatchNormBackwardReduce(Tensor dOut, NormCache cache) {
+        return norm.backwardReduce(dOut, cache, true);
+    }
+
+    @Override
+    public Tensor batchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma, BatchNormGradSums global,
+                                               long count) {
+        return norm.backwardElementwise(dOut, cache, gamma, global, count, false);
+    }
+
+    @Override
+    public Tensor spatialBatchNormBackwardElementwise(Tensor dOut, NormCache cache, Tensor gamma,
+                                                      BatchNormGradSums global, long count) {
+        return norm.backwardElementwise(dOut, cache, gamma, global, count, true);
     }
 
     @Override

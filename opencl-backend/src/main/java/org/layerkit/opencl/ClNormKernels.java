@@ -1,6 +1,8 @@
 package org.layerkit.opencl;
 
+import org.layerkit.api.BatchNormGradSums;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.BatchNormStats;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormCache;
@@ -84,6 +86,164 @@ final class ClNormKernels {
     NormGrads spatialBatchNormBackward(Tensor dOut, NormCache cache, Tensor gamma) {
         Contracts.normBackward(b, NormKind.SPATIAL_BATCHNORM, dOut, cache, gamma);
         return backward(NormKind.SPATIAL_BATCHNORM, dOut, cache, gamma);
+    }
+
+    // ---------------------------------------------------------------- batchnorm in parts (both layouts)
+
+    /** x viewed as [N,C,HW]: HW = 1 for [N,D]. */
+    private static int hw(Shape s) {
+        return s.rank() == 4 ? s.dim(2) * s.dim(3) : 1;
+    }
+
+    /**
+     * Count, mean and M2 per channel: the forward's stage 1 ({@code norm_partial_stats}: per chunk the mean as a float
+     * pair and the standard deviation, which handle data near the float range), then the chunks merged on the host in
+     * double with Chan's formula, in chunk order, M2 of a chunk = n·sd².
+     */
+    BatchNormStats localStats(Tensor x, boolean spatial) {
+        Contracts.batchNormLocalStats(b, x, spatial);
+        String op = (spatial ? "spatial_batchnorm" : "batchnorm") + ".local_stats";
+        Shape s = x.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        ClContext ctx = b.context();
+        ClLayout layout = ClLayout.perChannel(n, c, hw(s));
+        ClLayout.Plan plan = layout.plan(ctx, CL, "norm_partial_stats");
+        Shape partials = Shape.of(plan.chunks(), layout.stats());
+        float[] hi;
+        float[] lo;
+        float[] sd;
+        try (ClTensor pMean = b.allocate(partials, op); ClTensor pMeanLo = b.allocate(partials, op);
+             ClTensor pStd = b.allocate(partials, op)) {
+            ClLaunch partial = ctx.launch(op, CL, "norm_partial_stats").mem(b.cl(x));
+            layout.args(partial).i(plan.chunkLen()).mem(pMean).mem(pMeanLo).mem(pStd);
+            layout.run(ctx, partial, plan);
+            hi = pMean.toArray();
+            lo = pMeanLo.toArray();
+            sd = pStd.toArray();
+        }
+        long m = layout.perStat();
+        double[] mean = new double[c];
+        double[] m2 = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            double count = 0;
+            for (int k = 0; k < plan.chunks(); k++) {
+                int at = k * c + ch;
+                double nb = Math.min(m - (long) k * plan.chunkLen(), plan.chunkLen());
+                double mb = (double) hi[at] + lo[at];
+                double m2b = nb * ((double) sd[at] * sd[at]);
+                if (count == 0) {
+                    mean[ch] = mb;
+                    m2[ch] = m2b;
+                } else {
+                    double delta = mb - mean[ch];
+                    double total = count + nb;
+                    mean[ch] += delta * (nb / total);
+                    m2[ch] += m2b + delta * delta * (count * nb / total);
+                }
+                count += nb;
+            }
+        }
+        return new BatchNormStats(m, mean, m2);
+    }
+
+    /** {@code norm_apply} with the given statistics (the mean as a float pair, as the forward's merge writes it). */
+    NormResult normalize(Tensor x, Tensor gamma, Tensor beta, double[] mean, double[] invstd, boolean spatial) {
+        Contracts.batchNormNormalize(b, x, gamma, beta, mean, invstd, spatial);
+        String op = (spatial ? "spatial_batchnorm" : "batchnorm") + ".normalize";
+        Shape s = x.shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        float[] hi = new float[c];
+        float[] lo = new float[c];
+        float[] rs = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            hi[ch] = (float) mean[ch];
+            lo[ch] = Float.isFinite(hi[ch]) ? (float) (mean[ch] - hi[ch]) : 0f;
+            rs[ch] = (float) invstd[ch];
+        }
+        Shape cs = Shape.of(c);
+        ClTensor out = null;
+        ClTensor xhat = null;
+        ClTensor tMean = null;
+        ClTensor tRstd = null;
+        ClTensor tLo = null;
+        try {
+            out = b.allocate(s, op);
+            xhat = b.allocate(s, op);
+            tMean = b.cl(b.upload(hi, cs));
+            tRstd = b.cl(b.upload(rs, cs));
+            tLo = b.cl(b.upload(lo, cs));
+            // x̂ = (x − μ)·rstd, y = γ·x̂ + β
+            b.context().launch(op, CL, "norm_apply").mem(b.cl(x)).mem(tMean).mem(tLo).mem(tRstd).mem(b.cl(gamma))
+                    .mem(b.cl(beta)).mem(xhat).mem(out).i(n).i(c).i(hw(s)).i(1).i(1)
+                    .runRows(c * hw(s), ClLaunch.ceilDiv(n, rowsPerItem));
+            NormKind kind = spatial ? NormKind.SPATIAL_BATCHNORM : NormKind.BATCHNORM;
+            return new NormResult(out, new NormCache(kind, Mode.TRAIN, 1, xhat, tMean, tRstd));
+        } catch (RuntimeException e) {
+            ClBackend.closeAll(out, xhat, tMean, tRstd);
+            throw e;
+        } finally {
+            ClBackend.closeAll(tLo);
+        }
+    }
+
+    /** Σ dOut and Σ dOut·x̂ per channel: the fused backward's {@code norm_grad_sums} (and merge), read back. */
+    BatchNormGradSums backwardReduce(Tensor dOut, NormCache cache, boolean spatial) {
+        Contracts.batchNormBackwardReduce(b, dOut, cache, spatial);
+        String op = (spatial ? "spatial_batchnorm" : "batchnorm") + ".backward_reduce";
+        Shape s = cache.xhat().shape();
+        int c = s.dim(1);
+        try (ClTensor sumDy = b.allocate(Shape.of(c), op); ClTensor sumDyXhat = b.allocate(Shape.of(c), op)) {
+            // γ is not read (useGamma = 0): any tensor of the backend stands in
+            gradSums(op, dOut, cache, cache.rstd(), false, c, hw(s), 1, ClLayout.perChannel(s.dim(0), c, hw(s)),
+                    sumDy, sumDyXhat);
+            float[] a = sumDy.toArray();
+            float[] ax = sumDyXhat.toArray();
+            double[] da = new double[c];
+            double[] dax = new double[c];
+            for (int ch = 0; ch < c; ch++) {
+                da[ch] = a[ch];
+                dax[ch] = ax[ch];
+            }
+            return new BatchNormGradSums(da, dax);
+        }
+    }
+
+    /**
+     * dX = a·dOut − (b + k·x̂) per channel ({@code bn_parts_dx}), with a = γ·rstd, b = a·Σ dOut/M and
+     * k = a·Σ dOut·x̂/M formed on the host in double from the global sums and count (which may pass 2³¹).
+     */
+    Tensor backwardElementwise(Tensor dOut, NormCache cache, Tensor gamma, BatchNormGradSums global, long count,
+                               boolean spatial) {
+        Contracts.batchNormBackwardElementwise(b, dOut, cache, gamma, global, count, spatial);
+        String op = (spatial ? "spatial_batchnorm" : "batchnorm") + ".backward_elementwise";
+        Shape s = cache.xhat().shape();
+        int n = s.dim(0);
+        int c = s.dim(1);
+        float[] g = gamma.toArray();
+        float[] r = cache.rstd().toArray();
+        float[] ca = new float[c];
+        float[] cb = new float[c];
+        float[] ck = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            double gr = (double) g[ch] * r[ch];
+            ca[ch] = (float) gr;
+            cb[ch] = (float) (gr * global.sumDy()[ch] / count);
+            ck[ch] = (float) (gr * global.sumDyXhat()[ch] / count);
+        }
+        Shape cs = Shape.of(c);
+        ClTensor dX = null;
+        try (ClTensor ta = b.cl(b.upload(ca, cs)); ClTensor tb = b.cl(b.upload(cb, cs));
+             ClTensor tk = b.cl(b.upload(ck, cs))) {
+            dX = b.allocate(s, op);
+            b.context().launch(op, CL, "bn_parts_dx").mem(b.cl(dOut)).mem(b.cl(cache.xhat())).mem(ta).mem(tb)
+                    .mem(tk).mem(dX).i(n).i(c).i(hw(s)).runRows(c * hw(s), ClLaunch.ceilDiv(n, rowsPerItem));
+            return dX;
+        } catch (RuntimeException e) {
+            ClBackend.closeAll(dX);
+            throw e;
+        }
     }
 
     // ---------------------------------------------------------------- layernorm [N,D] and groupnorm [N,C,H,W]
