@@ -12,12 +12,20 @@
 #   With --net [EPOCHS]: also the Fashion-MNIST MLP (784-256-128-100-10, BatchNorm, ReLU, dropout 0.2, Adam 1e-3,
 #   batch 128) per epoch, PyTorch (1 thread) against layerkit's FashionMnistTraining example on the cpu backend.
 #
+#   With --conv: instead of all that, conv2d and max pool at a small Fashion-MNIST CNN's shapes (N=128: 1->32 at
+#   28x28 and 32->64 at 14x14, 3x3 pad 1; 2x2 pools): bench/pytorch_bench.py conv on 1 and on 2 threads (PyTorch
+#   at its fastest is one of the two), bench/ConvBench.java (layerkit's cpu backend, plus its GEMMs alone at the
+#   same shapes and FLOPs), and a table of ms, GFLOP/s, % of GEMM and the speed-up over PyTorch's faster run. Both
+#   run with GLIBC_TUNABLES keeping freed memory and OPENBLAS_CORETYPE as the caller set it (unset: OpenBLAS
+#   autodetects; `env -u OPENBLAS_CORETYPE bench/compare.sh --conv` makes sure of that).
+#
 #   The JVMs run with --add-modules jdk.incubator.vector (the cpu backend's Vector API kernels, as the launcher
 #   runs them); --loops leaves the module out, which times the auto-vectorized loops instead.
 # Usage: bench/compare.sh [--repeats N] [--baseline REV] [--net [EPOCHS]] [--loops] [--out DIR]
+#        bench/compare.sh --conv [--repeats N] [--out DIR]
 # Needs: JDK 17, Maven (offline is fine once dependencies are in ~/.m2), /usr/bin/python3 with python3-torch.
-# Builds only cpu-backend (mvn -o install -pl cpu-backend -DskipTests) when its classes are missing; --net uses the
-# models jar installed in ~/.m2. OPENBLAS_CORETYPE is exported as SkylakeX on AVX-512 CPUs when unset: Debian 12's
+# Compiles cpu-backend and api in a reactor build (mvn -o compile -pl cpu-backend -am; nothing is installed); --net uses
+# the models jar installed in ~/.m2. OPENBLAS_CORETYPE is exported as SkylakeX on AVX-512 CPUs when unset: Debian 12's
 # OpenBLAS does not know newer Intel models and would run its generic kernels, for layerkit and PyTorch alike
 # (see docs/benchmarks.md); set OPENBLAS_CORETYPE yourself to override.
 set -euo pipefail
@@ -28,6 +36,7 @@ net_epochs=0
 out=""
 baseline=""
 loops=0
+conv=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeats) repeats=$2; shift 2 ;;
@@ -35,7 +44,8 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --baseline) baseline=$2; shift 2 ;;
     --loops) loops=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --conv) conv=1; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +53,7 @@ out=${out:-$(mktemp -d "${TMPDIR:-/tmp}/layerkit-compare.XXXXXX")}
 mkdir -p "$out"
 py=/usr/bin/python3
 
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q -m1 -w avx512f /proc/cpuinfo 2>/dev/null; then
+if [ "$conv" = 0 ] && [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -q -m1 -w avx512f /proc/cpuinfo 2>/dev/null; then
   export OPENBLAS_CORETYPE=SkylakeX
 fi
 
@@ -52,11 +62,9 @@ cd "$root"
 # loops that a JVM without the module runs
 vec="--add-modules jdk.incubator.vector"
 [ "$loops" = 1 ] && vec=""
-if [ ! -d cpu-backend/target/classes/org ]; then
-  echo "compare.sh: building cpu-backend" >&2
-  mvn -q -o -B install -pl cpu-backend -DskipTests
-fi
-mvn -q -o -B dependency:build-classpath -pl cpu-backend -Dmdep.outputFile="$out/cp.txt" >/dev/null
+# a reactor build (no install): the classpath names api/target/classes, not a jar in ~/.m2
+echo "compare.sh: compiling cpu-backend and api" >&2
+mvn -q -o -B compile dependency:build-classpath -pl cpu-backend -am -Dmdep.outputFile="$out/cp.txt" >/dev/null
 cp="$root/cpu-backend/target/classes:$(cat "$out/cp.txt")"
 
 {
@@ -67,6 +75,22 @@ cp="$root/cpu-backend/target/classes:$(cat "$out/cp.txt")"
   echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/machine.txt"
+
+if [ "$conv" = 1 ]; then
+  export GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
+  echo "GLIBC_TUNABLES=$GLIBC_TUNABLES" | tee -a "$out/machine.txt"
+  for t in 1 2; do
+    echo "== PyTorch conv, $t thread(s) (bench/pytorch_bench.py conv --threads $t --repeats $repeats)" >&2
+    $py bench/pytorch_bench.py conv --threads "$t" --repeats "$repeats" | sed "s/^pytorch,/pytorch${t},/" \
+      | tee "$out/pytorch$t.csv" >&2
+  done
+  echo "== layerkit cpu (bench/ConvBench.java $repeats 5)" >&2
+  java $vec -cp "$cp" bench/ConvBench.java "$repeats" 5 2>&1 | tee "$out/layerkit.csv" >&2
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
+  $py bench/conv_table.py "$out/pytorch1.csv" "$out/pytorch2.csv" "$out/layerkit.csv" | tee "$out/table.md"
+  echo "results in $out" >&2
+  exit 0
+fi
 
 echo "== PyTorch / numpy (bench/pytorch_bench.py ops --threads 2 --repeats $repeats --with-4d)" >&2
 $py bench/pytorch_bench.py ops --threads 2 --repeats "$repeats" --with-4d | tee "$out/pytorch.csv" >&2

@@ -6,6 +6,9 @@ Prints CSV rows: impl,op,shape,forward_ms,forward_backward_ms (median over repea
   python3 bench/pytorch_bench.py gemm  [--threads 2] [--repeats 20] [--device cpu|cuda] [--gemm-shapes MxKxN,...]
   python3 bench/pytorch_bench.py net   [--threads 1] [--epochs 1] [--device cpu|cuda] [--synthetic] [--loss-every 10]
                                        (Fashion-MNIST MLP, seconds per epoch)
+  python3 bench/pytorch_bench.py conv  [--threads 1] [--repeats 20] [--device cpu|cuda]
+                                       [--conv-shapes NxCxHxW:F:K:PAD,...] [--pool-shapes NxCxHxW:K:STRIDE,...]
+                                       (conv2d and max pool at a small Fashion-MNIST CNN's shapes)
 Uses Debian's python3-torch (1.13, CPU) with /usr/bin/python3; numpy for the float32 dropout reference.
 
 --device cuda (any CUDA build of PyTorch): tensors live on the GPU, fp32 (TF32 matmuls off unless --tf32), each
@@ -16,6 +19,10 @@ numpy rows. gemm prints impl,op,shape,ms,gflops: op mm is A·B, mm_ABt is A·B�
 dX = dY·Wᵀ) and mm_AtB is Aᵀ·B (A stored [K,M], as in dW = Xᵀ·dY); shape is [M,K,N], 2·M·K·N flops each.
 net --synthetic trains on 60 000 random standardized 784-feature examples with random labels 0..9 (fixed seed):
 a timing run only, so no accuracy is reported (its test_accuracy column is empty).
+conv prints impl,op,shape,forward_ms,forward_backward_ms,forward_flops: op conv2d(F=..,K=..,pad=..) times
+F.conv2d forward (no_grad) and forward + backward with x, w and bias requiring gradients (dX, dW, dB);
+conv2d_no_dx(...) the same with x not requiring one (a first layer: dW and dB only); maxpool2d(K=..,stride=..)
+F.max_pool2d. forward_flops is 2·N·F·C·KH·KW·H'·W' (0 for pools); forward+backward does 3× that (2× without dX).
 """
 import argparse, gzip, os, statistics, struct, sys, time
 
@@ -23,6 +30,9 @@ import numpy as np
 
 DEFAULT_SHAPES = "4096x1024,65536x256"
 DEFAULT_GEMM_SHAPES = "128x784x256,128x256x128,4096x4096x4096,1024x1024x1024"
+# a small Fashion-MNIST CNN at batch 128: conv 1->32 at 28x28 and 32->64 at 14x14 (3x3, pad 1), 2x2 pools after each
+DEFAULT_CONV_SHAPES = "128x1x28x28:32:3:1,128x32x14x14:64:3:1"
+DEFAULT_POOL_SHAPES = "128x32x28x28:2:2,128x64x14x14:2:2"
 
 
 def median_ms(fn, repeats, warmup=3):
@@ -233,6 +243,70 @@ def gemm(args):
         del a, b, bt, at, c
 
 
+def parse_specs(text, option, pattern, fields):
+    """'128x1x28x28:32:3:1,...' into ((N, C, H, W), (32, 3, 1)) tuples: a 4-D shape and `fields` integers >= 0."""
+    specs = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        pieces = part.split(":")
+        try:
+            shape = tuple(int(v) for v in pieces[0].lower().split("x"))
+            rest = tuple(int(v) for v in pieces[1:])
+        except ValueError:
+            shape, rest = (), ()
+        if len(shape) != 4 or min(shape) < 1 or len(rest) != fields or min(rest) < 0:
+            sys.exit(f"pytorch_bench: {option} expected {pattern},... got '{part}'")
+        specs.append((shape, rest))
+    if not specs:
+        sys.exit(f"pytorch_bench: {option} is empty")
+    return specs
+
+
+def conv(args):
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(args.threads)
+    dev = setup_device(args)
+    med = timer(args)
+    print("impl,op,shape,forward_ms,forward_backward_ms,forward_flops")
+    for (n, c, h, w), (f, k, pad) in parse_specs(args.conv_shapes, "--conv-shapes", "NxCxHxW:F:K:PAD", 3):
+        shape = f"[{n},{c},{h},{w}]"
+        oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        flops = 2 * n * f * c * k * k * oh * ow
+        wt = torch.randn(f, c, k, k, device=dev, requires_grad=True)
+        b = torch.randn(f, device=dev, requires_grad=True)
+        dout = torch.randn(n, f, oh, ow, device=dev)
+        for name, x in ((f"conv2d(F={f},K={k},pad={pad})", torch.randn(n, c, h, w, device=dev, requires_grad=True)),
+                        (f"conv2d_no_dx(F={f},K={k},pad={pad})", torch.randn(n, c, h, w, device=dev))):
+            def fwd():
+                with torch.no_grad():
+                    F.conv2d(x, wt, b, 1, pad)
+
+            def fwdbwd():
+                x.grad = wt.grad = b.grad = None
+                F.conv2d(x, wt, b, 1, pad).backward(dout)
+
+            print(f"pytorch,{name},{shape},{med(fwd, args.repeats, args.warmup):.3f},"
+                  f"{med(fwdbwd, args.repeats, args.warmup):.3f},{flops}", flush=True)
+    for (n, c, h, w), (k, stride) in parse_specs(args.pool_shapes, "--pool-shapes", "NxCxHxW:K:STRIDE", 2):
+        shape = f"[{n},{c},{h},{w}]"
+        x = torch.randn(n, c, h, w, device=dev, requires_grad=True)
+        dout = torch.randn(n, c, (h - k) // stride + 1, (w - k) // stride + 1, device=dev)
+
+        def fwd():
+            with torch.no_grad():
+                F.max_pool2d(x, k, stride)
+
+        def fwdbwd():
+            x.grad = None
+            F.max_pool2d(x, k, stride).backward(dout)
+
+        print(f"pytorch,maxpool2d(K={k},stride={stride}),{shape},{med(fwd, args.repeats, args.warmup):.3f},"
+              f"{med(fwdbwd, args.repeats, args.warmup):.3f},0", flush=True)
+
+
 def read_idx(path):
     with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
         data = f.read()
@@ -325,13 +399,17 @@ def net(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["ops", "gemm", "net"])
+    p.add_argument("what", choices=["ops", "gemm", "net", "conv"])
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 2 for ops/gemm, 1 for net)")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3, help="ops/gemm: untimed calls before the timed ones")
     p.add_argument("--shapes", default=DEFAULT_SHAPES, help=f"ops: NxD,... [{DEFAULT_SHAPES}]")
     p.add_argument("--gemm-shapes", default=DEFAULT_GEMM_SHAPES, help=f"gemm: MxKxN,... [{DEFAULT_GEMM_SHAPES}]")
+    p.add_argument("--conv-shapes", default=DEFAULT_CONV_SHAPES,
+                   help=f"conv: NxCxHxW:F:K:PAD,... (stride 1) [{DEFAULT_CONV_SHAPES}]")
+    p.add_argument("--pool-shapes", default=DEFAULT_POOL_SHAPES,
+                   help=f"conv: max pools NxCxHxW:K:STRIDE,... [{DEFAULT_POOL_SHAPES}]")
     p.add_argument("--tf32", action="store_true", help="cuda: allow TF32 in matmuls (default: strict fp32)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=128)
@@ -351,14 +429,14 @@ def main():
                         "and torch's copy bandwidth on --threads threads")
     a = p.parse_args()
     if a.threads is None:
-        a.threads = 1 if a.what == "net" else 2
+        a.threads = 1 if a.what in ("net", "conv") else 2
     if a.repeats < 1 or a.warmup < 0 or a.loss_every < 1 or a.epochs < 1 or a.batch < 2:
         sys.exit("pytorch_bench: --repeats, --loss-every and --epochs expected >= 1, --warmup >= 0, --batch >= 2")
     try:
         import torch  # noqa: F401
     except ImportError:
         sys.exit("pytorch_bench: PyTorch is missing: apt-get install python3-torch (and run with /usr/bin/python3)")
-    {"ops": ops, "gemm": gemm, "net": net}[a.what](a)
+    {"ops": ops, "gemm": gemm, "net": net, "conv": conv}[a.what](a)
 
 
 if __name__ == "__main__":

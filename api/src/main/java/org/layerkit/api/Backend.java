@@ -3,8 +3,9 @@ package org.layerkit.api;
 /**
  * A compute backend: allocates tensors and runs every kernel of the layerkit contract on them.
  *
- * <p>Shape letters: N batch, D features, C channels, H×W spatial, G groups, K classes. Unless a method says
- * otherwise, results are new tensors owned by the caller, and inputs are left untouched. Every argument must be an
+ * <p>Shape letters: N batch, D features, C channels, H×W spatial, G groups, K classes; for convolutions F output
+ * channels (filters), KH×KW the kernel, H'×W' the output. Unless a method says otherwise, results are new tensors
+ * owned by the caller, and inputs are left untouched. Every argument must be an
  * open tensor of this backend; violations, wrong shapes and bad scalars throw {@link IllegalArgumentException}
  * (closed tensors {@link IllegalStateException}) naming the op, the argument, what was expected and what was
  * given; {@link Contracts} implements those checks once for all backends. Device failures throw
@@ -119,6 +120,66 @@ public interface Backend extends AutoCloseable {
 
     /** dX = dOut ⊙ mask, the mask of the forward. */
     Tensor dropoutBackward(Tensor dOut, Tensor mask);
+
+    // ---------------------------------------------------------------- convolution and pooling [N,C,H,W]
+
+    /**
+     * 2-D convolution (cross-correlation, as CS231N's {@code conv_forward_naive} and PyTorch) of x
+     * {@code [N,C,H,W]} with weights w {@code [F,C,KH,KW]} and bias {@code [F]} (or null for none), zero padding
+     * and stride from {@code params}: out {@code [N,F,H',W']},
+     * out[n,f,i,j] = bias[f] + Σ_{c,p,q} w[f,c,p,q]·x[n,c, i·strideH + p − padH, j·strideW + q − padW], x being 0
+     * outside the input. Dilation and groups other than 1 are rejected. The cache keeps what the backward needs
+     * (see {@link Conv2dCache} for what the caller may do with x meanwhile). Semantics and derivations in
+     * {@code docs/ops/conv2d.md}.
+     */
+    Conv2dResult conv2dForward(Tensor x, Tensor w, Tensor bias, Conv2dParams params);
+
+    /**
+     * Backward of {@link #conv2dForward}: dW[f,c,p,q] = Σ_{n,i,j} dOut[n,f,i,j]·x[n,c, i·sH + p − pH, j·sW + q − pW],
+     * dB[f] = Σ_{n,i,j} dOut[n,f,i,j] (null without bias), and, if {@code inputGrad}, dX[n,c,h,w] = Σ over the
+     * (f, p, q, i, j) with i·sH + p − pH = h and j·sW + q − pW = w of dOut[n,f,i,j]·w[f,c,p,q] (else dX is null).
+     * {@code w} is the forward's weights.
+     */
+    Conv2dGrads conv2dBackward(Tensor dOut, Conv2dCache cache, Tensor w, boolean inputGrad);
+
+    /** {@link #conv2dBackward(Tensor, Conv2dCache, Tensor, boolean)} with dX. */
+    default Conv2dGrads conv2dBackward(Tensor dOut, Conv2dCache cache, Tensor w) {
+        return conv2dBackward(dOut, cache, w, true);
+    }
+
+    /**
+     * Max pooling of x {@code [N,C,H,W]} over windows of {@code params} (no padding): out {@code [N,C,H',W']} holds
+     * each window's maximum, and the cache its position in the input plane (h·W + w as a float); ties go to the
+     * first in row-major window order, and NaN counts as the largest value (the first NaN wins). Planes of more than
+     * 2²⁴ positions are refused.
+     */
+    MaxPool2dResult maxPool2dForward(Tensor x, Pool2dParams params);
+
+    /**
+     * Backward of {@link #maxPool2dForward}: dX {@code [N,C,H,W]} is zero except at each window's argmax, which
+     * receives that window's dOut — summed where overlapping windows (stride &lt; kernel) chose the same element.
+     */
+    Tensor maxPool2dBackward(Tensor dOut, MaxPool2dCache cache);
+
+    /** Global average pooling: out[n,c] = (1/(H·W))·Σ_{h,w} x[n,c,h,w], x {@code [N,C,H,W]}, out {@code [N,C]}. */
+    Tensor globalAvgPoolForward(Tensor x);
+
+    /**
+     * Backward of {@link #globalAvgPoolForward}: dX[n,c,h,w] = dOut[n,c]/(H·W), dOut {@code [N,C]}, dX of
+     * {@code inputShape} {@code [N,C,H,W]}.
+     */
+    Tensor globalAvgPoolBackward(Tensor dOut, Shape inputShape);
+
+    /**
+     * Spatial (channel) dropout of x {@code [N,C,H,W]}: one keep/drop decision per (n, c) plane, made exactly as
+     * {@link #dropoutForward} decides element i = n·C + c, so the mask {@code [N,C]} is bit-identical to the dropout
+     * mask of an {@code [N,C]} tensor with the same options; out[n,c,h,w] = x[n,c,h,w]·mask[n,c]. EVAL (and keep =
+     * 1): the identity (a copy), mask all ones. See {@code docs/ops/spatial_dropout.md}.
+     */
+    DropoutResult spatialDropoutForward(Tensor x, DropoutOptions options, Mode mode);
+
+    /** dX[n,c,h,w] = dOut[n,c,h,w]·mask[n,c], with the {@code [N,C]} mask of the forward. */
+    Tensor spatialDropoutBackward(Tensor dOut, Tensor mask);
 
     // ---------------------------------------------------------------- training ops
 

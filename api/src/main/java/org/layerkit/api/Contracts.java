@@ -235,4 +235,200 @@ public final class Contracts {
         requireOwned(op, argA, a, b);
         requireShape(op, argB, t, a.shape(), b);
     }
+
+    // ---------------------------------------------------------------- convolution, pooling, spatial dropout
+
+    /** The most elements one tensor may hold: {@link Shape}'s limit, so that int-indexed storage never overflows. */
+    public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+
+    /** Pooling planes larger than this cannot have their argmax positions stored exactly as floats. */
+    public static final long MAX_POOL_PLANE = 1L << 24;
+
+    /** Rank 4 with a message that names the letters of {@code arg}, e.g. {@code [F,C,KH,KW]}. */
+    private static void requireRank4(String op, String arg, Tensor t, String letters, Backend b) {
+        requireRank(op, arg, t, 4, letters, b);
+    }
+
+    /** Rank {@code rank} with a message that names the letters of {@code arg}, e.g. {@code [N,C]}. */
+    private static void requireRank(String op, String arg, Tensor t, int rank, String letters, Backend b) {
+        requireOwned(op, arg, t, b);
+        if (t.shape().rank() != rank) {
+            throw bad(op, arg, "rank " + rank + " " + letters, "rank " + t.shape().rank() + " shape " + t.shape());
+        }
+    }
+
+    /** An output of {@code n·c·h·w} elements (computed in long) fits a tensor; returns its shape. */
+    private static Shape outputShape(String op, String arg, Shape in, long n, long c, long h, long w, String what) {
+        long size;
+        try {
+            size = Math.multiplyExact(Math.multiplyExact(n * c, h), w); // n, c < 2^31: n·c cannot overflow
+        } catch (ArithmeticException overflow) {
+            size = Long.MAX_VALUE; // a huge padding: more than 2^63 elements
+        }
+        if (size > MAX_ELEMENTS) {
+            throw bad(op, arg, "an output of at most 2^31-9 elements (the largest tensor)",
+                    what + " = " + n + "·" + c + "·" + h + "·" + w + " = "
+                            + (size == Long.MAX_VALUE ? "more than 2^63" : String.valueOf(size)) + " elements (x "
+                            + in + ")");
+        }
+        return Shape.of((int) n, (int) c, (int) h, (int) w);
+    }
+
+    /**
+     * A backend that returns false from {@code supports(op)} throws this from the op's methods, so that a caller
+     * who skipped the check learns which backend lacks which op family.
+     */
+    public static UnsupportedOperationException unsupported(Backend b, Op family, String op) {
+        return new UnsupportedOperationException(op + ": backend expected a backend that supports op family '"
+                + family.id() + "', got backend '" + b.name() + "' (" + b.device().name() + "), whose supports("
+                + family + ") is false; check Backend.supports(Op) first, or use another backend");
+    }
+
+    /**
+     * conv2d.forward: x [N,C,H,W]; w [F,C,KH,KW]; bias [F] or null; stride ≥ 1; padding ≥ 0; dilation 1; groups 1;
+     * the kernel no larger than the padded input (else the output would be empty); the output at most 2³¹−9
+     * elements. Returns the output shape [N,F,H',W'].
+     */
+    public static Shape conv2dForward(Backend b, Tensor x, Tensor w, Tensor bias, Conv2dParams p) {
+        String op = "conv2d.forward";
+        requireRank4(op, "x", x, "[N,C,H,W]", b);
+        requireRank4(op, "w", w, "[F,C,KH,KW]", b);
+        Shape xs = x.shape();
+        Shape ws = w.shape();
+        int c = xs.dim(1);
+        if (ws.dim(1) != c) {
+            throw bad(op, "w", "shape [F," + c + ",KH,KW] (C = " + c + " input channels of x " + xs + ")",
+                    "shape " + ws);
+        }
+        int f = ws.dim(0);
+        if (bias != null) {
+            requireShape(op, "bias", bias, Shape.of(f), b);
+        }
+        if (p == null) {
+            throw bad(op, "params", "Conv2dParams", "null");
+        }
+        if (p.strideH() < 1 || p.strideW() < 1) {
+            throw bad(op, "stride", ">= 1 on both axes", "strideH = " + p.strideH() + ", strideW = " + p.strideW());
+        }
+        if (p.padH() < 0 || p.padW() < 0) {
+            throw bad(op, "padding", ">= 0 on both axes", "padH = " + p.padH() + ", padW = " + p.padW());
+        }
+        if (p.dilationH() != 1 || p.dilationW() != 1) {
+            throw bad(op, "dilation", "1 on both axes (dilated convolution is not supported)",
+                    "dilationH = " + p.dilationH() + ", dilationW = " + p.dilationW());
+        }
+        if (p.groups() != 1) {
+            throw bad(op, "groups", "1 (grouped and depthwise convolution are not supported)", p.groups());
+        }
+        long paddedH = xs.dim(2) + 2L * p.padH();
+        long paddedW = xs.dim(3) + 2L * p.padW();
+        if (ws.dim(2) > paddedH || ws.dim(3) > paddedW) {
+            throw bad(op, "w", "a kernel no larger than the padded input, KH <= H + 2·padH = " + paddedH
+                            + " and KW <= W + 2·padW = " + paddedW + " (x " + xs + ", padH = " + p.padH()
+                            + ", padW = " + p.padW() + ")",
+                    "KH = " + ws.dim(2) + ", KW = " + ws.dim(3) + " (w " + ws + "): the output would be empty");
+        }
+        return outputShape(op, "x", xs, xs.dim(0), f, p.outputHeight(xs.dim(2), ws.dim(2)),
+                p.outputWidth(xs.dim(3), ws.dim(3)), "N·F·H'·W'");
+    }
+
+    /** conv2d.backward: the open cache of a conv2d forward on this backend; dOut [N,F,H',W']; w [F,C,KH,KW]. */
+    public static void conv2dBackward(Backend b, Tensor dOut, Conv2dCache cache, Tensor w) {
+        String op = "conv2d.backward";
+        if (cache == null) {
+            throw bad(op, "cache", "the Conv2dCache of a conv2d forward", "null");
+        }
+        if (cache.backend() != b) {
+            throw bad(op, "cache", "the cache of a forward on backend '" + b.name() + "'",
+                    "the cache of a forward on backend '" + cache.backend().name() + "'");
+        }
+        if (cache.isClosed()) {
+            throw new IllegalStateException(op + ": cache expected an open cache, got a closed one (" + cache + ")");
+        }
+        requireShape(op, "dOut", dOut, cache.outputShape(), b);
+        requireShape(op, "w", w, cache.weightShape(), b);
+    }
+
+    /**
+     * maxpool2d.forward: x [N,C,H,W]; kernel and stride ≥ 1; the window inside the input (no padding, so kernelH ≤
+     * H and kernelW ≤ W, else the output would be empty); H·W ≤ 2²⁴ so that argmax positions are exact floats.
+     * Returns the output shape [N,C,H',W'].
+     */
+    public static Shape maxPool2dForward(Backend b, Tensor x, Pool2dParams p) {
+        String op = "maxpool2d.forward";
+        requireRank4(op, "x", x, "[N,C,H,W]", b);
+        if (p == null) {
+            throw bad(op, "params", "Pool2dParams", "null");
+        }
+        Shape xs = x.shape();
+        if (p.kernelH() < 1 || p.kernelW() < 1) {
+            throw bad(op, "kernel", ">= 1 on both axes", "kernelH = " + p.kernelH() + ", kernelW = " + p.kernelW());
+        }
+        if (p.strideH() < 1 || p.strideW() < 1) {
+            throw bad(op, "stride", ">= 1 on both axes", "strideH = " + p.strideH() + ", strideW = " + p.strideW());
+        }
+        if (p.kernelH() > xs.dim(2) || p.kernelW() > xs.dim(3)) {
+            throw bad(op, "kernel", "a window inside the input (no padding), kernelH <= H = " + xs.dim(2)
+                            + " and kernelW <= W = " + xs.dim(3) + " (x " + xs + ")",
+                    "kernelH = " + p.kernelH() + ", kernelW = " + p.kernelW() + ": the output would be empty");
+        }
+        long plane = (long) xs.dim(2) * xs.dim(3);
+        if (plane > MAX_POOL_PLANE) {
+            throw bad(op, "x", "H·W <= 2^24 positions per plane (argmax positions are stored exactly as floats)",
+                    "H·W = " + plane + " (x " + xs + ")");
+        }
+        return Shape.of(xs.dim(0), xs.dim(1), (int) p.outputHeight(xs.dim(2)), (int) p.outputWidth(xs.dim(3)));
+    }
+
+    /** maxpool2d.backward: a cache whose argmax is an open [N,C,H',W'] tensor of this backend; dOut its shape. */
+    public static void maxPool2dBackward(Backend b, Tensor dOut, MaxPool2dCache cache) {
+        String op = "maxpool2d.backward";
+        if (cache == null) {
+            throw bad(op, "cache", "the MaxPool2dCache of a maxpool2d forward", "null");
+        }
+        requireShape(op, "cache.argmax", cache.argmax(), cache.outputShape(), b);
+        requireShape(op, "dOut", dOut, cache.outputShape(), b);
+    }
+
+    /** global_avgpool.forward: x [N,C,H,W]; returns the output shape [N,C]. */
+    public static Shape globalAvgPoolForward(Backend b, Tensor x) {
+        requireRank4("global_avgpool.forward", "x", x, "[N,C,H,W]", b);
+        return Shape.of(x.shape().dim(0), x.shape().dim(1));
+    }
+
+    /** global_avgpool.backward: dOut [N,C]; inputShape [N,C,H,W] with dOut's N and C. */
+    public static void globalAvgPoolBackward(Backend b, Tensor dOut, Shape inputShape) {
+        String op = "global_avgpool.backward";
+        requireRank(op, "dOut", dOut, 2, "[N,C]", b);
+        Shape d = dOut.shape();
+        if (inputShape == null || inputShape.rank() != 4 || inputShape.dim(0) != d.dim(0)
+                || inputShape.dim(1) != d.dim(1)) {
+            throw bad(op, "inputShape", "rank 4 [N,C,H,W] with N = " + d.dim(0) + ", C = " + d.dim(1) + " of dOut " + d,
+                    inputShape == null ? "null" : "shape " + inputShape);
+        }
+    }
+
+    /** spatial_dropout.forward: x [N,C,H,W]; options non-null with keep in (0,1]; mode non-null. */
+    public static void spatialDropoutForward(Backend b, Tensor x, DropoutOptions o, Mode mode) {
+        String op = "spatial_dropout.forward";
+        requireRank4(op, "x", x, "[N,C,H,W]", b);
+        if (o == null) {
+            throw bad(op, "options", "DropoutOptions", "null");
+        }
+        requireKeep(op, o.keep());
+        requireMode(op, mode);
+    }
+
+    /** spatial_dropout.backward: mask [N,C]; dOut [N,C,H,W] with the mask's N and C. */
+    public static void spatialDropoutBackward(Backend b, Tensor dOut, Tensor mask) {
+        String op = "spatial_dropout.backward";
+        requireRank(op, "mask", mask, 2, "[N,C]", b);
+        requireRank4(op, "dOut", dOut, "[N,C,H,W]", b);
+        Shape m = mask.shape();
+        Shape d = dOut.shape();
+        if (d.dim(0) != m.dim(0) || d.dim(1) != m.dim(1)) {
+            throw bad(op, "dOut", "shape [" + m.dim(0) + "," + m.dim(1) + ",H,W] (N, C of the mask " + m + ")",
+                    "shape " + d);
+        }
+    }
 }

@@ -16,7 +16,11 @@ public enum Op {
     SOFTMAX_CROSS_ENTROPY("softmax_cross_entropy"),
     ARGMAX("argmax"),
     OPTIMIZER("optimizer"),
-    ELEMENTWISE("elementwise");
+    ELEMENTWISE("elementwise"),
+    CONV2D("conv2d"),
+    MAXPOOL2D("maxpool2d"),
+    GLOBAL_AVGPOOL("global_avgpool"),
+    SPATIAL_DROPOUT("spatial_dropout");
 
     private final String id;
 

@@ -49,8 +49,9 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {
                 "Time the normalization and dropout kernels of a backend, or of all side by side.",
-                "Batchnorm, spatial batchnorm, layernorm, groupnorm and dropout, forward and forward+backward:",
-                "median milliseconds, effective GB/s and its share of host memory-copy bandwidth.",
+                "Batchnorm, spatial batchnorm, layernorm, groupnorm, dropout and max pool, forward and",
+                "forward+backward: median milliseconds, effective GB/s and its share of host memory-copy",
+                "bandwidth; conv2d in GFLOP/s next to the backend's GEMM at the same shapes and FLOPs.",
                 "--backend all compares every available backend side by side."},
         footerHeading = "%nMinimum traffic behind GB/s, in 4-byte floats (n elements of x, F features or%n"
                 + "channels, R rows, S statistics), each input read once and each output written once:%n",
@@ -66,13 +67,19 @@ import picocli.CommandLine.Option;
                 "  dropout",
                 "    forward  3n: x in; out, mask out",
                 "    backward 3n: dOut, mask in; dX out",
+                "  maxpool2d (m outputs)",
+                "    forward  n + 2m: x in; out, argmax out",
+                "    backward 2m + n: dOut, argmax in; dX out",
+                "  conv2d counts FLOPs: 2*N*F*C*K*K*H'*W' forward, 3x that forward+backward",
+                "    (dX, dW, dB); GEMM GF/s is the backend's gemm on the same three products",
                 "The forward+backward figure counts both. %%copy divides by the bandwidth of",
                 "System.arraycopy (one read, one write per float) measured in the same run,",
                 "on one thread and split over every core; the faster of the two counts.",
                 "Ops run in TRAIN mode; each timed run ends with backend.synchronize()."})
 public final class BenchCommand extends CommandBase {
     /** The ops this command knows, in report order. */
-    static final List<String> OPS = List.of("batchnorm", "spatial_batchnorm", "layernorm", "groupnorm", "dropout");
+    static final List<String> OPS = List.of("batchnorm", "spatial_batchnorm", "layernorm", "groupnorm", "dropout",
+            "conv2d", "maxpool2d");
 
     @Mixin
     BackendMixin backendMixin = new BackendMixin();
@@ -87,6 +94,16 @@ public final class BenchCommand extends CommandBase {
     @Option(names = "--ops", paramLabel = "OP", split = ",",
             description = "Ops to time (default: all): ${COMPLETION-CANDIDATES}.", completionCandidates = OpNames.class)
     List<String> ops = new ArrayList<>(OPS);
+
+    @Option(names = "--conv", paramLabel = "SPEC", split = ",",
+            description = "conv2d shapes NxCxHxW:F:K:PAD (stride 1), repeatable or comma-separated "
+                    + "(default: " + BenchConv.DEFAULT_CONV + ", a small Fashion-MNIST CNN at batch 128).")
+    List<String> convSpecs = new ArrayList<>(List.of(BenchConv.DEFAULT_CONV.split(",")));
+
+    @Option(names = "--pool", paramLabel = "SPEC", split = ",",
+            description = "maxpool2d shapes NxCxHxW:K:STRIDE, repeatable or comma-separated "
+                    + "(default: " + BenchConv.DEFAULT_POOL + ").")
+    List<String> poolSpecs = new ArrayList<>(List.of(BenchConv.DEFAULT_POOL.split(",")));
 
     @Option(names = "--repeats", paramLabel = "N", defaultValue = "10",
             description = "Timed runs per measurement; the median is reported (default: ${DEFAULT-VALUE}).")
@@ -117,11 +134,41 @@ public final class BenchCommand extends CommandBase {
     @Option(names = "--csv", paramLabel = "FILE", description = "Also write the results as CSV.")
     Path csv;
 
-    /** One measured op × shape × backend. */
+    /**
+     * One measured op × shape × backend. Memory-bound ops count bytes; conv2d counts FLOPs instead and carries the
+     * time of the backend's GEMMs of the same shapes ({@code gemmMs}, see {@link BenchConv#conv}).
+     */
     record Result(String backend, String device, String op, Shape shape, double fwdMs, double fwdBwdMs,
-                  long fwdBytes, long fwdBwdBytes, String note) {
+                  long fwdBytes, long fwdBwdBytes, String note, long fwdFlops, long fwdBwdFlops, double gemmMs) {
+        Result(String backend, String device, String op, Shape shape, double fwdMs, double fwdBwdMs, long fwdBytes,
+               long fwdBwdBytes, String note) {
+            this(backend, device, op, shape, fwdMs, fwdBwdMs, fwdBytes, fwdBwdBytes, note, 0, 0, Double.NaN);
+        }
+
+        static Result unsupported(String backend, String device, String op, Shape shape) {
+            return new Result(backend, device, op, shape, Double.NaN, Double.NaN, 0, 0, "unsupported");
+        }
+
         boolean measured() {
             return note == null;
+        }
+
+        /** A compute-bound row (conv2d), reported in GFLOP/s. */
+        boolean compute() {
+            return fwdFlops > 0;
+        }
+
+        double fwdGflops() {
+            return fwdFlops / (fwdMs * 1e6);
+        }
+
+        double fwdBwdGflops() {
+            return fwdBwdFlops / (fwdBwdMs * 1e6);
+        }
+
+        /** The same FLOPs through the backend's GEMM alone. */
+        double gemmGflops() {
+            return fwdBwdFlops / (gemmMs * 1e6);
         }
 
         double fwdGbps() {
@@ -167,6 +214,18 @@ public final class BenchCommand extends CommandBase {
                 throw usage("unknown op '" + op + "' in --ops; choose from " + String.join(", ", OPS));
             }
         }
+        List<BenchConv.ConvSpec> convs = new ArrayList<>();
+        List<BenchConv.PoolSpec> pools = new ArrayList<>();
+        try {
+            for (String spec : convSpecs) {
+                convs.add(BenchConv.parseConv(spec));
+            }
+            for (String spec : poolSpecs) {
+                pools.add(BenchConv.parsePool(spec));
+            }
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
         List<Shape> parsed = new ArrayList<>();
         for (String s : shapes) {
             parsed.add(parseShape(s));
@@ -203,6 +262,18 @@ public final class BenchCommand extends CommandBase {
                         backend.device().describe(), repeats, warmup, warmupMs);
                 out.flush();
                 for (String op : ops) {
+                    if (op.equals("conv2d")) {
+                        for (BenchConv.ConvSpec spec : convs) {
+                            results.add(BenchConv.conv(backend, spec, this::time));
+                        }
+                        continue;
+                    }
+                    if (op.equals("maxpool2d")) {
+                        for (BenchConv.PoolSpec spec : pools) {
+                            results.add(BenchConv.pool(backend, spec, this::time));
+                        }
+                        continue;
+                    }
                     for (Shape shape : parsed) {
                         if (appliesTo(op, shape, anyRank2)) {
                             results.add(measure(backend, op, shape));
@@ -399,7 +470,7 @@ public final class BenchCommand extends CommandBase {
     }
 
     /** Runs {@code second} after the first step's results exist; releases both (the first even if second fails). */
-    private static Runnable then(Runnable releaseFirst, java.util.function.Supplier<? extends AutoCloseable> second) {
+    static Runnable then(Runnable releaseFirst, java.util.function.Supplier<? extends AutoCloseable> second) {
         AutoCloseable r2;
         try {
             r2 = second.get();
@@ -483,7 +554,9 @@ public final class BenchCommand extends CommandBase {
         // group rows by op and shape so that backends of one measurement stand next to each other
         Map<String, List<Result>> groups = new LinkedHashMap<>();
         for (Result r : results) {
-            groups.computeIfAbsent(r.op() + " " + r.shape(), k -> new ArrayList<>()).add(r);
+            if (!r.compute() && !r.op().startsWith("conv2d")) {
+                groups.computeIfAbsent(r.op() + " " + r.shape(), k -> new ArrayList<>()).add(r);
+            }
         }
         for (List<Result> group : groups.values()) {
             Result first = group.get(0);
@@ -504,21 +577,51 @@ public final class BenchCommand extends CommandBase {
         out.println("GB/s counts the minimum traffic (each input read once, each output written once; "
                 + "see `layerkit bench --help`); %copy is the share of host copy bandwidth"
                 + (sideBySide ? "; f+b vs " + results.get(0).backend() + " is its f+b time over this one's." : "."));
+        printComputeTable(out, results);
+    }
+
+    /** conv2d rows: GFLOP/s, and the share of the backend's GEMM throughput at the same shapes and FLOPs. */
+    private static void printComputeTable(PrintWriter out, List<Result> results) {
+        List<Result> compute = results.stream().filter(r -> r.compute() || r.op().startsWith("conv2d")).toList();
+        if (compute.isEmpty()) {
+            return;
+        }
+        out.println();
+        out.printf("%-26s %-16s %-8s %10s %9s %10s %9s %10s %6s%n", "op", "shape", "backend", "fwd ms", "fwd GF/s",
+                "f+b ms", "f+b GF/s", "GEMM GF/s", "%GEMM");
+        for (Result r : compute) {
+            if (!r.measured()) {
+                out.printf("%-26s %-16s %-8s %s%n", r.op(), r.shape(), r.backend(), r.note());
+                continue;
+            }
+            out.printf(Locale.ROOT, "%-26s %-16s %-8s %10.3f %9.1f %10.3f %9.1f %10.1f %5.0f%%%n", r.op(), r.shape(),
+                    r.backend(), r.fwdMs(), r.fwdGflops(), r.fwdBwdMs(), r.fwdBwdGflops(), r.gemmGflops(),
+                    100 * r.fwdBwdGflops() / r.gemmGflops());
+        }
+        out.println("conv2d f+b computes dX, dW and dB: 3x the forward's 2*N*F*C*K*K*H'*W' FLOPs. GEMM GF/s runs the "
+                + "same FLOPs as the three GEMMs of an im2col convolution over the whole batch (out = W*cols, "
+                + "dW = dOut*cols^T, dcols = W^T*dOut) on the same backend; %GEMM is f+b GF/s over it.");
     }
 
     private void writeCsv(List<Result> results, double copyGbps) throws IOException {
         StringBuilder b = new StringBuilder(
                 "backend,device,op,shape,fwd_ms,fwd_bwd_ms,fwd_bytes,fwd_bwd_bytes,fwd_gbps,fwd_bwd_gbps,"
-                        + "host_copy_gbps,fwd_copy_share,fwd_bwd_copy_share,note\n");
+                        + "host_copy_gbps,fwd_copy_share,fwd_bwd_copy_share,note,fwd_flops,fwd_bwd_flops,"
+                        + "fwd_gflops,fwd_bwd_gflops,gemm_gflops\n");
         for (Result r : results) {
             b.append(Csv.row(r.backend(), r.device(), r.op(), r.shape().toString(),
                     Csv.num(r.fwdMs()), Csv.num(r.fwdBwdMs()), Long.toString(r.fwdBytes()),
                     Long.toString(r.fwdBwdBytes()),
-                    r.measured() ? Csv.num(r.fwdGbps()) : "", r.measured() ? Csv.num(r.fwdBwdGbps()) : "",
+                    r.measured() && !r.compute() ? Csv.num(r.fwdGbps()) : "",
+                    r.measured() && !r.compute() ? Csv.num(r.fwdBwdGbps()) : "",
                     Csv.num(copyGbps),
-                    r.measured() ? Csv.num(r.fwdGbps() / copyGbps) : "",
-                    r.measured() ? Csv.num(r.fwdBwdGbps() / copyGbps) : "",
-                    r.note() == null ? "" : r.note()));
+                    r.measured() && !r.compute() ? Csv.num(r.fwdGbps() / copyGbps) : "",
+                    r.measured() && !r.compute() ? Csv.num(r.fwdBwdGbps() / copyGbps) : "",
+                    r.note() == null ? "" : r.note(),
+                    Long.toString(r.fwdFlops()), Long.toString(r.fwdBwdFlops()),
+                    r.measured() && r.compute() ? Csv.num(r.fwdGflops()) : "",
+                    r.measured() && r.compute() ? Csv.num(r.fwdBwdGflops()) : "",
+                    r.measured() && r.compute() ? Csv.num(r.gemmGflops()) : ""));
         }
         Files2.write(csv, b.toString(), "--csv", "the timings");
     }

@@ -7,7 +7,8 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Every conformance case, in a fixed order: normalizations, dropout and Philox, training ops, then bad arguments.
+ * Every conformance case, in a fixed order: normalizations, dropout and Philox, training ops, convolution and pooling,
+ * spatial dropout, then bad arguments.
  * Cases are data (see {@link ConformanceCase}); expected values are computed from {@link Reference} when a case runs.
  */
 public final class Catalogue {
@@ -20,7 +21,11 @@ public final class Catalogue {
         cases.addAll(NormCases.all());
         cases.addAll(DropoutCases.all());
         cases.addAll(TrainingCases.all());
+        cases.addAll(ConvCases.all());
+        cases.addAll(PoolCases.all());
+        cases.addAll(SpatialDropoutCases.all());
         cases.addAll(ErrorCases.all());
+        cases.addAll(ConvErrorCases.all());
         Set<String> names = new HashSet<>();
         for (ConformanceCase c : cases) {
             if (!names.add(c.name())) {

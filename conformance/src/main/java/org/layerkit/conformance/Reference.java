@@ -1,6 +1,9 @@
 package org.layerkit.conformance;
 
+import org.layerkit.api.Conv2dParams;
 import org.layerkit.api.DropoutOptions;
+import org.layerkit.api.Pool2dParams;
+import org.layerkit.api.Shape;
 
 /**
  * The float64 reference of every kernel of the layerkit contract: plain loops over row-major {@code double[]} arrays,
@@ -667,6 +670,250 @@ public final class Reference {
             out[i] = y[i] + alpha * x[i];
         }
         return out;
+    }
+
+    // ===================================================================================== convolution and pooling
+
+    /**
+     * The geometry of a convolution: x [N,C,H,W], w [F,C,KH,KW], and the stride and padding of {@code params}
+     * (dilation and groups are 1; the reference does not implement others).
+     */
+    public record Conv2dShape(int n, int c, int h, int w, int f, int kh, int kw, Conv2dParams params) {
+        /** H' = ⌊(H + 2·padH − KH)/strideH⌋ + 1. */
+        public int outH() {
+            return (int) params.outputHeight(h, kh);
+        }
+
+        /** W' = ⌊(W + 2·padW − KW)/strideW⌋ + 1. */
+        public int outW() {
+            return (int) params.outputWidth(w, kw);
+        }
+
+        /** x's shape. */
+        public Shape inputShape() {
+            return Shape.of(n, c, h, w);
+        }
+
+        /** w's shape. */
+        public Shape weightShape() {
+            return Shape.of(f, c, kh, kw);
+        }
+
+        /** out's shape [N,F,H',W']. */
+        public Shape outputShape() {
+            return Shape.of(n, f, outH(), outW());
+        }
+    }
+
+    /** Gradients of a convolution: dx of x's shape, dw of w's, db [F] (null when there is no bias). */
+    public record Conv2dBackward(double[] dx, double[] dw, double[] db) {
+    }
+
+    /**
+     * Convolution (cross-correlation) with zero padding: out[n,f,i,j] = bias[f] + Σ_{c,p,q} w[f,c,p,q]·
+     * x[n,c, i·sH + p − pH, j·sW + q − pW], x being 0 outside the input. {@code bias} may be null (no bias).
+     * The loops run tap by tap (c, p, q) over the outputs whose window puts that tap inside x, so padding is
+     * skipped rather than multiplied.
+     */
+    public static double[] conv2dForward(double[] x, double[] w, double[] bias, Conv2dShape g) {
+        int oh = g.outH();
+        int ow = g.outW();
+        Conv2dParams p = g.params();
+        double[] out = new double[g.n() * g.f() * oh * ow];
+        for (int n = 0; n < g.n(); n++) {
+            for (int f = 0; f < g.f(); f++) {
+                int o = (n * g.f() + f) * oh * ow;
+                if (bias != null) {
+                    java.util.Arrays.fill(out, o, o + oh * ow, bias[f]);
+                }
+                for (int c = 0; c < g.c(); c++) {
+                    for (int kp = 0; kp < g.kh(); kp++) {
+                        for (int kq = 0; kq < g.kw(); kq++) {
+                            double wv = w[((f * g.c() + c) * g.kh() + kp) * g.kw() + kq];
+                            // the tap (kp, kq) of window (i, j) reads x at (i·sH + kp − pH, j·sW + kq − pW)
+                            int iEnd = end(kp, p.strideH(), p.padH(), g.h(), oh);
+                            int jEnd = end(kq, p.strideW(), p.padW(), g.w(), ow);
+                            for (int i = first(kp, p.strideH(), p.padH()); i < iEnd; i++) {
+                                int xRow = ((n * g.c() + c) * g.h() + i * p.strideH() + kp - p.padH()) * g.w();
+                                for (int j = first(kq, p.strideW(), p.padW()); j < jEnd; j++) {
+                                    out[o + i * ow + j] += wv * x[xRow + j * p.strideW() + kq - p.padW()];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The first output index i whose tap k lands inside the input: i·stride + k − pad ≥ 0. */
+    private static int first(int k, int stride, int pad) {
+        return Math.max(0, Math.floorDiv(pad - k + stride - 1, stride));
+    }
+
+    /** One past the last output index i (below {@code out}) whose tap k lands inside: i·stride + k − pad &lt; in. */
+    private static int end(int k, int stride, int pad, int in, int out) {
+        return Math.min(out, Math.floorDiv(in - 1 + pad - k, stride) + 1);
+    }
+
+    /**
+     * Backward of {@link #conv2dForward}: every output is linear in the input, the weights and the bias, so each
+     * gradient sums dOut over the outputs an input appears in, times its coefficient there (derivation in
+     * {@code docs/ops/conv2d.md}): dB[f] = Σ_{n,i,j} dOut; dW[f,c,p,q] = Σ_{n,i,j} dOut[n,f,i,j]·x̃[…]; dX[n,c,h,w]
+     * receives dOut[n,f,i,j]·w[f,c,p,q] from every window position that reads it (padding gets nothing).
+     * {@code hasBias} false gives db = null.
+     */
+    public static Conv2dBackward conv2dBackward(double[] dout, double[] x, double[] w, boolean hasBias,
+                                                Conv2dShape g) {
+        int oh = g.outH();
+        int ow = g.outW();
+        Conv2dParams p = g.params();
+        double[] dx = new double[x.length];
+        double[] dw = new double[w.length];
+        double[] db = hasBias ? new double[g.f()] : null;
+        for (int n = 0; n < g.n(); n++) {
+            for (int f = 0; f < g.f(); f++) {
+                int o = (n * g.f() + f) * oh * ow;
+                if (hasBias) {
+                    for (int k = 0; k < oh * ow; k++) {
+                        db[f] += dout[o + k];     // dB: coefficient 1
+                    }
+                }
+                for (int c = 0; c < g.c(); c++) {
+                    for (int kp = 0; kp < g.kh(); kp++) {
+                        for (int kq = 0; kq < g.kw(); kq++) {
+                            int wi = ((f * g.c() + c) * g.kh() + kp) * g.kw() + kq;
+                            double s = 0;
+                            int iEnd = end(kp, p.strideH(), p.padH(), g.h(), oh);
+                            int jEnd = end(kq, p.strideW(), p.padW(), g.w(), ow);
+                            for (int i = first(kp, p.strideH(), p.padH()); i < iEnd; i++) {
+                                int xRow = ((n * g.c() + c) * g.h() + i * p.strideH() + kp - p.padH()) * g.w();
+                                for (int j = first(kq, p.strideW(), p.padW()); j < jEnd; j++) {
+                                    int xi = xRow + j * p.strideW() + kq - p.padW();
+                                    double d = dout[o + i * ow + j];
+                                    s += d * x[xi];           // dW: coefficient x̃ (padding taps skipped: 0)
+                                    dx[xi] += d * w[wi];      // dX: coefficient w
+                                }
+                            }
+                            dw[wi] += s;
+                        }
+                    }
+                }
+            }
+        }
+        return new Conv2dBackward(dx, dw, db);
+    }
+
+    /** Element-wise |v|, for the magnitude sums Σ|t| of the kit's error bounds. */
+    public static double[] abs(double[] v) {
+        if (v == null) {
+            return null;
+        }
+        double[] a = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            a[i] = Math.abs(v[i]);
+        }
+        return a;
+    }
+
+    /**
+     * Max pooling: out = each window's maximum, argmax = its position h·W + w in the input plane. Windows are scanned
+     * in row-major order from their first element, and a value replaces the best so far iff it is greater, or it is
+     * NaN and the best is not: ties keep the first, and the first NaN wins.
+     */
+    public record MaxPool(double[] out, int[] argmax) {
+    }
+
+    /** {@link MaxPool} of x [N,C,H,W] with the window of {@code p}; out and argmax are [N,C,H',W']. */
+    public static MaxPool maxPool2dForward(double[] x, int n, int c, int h, int w, Pool2dParams p) {
+        int oh = (int) p.outputHeight(h);
+        int ow = (int) p.outputWidth(w);
+        double[] out = new double[n * c * oh * ow];
+        int[] argmax = new int[out.length];
+        for (int plane = 0; plane < n * c; plane++) {
+            int base = plane * h * w;
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    int bestAt = (i * p.strideH()) * w + j * p.strideW();
+                    double best = x[base + bestAt];
+                    for (int kp = 0; kp < p.kernelH(); kp++) {
+                        for (int kq = 0; kq < p.kernelW(); kq++) {
+                            int at = (i * p.strideH() + kp) * w + j * p.strideW() + kq;
+                            double v = x[base + at];
+                            if (v > best || (Double.isNaN(v) && !Double.isNaN(best))) {
+                                best = v;
+                                bestAt = at;
+                            }
+                        }
+                    }
+                    int o = (plane * oh + i) * ow + j;
+                    out[o] = best;
+                    argmax[o] = bestAt;
+                }
+            }
+        }
+        return new MaxPool(out, argmax);
+    }
+
+    /** Backward of max pooling: dx [N,C,H,W] gets each window's dout at its argmax, added up where they coincide. */
+    public static double[] maxPool2dBackward(double[] dout, int[] argmax, int n, int c, int h, int w,
+                                             Pool2dParams p) {
+        int oh = (int) p.outputHeight(h);
+        int ow = (int) p.outputWidth(w);
+        double[] dx = new double[n * c * h * w];
+        for (int plane = 0; plane < n * c; plane++) {
+            for (int o = 0; o < oh * ow; o++) {
+                dx[plane * h * w + argmax[plane * oh * ow + o]] += dout[plane * oh * ow + o];
+            }
+        }
+        return dx;
+    }
+
+    /** Global average pooling: out[n,c] = (1/HW)·Σ_s x[n,c,s] over the HW positions of each plane. */
+    public static double[] globalAvgPoolForward(double[] x, int n, int c, int hw) {
+        double[] out = new double[n * c];
+        for (int plane = 0; plane < n * c; plane++) {
+            double s = 0;
+            for (int k = 0; k < hw; k++) {
+                s += x[plane * hw + k];
+            }
+            out[plane] = s / hw;
+        }
+        return out;
+    }
+
+    /** dx[n,c,s] = dout[n,c]/HW: each position enters its plane's mean with coefficient 1/HW. */
+    public static double[] globalAvgPoolBackward(double[] dout, int n, int c, int hw) {
+        double[] dx = new double[n * c * hw];
+        for (int plane = 0; plane < n * c; plane++) {
+            for (int k = 0; k < hw; k++) {
+                dx[plane * hw + k] = dout[plane] / hw;
+            }
+        }
+        return dx;
+    }
+
+    /**
+     * The spatial-dropout mask [N,C]: plane (n, c) is decided as dropout decides element i = n·C + c, so this is
+     * exactly the dropout mask of N·C elements with the same options.
+     */
+    public static float[] spatialDropoutMask(int n, int c, DropoutOptions o) {
+        return dropoutMask(n * c, o);
+    }
+
+    /** out[n,c,s] = x[n,c,s]·mask[n,c] over the HW positions s of each plane (the float product of a kernel). */
+    public static double[] spatialDropoutForward(double[] x, float[] mask, int hw) {
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] * mask[i / hw];
+        }
+        return out;
+    }
+
+    /** dx[n,c,s] = dout[n,c,s]·mask[n,c]. */
+    public static double[] spatialDropoutBackward(double[] dout, float[] mask, int hw) {
+        return spatialDropoutForward(dout, mask, hw);
     }
 
     // ======================================================================================================= utils

@@ -54,6 +54,38 @@ class CatalogueTest {
     }
 
     @Test
+    void containsTheConvolutionAndPoolingCasesTheIssueAsksFor() {
+        for (String n : List.of(
+                "conv2d.forward[N=2,C=3,H=9,W=9,F=5,K=3x3,stride=2,pad=1]",          // stride 2
+                "conv2d.backward[N=3,C=2,H=6,W=7,F=3,K=3x3,stride=1,pad=0]",         // padding 0, non-square
+                "conv2d.backward[N=2,C=3,H=5,W=5,F=4,K=3x3,stride=1,pad=2]",         // padding 2
+                "conv2d.backward[N=4,C=16,H=8,W=8,F=8,K=1x1,stride=1,pad=0]",        // 1×1
+                "conv2d.backward[N=2,C=3,H=16,W=16,F=4,K=7x7,stride=2,pad=3]",       // 7×7
+                "conv2d.backward[N=8,C=1,H=28,W=28,F=32,K=3x3,stride=1,pad=1]",      // C = 1
+                "conv2d.backward[N=1,C=4,H=6,W=6,F=3,K=3x3,stride=1,pad=1]",         // N = 1
+                "conv2d.backward[N=8,C=16,H=33,W=33,F=24,K=3x3,stride=1,pad=1]",     // large, odd
+                "conv2d.backward[N=128,C=32,H=14,W=14,F=64,K=3x3,stride=1,pad=1]",   // large
+                "conv2d.backward.after_x_closed[N=2,C=3,H=6,W=6,F=4,K=3x3,stride=1,pad=1]",
+                "conv2d.forward.rejects[groups=3]", "conv2d.forward.rejects[dilation=2]",
+                "conv2d.forward.rejects[K=larger_than_padded_input]", "conv2d.forward.rejects[w=C+1]",
+                "conv2d.forward.rejects[bias=shape[F+1]]", "conv2d.forward.rejects[stride=0]",
+                "maxpool2d.forward[N=2,C=3,H=8,W=8,K=2x2,stride=2,values=ties]",
+                "maxpool2d.backward[N=2,C=3,H=9,W=9,K=3x3,stride=2,values=special]",
+                "maxpool2d.forward.rejects[kernel=larger_than_input]",
+                "global_avgpool.backward[N=128,C=64,H=7,W=7]",
+                "spatial_dropout.mask.bit_identical[N=3,C=5,H=7,W=3,keep=0.5,offset=2^32+5]",
+                "spatial_dropout.forward.rejects[keep=1.5]")) {
+            assertTrue(names.contains(n), n + " missing");
+        }
+        for (String family : List.of("conv2d.", "maxpool2d.", "global_avgpool.", "spatial_dropout.")) {
+            List<ConformanceCase> selected = Catalogue.select("^" + java.util.regex.Pattern.quote(family), null);
+            assertFalse(selected.isEmpty(), family);
+            assertTrue(selected.stream().allMatch(c -> c.op().id().equals(family.substring(0, family.length() - 1))),
+                    family + " selects cases of another family");
+        }
+    }
+
+    @Test
     void selectsByIncludeAndExcludeRegex() {
         List<ConformanceCase> dropout = Catalogue.select("^dropout\\.", null);
         assertFalse(dropout.isEmpty());

@@ -6,15 +6,22 @@ import java.util.Arrays;
 import org.layerkit.api.Backend;
 import org.layerkit.api.BatchNormParams;
 import org.layerkit.api.Contracts;
+import org.layerkit.api.Conv2dCache;
+import org.layerkit.api.Conv2dGrads;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.DeviceInfo;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
 import org.layerkit.api.LossResult;
+import org.layerkit.api.MaxPool2dCache;
+import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormCache;
 import org.layerkit.api.NormGrads;
 import org.layerkit.api.NormKind;
 import org.layerkit.api.NormResult;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 import org.layerkit.conformance.Reference.NormBackward;
@@ -258,6 +265,96 @@ class ReferenceBackend implements Backend {
     public Tensor dropoutBackward(Tensor dOut, Tensor mask) {
         Contracts.dropoutBackward(this, dOut, mask);
         return of(Reference.dropoutBackward(d(dOut), data(mask)), dOut.shape());
+    }
+
+    // ------------------------------------------------------------------------------------ convolution and pooling
+
+    /** The geometry of a checked conv2d call. */
+    static Reference.Conv2dShape convShape(Shape x, Shape w, Conv2dParams p) {
+        return new Reference.Conv2dShape(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), p);
+    }
+
+    @Override
+    public Conv2dResult conv2dForward(Tensor x, Tensor w, Tensor bias, Conv2dParams params) {
+        Shape outShape = Contracts.conv2dForward(this, x, w, bias, params);
+        Reference.Conv2dShape g = convShape(x.shape(), w.shape(), params);
+        double[] out = Reference.conv2dForward(d(x), d(w), bias == null ? null : d(bias), g);
+        // the cache owns a copy of x: closing or changing x afterwards cannot affect the backward
+        Conv2dCache cache = new Conv2dCache(x.shape(), w.shape(), bias != null, params,
+                new Conv2dCache.SavedTensor(of(data(x).clone(), x.shape())));
+        return new Conv2dResult(of(out, outShape), cache);
+    }
+
+    @Override
+    public Conv2dGrads conv2dBackward(Tensor dOut, Conv2dCache cache, Tensor w, boolean inputGrad) {
+        Contracts.conv2dBackward(this, dOut, cache, w);
+        Tensor x = ((Conv2dCache.SavedTensor) cache.saved()).tensor();
+        Reference.Conv2dShape g = convShape(cache.inputShape(), cache.weightShape(), cache.params());
+        Reference.Conv2dBackward r = Reference.conv2dBackward(d(dOut), d(x), d(w), cache.hasBias(), g);
+        return new Conv2dGrads(inputGrad ? of(r.dx(), cache.inputShape()) : null, of(r.dw(), cache.weightShape()),
+                cache.hasBias() ? of(r.db(), Shape.of(g.f())) : null);
+    }
+
+    @Override
+    public MaxPool2dResult maxPool2dForward(Tensor x, Pool2dParams params) {
+        Shape outShape = Contracts.maxPool2dForward(this, x, params);
+        Shape s = x.shape();
+        Reference.MaxPool r = Reference.maxPool2dForward(d(x), s.dim(0), s.dim(1), s.dim(2), s.dim(3), params);
+        double[] argmax = new double[r.argmax().length];
+        for (int i = 0; i < argmax.length; i++) {
+            argmax[i] = r.argmax()[i];
+        }
+        return new MaxPool2dResult(of(r.out(), outShape), new MaxPool2dCache(of(argmax, outShape), s, params));
+    }
+
+    @Override
+    public Tensor maxPool2dBackward(Tensor dOut, MaxPool2dCache cache) {
+        Contracts.maxPool2dBackward(this, dOut, cache);
+        Shape s = cache.inputShape();
+        float[] a = data(cache.argmax());
+        int[] argmax = new int[a.length];
+        for (int i = 0; i < a.length; i++) {
+            argmax[i] = (int) a[i];
+        }
+        return of(Reference.maxPool2dBackward(d(dOut), argmax, s.dim(0), s.dim(1), s.dim(2), s.dim(3),
+                cache.params()), s);
+    }
+
+    @Override
+    public Tensor globalAvgPoolForward(Tensor x) {
+        Shape outShape = Contracts.globalAvgPoolForward(this, x);
+        Shape s = x.shape();
+        return of(Reference.globalAvgPoolForward(d(x), s.dim(0), s.dim(1), s.dim(2) * s.dim(3)), outShape);
+    }
+
+    @Override
+    public Tensor globalAvgPoolBackward(Tensor dOut, Shape inputShape) {
+        Contracts.globalAvgPoolBackward(this, dOut, inputShape);
+        Shape s = inputShape;
+        return of(Reference.globalAvgPoolBackward(d(dOut), s.dim(0), s.dim(1), s.dim(2) * s.dim(3)), s);
+    }
+
+    @Override
+    public DropoutResult spatialDropoutForward(Tensor x, DropoutOptions o, Mode mode) {
+        Contracts.spatialDropoutForward(this, x, o, mode);
+        Shape s = x.shape();
+        Shape maskShape = Shape.of(s.dim(0), s.dim(1));
+        float[] mask;
+        if (mode == Mode.EVAL) {
+            mask = new float[maskShape.size()];
+            Arrays.fill(mask, 1f);
+        } else {
+            mask = Reference.spatialDropoutMask(s.dim(0), s.dim(1), o);
+        }
+        return new DropoutResult(of(Reference.spatialDropoutForward(d(x), mask, s.dim(2) * s.dim(3)), s),
+                of(mask, maskShape));
+    }
+
+    @Override
+    public Tensor spatialDropoutBackward(Tensor dOut, Tensor mask) {
+        Contracts.spatialDropoutBackward(this, dOut, mask);
+        Shape s = dOut.shape();
+        return of(Reference.spatialDropoutBackward(d(dOut), data(mask), s.dim(2) * s.dim(3)), s);
     }
 
     // -------------------------------------------------------------------------------------------- training ops

@@ -30,10 +30,23 @@ class ReferenceGradientTest {
 
     private static void assertGradient(String what, double[] analytic, Function<double[], double[]> f, double[] x,
                                        double[] dout) {
-        double[] numeric = NumericalGradient.evalArray(f, x, dout);
+        assertGradient(what, analytic, f, x, dout, NumericalGradient.H);
+    }
+
+    /**
+     * With step {@code h}: for functions linear in the perturbed argument (convolution in x, w or b alone; pooling
+     * away from ties) central differences have no truncation error at any step, and a step larger than CS231N's
+     * 1e-5 only shrinks the cancellation error of f(x + h) − f(x − h).
+     */
+    private static void assertGradient(String what, double[] analytic, Function<double[], double[]> f, double[] x,
+                                       double[] dout, double h) {
+        double[] numeric = NumericalGradient.evalArray(f, x, dout, h);
         double err = NumericalGradient.relativeError(analytic, numeric);
         assertTrue(err <= NumericalGradient.MAX_RELATIVE_ERROR, what + ": relative error " + err);
     }
+
+    /** The step for the linear ops of convolution and pooling (see {@link #assertGradient}). */
+    private static final double LINEAR_H = 1e-3;
 
     /** Checks dx, dγ and dβ of a normalization given its forward as a function of (x, γ, β). */
     private static void assertNormGradients(String what, NormBackward g, double[] x, double[] gamma, double[] beta,
@@ -183,6 +196,99 @@ class ReferenceGradientTest {
                 beta), b, dout);
         assertGradient("gemm dC", g.dc(), v -> Reference.gemm(a, aRows, aCols, ta, b, bRows, bCols, tb, v, alpha,
                 beta), c, dout);
+    }
+
+    @ParameterizedTest(name = "N={0} C={1} {2}x{3} F={4} k{5}x{6} stride {7},{8} pad {9},{10} bias={11}")
+    @CsvSource({
+        "2,3,5,6,4,3,3,1,1,1,1,true",    // odd, non-square, padding 1
+        "1,2,7,5,3,3,2,2,2,0,1,true",    // stride 2 on both axes, non-square kernel, padding on W only
+        "2,1,6,6,2,1,1,1,1,0,0,false",   // 1×1 kernel, C = 1, no bias
+        "1,2,4,4,2,3,3,2,1,2,2,true",    // padding 2 (outer outputs see only padding), unequal strides
+        "1,1,9,9,1,7,7,1,1,0,0,true"})   // 7×7 kernel
+    void conv2dBackwardMatchesNumericalGradients(int n, int c, int h, int w, int f, int kh, int kw, int sh, int sw,
+                                                 int ph, int pw, boolean bias) {
+        Reference.Conv2dShape g = new Reference.Conv2dShape(n, c, h, w, f, kh, kw,
+                org.layerkit.api.Conv2dParams.of(sh, sw, ph, pw));
+        double[] x = normal(n * c * h * w, 0, 1);
+        double[] wt = normal(f * c * kh * kw, 0, 1);
+        double[] b = bias ? normal(f, 0, 1) : null;
+        double[] dout = normal(g.outputShape().size(), 0, 1);
+        Reference.Conv2dBackward grads = Reference.conv2dBackward(dout, x, wt, bias, g);
+        String what = "conv2d " + g;
+        assertGradient(what + " dx", grads.dx(), v -> Reference.conv2dForward(v, wt, b, g), x, dout, LINEAR_H);
+        assertGradient(what + " dw", grads.dw(), v -> Reference.conv2dForward(x, v, b, g), wt, dout, LINEAR_H);
+        if (bias) {
+            assertGradient(what + " db", grads.db(), v -> Reference.conv2dForward(x, wt, v, g), b, dout, LINEAR_H);
+        } else {
+            assertEquals(null, grads.db(), what + ": no bias, no db");
+        }
+    }
+
+    @Test
+    void conv2dForwardMatchesAHandComputedExample() {
+        // x = 1..9 as 3×3, w = [[1,0],[0,-1]] (x[i][j] − x[i+1][j+1] = −4 everywhere inside), padding 1, stride 2
+        double[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        double[] w = {1, 0, 0, -1};
+        Reference.Conv2dShape g = new Reference.Conv2dShape(1, 1, 3, 3, 1, 2, 2,
+                org.layerkit.api.Conv2dParams.of(2, 1));
+        // H' = ⌊(3 + 2 − 2)/2⌋ + 1 = 2; window (i,j) reads x̃ rows 2i, 2i+1 and columns 2j, 2j+1 (x̃ padded by 1)
+        double[] out = Reference.conv2dForward(x, w, new double[] {10}, g);
+        // (0,0): 0 − x[0][0] = −1; (0,1): 0 − x[0][2] = −3; (1,0): 0 − x[2][0] = −7; (1,1): x[1][1] − x[2][2] = −4
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[] {9, 7, 3, 6}, out);
+    }
+
+    @Test
+    void maxPoolBackwardMatchesNumericalGradientsAwayFromTies() {
+        int n = 2;
+        int c = 3;
+        int h = 7;
+        int w = 6;
+        for (org.layerkit.api.Pool2dParams p : new org.layerkit.api.Pool2dParams[] {
+            org.layerkit.api.Pool2dParams.of(2, 2), org.layerkit.api.Pool2dParams.of(3, 2),
+            new org.layerkit.api.Pool2dParams(3, 2, 1, 2)}) {
+            // a random permutation scaled by 0.1: every pair of values differs by far more than h = 1e-5
+            java.util.List<Double> values = new java.util.ArrayList<>();
+            for (int i = 0; i < n * c * h * w; i++) {
+                values.add(0.1 * i);
+            }
+            java.util.Collections.shuffle(values, random);
+            double[] x = values.stream().mapToDouble(Double::doubleValue).toArray();
+            Reference.MaxPool f = Reference.maxPool2dForward(x, n, c, h, w, p);
+            double[] dout = normal(f.out().length, 0, 1);
+            assertGradient("maxpool " + p, Reference.maxPool2dBackward(dout, f.argmax(), n, c, h, w, p),
+                    v -> Reference.maxPool2dForward(v, n, c, h, w, p).out(), x, dout, LINEAR_H);
+        }
+    }
+
+    @Test
+    void maxPoolTiesGoToTheFirstElementAndNanWins() {
+        org.layerkit.api.Pool2dParams p = org.layerkit.api.Pool2dParams.of(2, 2);
+        // windows of a 2×4 plane: {1,3 | 3,1} tie → position 1; {NaN,2 | NaN,5} → the first NaN, position 2
+        double[] x = {1, 3, Double.NaN, 2, 3, 1, Double.NaN, 5};
+        Reference.MaxPool f = Reference.maxPool2dForward(x, 1, 1, 2, 4, p);
+        assertEquals(3.0, f.out()[0]);
+        assertEquals(1, f.argmax()[0]);
+        assertTrue(Double.isNaN(f.out()[1]));
+        assertEquals(2, f.argmax()[1]);
+    }
+
+    @Test
+    void globalAvgPoolBackwardMatchesNumericalGradients() {
+        double[] x = normal(2 * 3 * 5 * 4, 1, 2);
+        double[] dout = normal(2 * 3, 0, 1);
+        assertGradient("global avgpool", Reference.globalAvgPoolBackward(dout, 2, 3, 20),
+                v -> Reference.globalAvgPoolForward(v, 2, 3, 20), x, dout, LINEAR_H);
+    }
+
+    @Test
+    void spatialDropoutBackwardMatchesNumericalGradientsAndItsMaskIsDropoutsOverPlanes() {
+        org.layerkit.api.DropoutOptions o = new org.layerkit.api.DropoutOptions(0.6, 99, 1L << 33);
+        float[] mask = Reference.spatialDropoutMask(3, 5, o);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(Reference.dropoutMask(15, o), mask);
+        double[] x = normal(3 * 5 * 6, 0, 1);
+        double[] dout = normal(x.length, 0, 1);
+        assertGradient("spatial dropout", Reference.spatialDropoutBackward(dout, mask, 6),
+                v -> Reference.spatialDropoutForward(v, mask, 6), x, dout, LINEAR_H);
     }
 
     @Test

@@ -4,14 +4,21 @@ import java.util.Objects;
 import org.layerkit.api.Backend;
 import org.layerkit.api.BatchNormParams;
 import org.layerkit.api.Contracts;
+import org.layerkit.api.Conv2dCache;
+import org.layerkit.api.Conv2dGrads;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.DeviceInfo;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
 import org.layerkit.api.LossResult;
+import org.layerkit.api.MaxPool2dCache;
+import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormCache;
 import org.layerkit.api.NormGrads;
 import org.layerkit.api.NormResult;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
@@ -205,6 +212,49 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor dropoutBackward(Tensor dOut, Tensor mask) {
         return CpuDropout.backward(this, dOut, mask);
+    }
+
+
+    // ---------------------------------------------------------------- convolution and pooling
+
+    @Override
+    public Conv2dResult conv2dForward(Tensor x, Tensor w, Tensor bias, Conv2dParams params) {
+        return CpuConv.forward(this, x, w, bias, params);
+    }
+
+    @Override
+    public Conv2dGrads conv2dBackward(Tensor dOut, Conv2dCache cache, Tensor w, boolean inputGrad) {
+        return CpuConv.backward(this, dOut, cache, w, inputGrad);
+    }
+
+    @Override
+    public MaxPool2dResult maxPool2dForward(Tensor x, Pool2dParams params) {
+        return CpuPool.maxForward(this, x, params);
+    }
+
+    @Override
+    public Tensor maxPool2dBackward(Tensor dOut, MaxPool2dCache cache) {
+        return CpuPool.maxBackward(this, dOut, cache);
+    }
+
+    @Override
+    public Tensor globalAvgPoolForward(Tensor x) {
+        return CpuPool.avgForward(this, x);
+    }
+
+    @Override
+    public Tensor globalAvgPoolBackward(Tensor dOut, Shape inputShape) {
+        return CpuPool.avgBackward(this, dOut, inputShape);
+    }
+
+    @Override
+    public DropoutResult spatialDropoutForward(Tensor x, DropoutOptions options, Mode mode) {
+        return CpuSpatialDropout.forward(this, x, options, mode);
+    }
+
+    @Override
+    public Tensor spatialDropoutBackward(Tensor dOut, Tensor mask) {
+        return CpuSpatialDropout.backward(this, dOut, mask);
     }
 
     // ---------------------------------------------------------------- training ops

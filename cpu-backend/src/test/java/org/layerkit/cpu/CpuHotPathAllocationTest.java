@@ -8,10 +8,14 @@ import java.util.Random;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
+import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormResult;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
@@ -100,6 +104,41 @@ class CpuHotPathAllocationTest {
                 check("dropout", allocatedPerCall(() -> {
                     DropoutResult r = be.dropoutForward(x, new DropoutOptions(0.5, 7L, offset[0]++), Mode.TRAIN);
                     return new AutoCloseable[] {r, be.dropoutBackward(dOut, r.mask())};
+                }));
+            }
+        }
+    }
+
+    @Test
+    void warmConvolutionPoolingAndSpatialDropoutKernelsAllocateNoArrays() throws Exception {
+        try (CpuBackend be = new CpuBackend()) {
+            // a small CNN's second layer at N = 16: several blocks of unfolded columns per call
+            Shape xs = Shape.of(16, 32, 14, 14);
+            Shape ws = Shape.of(64, 32, 3, 3);
+            Shape os = Shape.of(16, 64, 14, 14);
+            Shape ps = Shape.of(16, 64, 7, 7);
+            try (Tensor x = be.upload(gaussian(xs.size()), xs);
+                 Tensor w = be.upload(gaussian(ws.size()), ws);
+                 Tensor b = be.upload(gaussian(64), Shape.of(64));
+                 Tensor dOut = be.upload(gaussian(os.size()), os);
+                 Tensor dPool = be.upload(gaussian(ps.size()), ps);
+                 Tensor dAvg = be.upload(gaussian(16 * 32), Shape.of(16, 32))) {
+                Conv2dParams p = Conv2dParams.of(1, 1);
+                long[] offset = {0};
+                check("conv2d", allocatedPerCall(() -> {
+                    Conv2dResult r = be.conv2dForward(x, w, b, p);
+                    return new AutoCloseable[] {r, be.conv2dBackward(dOut, r.cache(), w)};
+                }));
+                check("maxpool2d", allocatedPerCall(() -> {
+                    MaxPool2dResult r = be.maxPool2dForward(dOut, Pool2dParams.of(2, 2));
+                    return new AutoCloseable[] {r, be.maxPool2dBackward(dPool, r.cache())};
+                }));
+                check("global_avgpool", allocatedPerCall(() -> new AutoCloseable[] {be.globalAvgPoolForward(x),
+                    be.globalAvgPoolBackward(dAvg, xs)}));
+                check("spatial_dropout", allocatedPerCall(() -> {
+                    DropoutResult r = be.spatialDropoutForward(x, new DropoutOptions(0.5, 7L, offset[0]++),
+                            Mode.TRAIN);
+                    return new AutoCloseable[] {r, be.spatialDropoutBackward(x, r.mask())};
                 }));
             }
         }

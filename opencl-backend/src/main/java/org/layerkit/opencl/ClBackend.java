@@ -3,14 +3,22 @@ package org.layerkit.opencl;
 import org.layerkit.api.Backend;
 import org.layerkit.api.BatchNormParams;
 import org.layerkit.api.Contracts;
+import org.layerkit.api.Conv2dCache;
+import org.layerkit.api.Conv2dGrads;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.DeviceInfo;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
 import org.layerkit.api.LossResult;
+import org.layerkit.api.MaxPool2dCache;
+import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormCache;
 import org.layerkit.api.NormGrads;
 import org.layerkit.api.NormResult;
+import org.layerkit.api.Op;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
@@ -230,6 +238,58 @@ public final class ClBackend implements Backend {
     @Override
     public Tensor dropoutBackward(Tensor dOut, Tensor mask) {
         return dropout.backward(dOut, mask);
+    }
+
+
+    // ---------------------------------------------------------------- convolution and pooling: not yet on this backend
+
+    /** The op families this backend lacks for now; their methods throw {@link Contracts#unsupported}. */
+    private static final java.util.Set<Op> MISSING = java.util.EnumSet.of(Op.CONV2D, Op.MAXPOOL2D, Op.GLOBAL_AVGPOOL,
+            Op.SPATIAL_DROPOUT);
+
+    @Override
+    public boolean supports(Op op) {
+        return !MISSING.contains(op);
+    }
+
+    @Override
+    public Conv2dResult conv2dForward(Tensor x, Tensor w, Tensor bias, Conv2dParams params) {
+        throw Contracts.unsupported(this, Op.CONV2D, "conv2d.forward");
+    }
+
+    @Override
+    public Conv2dGrads conv2dBackward(Tensor dOut, Conv2dCache cache, Tensor w, boolean inputGrad) {
+        throw Contracts.unsupported(this, Op.CONV2D, "conv2d.backward");
+    }
+
+    @Override
+    public MaxPool2dResult maxPool2dForward(Tensor x, Pool2dParams params) {
+        throw Contracts.unsupported(this, Op.MAXPOOL2D, "maxpool2d.forward");
+    }
+
+    @Override
+    public Tensor maxPool2dBackward(Tensor dOut, MaxPool2dCache cache) {
+        throw Contracts.unsupported(this, Op.MAXPOOL2D, "maxpool2d.backward");
+    }
+
+    @Override
+    public Tensor globalAvgPoolForward(Tensor x) {
+        throw Contracts.unsupported(this, Op.GLOBAL_AVGPOOL, "global_avgpool.forward");
+    }
+
+    @Override
+    public Tensor globalAvgPoolBackward(Tensor dOut, Shape inputShape) {
+        throw Contracts.unsupported(this, Op.GLOBAL_AVGPOOL, "global_avgpool.backward");
+    }
+
+    @Override
+    public DropoutResult spatialDropoutForward(Tensor x, DropoutOptions options, Mode mode) {
+        throw Contracts.unsupported(this, Op.SPATIAL_DROPOUT, "spatial_dropout.forward");
+    }
+
+    @Override
+    public Tensor spatialDropoutBackward(Tensor dOut, Tensor mask) {
+        throw Contracts.unsupported(this, Op.SPATIAL_DROPOUT, "spatial_dropout.backward");
     }
 
     // ---------------------------------------------------------------- training ops
