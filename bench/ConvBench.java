@@ -26,20 +26,24 @@ import org.layerkit.cpu.CpuBackend;
  * <p>Run from the repository root with the classpath of cpu-backend (see bench/compare.sh):
  * {@code java -cp "$CP" bench/ConvBench.java [repeats] [warmup] [convSpecs] [poolSpecs]}, specs as in
  * pytorch_bench.py ({@code 128x1x28x28:32:3:1,...} and {@code 128x32x28x28:2:2,...}). Prints CSV:
- * {@code impl,op,shape,forward_ms,forward_backward_ms,forward_flops}; the GEMM rows are op {@code gemm(...)} with the
- * forward GEMM in forward_ms and all three in forward_backward_ms.
+ * {@code impl,op,shape,forward_ms,forward_backward_ms,forward_flops,forward_min_ms,forward_backward_min_ms} (medians,
+ * then the fastest run); the GEMM rows are op {@code gemm(...)} with the forward GEMM in forward_ms and all three in
+ * forward_backward_ms.
  */
 public final class ConvBench {
     static int repeats = 20;
     static int warmup = 5;
     static final long WARMUP_NANOS = 2_000_000_000L;
+    /** The fastest run of the last {@link #time} call. */
+    static double lastMin;
 
     public static void main(String[] args) {
         repeats = args.length > 0 ? Integer.parseInt(args[0]) : repeats;
         warmup = args.length > 1 ? Integer.parseInt(args[1]) : warmup;
         String convSpecs = args.length > 2 ? args[2] : "128x1x28x28:32:3:1,128x32x14x14:64:3:1";
         String poolSpecs = args.length > 3 ? args[3] : "128x32x28x28:2:2,128x64x14x14:2:2";
-        System.out.println("impl,op,shape,forward_ms,forward_backward_ms,forward_flops");
+        System.out.println("impl,op,shape,forward_ms,forward_backward_ms,forward_flops,forward_min_ms,"
+                + "forward_backward_min_ms");
         try (Backend b = new CpuBackend()) {
             for (int[] s : specs(convSpecs, 3)) {
                 conv(b, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
@@ -64,13 +68,15 @@ public final class ConvBench {
              Tensor bias = b.upload(randn(rnd, f), Shape.of(f));
              Tensor dOut = b.upload(randn(rnd, os.size()), os)) {
             double fwd = time(() -> new AutoCloseable[] {b.conv2dForward(x, wt, bias, p)});
+            double fwdMin = lastMin;
             for (boolean dx : new boolean[] {true, false}) {
                 double fb = time(() -> {
                     Conv2dResult r = b.conv2dForward(x, wt, bias, p);
                     return new AutoCloseable[] {r, b.conv2dBackward(dOut, r.cache(), wt, dx)};
                 });
                 String op = (dx ? "conv2d" : "conv2d_no_dx") + "(F=" + f + ",K=" + k + ",pad=" + pad + ")";
-                System.out.printf(Locale.ROOT, "layerkit,%s,%s,%.3f,%.3f,%d%n", op, shape, fwd, fb, flops);
+                System.out.printf(Locale.ROOT, "layerkit,%s,%s,%.3f,%.3f,%d,%.3f,%.3f%n", op, shape, fwd, fb, flops,
+                        fwdMin, lastMin);
             }
         }
         // the GEMMs of the convolution alone, one call each over the whole batch
@@ -86,27 +92,28 @@ public final class ConvBench {
                 b.gemm(wm, false, colm, false, out, 1f, 0f);
                 return new AutoCloseable[0];
             });
+            double fwdMin = lastMin;
             double all = time(() -> {
                 b.gemm(wm, false, colm, false, out, 1f, 0f);       // out = W·cols
                 b.gemm(dOutT, false, colm, true, dW, 1f, 0f);      // dW = dOut·colsᵀ
                 b.gemm(wm, true, dOutT, false, dCols, 1f, 0f);     // dcols = Wᵀ·dOut
                 return new AutoCloseable[0];
             });
-            System.out.printf(Locale.ROOT, "layerkit,gemm(F=%d,K=%d,pad=%d),%s,%.3f,%.3f,%d%n", f, k, pad, shape, fwd,
-                    all, flops);
+            System.out.printf(Locale.ROOT, "layerkit,gemm(F=%d,K=%d,pad=%d),%s,%.3f,%.3f,%d,%.3f,%.3f%n", f, k, pad,
+                    shape, fwd, all, flops, fwdMin, lastMin);
         }
         // a square GEMM of the forward's FLOPs (2·s³ = 2·F·K·N·P): what the native GEMM does at its best with as much
         // work, three calls for forward + backward
         int side = (int) Math.round(Math.cbrt((double) f * kk * cols));
         try (Tensor a = b.upload(randn(rnd, side * side), Shape.of(side, side));
              Tensor bm = b.upload(randn(rnd, side * side), Shape.of(side, side));
-             Tensor c = b.zeros(Shape.of(side, side))) {
+             Tensor sq = b.zeros(Shape.of(side, side))) {
             double one = time(() -> {
-                b.gemm(a, false, bm, false, c, 1f, 0f);
+                b.gemm(a, false, bm, false, sq, 1f, 0f);
                 return new AutoCloseable[0];
             });
-            System.out.printf(Locale.ROOT, "layerkit,gemm_square(F=%d,K=%d,pad=%d),%s,%.3f,%.3f,%d%n", f, k, pad, shape,
-                    one, 3 * one, 2L * side * side * side);
+            System.out.printf(Locale.ROOT, "layerkit,gemm_square(F=%d,K=%d,pad=%d),%s,%.3f,%.3f,%d,%.3f,%.3f%n", f, k,
+                    pad, shape, one, 3 * one, 2L * side * side * side, lastMin, 3 * lastMin);
         }
     }
 
@@ -117,12 +124,13 @@ public final class ConvBench {
         try (Tensor x = b.upload(randn(rnd, xs.size()), xs);
              Tensor dOut = b.upload(randn(rnd, os.size()), os)) {
             double fwd = time(() -> new AutoCloseable[] {b.maxPool2dForward(x, p)});
+            double fwdMin = lastMin;
             double fb = time(() -> {
                 MaxPool2dResult r = b.maxPool2dForward(x, p);
                 return new AutoCloseable[] {r, b.maxPool2dBackward(dOut, r.cache())};
             });
-            System.out.printf(Locale.ROOT, "layerkit,maxpool2d(K=%d,stride=%d),%s,%.3f,%.3f,0%n", k, stride, dims(xs),
-                    fwd, fb);
+            System.out.printf(Locale.ROOT, "layerkit,maxpool2d(K=%d,stride=%d),%s,%.3f,%.3f,0,%.3f,%.3f%n", k, stride,
+                    dims(xs), fwd, fb, fwdMin, lastMin);
         }
     }
 
@@ -140,6 +148,7 @@ public final class ConvBench {
             close(results);
         }
         Arrays.sort(ms);
+        lastMin = ms[0];
         return repeats % 2 == 1 ? ms[repeats / 2] : (ms[repeats / 2 - 1] + ms[repeats / 2]) / 2;
     }
 

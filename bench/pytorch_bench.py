@@ -19,7 +19,8 @@ numpy rows. gemm prints impl,op,shape,ms,gflops: op mm is A·B, mm_ABt is A·B�
 dX = dY·Wᵀ) and mm_AtB is Aᵀ·B (A stored [K,M], as in dW = Xᵀ·dY); shape is [M,K,N], 2·M·K·N flops each.
 net --synthetic trains on 60 000 random standardized 784-feature examples with random labels 0..9 (fixed seed):
 a timing run only, so no accuracy is reported (its test_accuracy column is empty).
-conv prints impl,op,shape,forward_ms,forward_backward_ms,forward_flops: op conv2d(F=..,K=..,pad=..) times
+conv prints impl,op,shape,forward_ms,forward_backward_ms,forward_flops,forward_min_ms,forward_backward_min_ms (medians,
+then the fastest run: on a shared machine the minimum is the steadier figure): op conv2d(F=..,K=..,pad=..) times
 F.conv2d forward (no_grad) and forward + backward with x, w and bias requiring gradients (dX, dW, dB);
 conv2d_no_dx(...) the same with x not requiring one (a first layer: dW and dB only); maxpool2d(K=..,stride=..)
 F.max_pool2d. forward_flops is 2·N·F·C·KH·KW·H'·W' (0 for pools); forward+backward does 3× that (2× without dX).
@@ -269,8 +270,25 @@ def conv(args):
     import torch.nn.functional as F
     torch.set_num_threads(args.threads)
     dev = setup_device(args)
-    med = timer(args)
-    print("impl,op,shape,forward_ms,forward_backward_ms,forward_flops")
+    cuda = args.device == "cuda"
+    mins = {}
+
+    def med(fn, repeats, warmup):
+        """The median ms; the fastest run is kept in mins[fn] (on cuda the timer's figure for both)."""
+        if cuda:
+            mins[fn] = timer(args)(fn, repeats, warmup)
+            return mins[fn]
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+        mins[fn] = min(times)
+        return statistics.median(times)
+
+    print("impl,op,shape,forward_ms,forward_backward_ms,forward_flops,forward_min_ms,forward_backward_min_ms")
     for (n, c, h, w), (f, k, pad) in parse_specs(args.conv_shapes, "--conv-shapes", "NxCxHxW:F:K:PAD", 3):
         shape = f"[{n},{c},{h},{w}]"
         oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
@@ -289,7 +307,8 @@ def conv(args):
                 F.conv2d(x, wt, b, 1, pad).backward(dout)
 
             print(f"pytorch,{name},{shape},{med(fwd, args.repeats, args.warmup):.3f},"
-                  f"{med(fwdbwd, args.repeats, args.warmup):.3f},{flops}", flush=True)
+                  f"{med(fwdbwd, args.repeats, args.warmup):.3f},{flops},{mins[fwd]:.3f},{mins[fwdbwd]:.3f}",
+                  flush=True)
     for (n, c, h, w), (k, stride) in parse_specs(args.pool_shapes, "--pool-shapes", "NxCxHxW:K:STRIDE", 2):
         shape = f"[{n},{c},{h},{w}]"
         x = torch.randn(n, c, h, w, device=dev, requires_grad=True)
@@ -304,7 +323,7 @@ def conv(args):
             F.max_pool2d(x, k, stride).backward(dout)
 
         print(f"pytorch,maxpool2d(K={k},stride={stride}),{shape},{med(fwd, args.repeats, args.warmup):.3f},"
-              f"{med(fwdbwd, args.repeats, args.warmup):.3f},0", flush=True)
+              f"{med(fwdbwd, args.repeats, args.warmup):.3f},0,{mins[fwd]:.3f},{mins[fwdbwd]:.3f}", flush=True)
 
 
 def read_idx(path):

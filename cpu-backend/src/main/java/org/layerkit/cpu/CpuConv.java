@@ -23,14 +23,15 @@ import org.layerkit.api.Tensor;
  *              outT[F,m]  = W[F,K] · cols                          GEMM (native BLAS, its own threads)
  *              out[n,f,i,·] = outT[f, ·] + bias[f]                  back to NCHW, adding the bias
  *   backward   cols, dOutT[F,m] = dOut gathered from NCHW           dB[f] += Σ dOutT[f,·] (in double)
- *              dW[F,K]   += dOutT · colsᵀ                           GEMM, accumulated over the blocks in order
+ *              dWᵀ[K,F]  += cols · dOutTᵀ                           GEMM, accumulated over the blocks in order
  *              dcols[K,m] = Wᵀ · dOutT                              GEMM (only when dX is wanted)
  *              dX         += col2im(dcols)                          each column entry added back to its x
  * </pre>
  * The unfolding, folding and the NCHW copies run on both cores ({@link CpuParallel}); the GEMMs use BLAS's threads.
- * The backward unfolds x again rather than keeping the forward's columns: they are K times larger than x (C·9
- * times for a 3×3 kernel), so storing them would cost more memory traffic than recomputing them from x, which stays
- * in cache. The cache therefore keeps x itself ({@link CpuConvInput}: pinned, version-checked).
+ * The backward unfolds x again rather than keeping the forward's columns: they are KH·KW·H'·W'/(H·W) times larger
+ * than x (9 times for a 3×3 kernel at stride 1), so storing them would cost more memory traffic than recomputing
+ * them from x, block by block in cache. The cache therefore keeps x itself ({@link CpuConvInput}: pinned,
+ * version-checked).
  */
 final class CpuConv {
     /** Workspace budget of one block's columns, in floats (K × m). */
@@ -68,6 +69,25 @@ final class CpuConv {
         int blockRows() {
             long byBudget = BLOCK_FLOATS / ((long) k() * ow);
             return (int) Math.max(1, Math.min(rows(), byBudget));
+        }
+
+        /**
+         * Whether output rows are input rows shifted: stride 1 and W' = W ("same" padding, KW = 2·pw + 1 &lt; 2W).
+         * Then the columns of a window row kr over consecutive output rows of one sample are x's consecutive rows,
+         * shifted by q − pw: one contiguous copy (or add) per sample instead of one per output row.
+         */
+        boolean rowsContiguous() {
+            return sh == 1 && sw == 1 && ow == w && kw == 2 * pw + 1 && pw < w;
+        }
+
+        /** The first output row i whose tap p reads inside x: i + p − ph ≥ 0 (stride 1). */
+        int firstRow(int p) {
+            return Math.max(0, ph - p);
+        }
+
+        /** One past the last output row i whose tap p reads inside x: i + p − ph &lt; H (stride 1). */
+        int endRow(int p) {
+            return Math.max(0, Math.min(oh, h + ph - p));
         }
 
         /** The first output column j whose tap q reads inside x: j·sw + q − pw ≥ 0. */
@@ -119,6 +139,14 @@ final class CpuConv {
     static void im2col(Geometry g, float[] x, int r0, int r1, float[] cols) {
         int k = g.k();
         int m = (r1 - r0) * g.ow();
+        if (g.rowsContiguous()) {
+            CpuParallel.forRows(k, m, (chunk, from, to) -> {
+                for (int kr = from; kr < to; kr++) {
+                    im2colRuns(g, x, r0, r1, kr, cols);
+                }
+            });
+            return;
+        }
         CpuParallel.forRows(k, m, (chunk, from, to) -> {
             for (int kr = from; kr < to; kr++) {
                 int c = kr / (g.kh() * g.kw());
@@ -152,6 +180,48 @@ final class CpuConv {
                 }
             }
         });
+    }
+
+    /**
+     * Window row kr of {@link #im2col} when {@link Geometry#rowsContiguous()}: per sample, the output rows whose tap p
+     * lands inside x read x's rows i + p − ph, consecutive in memory, shifted by s = q − pw; one copy moves them all,
+     * then the |s| entries of each row that the shift carried across a row end (padding) are zeroed. Rows whose tap
+     * lands in the padding are zero.
+     */
+    private static void im2colRuns(Geometry g, float[] x, int r0, int r1, int kr, float[] cols) {
+        int w = g.w();
+        int c = kr / (g.kh() * g.kw());
+        int p = kr / g.kw() % g.kh();
+        int shift = kr % g.kw() - g.pw();
+        int m = (r1 - r0) * w;
+        for (int r = r0; r < r1; ) {
+            int n = r / g.oh();
+            int iFrom = r - n * g.oh();
+            int iTo = Math.min(r1 - n * g.oh(), g.oh());
+            int a = Math.min(iTo, Math.max(iFrom, g.firstRow(p)));
+            int b = Math.max(a, Math.min(iTo, g.endRow(p)));
+            int rowDst = kr * m + (r - r0) * w;   // cols position of output row iFrom
+            Arrays.fill(cols, rowDst, rowDst + (a - iFrom) * w, 0f);
+            if (b > a) {
+                int dst = rowDst + (a - iFrom) * w;
+                int src = ((n * g.c() + c) * g.h() + a + p - g.ph()) * w;
+                int len = (b - a) * w;
+                // cols[dst + t] = x[src + t + shift] for t in the run, then the entries that crossed a row end → 0
+                if (shift >= 0) {
+                    System.arraycopy(x, src + shift, cols, dst, len - shift);
+                    for (int row = dst + w - shift; row < dst + len; row += w) {
+                        Arrays.fill(cols, row, row + shift, 0f);
+                    }
+                } else {
+                    System.arraycopy(x, src, cols, dst - shift, len + shift);
+                    for (int row = dst; row < dst + len; row += w) {
+                        Arrays.fill(cols, row, row - shift, 0f);
+                    }
+                }
+            }
+            Arrays.fill(cols, rowDst + (b - iFrom) * w, rowDst + (iTo - iFrom) * w, 0f);
+            r += iTo - iFrom;
+        }
     }
 
     /** out[n,f,i,·] = outT[f, (r − r0)·W' + ·] + bias[f] for the block's output rows; split over f. */
@@ -198,6 +268,7 @@ final class CpuConv {
         float[] cols = s.floats(CpuScratch.CALL, k * rb * g.ow());
         float[] dOutT = s.floats(CpuScratch.CALL + 1, g.f() * rb * g.ow());
         float[] dcols = inputGrad ? s.floats(CpuScratch.CALL + 2, k * rb * g.ow()) : null;
+        float[] dWt = s.floats(CpuScratch.CALL + 3, k * g.f());
         double[] db = s.zeroedDoubles(CpuScratch.CALL, g.f());
         for (int r0 = 0; r0 < g.rows(); r0 += rb) {
             int r1 = Math.min(g.rows(), r0 + rb);
@@ -205,12 +276,20 @@ final class CpuConv {
             // step 1: the block's columns again, and its dOut as [F,m]; dB += Σ dOut over the block
             im2col(g, xs, r0, r1, cols);
             gather(g, dy, r0, r1, dOutT, db);
-            // step 2: dW (+)= dOutT[F,m]·colsᵀ[m,K], the first block writes, the others add
-            gemm(false, true, g.f(), k, m, dOutT, 0, m, cols, 0, m, r0 == 0 ? 0f : 1f, dW.data(), 0, k);
+            // step 2: dWᵀ (+)= cols[K,m]·dOutTᵀ[m,F], the first block writes, the others add (this orientation of
+            // the product measured faster in OpenBLAS than dOutT·colsᵀ, most for short windows)
+            gemm(false, true, k, g.f(), m, cols, 0, m, dOutT, 0, m, r0 == 0 ? 0f : 1f, dWt, 0, g.f());
             if (dX != null) {
                 // step 3: dcols[K,m] = Wᵀ[K,F]·dOutT[F,m], folded back onto x's positions
                 gemm(true, false, k, m, g.f(), ws, 0, k, dOutT, 0, m, 0f, dcols, 0, m);
                 col2im(g, dcols, r0, r1, dX.data());
+            }
+        }
+        // dW = (dWᵀ)ᵀ
+        float[] dw = dW.data();
+        for (int f = 0; f < g.f(); f++) {
+            for (int kr = 0; kr < k; kr++) {
+                dw[f * k + kr] = dWt[kr * g.f() + f];
             }
         }
         if (dB != null) {
@@ -236,14 +315,31 @@ final class CpuConv {
                     int dst = f * m + (r - r0) * g.ow();
                     int len = (runEnd - r) * g.ow();
                     System.arraycopy(dOut, src, dOutT, dst, len);
-                    for (int t = 0; t < len; t++) {
-                        sum += dOut[src + t];
-                    }
+                    sum += sum(dOut, src, len);
                     r = runEnd;
                 }
                 db[f] += sum;
             }
         });
+    }
+
+    /** Σ a[from .. from + len) in double, four partial sums so that the additions do not wait on each other. */
+    static double sum(float[] a, int from, int len) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int t = from;
+        for (int end = from + (len & ~3); t < end; t += 4) {
+            s0 += a[t];
+            s1 += a[t + 1];
+            s2 += a[t + 2];
+            s3 += a[t + 3];
+        }
+        for (int end = from + len; t < end; t++) {
+            s0 += a[t];
+        }
+        return (s0 + s1) + (s2 + s3);
     }
 
     /**
@@ -264,6 +360,10 @@ final class CpuConv {
                 // the block's output rows of sample n
                 int rFrom = Math.max(r0, n * g.oh());
                 int rTo = Math.min(r1, (n + 1) * g.oh());
+                if (g.rowsContiguous()) {
+                    col2imRuns(g, dcols, r0, r1, n, c, rFrom, rTo, dX);
+                    continue;
+                }
                 for (int kr = c * khw; kr < (c + 1) * khw; kr++) {
                     int p = kr / g.kw() % g.kh();
                     int q = kr % g.kw();
@@ -282,6 +382,49 @@ final class CpuConv {
                 }
             }
         });
+    }
+
+    /**
+     * Plane (n, c) of {@link #col2im} when {@link Geometry#rowsContiguous()}: for each window row of channel c, the
+     * output rows whose tap lands inside x add into x's consecutive rows, shifted by s = q − pw, in one loop. The
+     * entries that the shift would carry across a row end (padding; their gradient is dropped) are zeroed in dcols
+     * first — dcols is this call's scratch, and this plane's part of it is read by nobody else — so they add +0.
+     */
+    private static void col2imRuns(Geometry g, float[] dcols, int r0, int r1, int n, int c, int rFrom, int rTo,
+                                   float[] dX) {
+        int w = g.w();
+        int m = (r1 - r0) * w;
+        int khw = g.kh() * g.kw();
+        int iFrom = rFrom - n * g.oh();
+        int iTo = rTo - n * g.oh();
+        for (int kr = c * khw; kr < (c + 1) * khw; kr++) {
+            int p = kr / g.kw() % g.kh();
+            int shift = kr % g.kw() - g.pw();
+            int a = Math.min(iTo, Math.max(iFrom, g.firstRow(p)));
+            int b = Math.max(a, Math.min(iTo, g.endRow(p)));
+            if (b == a) {
+                continue;
+            }
+            int src = kr * m + (rFrom - r0 + a - iFrom) * w;
+            int dst = ((n * g.c() + c) * g.h() + a + p - g.ph()) * w;
+            int len = (b - a) * w;
+            if (shift >= 0) {
+                for (int row = src + w - shift; row < src + len; row += w) {
+                    Arrays.fill(dcols, row, row + shift, 0f);
+                }
+                // dX[dst + t + shift] += dcols[src + t]
+                for (int t = 0; t < len - shift; t++) {
+                    dX[dst + shift + t] += dcols[src + t];
+                }
+            } else {
+                for (int row = src; row < src + len; row += w) {
+                    Arrays.fill(dcols, row, row - shift, 0f);
+                }
+                for (int t = -shift; t < len; t++) {
+                    dX[dst + shift + t] += dcols[src + t];
+                }
+            }
+        }
     }
 
     // ===================================================================================================== GEMM

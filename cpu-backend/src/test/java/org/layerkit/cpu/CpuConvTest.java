@@ -81,6 +81,13 @@ class CpuConvTest {
     }
 
     @Test
+    void oneOutputRowPerBlockOnTheContiguousRowsPathToo() {
+        // stride 1, "same" padding: the copies that span several output rows, here one row per block
+        int rows = checkAgainstReference(2, 64, 3, 520, 3, 3, Conv2dParams.of(1, 1));
+        assertEquals(1, rows);
+    }
+
+    @Test
     void blocksThatSplitSamplesAddTheirGradientsInOrder() {
         // K·W' = 288·30 = 8640 floats a row: 30 rows per block, so blocks end inside samples of H' = 28
         int rows = checkAgainstReference(3, 32, 28, 30, 5, 3, Conv2dParams.of(1, 1));
