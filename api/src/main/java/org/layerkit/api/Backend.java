@@ -264,6 +264,20 @@ public interface Backend extends AutoCloseable {
     /** y += alpha·x; same shape. */
     void axpy(float alpha, Tensor x, Tensor y);
 
+    /**
+     * The elements of t, in row-major order, under another shape with the same number of elements (a flatten
+     * {@code [N,C,H,W] → [N,C·H·W]}, or back). A backend that can share storage returns a <em>view</em>: it reads and
+     * writes t's storage (a write through either is seen by both) and owns none of its own, so closing the view
+     * releases nothing and leaves t open, and the view is usable only while t is open — after t is closed the view
+     * refuses use like a closed tensor. A view of a view shares the same storage. A backend that cannot share returns
+     * a copy. Either way the caller closes the result, and must not rely on writes being shared. The default copies
+     * through the host; backends override it (the cpu backend returns views, the opencl backend a device-side copy).
+     */
+    default Tensor reshape(Tensor t, Shape shape) {
+        Contracts.reshape(this, t, shape);
+        return upload(t.toArray(), shape);
+    }
+
     /** A new tensor with the same contents. */
     default Tensor copyOf(Tensor t) {
         Tensor d = zeros(t.shape());

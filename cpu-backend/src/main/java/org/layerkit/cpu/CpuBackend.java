@@ -146,6 +146,13 @@ public final class CpuBackend implements Backend {
         return new CpuTensor(this, shape, pool.takeZeroed(shape.size()));
     }
 
+    /** A view: the same array under another shape (see {@link CpuTensor#view}); nothing is copied. */
+    @Override
+    public Tensor reshape(Tensor t, Shape shape) {
+        Contracts.reshape(this, t, shape);
+        return ((CpuTensor) t).view(shape);
+    }
+
     @Override
     public void close() {
         closed = true;
