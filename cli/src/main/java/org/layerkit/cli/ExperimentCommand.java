@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.Locale;
 import org.knowm.xchart.XYChart;
 import org.layerkit.api.Backend;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.data.DatasetSplits;
 import org.layerkit.models.optim.Optimizer;
 import org.layerkit.models.optim.OptimizerConfig;
@@ -171,7 +171,7 @@ public final class ExperimentCommand extends CommandBase {
                         + run.solver().batchSize() + ", " + run.solver().epochs() + " epochs");
                 out.flush();
                 long start = System.nanoTime();
-                try (FullyConnectedNet net = new FullyConnectedNet(backend, run.net());
+                try (SequentialNet net = new SequentialNet(backend, run.net());
                      Optimizer opt = run.optimizer().create(net.parameters())) {
                     Progress progress = new Progress(out, progressStyle, 10_000_000_000L);
                     TrainingHistory h;

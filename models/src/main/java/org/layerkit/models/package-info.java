@@ -1,2 +1,2 @@
-/** Fully connected networks built from the standard layers, trainable on whichever backend is selected. */
+/** The one sequential net of layers and its configurations (the MLP, the CNN and its presets), trainable on whichever backend is selected. */
 package org.layerkit.models;

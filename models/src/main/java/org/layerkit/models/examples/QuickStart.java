@@ -5,9 +5,9 @@ import java.nio.file.Path;
 
 import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.data.DatasetSplits;
 import org.layerkit.models.data.FashionMnist;
 import org.layerkit.models.optim.Optimizer;
@@ -31,7 +31,7 @@ public final class QuickStart {
             DatasetSplits data = FashionMnist.load(dir).standardized();   // 55k train / 5k val / 10k test
             FullyConnectedNetConfig config = FullyConnectedNetConfig.builder(784, 10).hidden(256, 128, 100)
                     .normalization(Normalization.BATCH).dropoutKeep(0.9).heInit().seed(1).build();
-            try (FullyConnectedNet net = new FullyConnectedNet(backend, config);
+            try (SequentialNet net = new SequentialNet(backend, config);
                  Optimizer adam = OptimizerConfig.adam(1e-3).create(net.parameters())) {
                 SolverConfig schedule = SolverConfig.builder().epochs(epochs).batchSize(128).learningRateDecay(0.9).build();
                 new Solver(net, adam, data, schedule).addListener(new ConsoleListener(System.out, 0)).train();
