@@ -242,7 +242,7 @@ public final class SequentialNet implements AutoCloseable {
                     Shape.of(java.util.Arrays.copyOfRange(d, 1, d.length)), n == 0 ? "" : Long.toString(n)));
         }
         b.append(String.format(Locale.ROOT, "%d parameters", parameterCount()));
-        return b.toString();
+        return b.toString().lines().map(String::stripTrailing).collect(java.util.stream.Collectors.joining("\n"));
     }
 
     /**
