@@ -15,7 +15,7 @@
 #   With --conv: instead of all that, conv2d and max pool at a small Fashion-MNIST CNN's shapes (N=128: 1->32 at
 #   28x28 and 32->64 at 14x14, 3x3 pad 1; 2x2 pools): bench/pytorch_bench.py conv on 1 and on 2 threads (PyTorch
 #   at its fastest is one of the two), bench/ConvBench.java (layerkit's cpu backend, plus its GEMMs alone at the
-#   same shapes and FLOPs), and a table of ms, GFLOP/s, % of GEMM and the speed-up over PyTorch's faster run. Both
+#   same shapes and FLOPs) on 1 thread and on both cores, and tables of ms, GFLOP/s, % of GEMM and speed-ups. Both
 #   run with GLIBC_TUNABLES keeping freed memory and OPENBLAS_CORETYPE as the caller set it (unset: OpenBLAS
 #   autodetects; `env -u OPENBLAS_CORETYPE bench/compare.sh --conv` makes sure of that).
 #
@@ -84,10 +84,15 @@ if [ "$conv" = 1 ]; then
     $py bench/pytorch_bench.py conv --threads "$t" --repeats "$repeats" | sed "s/^pytorch,/pytorch${t},/" \
       | tee "$out/pytorch$t.csv" >&2
   done
-  echo "== layerkit cpu (bench/ConvBench.java $repeats 5)" >&2
-  java $vec -cp "$cp" bench/ConvBench.java "$repeats" 5 2>&1 | tee "$out/layerkit.csv" >&2
+  echo "== layerkit cpu on 1 thread (OPENBLAS_NUM_THREADS=1, no ForkJoin workers; bench/ConvBench.java $repeats 5)" >&2
+  OPENBLAS_NUM_THREADS=1 java -Djava.util.concurrent.ForkJoinPool.common.parallelism=0 $vec -cp "$cp" \
+    bench/ConvBench.java "$repeats" 5 2>&1 | sed "s/^layerkit,/layerkit1,/" | tee "$out/layerkit1.csv" >&2
+  echo "== layerkit cpu on both cores (bench/ConvBench.java $repeats 5)" >&2
+  java $vec -cp "$cp" bench/ConvBench.java "$repeats" 5 2>&1 | sed "s/^layerkit,/layerkit2,/" \
+    | tee "$out/layerkit2.csv" >&2
   echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
-  $py bench/conv_table.py "$out/pytorch1.csv" "$out/pytorch2.csv" "$out/layerkit.csv" | tee "$out/table.md"
+  $py bench/conv_table.py "$out/pytorch1.csv" "$out/pytorch2.csv" "$out/layerkit1.csv" "$out/layerkit2.csv" \
+    | tee "$out/table.md"
   echo "results in $out" >&2
   exit 0
 fi

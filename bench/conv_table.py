@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""The tables of bench/compare.sh --conv: reads the CSVs of pytorch_bench.py conv (1 and 2 threads, impl renamed
-pytorch1 / pytorch2) and bench/ConvBench.java (impl layerkit, with gemm(...) and gemm_square(...) rows) and prints two
-markdown tables: medians, then the fastest runs (on a machine shared with other work the minimum is the steadier
-figure of what the code itself costs).
+"""The tables of bench/compare.sh --conv. Reads the CSVs of pytorch_bench.py conv on 1 and 2 threads (impl renamed
+pytorch1 / pytorch2) and of bench/ConvBench.java on 1 thread and on both cores (impl layerkit1 / layerkit2, with
+gemm(...) and gemm_square(...) rows), and prints markdown: times, then throughput, each for the medians and for the
+fastest runs (on a machine shared with other work the minimum is the steadier figure of what the code itself costs;
+there, the 1-thread pairs are the fairer comparison, since a 1-thread run needs one free core and a 2-thread run two).
 
-  python3 bench/conv_table.py pytorch1.csv pytorch2.csv layerkit.csv
+  python3 bench/conv_table.py pytorch1.csv pytorch2.csv layerkit1.csv layerkit2.csv
 """
 import re
 import sys
 
 ROW = re.compile(r"^([a-z0-9]+),([a-z0-9_]+\([^)]*\)),(\[[0-9,]+\]),([0-9.]+),([0-9.]+),([0-9]+),([0-9.]+),([0-9.]+)$")
+IMPLS = (("layerkit1", "layerkit, 1 thread"), ("layerkit2", "layerkit, 2 threads"), ("pytorch1", "PyTorch, 1 thread"),
+         ("pytorch2", "PyTorch, 2 threads"))
 
 
 def read(paths):
@@ -24,56 +27,70 @@ def read(paths):
     return rows
 
 
-def table(rows, stat):
-    print(f"| op | x shape | layerkit fwd ms | f+b ms | f+b GFLOP/s | its GEMMs alone GFLOP/s (%) | square GEMM "
-          f"GFLOP/s (%) | PyTorch 1 thread fwd / f+b ms | PyTorch 2 threads fwd / f+b ms | speed-up vs PyTorch's "
-          f"faster (fwd / f+b) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for (impl, op, shape), r in rows.items():
-        if impl != "layerkit" or op.startswith("gemm"):
+def ops(rows):
+    seen = []
+    for (impl, op, shape) in rows:
+        if impl.startswith("layerkit") and not op.startswith("gemm") and (op, shape) not in seen:
+            seen.append((op, shape))
+    return seen
+
+
+def times(rows, stat):
+    print("| op | x shape | " + " | ".join(f"{label} fwd / f+b ms" for _, label in IMPLS)
+          + " | f+b speed-up, 1 thread vs 1 thread | f+b speed-up, faster vs faster |")
+    print("|---|---|" + "---:|" * (len(IMPLS) + 2))
+    for op, shape in ops(rows):
+        cells = [op, shape]
+        fb = {}
+        for impl, _ in IMPLS:
+            r = rows.get((impl, op, shape))
+            cells.append(f"{r[stat][0]:.2f} / {r[stat][1]:.2f}" if r else "")
+            if r:
+                fb[impl] = r[stat][1]
+        one = f"{fb['pytorch1'] / fb['layerkit1']:.2f}x" if "pytorch1" in fb and "layerkit1" in fb else ""
+        lk = [fb[i] for i in ("layerkit1", "layerkit2") if i in fb]
+        pt = [fb[i] for i in ("pytorch1", "pytorch2") if i in fb]
+        best = f"{min(pt) / min(lk):.2f}x" if lk and pt else ""
+        print("| " + " | ".join(cells + [one, best]) + " |")
+
+
+def throughput(rows, stat):
+    print("| op | x shape | layerkit threads | f+b GFLOP/s | its GEMMs alone GFLOP/s (%) | square GEMM GFLOP/s (%) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for op, shape in ops(rows):
+        if not op.startswith("conv2d("):
             continue
-        f, fb = r[stat]
-        flops = r["flops"]
-        conv = op.startswith("conv2d(")
-        mult = 3 if conv else 2
-        gflops = mult * flops / fb / 1e6 if flops else None
-        gemm = rows.get(("layerkit", op.replace("conv2d", "gemm"), shape)) if conv else None
-        gemm_gf = 3 * flops / gemm[stat][1] / 1e6 if gemm else None
-        square = rows.get(("layerkit", op.replace("conv2d", "gemm_square"), shape)) if conv else None
-        square_gf = square["flops"] / square[stat][0] / 1e6 if square else None
-        cells = [op, shape, f"{f:.2f}", f"{fb:.2f}", f"{gflops:.1f}" if gflops else "",
-                 f"{gemm_gf:.1f} ({100 * gflops / gemm_gf:.0f}%)" if gemm_gf else "",
-                 f"{square_gf:.1f} ({100 * gflops / square_gf:.0f}%)" if square_gf else ""]
-        best_f = best_fb = None
-        for t in ("pytorch1", "pytorch2"):
-            o = rows.get((t, op, shape))
-            if o:
-                of, ofb = o[stat]
-                cells.append(f"{of:.2f} / {ofb:.2f}")
-                best_f = of if best_f is None else min(best_f, of)
-                best_fb = ofb if best_fb is None else min(best_fb, ofb)
-            else:
-                cells.append("")
-        cells.append(f"{best_f / f:.2f}x / {best_fb / fb:.2f}x" if best_f else "")
-        print("| " + " | ".join(cells) + " |")
+        for impl, threads in (("layerkit1", 1), ("layerkit2", 2)):
+            r = rows.get((impl, op, shape))
+            if not r:
+                continue
+            gflops = 3 * r["flops"] / r[stat][1] / 1e6
+            gemm = rows.get((impl, op.replace("conv2d", "gemm"), shape))
+            square = rows.get((impl, op.replace("conv2d", "gemm_square"), shape))
+            g = 3 * r["flops"] / gemm[stat][1] / 1e6 if gemm else None
+            sq = square["flops"] / square[stat][0] / 1e6 if square else None
+            print(f"| {op} | {shape} | {threads} | {gflops:.1f} | "
+                  + (f"{g:.1f} ({100 * gflops / g:.0f}%)" if g else "") + " | "
+                  + (f"{sq:.1f} ({100 * gflops / sq:.0f}%)" if sq else "") + " |")
 
 
 def main(paths):
     rows = read(paths)
-    print("Medians:")
-    print()
-    table(rows, "median")
-    print()
-    print("Fastest runs:")
-    print()
-    table(rows, "min")
-    print()
+    for stat, title in (("median", "Medians"), ("min", "Fastest runs")):
+        print(f"{title}, milliseconds:")
+        print()
+        times(rows, stat)
+        print()
+        print(f"{title}, conv2d forward + backward throughput:")
+        print()
+        throughput(rows, stat)
+        print()
     print("f+b: conv2d computes dX, dW and dB (3x the forward's 2·N·F·C·K·K·H'·W' FLOPs); conv2d_no_dx only dW and "
           "dB (2x; a first layer). Its GEMMs alone: layerkit's three GEMMs of an im2col convolution (out = W·cols, "
-          "dW = dOut·colsᵀ, dcols = Wᵀ·dOut), one call each over the whole batch, same backend and run; square GEMM: "
-          "one s×s·s×s GEMM with the forward's FLOPs (s = ∛(F·K·N·P)), the native GEMM at its best with that much "
-          "work; (%) is conv2d f+b GFLOP/s over each. Speed-up = the faster PyTorch run (1 or 2 threads) ms / "
-          "layerkit ms; > 1 means layerkit is faster.")
+          "dW = dOut·colsᵀ, dcols = Wᵀ·dOut), one call each over the whole batch, same threads and run; square "
+          "GEMM: one s×s·s×s GEMM with the forward's FLOPs (s = ∛(F·K·N·P)), the native GEMM at its best with that "
+          "much work; (%) is conv2d f+b GFLOP/s over each. Speed-ups are PyTorch ms / layerkit ms (> 1: layerkit is "
+          "faster); 'faster vs faster' takes each side's faster of 1 and 2 threads.")
 
 
 if __name__ == "__main__":

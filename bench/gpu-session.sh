@@ -62,6 +62,8 @@ torch_ops=(ops --device cuda --repeats 100 --shapes 4096x4096,4096x1024,65536x25
 step torch-ops 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}"
 step torch-ops-pipelined 180 "$python" "$root/bench/pytorch_bench.py" "${torch_ops[@]}" --pipelined
 step torch-gemm 120 "$python" "$root/bench/pytorch_bench.py" gemm --device cuda --repeats 50
+# conv2d and max pool at the Fashion-MNIST CNN's shapes (cuDNN, TF32 off), against lk-default's conv tables
+step torch-conv 120 "$python" "$root/bench/pytorch_bench.py" conv --device cuda --repeats 100
 # 3. dropout masks written by the forward (the CPU-device default) against pending ones (the GPU default)
 step lk-mask-eager 90 "${lk[@]}" --no-conformance --reps 100 --option dropoutMask=eager --gemm-shapes none \
   --spatial none "${shapes[@]}"
@@ -75,6 +77,10 @@ done
 for g in 128 512 1024; do
   step "lk-group-$g" 90 "${lk[@]}" --no-conformance --reps 100 --group-size "$g" --gemm-shapes none "${shapes[@]}"
 done
+# conv2d's workspace: 16 MiB chunks (the CNN's second layer in 2 forward and 4 backward chunks; on CPU devices the
+# backward takes 1 MiB chunks by default) against lk-default's whole batch in one chunk; conv tables only
+step lk-conv-ws16 120 "${lk[@]}" --no-conformance --reps 50 --option convWorkspace=16 --size 64,64 --spatial none \
+  --gemm-shapes none --pool-shapes none
 # 5. the Fashion-MNIST MLP (784-256-128-100-10, batchnorm, dropout 0.2, Adam 1e-3, batch 128), random data
 step torch-net 240 "$python" "$root/bench/pytorch_bench.py" net --device cuda --synthetic --epochs 3
 step lk-net 240 "${java[@]}" -Dlayerkit.backend=opencl org.layerkit.models.examples.FashionMnistTraining \
@@ -83,6 +89,10 @@ step lk-net 240 "${java[@]}" -Dlayerkit.backend=opencl org.layerkit.models.examp
 step kit-other-paths 180 "${lk[@]}" --no-timing --fuse-columns off --rows-per-item 1 --group-size 64 \
   --include batchnorm
 step kit-fuse-on 180 "${lk[@]}" --no-timing --fuse-columns on --include batchnorm
+# ... and conv2d and max pool on their other paths: im2col with the tiled GEMM in 1 MiB chunks, the direct kernels
+step kit-conv-other-paths 180 "${lk[@]}" --no-timing --gemm tiled --option convWorkspace=1 \
+  --include '^(conv2d|maxpool2d)'
+step kit-conv-direct 180 "${lk[@]}" --no-timing --option conv=direct --include '^conv2d'
 
 for f in machine SUMMARY $(cd "$out/steps" && ls -tr ./*.txt | sed 's|^\./||; s|\.txt$||' | grep -vx 'machine\|SUMMARY'); do
   echo "##### $f"

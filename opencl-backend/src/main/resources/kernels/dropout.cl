@@ -124,3 +124,19 @@ __kernel void dropout_backward(__global const float* dOut, __global const float*
 }
 
 // (dX of a still-pending mask: dropout_multiply with in = dOut, out = dX, above.)
+
+// ------------------------------------------------------------------------------------------------ spatial dropout
+
+// out[plane, q] = in[plane, q]·mask[plane] over planes = N·C planes of HW elements: the forward (in = x) and the
+// backward (in = dOut, out = dX) of spatial dropout, whose [N,C] mask dropout_mask writes (docs/ops/spatial_dropout.md:
+// its bits are dropout's over N·C elements). Range HW × planes (ClLaunch.runGrid: y0, z0 the slab's first y and z).
+__kernel void spatial_dropout_multiply(__global const float* in, __global const float* mask, __global float* out,
+                                       int HW, long planes, long y0, long z0) {
+    int q = get_global_id(0);
+    long plane = y0 + get_global_id(1);
+    if (q >= HW || plane >= planes) {
+        return;
+    }
+    size_t at = (size_t)plane * HW + q;
+    out[at] = in[at] * mask[plane];
+}

@@ -15,8 +15,8 @@ import org.layerkit.api.Tensor;
  * (n, ·, i, ·) of one sample and one output height.
  *
  * <p>The output rows are taken a block at a time, as many as keep the block's columns ({@code cols}, K × m with
- * m = rows·W') within {@link #BLOCK_FLOATS} — a few samples of a small CNN's layer, part of one sample of a large one
- * — so the unfolded input stays in cache between the unfolding and the GEMM that reads it, and the workspace is
+ * m = rows·W') and its [F,m] product within {@link #BLOCK_FLOATS} — several samples of a small CNN's layer, part of
+ * one sample of a large one — so the unfolded input is still in cache when the GEMM reads it, and the workspace is
  * bounded whatever the input (it comes from {@link CpuScratch} and is reused from call to call). Per block:
  * <pre>
  *   forward    cols[K,m]  = im2col(x, block)                      unfold, zero padding written as zeros
@@ -34,8 +34,13 @@ import org.layerkit.api.Tensor;
  * version-checked).
  */
 final class CpuConv {
-    /** Workspace budget of one block's columns, in floats (K × m). */
-    static final int BLOCK_FLOATS = 1 << 18;
+    /**
+     * Workspace budget of one block, in floats: its columns and its [F,m] product, (K + F) × m. 2¹⁹ (2 MiB, the L2 of
+     * the development machine) and 2²⁰ measured alike and better than 2¹⁸ or 2²¹ for both layers of a small CNN
+     * (best of many runs): about 12 800 columns for K = 9, F = 32 (the dW GEMM, a long reduction, wants many),
+     * about 1 500 for K = 288, F = 64.
+     */
+    static final int BLOCK_FLOATS = 1 << 19;
 
     private CpuConv() {
     }
@@ -65,9 +70,9 @@ final class CpuConv {
             return n * oh;
         }
 
-        /** Output rows per block: the columns of a block stay within the budget (at least one row). */
+        /** Output rows per block: the block's columns and product stay within the budget (at least one row). */
         int blockRows() {
-            long byBudget = BLOCK_FLOATS / ((long) k() * ow);
+            long byBudget = BLOCK_FLOATS / ((long) (k() + f) * ow);
             return (int) Math.max(1, Math.min(rows(), byBudget));
         }
 
@@ -209,14 +214,10 @@ final class CpuConv {
                 // cols[dst + t] = x[src + t + shift] for t in the run, then the entries that crossed a row end → 0
                 if (shift >= 0) {
                     System.arraycopy(x, src + shift, cols, dst, len - shift);
-                    for (int row = dst + w - shift; row < dst + len; row += w) {
-                        Arrays.fill(cols, row, row + shift, 0f);
-                    }
+                    zeroRowEdges(cols, dst + w - shift, dst + len, w, shift);
                 } else {
                     System.arraycopy(x, src, cols, dst - shift, len + shift);
-                    for (int row = dst; row < dst + len; row += w) {
-                        Arrays.fill(cols, row, row - shift, 0f);
-                    }
+                    zeroRowEdges(cols, dst, dst + len, w, -shift);
                 }
             }
             Arrays.fill(cols, rowDst + (b - iFrom) * w, rowDst + (iTo - iFrom) * w, 0f);
@@ -238,8 +239,13 @@ final class CpuConv {
                     int src = f * m + (r - r0) * g.ow();
                     int dst = (n * g.f() + f) * plane + (r - n * g.oh()) * g.ow();
                     int len = (runEnd - r) * g.ow();
-                    for (int t = 0; t < len; t++) {
-                        out[dst + t] = outT[src + t] + b;
+                    // a copy and a loop over out alone: both vectorize, the fused out[dst + t] = outT[src + t] + b
+                    // (two index forms) would not
+                    System.arraycopy(outT, src, out, dst, len);
+                    if (b != 0f) {
+                        for (int t = dst; t < dst + len; t++) {
+                            out[t] += b;
+                        }
                     }
                     r = runEnd;
                 }
@@ -282,7 +288,7 @@ final class CpuConv {
             if (dX != null) {
                 // step 3: dcols[K,m] = Wᵀ[K,F]·dOutT[F,m], folded back onto x's positions
                 gemm(true, false, k, m, g.f(), ws, 0, k, dOutT, 0, m, 0f, dcols, 0, m);
-                col2im(g, dcols, r0, r1, dX.data());
+                col2im(g, dcols, r0, r1, dX.data(), be.vectorApi());
             }
         }
         // dW = (dWᵀ)ᵀ
@@ -348,7 +354,7 @@ final class CpuConv {
      * channel) planes the block touches, so that no two threads add into the same element of dX (windows of
      * neighbouring output rows overlap in x, but only within one plane).
      */
-    static void col2im(Geometry g, float[] dcols, int r0, int r1, float[] dX) {
+    static void col2im(Geometry g, float[] dcols, int r0, int r1, float[] dX, boolean vector) {
         int m = (r1 - r0) * g.ow();
         int khw = g.kh() * g.kw();
         int n0 = r0 / g.oh();
@@ -361,7 +367,7 @@ final class CpuConv {
                 int rFrom = Math.max(r0, n * g.oh());
                 int rTo = Math.min(r1, (n + 1) * g.oh());
                 if (g.rowsContiguous()) {
-                    col2imRuns(g, dcols, r0, r1, n, c, rFrom, rTo, dX);
+                    col2imRuns(g, dcols, r0, r1, n, c, rFrom, rTo, dX, vector);
                     continue;
                 }
                 for (int kr = c * khw; kr < (c + 1) * khw; kr++) {
@@ -391,7 +397,7 @@ final class CpuConv {
      * first — dcols is this call's scratch, and this plane's part of it is read by nobody else — so they add +0.
      */
     private static void col2imRuns(Geometry g, float[] dcols, int r0, int r1, int n, int c, int rFrom, int rTo,
-                                   float[] dX) {
+                                   float[] dX, boolean vector) {
         int w = g.w();
         int m = (r1 - r0) * w;
         int khw = g.kh() * g.kw();
@@ -408,22 +414,37 @@ final class CpuConv {
             int src = kr * m + (rFrom - r0 + a - iFrom) * w;
             int dst = ((n * g.c() + c) * g.h() + a + p - g.ph()) * w;
             int len = (b - a) * w;
+            // dX[dst + t + shift] += dcols[src + t]
             if (shift >= 0) {
-                for (int row = src + w - shift; row < src + len; row += w) {
-                    Arrays.fill(dcols, row, row + shift, 0f);
-                }
-                // dX[dst + t + shift] += dcols[src + t]
-                for (int t = 0; t < len - shift; t++) {
-                    dX[dst + shift + t] += dcols[src + t];
-                }
+                zeroRowEdges(dcols, src + w - shift, src + len, w, shift);
+                addInto(dX, dst + shift, dcols, src, len - shift, vector);
             } else {
-                for (int row = src; row < src + len; row += w) {
-                    Arrays.fill(dcols, row, row - shift, 0f);
-                }
-                for (int t = -shift; t < len; t++) {
-                    dX[dst + shift + t] += dcols[src + t];
-                }
+                zeroRowEdges(dcols, src, src + len, w, -shift);
+                addInto(dX, dst, dcols, src - shift, len + shift, vector);
             }
+        }
+    }
+
+    /**
+     * a[e .. e + count) = 0 for e = from, from + w, … below to: the few entries per row that a shifted run carried
+     * across a row end (a plain loop: Arrays.fill's call costs more than one or two stores).
+     */
+    private static void zeroRowEdges(float[] a, int from, int to, int w, int count) {
+        for (int row = from; row < to; row += w) {
+            for (int e = row; e < row + count; e++) {
+                a[e] = 0f;
+            }
+        }
+    }
+
+    /** dst[dOff + t] += src[sOff + t], t in [0, len): the Vector API where the JVM has it (C2 leaves this scalar). */
+    private static void addInto(float[] dst, int dOff, float[] src, int sOff, int len, boolean vector) {
+        if (vector) {
+            CpuConvVector.addInto(dst, dOff, src, sOff, len);
+            return;
+        }
+        for (int t = 0; t < len; t++) {
+            dst[dOff + t] += src[sOff + t];
         }
     }
 

@@ -75,23 +75,23 @@ class CpuConvTest {
 
     @Test
     void oneOutputRowPerBlockWhenARowAloneFillsTheWorkspace() {
-        // K·W' = 576·520 > the budget: each block is a single output row, stride 2 and padding included
-        int rows = checkAgainstReference(2, 64, 5, 1040, 3, 3, Conv2dParams.of(2, 1));
+        // (K + F)·W' = (2304 + 3)·520 > the budget: each block is a single output row, stride 2 and padding included
+        int rows = checkAgainstReference(1, 256, 5, 1040, 3, 3, Conv2dParams.of(2, 1));
         assertEquals(1, rows);
     }
 
     @Test
     void oneOutputRowPerBlockOnTheContiguousRowsPathToo() {
         // stride 1, "same" padding: the copies that span several output rows, here one row per block
-        int rows = checkAgainstReference(2, 64, 3, 520, 3, 3, Conv2dParams.of(1, 1));
+        int rows = checkAgainstReference(1, 256, 3, 520, 3, 3, Conv2dParams.of(1, 1));
         assertEquals(1, rows);
     }
 
     @Test
     void blocksThatSplitSamplesAddTheirGradientsInOrder() {
-        // K·W' = 288·30 = 8640 floats a row: 30 rows per block, so blocks end inside samples of H' = 28
-        int rows = checkAgainstReference(3, 32, 28, 30, 5, 3, Conv2dParams.of(1, 1));
-        assertTrue(rows > 1 && rows % 28 != 0 && rows < 3 * 28, "rows per block " + rows);
+        // (K + F)·W' = (288 + 5)·30 = 8790 floats a row: 59 rows per block, so blocks end inside samples of H' = 28
+        int rows = checkAgainstReference(6, 32, 28, 30, 5, 3, Conv2dParams.of(1, 1));
+        assertTrue(rows > 1 && rows % 28 != 0 && rows < 6 * 28, "rows per block " + rows);
     }
 
     @Test

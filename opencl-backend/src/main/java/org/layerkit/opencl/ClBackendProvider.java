@@ -55,6 +55,27 @@ public final class ClBackendProvider implements BackendProvider {
      * two; on PoCL over two cores Philox dominates and pending made forward+backward at [4096,1024] 2.2× slower).
      */
     static final String DROPOUT_MASK = "dropoutMask";
+    /**
+     * Option (or system property {@code layerkit.opencl.conv}): how conv2d computes, {@code auto} (default, see
+     * {@link #autoConv}), {@code im2col} (columns + the backend's GEMM) or {@code direct} (each value as its defining
+     * sum, no workspace).
+     */
+    static final String CONV = "conv";
+    /**
+     * Option (or system property {@code layerkit.opencl.convWorkspace}): the most MiB each of conv2d's workspaces
+     * (its unfolded columns, the product and their gradients) may take; larger batches go in chunks of output rows.
+     * {@code auto} (default): {@value #CONV_WORKSPACE_AUTO_MIB} MiB (at most a sixteenth of the device's memory and its
+     * largest buffer), except in the backward on CPU devices, {@value #CONV_BACKWARD_CPU_MIB} MiB: its product
+     * dW = dProd·colsᵀ sums over a chunk's columns, and on PoCL short chunks kept that product in cache — the
+     * Fashion-MNIST CNN's second convolution (N = 128, 32→64 at 14×14) ran forward+backward in 0.6× the CPU time with
+     * 1 MiB than with 256 MiB, while its forward took 1.4× longer with 1 MiB (more launches), docs/benchmarks.md. Any
+     * number ≥ 1 sets both.
+     */
+    static final String CONV_WORKSPACE = "convWorkspace";
+    /** The default of {@link #CONV_WORKSPACE}, in MiB. */
+    static final int CONV_WORKSPACE_AUTO_MIB = 256;
+    /** The default of {@link #CONV_WORKSPACE} for the backward on CPU devices, in MiB. */
+    static final int CONV_BACKWARD_CPU_MIB = 1;
     /** Above the CPU backend's 100 when the default device is a GPU. */
     static final int GPU_PRIORITY = 200;
     /** Below the CPU backend when OpenCL would run on the same CPU (PoCL). */
@@ -124,6 +145,11 @@ public final class ClBackendProvider implements BackendProvider {
      */
     static boolean autoUsesClBlast(DeviceInfo device) {
         return true; // measured on CPU devices (PoCL) and on an H100
+    }
+
+    /** The conv2d algorithm of {@code conv=auto} on {@code device}. */
+    static ClConvKernels.Algorithm autoConv(DeviceInfo device) {
+        return ClConvKernels.Algorithm.IM2COL;
     }
 
     /**
@@ -199,8 +225,25 @@ public final class ClBackendProvider implements BackendProvider {
             default -> throw new IllegalArgumentException("opencl: " + DROPOUT_MASK
                     + " expected auto, pending or eager, got " + maskOption);
         };
+        String convOption = o.get(NAME, CONV).orElse("auto");
+        ClConvKernels.Algorithm conv = switch (convOption) {
+            case "auto" -> autoConv(entry.info());
+            case "im2col" -> ClConvKernels.Algorithm.IM2COL;
+            case "direct" -> ClConvKernels.Algorithm.DIRECT;
+            default -> throw new IllegalArgumentException("opencl: " + CONV + " expected auto, im2col or direct, got "
+                    + convOption);
+        };
+        int convMib = intOption(o, CONV_WORKSPACE, -1, v -> v >= 1, "a number of MiB >= 1");
         ClContext ctx = ClContext.open(entry, groupSize);
-        return new ClBackend(ctx, fuseColumns, rowsPerItem, gemm, pendingMasks);
+        long convForward = (long) convMib << 20;
+        long convBackward = convForward;
+        if (convMib < 0) {
+            convForward = Math.max(1L << 20, Math.min((long) CONV_WORKSPACE_AUTO_MIB << 20,
+                    Math.min(ctx.maxAllocBytes(), entry.info().memoryBytes() / 16)));
+            convBackward = entry.info().gpu() ? convForward
+                    : Math.min(convForward, (long) CONV_BACKWARD_CPU_MIB << 20);
+        }
+        return new ClBackend(ctx, fuseColumns, rowsPerItem, gemm, pendingMasks, conv, convForward, convBackward);
     }
 
     /**

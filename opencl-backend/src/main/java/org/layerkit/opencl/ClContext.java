@@ -85,6 +85,8 @@ public final class ClContext implements AutoCloseable {
     private final cl_command_queue queue;
     private final boolean fp64;
     private final long maxWorkGroupSize;
+    /** CL_DEVICE_MAX_WORK_ITEM_SIZES: work-items per group along x, y, z (NVIDIA: 1024, 1024, 64). */
+    private final long[] maxWorkItemSizes;
     private final long maxAllocBytes;
     /** Work-items per work-group the launches aim for (option {@code groupSize}; {@link ClLaunch#PREFERRED_GROUP}). */
     private final int preferredGroup;
@@ -107,6 +109,9 @@ public final class ClContext implements AutoCloseable {
     private final Map<Integer, ArrayDeque<ByteBuffer>> stages = new HashMap<>();
     private long stagePoolBytes;
     private volatile boolean closed;
+    /** Work-groups along y and along z per launch of {@link ClLaunch#runGrid}; lowered by tests to force slabs. */
+    private volatile int gridGroupLimit = ClLaunch.MAX_GROUPS_Y;
+    private volatile long[] workItemCapForTests;
 
     // clCreateCommandQueue is the OpenCL 1.2 call; its 2.0 replacement is missing on 1.2-only drivers
     @SuppressWarnings("deprecation")
@@ -126,6 +131,7 @@ public final class ClContext implements AutoCloseable {
             this.queue = clCreateCommandQueue(context, device, 0, null);
             this.fp64 = ClDevices.deviceString(device, CL_DEVICE_EXTENSIONS).contains("cl_khr_fp64");
             this.maxWorkGroupSize = ClDevices.deviceSize(device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
+            this.maxWorkItemSizes = ClDevices.maxWorkItemSizes(device);
             this.maxAllocBytes = ClDevices.deviceLong(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
             this.poolCapBytes = Math.min(info.memoryBytes() / 4, 4L << 30);
         } catch (CLException e) {
@@ -145,6 +151,16 @@ public final class ClContext implements AutoCloseable {
      */
     int preferredGroup() {
         return preferredGroup;
+    }
+
+    /** Work-groups along y and along z that one {@link ClLaunch#runGrid} launch may use. */
+    int gridGroupLimit() {
+        return gridGroupLimit;
+    }
+
+    /** Lowers {@link #gridGroupLimit()} so that small ranges go in several slabs (tests). */
+    void gridGroupLimitForTests(int limit) {
+        gridGroupLimit = limit;
     }
 
     /** The device this context computes on. */
@@ -179,6 +195,17 @@ public final class ClContext implements AutoCloseable {
 
     long maxWorkGroupSize() {
         return maxWorkGroupSize;
+    }
+
+    /** The most work-items a work-group may have along dimension {@code dim} (0, 1 or 2). */
+    long maxWorkItems(int dim) {
+        long[] cap = workItemCapForTests;
+        return Math.max(1, cap == null ? maxWorkItemSizes[dim] : Math.min(cap[dim], maxWorkItemSizes[dim]));
+    }
+
+    /** Caps {@link #maxWorkItems} below the device's limits, as a GPU's 64 along z would (tests). */
+    void maxWorkItemsForTests(long x, long y, long z) {
+        workItemCapForTests = new long[] {x, y, z};
     }
 
     // ---------------------------------------------------------------- errors

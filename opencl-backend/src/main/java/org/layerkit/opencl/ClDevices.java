@@ -214,6 +214,21 @@ final class ClDevices {
         return deviceInt(d, param) & 0xFFFFFFFFL;
     }
 
+    /** The three entries of CL_DEVICE_MAX_WORK_ITEM_SIZES (work-items per work-group along x, y, z). */
+    static long[] maxWorkItemSizes(cl_device_id d) {
+        long[] out = new long[3];
+        if (Sizeof.size_t == 8) {
+            clGetDeviceInfo(d, CL.CL_DEVICE_MAX_WORK_ITEM_SIZES, 3L * Sizeof.size_t, Pointer.to(out), null);
+        } else {
+            int[] v = new int[3];
+            clGetDeviceInfo(d, CL.CL_DEVICE_MAX_WORK_ITEM_SIZES, 3L * Sizeof.size_t, Pointer.to(v), null);
+            for (int i = 0; i < 3; i++) {
+                out[i] = v[i] & 0xFFFFFFFFL;
+            }
+        }
+        return out;
+    }
+
     private static String cString(byte[] buf) {
         int n = 0;
         while (n < buf.length && buf[n] != 0) {

@@ -7,6 +7,7 @@ import org.layerkit.api.Contracts;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
 import org.layerkit.api.Mode;
+import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
 /**
@@ -91,8 +92,13 @@ final class ClDropoutKernels {
      * {@link ClTensor} under the context's lock, before anything reads the buffer).
      */
     void writeMask(cl_mem mask, int total, MaskParams p) {
-        p.args(b.context().launch("dropout.mask", CL, "dropout_mask").mem(mask).i(total)).run1d(blocks(total));
+        launchMask("dropout.mask", mask, total, p);
         masksWritten.incrementAndGet();
+    }
+
+    /** The mask kernel itself: {@code total} mask values of {@code p} into {@code mask}, for {@code op}. */
+    private void launchMask(String op, cl_mem mask, int total, MaskParams p) {
+        p.args(b.context().launch(op, CL, "dropout_mask").mem(mask).i(total)).run1d(blocks(total));
     }
 
     /** How many pending masks this backend has written into their buffers. */
@@ -125,6 +131,62 @@ final class ClDropoutKernels {
             dX.close();
             throw e;
         }
+    }
+
+    // ---------------------------------------------------------------- spatial dropout [N,C,H,W], mask [N,C]
+
+    /**
+     * TRAIN: mask[n,c] = dropout's mask of element n·C + c (so bit-identical to {@link #forward}'s mask of an [N,C]
+     * tensor), then out[n,c,h,w] = x[n,c,h,w]·mask[n,c]. The mask is always written by the forward: it is H·W times
+     * smaller than x, so the pending-mask machinery of {@link #forward} would save nothing worth a second Philox pass.
+     * EVAL: out = x, mask all ones.
+     */
+    DropoutResult spatialForward(Tensor x, DropoutOptions o, Mode mode) {
+        Contracts.spatialDropoutForward(b, x, o, mode);
+        String op = "spatial_dropout.forward";
+        int n = x.shape().dim(0);
+        int c = x.shape().dim(1);
+        Shape maskShape = Shape.of(n, c);
+        ClTensor out = null;
+        ClTensor mask = null;
+        try {
+            out = b.allocate(x.shape(), op);
+            mask = b.allocate(maskShape, op);
+            if (mode == Mode.EVAL) {
+                b.elementwise().copyInto(op, b.cl(x), out);
+                b.elementwise().fillInto(op, mask, 1f);
+            } else {
+                launchMask(op, mask.mem(), mask.size(), MaskParams.of(o));
+                planeMultiply(op, b.cl(x), mask, out);
+            }
+            return new DropoutResult(out, mask);
+        } catch (RuntimeException e) {
+            ClBackend.closeAll(out, mask);
+            throw e;
+        }
+    }
+
+    /** dX[n,c,h,w] = dOut[n,c,h,w]·mask[n,c]. */
+    Tensor spatialBackward(Tensor dOut, Tensor mask) {
+        Contracts.spatialDropoutBackward(b, dOut, mask);
+        String op = "spatial_dropout.backward";
+        ClTensor dX = b.allocate(dOut.shape(), op);
+        try {
+            planeMultiply(op, b.cl(dOut), b.cl(mask), dX);
+            return dX;
+        } catch (RuntimeException e) {
+            dX.close();
+            throw e;
+        }
+    }
+
+    /** out[plane, q] = in[plane, q]·mask[plane] over the N·C planes of H·W elements of {@code in}. */
+    private void planeMultiply(String op, ClTensor in, ClTensor mask, ClTensor out) {
+        Shape s = in.shape();
+        int hw = s.dim(2) * s.dim(3);
+        long planes = (long) s.dim(0) * s.dim(1);
+        b.context().launch(op, CL, "spatial_dropout_multiply").mem(in).mem(mask).mem(out).i(hw).l(planes)
+                .runGrid(hw, planes, 1);
     }
 
     /** Philox blocks (work-items) for {@code total} elements. */

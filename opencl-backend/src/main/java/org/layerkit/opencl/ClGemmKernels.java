@@ -65,32 +65,41 @@ final class ClGemmKernels {
         int m = c.shape().dim(0);
         int n = c.shape().dim(1);
         int k = transA ? a.shape().dim(0) : a.shape().dim(1);
-        if (choice.clblast() && clblast(a, transA, bm, transB, c, m, n, k, alpha, beta)) {
+        gemm("gemm", b.cl(a), transA, b.cl(bm), transB, b.cl(c), m, n, k, alpha, beta);
+    }
+
+    /**
+     * C = α·op(A)·op(B) + β·C on the leading M·K, K·N and M·N floats of the buffers, row-major with op(A) [M,K],
+     * op(B) [K,N], C [M,N] and no padding between rows: for ops that use GEMM internally (convolution), whose
+     * arguments were checked by the op and whose workspaces may be larger than one product needs. {@code op} names
+     * the calling op in errors.
+     */
+    void gemm(String op, ClTensor a, boolean transA, ClTensor bm, boolean transB, ClTensor c, int m, int n, int k,
+              float alpha, float beta) {
+        if (choice.clblast() && clblast(op, a, transA, bm, transB, c, m, n, k, alpha, beta)) {
             return;
         }
-        tiled(a, transA, bm, transB, c, m, n, k, alpha, beta);
+        tiled(op, a, transA, bm, transB, c, m, n, k, alpha, beta);
     }
 
     /**
      * CLBlast's SGEMM, enqueued under the context's lock like a kernel launch; false when it failed on its first
      * use under {@code gemm=auto} and this backend has switched to the tiled kernel.
      */
-    private boolean clblast(Tensor a, boolean transA, Tensor bm, boolean transB, Tensor c, int m, int n, int k,
-                            float alpha, float beta) {
+    private boolean clblast(String op, ClTensor a, boolean transA, ClTensor bm, boolean transB, ClTensor c, int m,
+                            int n, int k, float alpha, float beta) {
         ClContext ctx = b.context();
         synchronized (ctx) {
-            ctx.checkOpen("gemm");
+            ctx.checkOpen(op);
             Choice now = choice;
             if (!now.clblast()) {
                 return false; // another thread fell back meanwhile
             }
-            int status = sgemm.call(transA, transB, m, n, k, alpha, b.cl(a).mem(), b.cl(bm).mem(), beta,
-                    b.cl(c).mem(), ctx.queue());
+            int status = sgemm.call(transA, transB, m, n, k, alpha, a.mem(), bm.mem(), beta, c.mem(), ctx.queue());
             if (status == CLBlastStatusCode.CLBlastTempBufferAllocFailure && ctx.pooledBytes() > 0) {
                 // CLBlast allocates its padded copies per call: free the pooled buffers and try once more
                 ctx.trimPool();
-                status = sgemm.call(transA, transB, m, n, k, alpha, b.cl(a).mem(), b.cl(bm).mem(), beta,
-                        b.cl(c).mem(), ctx.queue());
+                status = sgemm.call(transA, transB, m, n, k, alpha, a.mem(), bm.mem(), beta, c.mem(), ctx.queue());
             }
             if (status == 0) {
                 clblastWorked = true;
@@ -98,14 +107,16 @@ final class ClGemmKernels {
             }
             String what = "CLBlast error " + ClBlast.statusName(status);
             if (now.explicit() || clblastWorked) {
-                throw new BackendException("gemm (CLBlast SGEMM, M=" + m + ", N=" + n + ", K=" + k + "): " + what
-                        + " on " + ctx.device().name() + " [" + ctx.device().platform() + "]"
+                // an op that multiplies internally (conv2d.forward, ...) names itself first
+                throw new BackendException((op.equals("gemm") ? "" : op + ": ") + "gemm (CLBlast SGEMM, M=" + m
+                        + ", N=" + n + ", K=" + k + "): " + what + " on " + ctx.device().name() + " ["
+                        + ctx.device().platform() + "]"
                         + (now.explicit() ? "; option gemm=tiled uses the own kernel instead" : ""));
             }
             choice = Choice.tiled(false, "clblast failed on first use: " + ClBlast.statusName(status));
             LOG.log(System.Logger.Level.WARNING, "opencl: gemm falls back to the tiled kernel on "
-                    + ctx.device().name() + ": " + what + " at its first call (M=" + m + ", N=" + n + ", K=" + k
-                    + "); set option gemm=tiled to skip CLBlast");
+                    + ctx.device().name() + ": " + what + " at its first call (" + op + ", M=" + m + ", N=" + n
+                    + ", K=" + k + "); set option gemm=tiled to skip CLBlast");
             return false;
         }
     }
@@ -122,8 +133,8 @@ final class ClGemmKernels {
         }
     }
 
-    private void tiled(Tensor a, boolean transA, Tensor bm, boolean transB, Tensor c, int m, int n, int k,
-                       float alpha, float beta) {
+    private void tiled(String op, ClTensor a, boolean transA, ClTensor bm, boolean transB, ClTensor c, int m, int n,
+                       int k, float alpha, float beta) {
         ClContext ctx = b.context();
         boolean tiled = ctx.kernelWorkGroupSize(CL, "gemm_tiled") >= (long) THREADS * THREADS;
         // tiled: one 16×16 work-group per 64×64 tile of C; else one work-item per element in side×side groups
@@ -134,8 +145,8 @@ final class ClGemmKernels {
         long slab = (long) ClLaunch.MAX_GROUPS_Y * rowsPerGroup;
         for (long row = 0; row < m; row += slab) {
             long rows = Math.min(slab, m - row);
-            ctx.launch("gemm", CL, tiled ? "gemm_tiled" : "gemm_simple").mem(b.cl(a)).i(transA ? 1 : 0)
-                    .mem(b.cl(bm)).i(transB ? 1 : 0).mem(b.cl(c)).i(m).i(n).i(k).f(alpha).f(beta).i((int) row)
+            ctx.launch(op, CL, tiled ? "gemm_tiled" : "gemm_simple").mem(a).i(transA ? 1 : 0)
+                    .mem(bm).i(transB ? 1 : 0).mem(c).i(m).i(n).i(k).f(alpha).f(beta).i((int) row)
                     .run2d(ClLaunch.roundUp(n, rowsPerGroup) / rowsPerGroup * side,
                             ClLaunch.roundUp(rows, rowsPerGroup) / rowsPerGroup * side, side, side);
         }

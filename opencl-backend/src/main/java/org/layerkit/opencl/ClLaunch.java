@@ -57,6 +57,12 @@ final class ClLaunch {
         return this;
     }
 
+    /** A 64-bit {@code long} argument (column and element offsets that may pass 2^31). */
+    ClLaunch l(long v) {
+        args.add(v);
+        return this;
+    }
+
     ClLaunch f(float v) {
         args.add(v);
         return this;
@@ -84,6 +90,41 @@ final class ClLaunch {
         run(new long[] {roundUp(width, local), Math.min(rows, MAX_GROUPS_Y)}, new long[] {local, 1});
     }
 
+    /**
+     * One work-item per value of a gx × gy × gz range, for kernels without a loop around their work (the form PoCL
+     * vectorizes across work-items): work-groups of about the preferred size — LX = gx when it fits, LY then LZ fill
+     * the rest, each evenly ({@link #balanced}) and within the device's work-items per dimension — and, because NVIDIA allows at most {@value #MAX_GROUPS_Y} work-groups along y and along z, as many
+     * launches as that takes. Each launch gets two trailing {@code long} arguments, appended here: the first y and
+     * first z of its slab, which the kernel adds to {@code get_global_id(1)} and {@code (2)}. Kernels ignore the
+     * rounded-up tail of each dimension.
+     */
+    void runGrid(long gx, long gy, long gz) {
+        long group = Math.min(ctx.preferredGroup(), ctx.kernelWorkGroupSize(family, name));
+        long lx = balanced(gx, Math.min(group, ctx.maxWorkItems(0)));
+        long ly = balanced(gy, Math.min(Math.max(1, group / lx), ctx.maxWorkItems(1)));
+        long lz = balanced(gz, Math.min(Math.max(1, group / (lx * ly)), ctx.maxWorkItems(2)));
+        long slabY = (long) ctx.gridGroupLimit() * ly;
+        long slabZ = (long) ctx.gridGroupLimit() * lz;
+        int base = args.size();
+        for (long z0 = 0; z0 < gz; z0 += slabZ) {
+            for (long y0 = 0; y0 < gy; y0 += slabY) {
+                args.subList(base, args.size()).clear();
+                args.add(y0);
+                args.add(z0);
+                run(new long[] {roundUp(gx, lx), roundUp(Math.min(slabY, gy - y0), ly),
+                        roundUp(Math.min(slabZ, gz - z0), lz)}, new long[] {lx, ly, lz});
+            }
+        }
+    }
+
+    /**
+     * The local size for {@code n} work-items at most {@code max} per group that wastes the least on rounding up: the
+     * groups needed at {@code max}, evenly filled (28 rows, at most 9 a group: 4 groups of 7, not 4 of 9).
+     */
+    static long balanced(long n, long max) {
+        return ceilDiv(n, ceilDiv(n, max));
+    }
+
     /** A 2-D launch with an explicit work-group; global sizes must be multiples of the local ones. */
     void run2d(long gx, long gy, long lx, long ly) {
         run(new long[] {gx, gy}, new long[] {lx, ly});
@@ -100,6 +141,8 @@ final class ClLaunch {
                         clSetKernelArg(k, a, Sizeof.cl_mem, Pointer.to(m));
                     } else if (v instanceof Integer x) {
                         clSetKernelArg(k, a, Sizeof.cl_int, Pointer.to(new int[] {x}));
+                    } else if (v instanceof Long x) {
+                        clSetKernelArg(k, a, Sizeof.cl_long, Pointer.to(new long[] {x}));
                     } else if (v instanceof Float x) {
                         clSetKernelArg(k, a, Sizeof.cl_float, Pointer.to(new float[] {x}));
                     } else if (v instanceof Local l) {

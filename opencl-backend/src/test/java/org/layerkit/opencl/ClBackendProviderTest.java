@@ -129,4 +129,30 @@ class ClBackendProviderTest {
             assertEquals("opencl", b.name());
         }
     }
+
+    @Test
+    void convolutionOptionsAreCheckedAndAccepted() {
+        ClTestBackend.assumeAvailable();
+        ClBackendProvider p = new ClBackendProvider();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> p.create(BackendOptions.of(ClBackendProvider.CONV, "winograd")));
+        assertEquals("opencl: conv expected auto, im2col or direct, got winograd", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> p.create(BackendOptions.of(ClBackendProvider.CONV_WORKSPACE, "0")));
+        assertEquals("opencl: convWorkspace expected auto or a number of MiB >= 1, got 0", e.getMessage());
+        try (ClBackend b = (ClBackend) p.create(BackendOptions.none())) {
+            ClConvKernels k = b.convKernels();
+            assertEquals(ClConvKernels.Algorithm.IM2COL, k.algorithm());
+            long cap = Math.min(b.context().maxAllocBytes(), b.context().device().memoryBytes() / 16);
+            assertEquals(Math.max(1L << 20, Math.min(256L << 20, cap)), k.forwardBytes());
+            assertEquals(b.device().gpu() ? k.forwardBytes() : 1L << 20, k.backwardBytes(),
+                    "auto: 1 MiB backward chunks on CPU devices");
+        }
+        try (ClBackend b = (ClBackend) p.create(BackendOptions.of(Map.of(ClBackendProvider.CONV, "direct",
+                ClBackendProvider.CONV_WORKSPACE, "3")))) {
+            assertEquals(ClConvKernels.Algorithm.DIRECT, b.convKernels().algorithm());
+            assertEquals(3L << 20, b.convKernels().forwardBytes());
+            assertEquals(3L << 20, b.convKernels().backwardBytes());
+        }
+    }
 }

@@ -24,7 +24,8 @@ class GpuCheckTest {
     void timesEveryOpAndGemmFormAtTheGivenSizes() {
         ClTestBackend.assumeAvailable();
         int status = run("--no-conformance", "--size", "64,32", "--size", "16,8", "--spatial", "2,4,3,3",
-                "--groups", "2", "--gemm-shapes", "8x5x3", "--reps", "1", "--group-size", "64", "--option", "fuseColumns=on");
+                "--groups", "2", "--gemm-shapes", "8x5x3", "--reps", "1", "--group-size", "64", "--option", "fuseColumns=on",
+                "--conv-shapes", "2x3x5x6f4k3s1p1,1x1x4x4f2k1s2p0", "--pool-shapes", "2x3x4x6");
         String text = out.toString(StandardCharsets.UTF_8);
         assertEquals(0, status, err.toString(StandardCharsets.UTF_8));
         assertTrue(text.contains("with options {groupSize=64, fuseColumns=on}"), text);
@@ -35,6 +36,11 @@ class GpuCheckTest {
         assertTrue(text.contains("[64, 32]") || text.contains("[64,32]"), text);
         assertTrue(text.contains("8x5x3") && text.contains("5x8x3") && text.contains("8x3x5"), text);
         assertTrue(text.contains("gemm=clblast, per call") && text.contains("gemm=tiled, per call"), text);
+        for (String conv : new String[] {"conv=im2col gemm=clblast, per call", "conv=im2col gemm=tiled, per call",
+                "conv=direct, per call", "conv2d.forward+backward", "2x3x5x6f4k3s1p1", "1x1x4x4f2k1s2p0",
+                "gemm W·cols (same FLOPs)", "maxpool2d(K=2,stride=2).fwd+bwd", "[2,3,4,6]"}) {
+            assertTrue(text.contains(conv), conv + " missing from:\n" + text);
+        }
     }
 
     @Test
@@ -54,6 +60,10 @@ class GpuCheckTest {
         err.reset();
         assertEquals(2, run("--gemm-shapes", "8x5"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("--gemm-shapes expected 3 numbers"), err.toString());
+        err.reset();
+        assertEquals(2, run("--conv-shapes", "2x3x5x5k3"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains(
+                "conv shape expected NxCxHxWfFkKsSpP such as 128x32x14x14f64k3s1p1, got 2x3x5x5k3"), err.toString());
         err.reset();
         assertEquals(2, run("--option", "noequals"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("--option expected KEY=VALUE, got noequals"));

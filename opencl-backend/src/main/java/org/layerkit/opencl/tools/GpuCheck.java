@@ -22,13 +22,18 @@ import org.layerkit.opencl.ClBackendProvider;
  * GpuCheck [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] [--groups G]
  *          [--gemm-shapes MxKxN,...|none] [--reps R] [--include REGEX] [--exclude REGEX] [--no-conformance]
  *          [--no-timing] [--fuse-columns auto|on|off] [--rows-per-item auto|N] [--group-size auto|N]
- *          [--gemm auto|clblast|tiled] [--option KEY=VALUE]...
+ *          [--gemm auto|clblast|tiled] [--conv-shapes NxCxHxWfFkKsSpP,...|none]
+ *          [--pool-shapes NxCxHxW,...|none] [--option KEY=VALUE]...
  * </pre>
  * Timings: batchnorm, layernorm and dropout at each {@code --size} (default 4096,4096), spatial batchnorm and
  * groupnorm at {@code --spatial} (default 256,64,32,32, the same 16.8 M elements), then GEMM in the three forms a
  * fully connected layer uses at each {@code MxKxN} of {@code --gemm-shapes} (default the Fashion-MNIST net's first
  * two layers at batch 128, then 1024³ and 4096³ — 4096³ only on GPUs), with CLBlast and with the tiled kernel side by
- * side. {@code --fuse-columns}, {@code --rows-per-item}, {@code --group-size} and {@code --gemm} set the backend
+ * side; then conv2d forward and forward+backward at each {@code --conv-shapes} (default the Fashion-MNIST CNN's two
+ * convolutions at batch 128, {@link OpTimings#CNN_CONVS}) with im2col + CLBlast, im2col + the tiled GEMM and the
+ * direct kernels side by side (options {@code conv} and {@code gemm}), next to the GEMM of the same product, and
+ * maxpool2d (2×2, stride 2) at each {@code --pool-shapes} (default {@link OpTimings#CNN_POOLS}).
+ * {@code --fuse-columns}, {@code --rows-per-item}, {@code --group-size} and {@code --gemm} set the backend
  * options {@code fuseColumns} (batchnorm's one-launch kernels), {@code rowsPerItem} (rows per work-item of its
  * element-wise kernels), {@code groupSize} (work-items per group) and {@code gemm} (for the conformance run and the
  * layer timings); {@code --option} sets any other backend option: run once with the defaults and again with other
@@ -46,7 +51,8 @@ public final class GpuCheck {
     static final String USAGE = "usage: GpuCheck [--device INDEX|NAME] [--size N,D]... [--spatial N,C,H,W|none] "
             + "[--groups G] [--gemm-shapes MxKxN,...|none] [--reps R] [--include REGEX] [--exclude REGEX] "
             + "[--no-conformance] [--no-timing] [--fuse-columns auto|on|off] [--rows-per-item auto|N] "
-            + "[--group-size auto|N] [--gemm auto|clblast|tiled] [--option KEY=VALUE]...";
+            + "[--group-size auto|N] [--gemm auto|clblast|tiled] [--conv-shapes NxCxHxWfFkKsSpP,...|none] "
+            + "[--pool-shapes NxCxHxW,...|none] [--option KEY=VALUE]...";
 
     /** The whole check; returns the exit status. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
@@ -57,6 +63,8 @@ public final class GpuCheck {
         int groups = 8;
         List<int[]> gemmShapes = new ArrayList<>(List.of(new int[] {128, 784, 256}, new int[] {128, 256, 128},
                 new int[] {1024, 1024, 1024}, new int[] {4096, 4096, 4096}));
+        List<OpTimings.ConvShape> convShapes = new ArrayList<>(OpTimings.CNN_CONVS);
+        List<Shape> poolShapes = new ArrayList<>(OpTimings.CNN_POOLS);
         int reps = 20;
         boolean conformance = true;
         boolean timing = true;
@@ -90,6 +98,22 @@ public final class GpuCheck {
                         if (!args[++i].equals("none")) {
                             for (String mkn : args[i].split(",")) {
                                 gemmShapes.add(ints(mkn, "x", 3, "--gemm-shapes"));
+                            }
+                        }
+                    }
+                    case "--conv-shapes" -> {
+                        convShapes.clear();
+                        if (!args[++i].equals("none")) {
+                            for (String c : args[i].split(",")) {
+                                convShapes.add(OpTimings.ConvShape.parse(c));
+                            }
+                        }
+                    }
+                    case "--pool-shapes" -> {
+                        poolShapes.clear();
+                        if (!args[++i].equals("none")) {
+                            for (String nchw : args[i].split(",")) {
+                                poolShapes.add(Shape.of(ints(nchw, "x", 4, "--pool-shapes")));
                             }
                         }
                     }
@@ -145,6 +169,11 @@ public final class GpuCheck {
                         out.println(t.row(copy));
                     }
                 }
+                for (Shape pool : poolShapes) {
+                    for (OpTimings.Timing t : OpTimings.maxPool(b, pool, 2, 2, reps)) {
+                        out.println(t.row(copy));
+                    }
+                }
             }
         } catch (IllegalArgumentException e) {
             err.println("GpuCheck: " + e.getMessage());
@@ -153,7 +182,36 @@ public final class GpuCheck {
         if (timing && !gemmShapes.isEmpty()) {
             gemmTimings(provider, opts, gemmShapes, reps, out);
         }
+        if (timing && !convShapes.isEmpty()) {
+            convTimings(provider, opts, convShapes, reps, out);
+        }
         return status;
+    }
+
+    /** The conv2d table: im2col with CLBlast, im2col with the tiled GEMM, the direct kernels, each on its backend. */
+    private static void convTimings(ClBackendProvider provider, Map<String, String> opts,
+                                    List<OpTimings.ConvShape> shapes, int reps, PrintStream out) {
+        String[][] variants = {{"im2col", "clblast"}, {"im2col", "tiled"}, {"direct", null}};
+        for (String[] v : variants) {
+            Map<String, String> o = new LinkedHashMap<>(opts);
+            o.put("conv", v[0]);
+            if (v[1] != null) {
+                o.put("gemm", v[1]);
+            }
+            String label = "conv=" + v[0] + (v[1] == null ? "" : " gemm=" + v[1]);
+            out.println();
+            out.println(label + ", per call: the fastest of " + OpTimings.ROUNDS + " rounds of " + reps
+                    + " calls (forward+backward counts 3× the forward's FLOPs):");
+            try (Backend b = provider.create(BackendOptions.of(o))) {
+                for (OpTimings.FlopTiming t : OpTimings.conv(b, shapes, reps)) {
+                    if (v[1] != null || !t.name().startsWith("gemm")) {
+                        out.println(t.row());
+                    }
+                }
+            } catch (RuntimeException e) {
+                out.println(label + " unavailable: " + e.getMessage());
+            }
+        }
     }
 
     /** The GEMM table: each shape and form with CLBlast, then with the tiled kernel, each on its own backend. */

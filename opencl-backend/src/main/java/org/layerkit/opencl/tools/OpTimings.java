@@ -7,11 +7,16 @@ import java.util.Random;
 
 import org.layerkit.api.Backend;
 import org.layerkit.api.BatchNormParams;
+import org.layerkit.api.Conv2dGrads;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Conv2dResult;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
+import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
 import org.layerkit.api.NormGrads;
 import org.layerkit.api.NormResult;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.RunningStats;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
@@ -198,6 +203,139 @@ public final class OpTimings {
             Timing t = time(b, "gemm", Shape.of(m, n), 0, reps, () -> b.gemm(a, transA, bm, transB, c, 1f, 0f));
             return new GemmTiming(m, k, n, transA, transB, t.ms(), 2.0 * m * n * k / (t.ms() * 1e-3) / 1e9);
         }
+    }
+
+    // ---------------------------------------------------------------- convolution and pooling
+
+    /**
+     * A convolution to time: x [N,C,H,W], F filters of K×K, stride S, padding P on both axes, written
+     * {@code NxCxHxWfFkKsSpP} (e.g. {@code 128x32x14x14f64k3s1p1}, the Fashion-MNIST CNN's second layer).
+     */
+    public record ConvShape(int n, int c, int h, int w, int f, int k, int stride, int pad) {
+        private static final java.util.regex.Pattern FORM =
+                java.util.regex.Pattern.compile("(\\d+)x(\\d+)x(\\d+)x(\\d+)f(\\d+)k(\\d+)s(\\d+)p(\\d+)");
+
+        /** Parses {@code NxCxHxWfFkKsSpP}. */
+        public static ConvShape parse(String text) {
+            java.util.regex.Matcher m = FORM.matcher(text.trim());
+            if (!m.matches()) {
+                throw new IllegalArgumentException("conv shape expected NxCxHxWfFkKsSpP such as "
+                        + "128x32x14x14f64k3s1p1, got " + text);
+            }
+            int[] v = new int[8];
+            for (int i = 0; i < 8; i++) {
+                v[i] = Integer.parseInt(m.group(i + 1));
+            }
+            return new ConvShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+        }
+
+        Shape x() {
+            return Shape.of(n, c, h, w);
+        }
+
+        Shape weights() {
+            return Shape.of(f, c, k, k);
+        }
+
+        Conv2dParams params() {
+            return Conv2dParams.of(stride, pad);
+        }
+
+        /** Output positions per sample, H'·W'. */
+        long positions() {
+            return params().outputHeight(h, k) * params().outputWidth(w, k);
+        }
+
+        /** Multiply-adds × 2 of the forward: 2·N·F·H'·W'·C·K·K (each of dW and dX costs the same). */
+        long flops() {
+            return 2L * n * f * positions() * c * k * k;
+        }
+
+        @Override
+        public String toString() {
+            return n + "x" + c + "x" + h + "x" + w + "f" + f + "k" + k + "s" + stride + "p" + pad;
+        }
+    }
+
+    /** The Fashion-MNIST CNN's convolutions at batch 128: 1→32 at 28×28 and 32→64 at 14×14, 3×3, padding 1. */
+    public static final List<ConvShape> CNN_CONVS = List.of(ConvShape.parse("128x1x28x28f32k3s1p1"),
+            ConvShape.parse("128x32x14x14f64k3s1p1"));
+    /** The Fashion-MNIST CNN's 2×2 max pools at batch 128 (after each convolution). */
+    public static final List<Shape> CNN_POOLS = List.of(Shape.of(128, 32, 28, 28), Shape.of(128, 64, 14, 14));
+
+    /**
+     * One timing counted in floating-point operations.
+     *
+     * @param ms     milliseconds per call (the mean of the fastest round, see {@link #time})
+     * @param gflops operations / time, in 10⁹ per second
+     */
+    public record FlopTiming(String name, String shape, double ms, double gflops) {
+        /** One table row. */
+        public String row() {
+            return String.format(Locale.ROOT, "%-28s %-22s %10.3f %9.1f GFLOP/s", name, shape, ms, gflops);
+        }
+    }
+
+    /**
+     * Times conv2d (with a bias) forward and forward+backward (dX, dW, dB) at each shape, and, for scale, the
+     * backend's GEMM of the forward's product alone: W [F, C·K·K] times the columns [C·K·K, N·H'·W'], the same
+     * multiply-adds.
+     */
+    public static List<FlopTiming> conv(Backend b, List<ConvShape> shapes, int reps) {
+        List<FlopTiming> out = new ArrayList<>();
+        for (ConvShape s : shapes) {
+            Conv2dParams p = s.params();
+            Shape outShape = Shape.of(s.n(), s.f(), (int) p.outputHeight(s.h(), s.k()),
+                    (int) p.outputWidth(s.w(), s.k()));
+            try (Tensor x = b.upload(gaussian(s.x().size(), 5), s.x());
+                 Tensor w = b.upload(gaussian(s.weights().size(), 6), s.weights());
+                 Tensor bias = b.upload(gaussian(s.f(), 7), Shape.of(s.f()));
+                 Tensor dOut = b.upload(gaussian(outShape.size(), 8), outShape)) {
+                Timing f = time(b, "conv2d.forward", s.x(), 0, reps, () -> b.conv2dForward(x, w, bias, p).close());
+                out.add(new FlopTiming("conv2d.forward", s.toString(), f.ms(), s.flops() / (f.ms() * 1e6)));
+                Timing fb = time(b, "conv2d.forward+backward", s.x(), 0, reps, () -> {
+                    try (Conv2dResult r = b.conv2dForward(x, w, bias, p);
+                         Conv2dGrads g = b.conv2dBackward(dOut, r.cache(), w)) {
+                        // closed by try
+                    }
+                });
+                out.add(new FlopTiming("conv2d.forward+backward", s.toString(), fb.ms(),
+                        3 * s.flops() / (fb.ms() * 1e6)));
+            }
+            int kk = s.c() * s.k() * s.k();
+            long cols = (long) s.n() * s.positions();
+            if (cols <= Integer.MAX_VALUE && (long) kk * cols <= Integer.MAX_VALUE - 8) {
+                GemmTiming g = gemmOne(b, s.f(), kk, (int) cols, false, false, Shape.of(s.f(), kk),
+                        Shape.of(kk, (int) cols), reps);
+                out.add(new FlopTiming("gemm W·cols (same FLOPs)", s.f() + "x" + kk + "x" + cols, g.ms(),
+                        g.gflops()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Times maxpool2d forward and forward+backward at {@code x} with a {@code kernel}×{@code kernel} window moved by
+     * {@code stride}; GB/s counts x read, out and argmax written (forward), dOut and argmax read and dX written
+     * (backward).
+     */
+    public static List<Timing> maxPool(Backend b, Shape x, int kernel, int stride, int reps) {
+        Pool2dParams p = Pool2dParams.of(kernel, stride);
+        Shape outShape = Shape.of(x.dim(0), x.dim(1), (int) p.outputHeight(x.dim(2)), (int) p.outputWidth(x.dim(3)));
+        long in = (long) x.size() * FLOAT;
+        long outBytes = (long) outShape.size() * FLOAT;
+        List<Timing> out = new ArrayList<>();
+        try (Tensor xt = b.upload(gaussian(x.size(), 9), x); Tensor dOut = b.upload(gaussian(outShape.size(), 10),
+                outShape)) {
+            String name = "maxpool2d(K=" + kernel + ",stride=" + stride + ")"; // as bench/pytorch_bench.py names it
+            out.add(time(b, name + ".forward", x, in + 2 * outBytes, reps, () -> b.maxPool2dForward(xt, p).close()));
+            out.add(time(b, name + ".fwd+bwd", x, 2 * in + 4 * outBytes, reps, () -> {
+                try (MaxPool2dResult r = b.maxPool2dForward(xt, p); Tensor dX = b.maxPool2dBackward(dOut, r.cache())) {
+                    // closed by try
+                }
+            }));
+        }
+        return out;
     }
 
     private static float[] gaussian(int size, long seed) {
