@@ -79,6 +79,18 @@ class CnnTrainEvaluateTest {
         assertEquals(0, e.exit(), e::toString);
         assertTrue(e.out().contains("test accuracy: " + acc), () -> "train said " + acc + "\n" + e);
         assertTrue(e.out().contains("model:   " + model.toAbsolutePath() + ": cnn fashion"), e::toString);
+
+        // and on another backend where one is available (OpenCL on PoCL or a GPU): float rounding may move a
+        // borderline example, not the accuracy as a whole
+        boolean openclAvailable = org.layerkit.api.Backends.providers().stream()
+                .anyMatch(p -> p.name().equals("opencl") && p.availability().isAvailable());
+        if (openclAvailable) {
+            Cli.Run cl = Cli.run("evaluate", "--model", model.toString(), "--backend", "opencl");
+            assertEquals(0, cl.exit(), cl::toString);
+            Matcher a = Pattern.compile("test accuracy: ([0-9.]+)").matcher(cl.out());
+            assertTrue(a.find(), cl::toString);
+            assertEquals(Double.parseDouble(acc), Double.parseDouble(a.group(1)), 0.03, cl::toString);
+        }
     }
 
     @Test
