@@ -47,8 +47,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "experiment", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {
-                "Reproduce the CS231N batchnorm, batch-size and dropout experiments and the groupnorm paper's",
-                "batch-size experiment (PNG plots, CSVs). On Fashion-MNIST by default:",
+                "Reproduce the CS231N notebook experiments and the groupnorm paper's batch-size one (PNGs, CSVs).",
+                "On Fashion-MNIST by default:",
                 "  batchnorm        with vs without batch normalization (5 hidden layers of 100)",
                 "  batch-size       batch sizes with batch/layer norm vs a baseline without normalization",
                 "  dropout          keep probabilities vs no dropout on a small training set (1 hidden layer of 500)",

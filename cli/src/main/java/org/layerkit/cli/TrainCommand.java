@@ -42,8 +42,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {
-                "Train a fully connected or convolutional net with batch/layer/group norm and dropout on the chosen",
-                "backend.",
+                "Train a fully connected or convolutional net (batch/layer/group norm, dropout) on any backend.",
                 "Without options: the MLP 784-256-128-100-10, batchnorm, dropout keep 0.9, Adam,",
                 "10 epochs on Fashion-MNIST, on the best available backend.",
                 "--net cnn: [conv -> norm -> ReLU -> maxpool] per stage -> affine layers, from a preset:",
