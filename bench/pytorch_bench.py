@@ -26,8 +26,8 @@ then the fastest run: on a shared machine the minimum is the steadier figure): o
 F.conv2d forward (no_grad) and forward + backward with x, w and bias requiring gradients (dX, dW, dB);
 conv2d_no_dx(...) the same with x not requiring one (a first layer: dW and dB only); maxpool2d(K=..,stride=..)
 F.max_pool2d. forward_flops is 2·N·F·C·KH·KW·H'·W' (0 for pools); forward+backward does 3× that (2× without dX).
-cnn trains layerkit's default CNN preset (fashion: conv3x3x32 → BatchNorm2d → ReLU → max pool 2, conv3x3x64 → …,
-flatten, linear 256 → BatchNorm1d → ReLU → dropout 0.5, linear 10; convs without bias) with Adam 1e-3 on batches of
+cnn trains layerkit's default CNN preset (fashion: conv3x3x32 → BatchNorm2d → ReLU → max pool 2 → Dropout2d 0.2,
+conv3x3x64 → …, flatten, linear 256 → BatchNorm1d → ReLU → dropout 0.5, linear 10; convs without bias) with Adam 1e-3 on batches of
 128 of the first 55 000 training images, standardized by one mean and std, as layerkit does: 429 full batches per
 epoch (the remainder skipped), each gathered from a shuffled order, the loss read every 10 steps. It prints
 impl,epoch,seconds,test_accuracy; --max-steps N times only the first N steps of each epoch (after 5 untimed ones) to
@@ -444,8 +444,8 @@ def cnn(args):
     nn = torch.nn
     p = 0.5 if args.dropout is None else args.dropout
     model = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout2d(0.2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout2d(0.2),
         nn.Flatten(), nn.Linear(3136, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(p), nn.Linear(256, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = nn.CrossEntropyLoss()

@@ -61,7 +61,7 @@ class CnnTrainEvaluateTest {
         assertEquals(0, r.exit(), r::toString);
         assertTrue(r.out().contains("standardized per channel"), r::toString);
         assertTrue(r.out().contains("net:     cnn fashion [1,28,28] conv3x3x4-pool2-conv3x3x8-pool2-flatten-fc16-10 "
-                + "batch keep=0.5"), r::toString);
+                + "batch conv-keep=0.8 keep=0.5"), r::toString);
         assertTrue(r.out().contains("spatial_batchnorm") && r.out().contains("parameters"), "the layer summary\n" + r);
         assertTrue(r.out().contains("epoch 1/3") && r.out().contains("epoch 3/3"), r::toString);
         String acc = testAccuracy(r);

@@ -167,14 +167,16 @@ class SequentialNetTest {
     void theCnnSpecLaysOutStagesHiddenLayersAndNamesParametersByIndex() {
         ConvNetConfig c = ConvNetConfig.preset("fashion", Shape.of(1, 28, 28), 10).seed(1).build();
         try (SequentialNet net = new SequentialNet(backend, c)) {
-            assertEquals(List.of("conv2d", "spatial_batchnorm", "relu", "maxpool", "conv2d", "spatial_batchnorm",
-                    "relu", "maxpool", "flatten", "affine", "batchnorm", "relu", "dropout", "affine"),
-                    net.layers().stream().map(Layer::type).toList());
-            assertEquals(List.of("0.W", "1.gamma", "1.beta", "4.W", "5.gamma", "5.beta", "9.W", "9.b", "10.gamma",
-                    "10.beta", "13.W", "13.b"), List.copyOf(net.parameters().keySet()), "convs before a norm: no bias");
-            assertEquals(List.of("1.running_mean", "1.running_var", "5.running_mean", "5.running_var",
-                    "10.running_mean", "10.running_var"), List.copyOf(net.buffers().keySet()));
-            assertEquals(Shape.of(3, 64, 7, 7), net.outputShape(7, 3));
+            assertEquals(List.of("conv2d", "spatial_batchnorm", "relu", "maxpool", "spatial_dropout", "conv2d",
+                    "spatial_batchnorm", "relu", "maxpool", "spatial_dropout", "flatten", "affine", "batchnorm", "relu",
+                    "dropout", "affine"), net.layers().stream().map(Layer::type).toList());
+            assertEquals(List.of("0.W", "1.gamma", "1.beta", "5.W", "6.gamma", "6.beta", "11.W", "11.b", "12.gamma",
+                    "12.beta", "15.W", "15.b"), List.copyOf(net.parameters().keySet()), "convs before a norm: no bias");
+            assertEquals(List.of("1.running_mean", "1.running_var", "6.running_mean", "6.running_var",
+                    "12.running_mean", "12.running_var"), List.copyOf(net.buffers().keySet()));
+            assertEquals(List.of("1.batches_tracked", "4.offset", "6.batches_tracked", "9.offset",
+                    "12.batches_tracked", "14.offset"), List.copyOf(net.counters().keySet()));
+            assertEquals(Shape.of(3, 64, 7, 7), net.outputShape(8, 3));
             assertEquals(9 * 32 + 64 + 9 * 32 * 64 + 128 + 3136 * 256 + 256 + 512 + 2570, net.parameterCount());
             assertTrue(net.summary().contains("flatten            [3136]"), net.summary());
         }
@@ -189,7 +191,7 @@ class SequentialNetTest {
                 .build();
         assertEquals(List.of("conv2d", "groupnorm", "relu", "conv2d", "groupnorm", "relu", "maxpool"),
                 g.spec().layers().subList(0, 7).stream().map(LayerSpec::type).toList());
-        assertEquals("layernorm", g.spec().layers().get(16).type(), "group norm's family after the hidden affine");
+        assertEquals("layernorm", g.spec().layers().get(18).type(), "group norm's family after the hidden affine");
         assertEquals("1", ConvNetConfig.preset("fashion", Shape.of(1, 28, 28), 10).norm(Normalization.LAYER).build()
                 .spec().layers().get(1).config().getString("groups"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
