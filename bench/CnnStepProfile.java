@@ -15,28 +15,51 @@ import org.layerkit.models.optim.OptimizerConfig;
 /**
  * Where a training step of the default CNN (preset fashion, batch 128) spends its time on the cpu backend: each
  * layer's forward and backward, the loss and Adam's update, as milliseconds per step (median of the timed steps after
- * a warm-up), plus the whole step through {@code SequentialNet.loss}. Random data of Fashion-MNIST's shape; the
- * layers run exactly as the net runs them.
+ * a warm-up), plus the whole step through {@code SequentialNet.loss}. Random data of Fashion-MNIST's shape, or with
+ * {@code real} shuffled batches of the standardized Fashion-MNIST training images; the layers run exactly as the net
+ * runs them.
  *
  * <p>Run from the repository root with the distribution jar:
- * {@code java --add-modules jdk.incubator.vector -cp cli/target/layerkit.jar bench/CnnStepProfile.java [steps] [batch] [preset]}
+ * {@code java --add-modules jdk.incubator.vector -cp cli/target/layerkit.jar bench/CnnStepProfile.java [steps] [batch] [preset] [real]}
  */
 public final class CnnStepProfile {
     public static void main(String[] args) {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 60;
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 128;
         String preset = args.length > 2 ? args[2] : ConvNetConfig.DEFAULT_PRESET;
+        boolean real = args.length > 3 && args[3].equals("real");
         try (Backend be = Backends.get("cpu");
              SequentialNet net = new SequentialNet(be, ConvNetConfig.preset(preset, Shape.of(1, 28, 28), 10).build());
              Optimizer adam = OptimizerConfig.adam(1e-3).create(net.parameters())) {
             Random r = new Random(1);
             float[] x = new float[batch * 784];
             float[] y = new float[batch];
-            for (int i = 0; i < x.length; i++) {
-                x[i] = (float) r.nextGaussian();
-            }
-            for (int i = 0; i < batch; i++) {
-                y[i] = r.nextInt(10);
+            org.layerkit.models.data.Dataset data = null;
+            int[] order = null;
+            if (real) {
+                try {
+                    data = org.layerkit.models.data.FashionMnist.load(org.layerkit.models.data.FashionMnist.DEFAULT_DIR)
+                            .standardizedPerChannel().train();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                order = new int[data.size()];
+                for (int i = 0; i < order.length; i++) {
+                    order[i] = i;
+                }
+                for (int i = order.length - 1; i > 0; i--) {
+                    int j = r.nextInt(i + 1);
+                    int t = order[i];
+                    order[i] = order[j];
+                    order[j] = t;
+                }
+            } else {
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) r.nextGaussian();
+                }
+                for (int i = 0; i < batch; i++) {
+                    y[i] = r.nextInt(10);
+                }
             }
             List<Layer> layers = net.layers();
             int n = layers.size();
@@ -48,6 +71,9 @@ public final class CnnStepProfile {
             int warm = Math.max(10, steps / 3);
             System.out.println("device: " + be.device().name());
             for (int s = -warm; s < steps; s++) {
+                if (data != null) {
+                    data.gather(order, ((s + warm) * batch) % (order.length - batch), batch, x, y);
+                }
                 try (Tensor xt = be.upload(x, net.batchShape(batch)); Tensor yt = be.upload(y, Shape.of(batch))) {
                     // the layers one by one, as SequentialNet.loss runs them
                     Tensor h = xt;

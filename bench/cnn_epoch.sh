@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Times one epoch of the default CNN (`layerkit train --net cnn`, preset fashion) against the same net in PyTorch,
-# on this machine, in one run (docs/benchmarks.md, "Training: the Fashion-MNIST CNN").
+# Times epochs of the default CNN (`layerkit train --net cnn`, preset fashion) against the same net in PyTorch, on
+# this machine, in one run (docs/benchmarks.md, "Training: the Fashion-MNIST CNN").
 #
 #   1. PyTorch at its fastest: bench/pytorch_bench.py cnn on 1 and on 2 threads, with OpenBLAS autodetecting its core
 #      (env -u OPENBLAS_CORETYPE) and, on AVX-512 CPUs, with OPENBLAS_CORETYPE=SkylakeX (the launcher's choice for
 #      layerkit; Debian 12's OpenBLAS does not know newer Xeons), each for a short probe (--max-steps); the fastest
-#      setting then trains EPOCHS full epochs.
-#   2. layerkit: `layerkit train --net cnn --epochs EPOCHS` on the cpu backend, as the launcher runs it (Vector API,
-#      OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs unless set), its per-epoch seconds from the epoch lines (training
-#      steps only; the accuracy evaluation after each epoch is excluded, as in PyTorch's).
-#   3. PyTorch's fastest setting again, so that a change of load during the run shows (the machine may be shared).
+#      setting is the one compared.
+#   2. ROUNDS rounds, each a PyTorch run and a layerkit run back to back (alternating which goes first): the first
+#      round trains EPOCHS epochs each, the others 2. layerkit is `layerkit train --net cnn` on the cpu backend as the
+#      launcher runs it (Vector API, OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs unless set), its per-epoch seconds
+#      from the epoch lines (training steps only; the accuracy evaluation after each epoch is excluded, as in
+#      PyTorch's). On a shared machine the load changes from minute to minute: pairing runs that ran minutes apart and
+#      taking the median over rounds keeps a change of load from deciding the ratio.
 #   Both get GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 (glibc keeps freed memory).
-#   The table: seconds per epoch, the fastest epoch and the median of epochs 2.., layerkit's spread (every epoch after
-#   the first against its fastest), and the ratio layerkit / PyTorch (> 1: layerkit slower).
+#   The table: seconds per epoch of every run, each round's ratio layerkit / PyTorch (layerkit's epochs after its
+#   first, JIT warm-up, against PyTorch's), their median, and layerkit's spread within a run (every epoch after the
+#   first against the fastest; target within 1.20).
 #
-# Usage: bench/cnn_epoch.sh [--epochs N] [--out DIR] [--skip-probe]
+# Usage: bench/cnn_epoch.sh [--epochs N] [--rounds R] [--out DIR] [--skip-probe]
 # Needs: JDK 17, Maven (offline is fine once the dependencies are in ~/.m2), /usr/bin/python3 with python3-torch,
 # the Fashion-MNIST files in /usr/share/datasets/fashion-mnist. Builds cli/target/layerkit.jar with a reactor build
 # (nothing is installed into ~/.m2).
@@ -22,14 +25,16 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 epochs=4
+rounds=3
 out=""
 probe=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --skip-probe) probe=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "cnn_epoch.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -80,54 +85,63 @@ fi
 set -- $best
 bt=$1
 bc=$2
-echo "== PyTorch ($bt thread(s), OPENBLAS_CORETYPE=$bc), $epochs epochs" >&2
-torch_run "$bt" "$bc" --epochs "$epochs" | tee "$out/pytorch-a.csv" >&2
-
-echo "== layerkit train --net cnn --epochs $epochs (cpu backend)" >&2
 lk_env=()
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$avx512" = 1 ]; then
   lk_env=(OPENBLAS_CORETYPE=SkylakeX)
 fi
-env "${lk_env[@]}" java --add-modules jdk.incubator.vector -jar cli/target/layerkit.jar train --net cnn \
-  --epochs "$epochs" --backend cpu --progress none 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/layerkit.txt" >&2
-
-echo "== PyTorch again ($bt thread(s), OPENBLAS_CORETYPE=$bc), $epochs epochs" >&2
-torch_run "$bt" "$bc" --epochs "$epochs" | tee "$out/pytorch-b.csv" >&2
+lk_run() { # epochs file
+  env "${lk_env[@]}" java --add-modules jdk.incubator.vector -jar cli/target/layerkit.jar train --net cnn \
+    --epochs "$1" --backend cpu --progress none 2>&1 | grep -v '^WARNING: Using incubator' > "$2"
+}
+for r in $(seq 1 "$rounds"); do
+  e=2
+  [ "$r" = 1 ] && e=$epochs
+  if [ $((r % 2)) = 1 ]; then
+    echo "== round $r: PyTorch ($bt thread(s), OPENBLAS_CORETYPE=$bc), then layerkit, $e epochs each" >&2
+    torch_run "$bt" "$bc" --epochs "$e" > "$out/pytorch-$r.csv"
+    lk_run "$e" "$out/layerkit-$r.txt"
+  else
+    echo "== round $r: layerkit, then PyTorch, $e epochs each" >&2
+    lk_run "$e" "$out/layerkit-$r.txt"
+    torch_run "$bt" "$bc" --epochs "$e" > "$out/pytorch-$r.csv"
+  fi
+  grep '^pytorch,' "$out/pytorch-$r.csv" >&2
+  grep '^epoch\|^final' "$out/layerkit-$r.txt" >&2
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt" >&2
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt" >&2
 
-$py - "$out" "$bt" "$bc" "${lk_env[*]:-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-}}" <<'PYEOF' | tee "$out/table.md"
+$py - "$out" "$rounds" "$bt" "$bc" "${lk_env[*]:-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-}}" <<'PYEOF' | tee "$out/table.md"
 import re, statistics, sys
-out, bt, bc, lkenv = sys.argv[1:5]
-
-def torch_epochs(name):
-    rows = [l.split(",") for l in open(f"{out}/{name}") if l.startswith("pytorch,")]
-    return [float(r[2]) for r in rows], [r[3] for r in rows]
-
-lk, lk_acc = [], None
-for line in open(f"{out}/layerkit.txt"):
-    m = re.match(r"epoch \d+/\d+ .* (\d+\.\d) s \(", line)
-    if m:
-        lk.append(float(m.group(1)))
-    m = re.search(r"test acc ([0-9.]+)", line)
-    if m:
-        lk_acc = m.group(1)
-a, acc_a = torch_epochs("pytorch-a.csv")
-b, acc_b = torch_epochs("pytorch-b.csv")
-
-def later(xs):
-    return statistics.median(xs[1:]) if len(xs) > 1 else xs[0]
-
-print(f"| run | seconds per epoch | fastest | median of epochs 2.. | test accuracy |")
-print(f"|---|---|---|---|---|")
-print(f"| PyTorch ({bt} thread(s), OPENBLAS_CORETYPE={bc}), before | {', '.join(f'{x:.1f}' for x in a)} | {min(a):.1f} | {later(a):.1f} | {acc_a[-1]} |")
-print(f"| layerkit cpu ({lkenv}) | {', '.join(f'{x:.1f}' for x in lk)} | {min(lk):.1f} | {later(lk):.1f} | {lk_acc} |")
-print(f"| PyTorch, after | {', '.join(f'{x:.1f}' for x in b)} | {min(b):.1f} | {later(b):.1f} | {acc_b[-1]} |")
-torch_best = min(min(a), min(b))
-torch_med = statistics.median(a[1:] + b[1:]) if len(a) > 1 else statistics.median(a + b)
+out, rounds, bt, bc, lkenv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+med = statistics.median
+print(f"| round | PyTorch ({bt} thread(s), OPENBLAS_CORETYPE={bc}) s/epoch | layerkit cpu ({lkenv}) s/epoch "
+      f"| layerkit epochs 2.. / PyTorch | layerkit slowest epoch 2.. / its fastest |")
+print("|---|---|---|---|---|")
+ratios, spreads, accs = [], [], []
+for r in range(1, rounds + 1):
+    rows = [l.strip().split(",") for l in open(f"{out}/pytorch-{r}.csv") if l.startswith("pytorch,")]
+    pt = [float(x[2]) for x in rows]
+    lk = []
+    for line in open(f"{out}/layerkit-{r}.txt"):
+        m = re.match(r"epoch \d+/\d+ .* (\d+\.\d) s \(", line)
+        if m:
+            lk.append(float(m.group(1)))
+        m = re.search(r"final: .*test acc ([0-9.]+)", line)
+        if m:
+            accs.append((r, m.group(1), rows[-1][3]))
+    later = lk[1:] if len(lk) > 1 else lk
+    ratio = med(later) / med(pt)
+    spread = max(later) / min(later)
+    ratios.append(ratio)
+    spreads.append(spread)
+    print(f"| {r} | {', '.join(f'{x:.1f}' for x in pt)} | {', '.join(f'{x:.1f}' for x in lk)} | {ratio:.2f} "
+          f"| {spread:.2f} |")
 print()
-print(f"layerkit / PyTorch: fastest epoch {min(lk) / torch_best:.2f}, median of epochs 2.. {later(lk) / torch_med:.2f} "
-      f"(> 1: layerkit slower)")
-spread = max(lk[1:]) / min(lk) if len(lk) > 1 else 1.0
-print(f"layerkit epochs after the first: slowest {spread:.2f}x its fastest (target: within 1.20)")
+print(f"layerkit / PyTorch, median over the rounds: {med(ratios):.2f} (> 1: layerkit slower; rounds "
+      f"{', '.join(f'{x:.2f}' for x in ratios)})")
+print(f"layerkit's epochs after the first, slowest / fastest within a run: at most {max(spreads):.2f} (target 1.20)")
+for r, lka, pta in accs:
+    print(f"round {r} test accuracy after its epochs: layerkit {lka}, PyTorch {pta} (not the same initialisation)")
 PYEOF
 echo "results in $out" >&2
