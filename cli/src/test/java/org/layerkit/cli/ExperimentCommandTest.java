@@ -46,6 +46,32 @@ class ExperimentCommandTest {
     }
 
     @org.junit.jupiter.api.Test
+    void normBatchSizeTrainsEveryNormAtEveryBatchSizeAndPlotsAccuracyAgainstBatchSize() throws Exception {
+        Path out = tmp.resolve("out-nbs");
+        Cli.Run r = Cli.run("experiment", "norm-batch-size", "--net", "cnn", "--backend", "cpu", "--dataset",
+                data.toString(), "--val-size", "40", "--epochs", "1", "--batch-sizes", "8,2", "--channels", "4",
+                "--hidden", "8", "--progress", "plain", "--out", out.toString());
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().contains("SGD momentum 0.9, lr = 0.01*B/32"), r::toString);
+        assertTrue(r.out().contains("grid [") && r.out().contains("8/8 runs"), "progress over the grid\n" + r);
+        List<String> rows = Files.readAllLines(out.resolve("norm-batch-size.csv"));
+        assertEquals(1 + 8, rows.size(), rows::toString);
+        assertTrue(rows.get(0).startsWith("run,normalization,batch_size,learning_rate,"), rows.get(0));
+        // the default groups divide the channels (4), and the learning rate is scaled with the batch size
+        assertTrue(rows.stream().anyMatch(l -> l.startsWith("group_2,group4,2,0.000625,")), rows::toString);
+        assertTrue(rows.stream().anyMatch(l -> l.startsWith("none_8,none,8,0.0025,")), rows::toString);
+        assertTrue(r.out().contains("test acc          B=2      B=8"), r::toString);
+        assertTrue(Files.size(out.resolve("norm-batch-size.png")) > 1000);
+        Cli.Run mlp = Cli.run("experiment", "norm-batch-size", "--net", "mlp", "--norms", "group", "--backend", "cpu",
+                "--dataset", data.toString());
+        assertEquals(2, mlp.exit(), mlp::toString);
+        assertTrue(mlp.err().contains("group norm needs --net cnn"), mlp::toString);
+        Cli.Run other = Cli.run("experiment", "dropout", "--net", "cnn");
+        assertEquals(2, other.exit(), other::toString);
+        assertTrue(other.err().contains("--net applies to the norm-batch-size experiment only"), other::toString);
+    }
+
+    @org.junit.jupiter.api.Test
     void unknownExperimentIsAUsageError() {
         Cli.Run r = Cli.run("experiment", "weight-decay");
         assertEquals(2, r.exit(), r::toString);
