@@ -330,7 +330,8 @@ public interface Backend extends AutoCloseable {
      * is closed, or the backend is, it refuses use like a closed tensor. A view of a view shares the same storage.
      * A backend that cannot share returns a copy, an ordinary tensor. Either way the caller closes the result, and
      * must not rely on writes being shared. The default copies through the host; backends override it (the cpu
-     * backend returns views, the opencl backend a device-side copy).
+     * backend returns views, the opencl backend a device-side copy). The conformance kit's {@code *.reshape.*} cases
+     * check these rules for whichever the backend returns.
      */
     default Tensor reshape(Tensor t, Shape shape) {
         Contracts.reshape(this, t, shape);
