@@ -179,7 +179,8 @@ public final class ExperimentCommand extends CommandBase {
     protected int execute() {
         Kind kind = Kind.parse(experiment);
         if (kind == null) {
-            throw usage("unknown experiment '" + experiment + "': expected batchnorm, batch-size or dropout");
+            throw usage("unknown experiment '" + experiment + "': expected batchnorm, batch-size, dropout or "
+                    + "norm-batch-size");
         }
         validate(kind);
         divergence.validate(this::usage);
@@ -208,6 +209,11 @@ public final class ExperimentCommand extends CommandBase {
                             + "--train-size or smaller batches");
                 }
             }
+            // every net is built once before any run trains, so that one that does not fit the images fails now
+            // rather than after the runs before it
+            for (NetConfig config : runs.stream().map(Run::net).distinct().toList()) {
+                TrainCommand.newNet(backend, config).close();
+            }
             out.printf(Locale.ROOT, "experiment %s: %d runs on %s; %d train / %d val examples of %s%n", kind.id,
                     runs.size(), backend.name() + " (" + backend.device().name() + ")", splits.train().size(),
                     splits.validation().size(), loaded.title());
@@ -229,7 +235,7 @@ public final class ExperimentCommand extends CommandBase {
                     gridProgress.starting(run.name());
                 }
                 long start = System.nanoTime();
-                try (SequentialNet net = new SequentialNet(backend, run.net());
+                try (SequentialNet net = TrainCommand.newNet(backend, run.net());
                      Optimizer opt = run.optimizer().create(net.parameters())) {
                     Progress progress = new Progress(out, grid || progressStyle == null ? Progress.Style.NONE
                             : progressStyle, 10_000_000_000L);

@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.knowm.xchart.XYChart;
 import org.layerkit.api.Backend;
+import org.layerkit.api.Shape;
 import org.layerkit.models.ConvNetConfig;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.NetConfig;
@@ -420,16 +421,20 @@ public final class TrainCommand extends CommandBase {
         try {
             return b.build();
         } catch (IllegalArgumentException e) {
-            throw new CliException("--net cnn: " + e.getMessage(), e);
+            throw new CliException("--net cnn: " + e.getMessage() + (groups == null && norm == Normalization.GROUP
+                    ? " (the default of --groups; give --groups G that divides every stage's channels)" : ""), e);
         }
     }
 
     /** The net, or a one-line error when the configuration does not fit the data (a pool on a too small image). */
-    private static SequentialNet newNet(Backend backend, NetConfig config) {
+    static SequentialNet newNet(Backend backend, NetConfig config) {
         try {
             return new SequentialNet(backend, config);
         } catch (IllegalArgumentException e) {
-            throw new CliException(e.getMessage(), e);
+            Shape in = config.spec().inputShape();
+            throw new CliException(in.rank() == 3 ? "the net does not fit " + in + " images (each stage's pool "
+                    + "halves H and W: give fewer --channels stages or a smaller --kernel): " + e.getMessage()
+                    : e.getMessage(), e);
         }
     }
 

@@ -141,6 +141,20 @@ class CnnTrainEvaluateTest {
         assertEquals(1, bad.exit(), bad::toString);
         assertTrue(bad.err().contains("groups expected a divisor of every stage's channels [4, 8], got 3"), bad::toString);
         assertFalse(bad.out().contains("epoch"), bad::toString);
+        Cli.Run unknown = Cli.run(tinyCnn("--preset", "resnet"));
+        assertTrue(unknown.err().contains("--preset: expected one of fashion, cs231n, vgg, got 'resnet'"),
+                unknown::toString);
+        Cli.Run defaultGroups = Cli.run(tinyCnn("--norm", "group", "--channels", "4,12"));
+        assertEquals(1, defaultGroups.exit(), defaultGroups::toString);
+        assertTrue(defaultGroups.err().contains("groups expected a divisor of every stage's channels [4, 12], got 8 "
+                + "(the default of --groups; give --groups G that divides every stage's channels)"),
+                defaultGroups::toString);
+        // five pools halve 28 x 28 below the pool's window: refused before training, naming the shape and the layer
+        Cli.Run deep = Cli.run(tinyCnn("--channels", "2,2,2,2,2", "--hidden", "4", "--epochs", "1"));
+        assertEquals(1, deep.exit(), deep::toString);
+        assertTrue(deep.err().contains("the net does not fit [1,28,28] images (each stage's pool halves H and W: give "
+                + "fewer --channels stages or a smaller --kernel): SequentialNet: layer "), deep::toString);
+        assertFalse(deep.out().contains("epoch 1/1") || deep.err().contains("\tat org."), deep::toString);
         Cli.Run h = Cli.run("train", "--help");
         for (String preset : ConvNetConfig.presets().keySet()) {
             assertTrue(h.out().contains("  " + preset + " "), () -> "the help names preset " + preset + "\n" + h);

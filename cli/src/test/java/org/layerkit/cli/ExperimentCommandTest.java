@@ -1,6 +1,7 @@
 package org.layerkit.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -66,6 +67,13 @@ class ExperimentCommandTest {
                 "--dataset", data.toString());
         assertEquals(2, mlp.exit(), mlp::toString);
         assertTrue(mlp.err().contains("group norm needs --net cnn"), mlp::toString);
+        // a net that does not fit the images is refused before the first run trains
+        Cli.Run deep = Cli.run("experiment", "norm-batch-size", "--backend", "cpu", "--dataset", data.toString(),
+                "--val-size", "40", "--epochs", "1", "--batch-sizes", "8", "--channels", "2,2,2,2,2", "--hidden", "4",
+                "--progress", "plain", "--out", tmp.resolve("out-nbs-deep").toString());
+        assertEquals(1, deep.exit(), deep::toString);
+        assertTrue(deep.err().contains("the net does not fit [1,28,28] images"), deep::toString);
+        assertFalse(deep.out().contains("batch_8") || deep.out().contains("runs on cpu"), deep::toString);
         Cli.Run other = Cli.run("experiment", "dropout", "--net", "cnn");
         assertEquals(2, other.exit(), other::toString);
         assertTrue(other.err().contains("--net applies to the norm-batch-size experiment only"), other::toString);
@@ -75,6 +83,7 @@ class ExperimentCommandTest {
     void unknownExperimentIsAUsageError() {
         Cli.Run r = Cli.run("experiment", "weight-decay");
         assertEquals(2, r.exit(), r::toString);
-        assertTrue(r.err().contains("unknown experiment"), r::toString);
+        assertTrue(r.err().contains("unknown experiment 'weight-decay': expected batchnorm, batch-size, dropout or "
+                + "norm-batch-size"), r::toString);
     }
 }
