@@ -6,6 +6,8 @@ Prints CSV rows: impl,op,shape,forward_ms,forward_backward_ms (median over repea
   python3 bench/pytorch_bench.py gemm  [--threads 2] [--repeats 20] [--device cpu|cuda] [--gemm-shapes MxKxN,...]
   python3 bench/pytorch_bench.py net   [--threads 1] [--epochs 1] [--device cpu|cuda] [--synthetic] [--loss-every 10]
                                        (Fashion-MNIST MLP, seconds per epoch)
+  python3 bench/pytorch_bench.py cnn   [--threads 1] [--epochs 1] [--max-steps N]
+                                       (the Fashion-MNIST CNN of `layerkit train --net cnn`, seconds per epoch)
   python3 bench/pytorch_bench.py conv  [--threads 1] [--repeats 20] [--device cpu|cuda]
                                        [--conv-shapes NxCxHxW:F:K:PAD,...] [--pool-shapes NxCxHxW:K:STRIDE,...]
                                        (conv2d and max pool at a small Fashion-MNIST CNN's shapes)
@@ -24,6 +26,12 @@ then the fastest run: on a shared machine the minimum is the steadier figure): o
 F.conv2d forward (no_grad) and forward + backward with x, w and bias requiring gradients (dX, dW, dB);
 conv2d_no_dx(...) the same with x not requiring one (a first layer: dW and dB only); maxpool2d(K=..,stride=..)
 F.max_pool2d. forward_flops is 2·N·F·C·KH·KW·H'·W' (0 for pools); forward+backward does 3× that (2× without dX).
+cnn trains layerkit's default CNN preset (fashion: conv3x3x32 → BatchNorm2d → ReLU → max pool 2 → Dropout2d 0.2,
+conv3x3x64 → …, flatten, linear 256 → BatchNorm1d → ReLU → dropout 0.5, linear 10; convs without bias) with Adam 1e-3 on batches of
+128 of the first 55 000 training images, standardized by one mean and std, as layerkit does: 429 full batches per
+epoch (the remainder skipped), each gathered from a shuffled order, the loss read every 10 steps. It prints
+impl,epoch,seconds,test_accuracy; --max-steps N times only the first N steps of each epoch (after 5 untimed ones) to
+compare thread settings quickly.
 """
 import argparse, gzip, os, statistics, struct, sys, time
 
@@ -416,9 +424,65 @@ def net(args):
         print(f"pytorch,{epoch},{secs:.2f},{acc:.4f}", flush=True)
 
 
+def cnn(args):
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+             "t10k-labels-idx1-ubyte.gz"]
+    missing = [f for f in names if not os.path.exists(os.path.join(args.data, f))]
+    if missing:
+        sys.exit(f"pytorch_bench: cnn: {', '.join(missing)} not in {args.data} (--data DIR)")
+    xtr = read_idx(os.path.join(args.data, names[0])).astype(np.float32)[:55000] / 255
+    ytr = read_idx(os.path.join(args.data, names[1])).astype(np.int64)[:55000]
+    xte = read_idx(os.path.join(args.data, names[2])).astype(np.float32) / 255
+    yte = read_idx(os.path.join(args.data, names[3])).astype(np.int64)
+    mu, sd = float(xtr.mean(dtype=np.float64)), float(xtr.std(dtype=np.float64))
+    xtr = torch.from_numpy((xtr - mu) / sd).reshape(-1, 1, 28, 28).contiguous()
+    xte = torch.from_numpy((xte - mu) / sd).reshape(-1, 1, 28, 28).contiguous()
+    ytr, yte = torch.from_numpy(ytr), torch.from_numpy(yte)
+    nn = torch.nn
+    p = 0.5 if args.dropout is None else args.dropout
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout2d(0.2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout2d(0.2),
+        nn.Flatten(), nn.Linear(3136, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(p), nn.Linear(256, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = nn.CrossEntropyLoss()
+    n = xtr.shape[0]
+    steps = n // args.batch
+    print("impl,epoch,seconds,test_accuracy")
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        perm = torch.randperm(n)
+        timed = steps if args.max_steps is None else min(steps, args.max_steps + 5)
+        t0 = time.perf_counter()
+        for step in range(1, timed + 1):
+            if args.max_steps is not None and step == 6:
+                t0 = time.perf_counter()
+            idx = perm[(step - 1) * args.batch:step * args.batch]
+            opt.zero_grad()
+            loss = lossf(model(xtr[idx]), ytr[idx])
+            loss.backward()
+            opt.step()
+            if step % args.loss_every == 0:
+                value = loss.item()
+                if not np.isfinite(value):
+                    sys.exit(f"pytorch_bench: cnn: loss {value} at epoch {epoch}, step {step}")
+        secs = time.perf_counter() - t0
+        if args.max_steps is not None:
+            print(f"pytorch,{epoch},{secs * steps / (timed - 5):.2f},", flush=True)
+            continue
+        model.eval()
+        with torch.no_grad():
+            acc = sum((model(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
+                      for i in range(0, 10000, 1000)) / 10000
+        print(f"pytorch,{epoch},{secs:.2f},{acc:.4f}", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["ops", "gemm", "net", "conv"])
+    p.add_argument("what", choices=["ops", "gemm", "net", "conv", "cnn"])
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 2 for ops/gemm, 1 for net)")
     p.add_argument("--repeats", type=int, default=20)
@@ -433,7 +497,10 @@ def main():
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--no-bn", dest="bn", action="store_false")
-    p.add_argument("--dropout", type=float, default=0.2, help="PyTorch p (drop probability); 0 for none")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="PyTorch p (drop probability); 0 for none [net 0.2, cnn 0.5]")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="cnn: time only the first N steps of each epoch (after 5 untimed), scaled to a whole epoch")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--synthetic", action="store_true",
                    help="net: random data of Fashion-MNIST's shape instead of the files (a timing run)")
@@ -448,14 +515,16 @@ def main():
                         "and torch's copy bandwidth on --threads threads")
     a = p.parse_args()
     if a.threads is None:
-        a.threads = 1 if a.what in ("net", "conv") else 2
+        a.threads = 1 if a.what in ("net", "conv", "cnn") else 2
+    if a.what == "net" and a.dropout is None:
+        a.dropout = 0.2
     if a.repeats < 1 or a.warmup < 0 or a.loss_every < 1 or a.epochs < 1 or a.batch < 2:
         sys.exit("pytorch_bench: --repeats, --loss-every and --epochs expected >= 1, --warmup >= 0, --batch >= 2")
     try:
         import torch  # noqa: F401
     except ImportError:
         sys.exit("pytorch_bench: PyTorch is missing: apt-get install python3-torch (and run with /usr/bin/python3)")
-    {"ops": ops, "gemm": gemm, "net": net, "conv": conv}[a.what](a)
+    {"ops": ops, "gemm": gemm, "net": net, "conv": conv, "cnn": cnn}[a.what](a)
 
 
 if __name__ == "__main__":

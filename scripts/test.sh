@@ -28,11 +28,14 @@ main_time=$((SECONDS - start))
 [ "$matrix" = 1 ] || exit 0
 
 # ------------------------------------------------------------------------------------------------- the matrix
-# The numeric suites: the conformance kit on each backend, the gradient checks, the kernels' own numeric tests and
-# the training-outcome tests. CPU legs run the cpu and models ones (with the kit on the loops path too where the leg
-# changes the loops: vector width, chunking); PoCL legs the OpenCL ones.
+# The numeric suites: the conformance kit on each backend, the gradient checks (the MLP's and the CNN's: the CNN's
+# norms change with the vector width and the thread count, its convs with the OpenBLAS kernels, so it runs on every
+# CPU leg), the kernels' own numeric tests and the training-outcome tests (QuickStartTest trains the MLP and the
+# CNN). CPU legs run the cpu and models ones (with the kit on the loops path too where the leg changes the loops:
+# vector width, chunking); PoCL legs the OpenCL ones.
 CPU_TESTS=ReferenceGradientTest,CpuBackendConformanceTest,CpuNormKernelsTest,CpuGemmTest,CpuTrainingKernelsTest,\
-FullyConnectedNetGradientCheckTest,FullyConnectedNetTest,LayersTest,OptimizerTest,SolverTest,QuickStartTest
+FullyConnectedNetGradientCheckTest,ConvNetGradientCheckTest,FullyConnectedNetTest,LayersTest,OptimizerTest,SolverTest,\
+QuickStartTest
 CPU_AND_LOOPS_TESTS=$CPU_TESTS,CpuLoopsPathConformanceTest
 # ClFloatAccumulator*: the normalization cases with float accumulators (option accumulator=float, the path of devices
 # without cl_khr_fp64), whose chunk merges follow the plans that PoCL's compute units change
@@ -43,9 +46,10 @@ ClFloatAccumulatorConformanceTest,ClFloatAccumulatorFusedConformanceTest
 # element-wise or per plane in a fixed order, whatever the thread count, and the one Vector API loop, col2im's add,
 # is element-wise), so the OpenBLAS and one-thread legs run them, with CpuConvTest, and the others leave them out.
 # On PoCL only the reductions planned by compute units change: conv2d's dB and the global average pool's forward.
-# No leg runs the kit's calls from several threads (*.threads) or its closed-backend cases (*.backend_closed): they
-# compare a backend with itself bit for bit or check errors, so no leg changes what they check (the main run has them).
-NOT_NUMERIC='\.threads\[|\.backend_closed\['
+# No leg runs the kit's calls from several threads (*.threads), its closed-backend cases (*.backend_closed) or its
+# reshape cases (*.reshape.*: storage ownership, bit-identical copies and errors): they compare a backend with itself bit
+# for bit or check errors, so no leg changes what they check (the main run has them).
+NOT_NUMERIC='\.threads\[|\.backend_closed\[|\.reshape\.'
 CONV_FAMILIES='^(conv2d|maxpool2d|global_avgpool|spatial_dropout)\.'
 CPU_CONV_TESTS=CpuConvTest
 ONLY_NUMERIC=-Dlayerkit.conformance.exclude=$NOT_NUMERIC
@@ -144,7 +148,8 @@ for i in "${!names[@]}"; do
 done
 echo "  conv2d/pool/spatial-dropout cases: all on openblas-* and threads-1 (with CpuConvTest), those of reductions" \
   "planned by compute units on pocl-* (conv2d dB, global average pool), none on the others (docs/tolerances.md);" \
-  "*.threads and *.backend_closed cases: main run only; float-accumulator normalizations: main run and pocl-*"
+  "*.threads, *.backend_closed and *.reshape.* cases: main run only; float-accumulator normalizations: main run and" \
+  "pocl-*"
 echo "  matrix: $((SECONDS - matrix_start)) s; total: $((SECONDS - start)) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED legs: ${failed[*]} (rerun one: see its settings above; docs/tolerances.md says how to report)" >&2

@@ -369,6 +369,25 @@ public interface Backend extends AutoCloseable {
     /** y += alpha·x; same shape. */
     void axpy(float alpha, Tensor x, Tensor y);
 
+    /**
+     * The elements of t, in row-major order, under another shape with the same number of elements (a flatten
+     * {@code [N,C,H,W] → [N,C·H·W]}, or back). A backend that can share storage returns a <em>view</em>: it reads and
+     * writes t's storage (a write through either is seen by both) and owns none of its own. The ownership rules
+     * (see {@link Tensor}) for a view: it has no tracked storage — the backend counts, reclaims and reports only t's —
+     * and holds t strongly, so t is not reclaimed while the view is reachable; closing the view releases nothing and
+     * leaves t open; an in-place write through the view is a write of t (a cache that keeps t as its input sees it);
+     * a cache that keeps the view as its input keeps t's storage; the view is usable only while t is open — after t
+     * is closed, or the backend is, it refuses use like a closed tensor. A view of a view shares the same storage.
+     * A backend that cannot share returns a copy, an ordinary tensor. Either way the caller closes the result, and
+     * must not rely on writes being shared. The default copies through the host; backends override it (the cpu
+     * backend returns views, the opencl backend a device-side copy). The conformance kit's {@code *.reshape.*} cases
+     * check these rules for whichever the backend returns.
+     */
+    default Tensor reshape(Tensor t, Shape shape) {
+        Contracts.reshape(this, t, shape);
+        return upload(t.toArray(), shape);
+    }
+
     /** A new tensor with the same contents. */
     default Tensor copyOf(Tensor t) {
         Tensor d = zeros(t.shape());

@@ -378,6 +378,18 @@ public final class Contracts {
         requireShape(op, argB, t, a.shape(), b);
     }
 
+    /** {@link Backend#reshape}: t owned and open, the new shape non-null and of t's element count. */
+    public static void reshape(Backend b, Tensor t, Shape shape) {
+        requireOwned("reshape", "t", t, b);
+        if (shape == null) {
+            throw bad("reshape", "shape", "a shape of " + t.size() + " elements", "null");
+        }
+        if (shape.size() != t.size()) {
+            throw bad("reshape", "shape", "a shape of " + t.size() + " elements (t is " + t.shape() + ")",
+                    shape + " of " + shape.size() + " elements");
+        }
+    }
+
     // ---------------------------------------------------------------- convolution, pooling, spatial dropout
 
     /** Pooling planes larger than this cannot have their argmax positions stored exactly as floats. */

@@ -25,6 +25,26 @@ public interface Layer extends AutoCloseable {
     /** Given ∂loss/∂out of the last forward, overwrites each parameter's grad and returns ∂loss/∂x. */
     Tensor backward(Tensor dOut);
 
+    /**
+     * Like {@link #backward(Tensor)}; with {@code inputGrad} false the caller needs no ∂loss/∂x (the first layer of a
+     * net, whose input is the data), so the layer may skip computing it and return null — the parameters' gradients
+     * are overwritten either way. The default computes it anyway.
+     */
+    default Tensor backward(Tensor dOut, boolean inputGrad) {
+        return backward(dOut);
+    }
+
+    /**
+     * The shape of {@link #forward}'s output for an input of shape {@code input} (the batch dimension included),
+     * without computing anything; an input this layer cannot take is an {@link IllegalArgumentException} naming what
+     * it expected. Nets chain these from their input shape when they are built, so a mismatch is found before any
+     * data flows. The default, for layers that keep the shape (ReLU, dropout), returns {@code input}: a layer that
+     * changes the shape or requires a rank must override it.
+     */
+    default Shape outputShape(Shape input) {
+        return input;
+    }
+
     /** The trainable parameters, in a stable order (empty for ReLU, dropout). */
     List<Parameter> parameters();
 

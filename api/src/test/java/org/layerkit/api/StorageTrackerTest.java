@@ -118,9 +118,13 @@ class StorageTrackerTest {
             storages.add(leakOne(t)); // the same allocation site three times
         }
         assertEquals(3, t.liveCount());
-        int rounds = gcUntil(() -> t.liveCount() == 0);
-        assertTrue(rounds >= 0, "the cleaner released no storage after " + GC_ROUNDS + " collections; live "
-                + t.liveCount());
+        // the count drops when a storage is unlinked; its free, the reclaimed count and the report follow on the
+        // releasing thread, so wait for all of them
+        int rounds = gcUntil(() -> t.liveCount() == 0 && t.reclaimedCount() == 3
+                && storages.stream().allMatch(s -> !s.frees.isEmpty())
+                && reports.stream().anyMatch(m -> m.contains("leakOne")));
+        assertTrue(rounds >= 0, "the cleaner did not release and report every storage after " + GC_ROUNDS
+                + " collections; live " + t.liveCount() + ", reclaimed " + t.reclaimedCount() + ", reports " + reports);
         for (Recorded s : storages) {
             assertEquals(List.of(TrackedStorage.Release.RECLAIMED), s.frees, "released once, as reclaimed");
         }
@@ -159,7 +163,7 @@ class StorageTrackerTest {
         LeakDetector.setLevel(LeakDetector.Level.OFF);
         StorageTracker t = new StorageTracker("test", 0);
         Recorded s = leakOne(t);
-        assertTrue(gcUntil(() -> t.liveCount() == 0) >= 0, "not reclaimed");
+        assertTrue(gcUntil(() -> t.liveCount() == 0 && !s.frees.isEmpty()) >= 0, "not reclaimed");
         assertEquals(List.of(TrackedStorage.Release.RECLAIMED), s.frees);
         assertTrue(reports.stream().noneMatch(m -> m.contains("[4,8]")), "off reports nothing: " + reports);
         assertNull(s.site(), "off records no site");

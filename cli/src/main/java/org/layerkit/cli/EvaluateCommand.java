@@ -8,7 +8,7 @@ import java.util.Map;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.checkpoint.CheckpointException;
 import org.layerkit.models.data.Dataset;
@@ -98,28 +98,30 @@ public final class EvaluateCommand extends CommandBase {
                 case "val" -> loaded.splits().validation();
                 default -> loaded.splits().test();
             };
-            int inputs = checkpoint.netConfig().inputDim();
-            int classes = checkpoint.netConfig().numClasses();
+            Shape input = checkpoint.spec().inputShape();
+            int inputs = input.size();
+            int classes = checkpoint.spec().numClasses();
             if (d.featureCount() != inputs || d.classes() != classes) {
-                throw new CliException("the model expects " + inputs + " features and " + classes + " classes, but "
-                        + loaded.title() + " has " + d.featureCount() + " features and " + d.classes() + " classes");
+                throw new CliException("the model expects " + inputs + " values per example (" + input + ") and "
+                        + classes + " classes, but " + loaded.title() + " has " + d.featureCount() + " ("
+                        + d.exampleShape() + ") and " + d.classes() + " classes");
             }
             // the standardization the model was trained behind (the checkpoint's STDZ section), if any
             d = checkpoint.preprocess(d);
             if (d.size() == 0) {
                 throw new CliException("the " + split + " split of " + loaded.title() + " is empty");
             }
-            out.println("model:   " + model.toAbsolutePath().normalize() + ": " + checkpoint.netConfig()
+            out.println("model:   " + model.toAbsolutePath().normalize() + ": " + checkpoint.spec()
                     + (meta.containsKey("cli.backend") ? ", trained on " + meta.get("cli.backend") : ""));
             out.println("data:    " + split + " split of " + loaded.describe());
             out.println("backend: " + backend.name() + " on " + backend.device().describe());
             long start = System.nanoTime();
             long[][] confusion = new long[classes][classes];
-            try (FullyConnectedNet net = checkpoint.toNet(backend)) {
+            try (SequentialNet net = toNet(checkpoint, backend)) {
                 int[] labels = d.labels();
                 for (int from = 0; from < d.size(); from += batchSize) {
                     int n = Math.min(batchSize, d.size() - from);
-                    try (Tensor x = backend.upload(d.featureSlice(from, n), Shape.of(n, inputs))) {
+                    try (Tensor x = backend.upload(d.featureSlice(from, n), net.batchShape(n))) {
                         int[] pred = net.predict(x);
                         for (int i = 0; i < n; i++) {
                             confusion[labels[from + i]][pred[i]]++;
@@ -138,6 +140,15 @@ public final class EvaluateCommand extends CommandBase {
             printConfusion(out, confusion, loaded);
         }
         return 0;
+    }
+
+    /** The checkpoint's net on {@code backend}; a spec that cannot be built names the file, section and layer. */
+    private SequentialNet toNet(Checkpoint checkpoint, Backend backend) {
+        try {
+            return checkpoint.toNet(backend);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--model " + model + ": " + e.getMessage(), e);
+        }
     }
 
     /** {@code cli.val_size} from the model's metadata, or null; a malformed value names the file, section and field. */

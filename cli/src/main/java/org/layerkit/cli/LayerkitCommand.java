@@ -16,7 +16,7 @@ import picocli.CommandLine.Spec;
         versionProvider = VersionProvider.class,
         description = {
                 "Normalization and dropout layers on pluggable CPU and OpenCL backends:",
-                "train, evaluate and export fully connected nets, benchmark and check backends."},
+                "train, evaluate and export fully connected and convolutional nets, benchmark and check backends."},
         subcommands = {
                 TrainCommand.class,
                 EvaluateCommand.class,

@@ -11,9 +11,12 @@ import java.util.Locale;
 import java.util.Map;
 import org.knowm.xchart.XYChart;
 import org.layerkit.api.Backend;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.api.Shape;
+import org.layerkit.models.ConvNetConfig;
 import org.layerkit.models.FullyConnectedNetConfig;
+import org.layerkit.models.NetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.checkpoint.CheckpointException;
 import org.layerkit.models.data.DatasetSplits;
@@ -32,16 +35,33 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code layerkit train}: trains a fully connected net (CS231N {@code FullyConnectedNet}: affine → norm → ReLU →
- * dropout per hidden layer) with the models module's {@link Solver}, showing progress per epoch, then reports
- * train/validation/test accuracy and optionally saves the model, a metrics CSV and a plot of the curves.
+ * {@code layerkit train}: trains a net with the models module's {@link Solver}, showing progress per epoch, then
+ * reports train/validation/test accuracy and optionally saves the model, a metrics CSV and a plot of the curves.
+ * {@code --net mlp} (the default, the main job) is CS231N's {@code FullyConnectedNet} (affine → norm → ReLU → dropout
+ * per hidden layer); {@code --net cnn} a convolutional net from a {@link ConvNetConfig} preset, its options overriding
+ * the preset's settings. Both are a {@link SequentialNet}.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {
-                "Train a fully connected net with batch/layer norm and dropout on the chosen backend.",
-                "Without options: 784-256-128-100-10, batchnorm, dropout keep 0.9, Adam,",
-                "10 epochs on Fashion-MNIST, on the best available backend."})
+                "Train a fully connected or convolutional net (batch/layer/group norm, dropout) on any backend.",
+                "Without options: the MLP 784-256-128-100-10, batchnorm, dropout keep 0.9, Adam,",
+                "10 epochs on Fashion-MNIST, on the best available backend.",
+                "--net cnn: [conv -> norm -> ReLU -> maxpool] per stage -> affine layers, from a preset:",
+                "  fashion  (default) conv3x3x32, conv3x3x64, each batchnorm, ReLU, maxpool 2, spatial",
+                "           dropout keep 0.8; affine 256, batchnorm, ReLU, dropout 0.5; affine 10 (0.92+)",
+                "  cs231n   CS231N's three-layer convnet: conv7x7x32, ReLU, maxpool 2; affine 100, ReLU; affine 10",
+                "  vgg      like fashion with two 3x3 convs per stage",
+                "  CNN defaults: " + TrainCommand.CNN_EPOCHS + " epochs, Adam, images standardized by one mean/std per "
+                        + "channel."})
 public final class TrainCommand extends CommandBase {
+    /** Epochs of {@code --net cnn} without {@code --epochs}. */
+    static final int CNN_EPOCHS = 15;
+
+    /** Which net to train. */
+    enum Net {
+        MLP, CNN
+    }
+
     @Mixin
     BackendMixin backendMixin = new BackendMixin();
 
@@ -51,17 +71,56 @@ public final class TrainCommand extends CommandBase {
     @Mixin
     DivergenceMixin divergence = new DivergenceMixin();
 
-    @Option(names = "--hidden", paramLabel = "WIDTHS", split = ",", defaultValue = "256,128,100",
-            description = "Hidden layer widths (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--net", paramLabel = "mlp|cnn", defaultValue = "mlp", converter = NetConverter.class,
+            description = "mlp: a fully connected net (the default); cnn: a convolutional net from --preset.")
+    Net netType;
+
+    @Option(names = "--preset", paramLabel = "NAME",
+            description = "CNN preset: fashion (default), cs231n or vgg (see above); the options below override it.")
+    String preset;
+
+    @Option(names = "--hidden", paramLabel = "WIDTHS", split = ",",
+            description = "Hidden affine layer widths (default: 256,128,100 for mlp; the preset's for cnn).")
     List<Integer> hidden;
 
-    @Option(names = "--norm", paramLabel = "KIND", defaultValue = "batch", converter = NormConverter.class,
-            description = "Normalization after each hidden affine layer: batch, layer or none (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--norm", paramLabel = "KIND", converter = NormConverter.class,
+            description = "Normalization: batch, layer or none after each hidden affine layer of the mlp (default "
+                    + "batch); batch, group, layer (= group with G = 1) or none after each conv of the cnn (default: "
+                    + "the preset's), the same family after its hidden affine layers (layer norm for group).")
     Normalization norm;
 
-    @Option(names = "--keep-prob", paramLabel = "P", defaultValue = "0.9",
-            description = "Dropout keep probability after each hidden ReLU; 1 = no dropout (default: ${DEFAULT-VALUE}).")
-    double keepProb;
+    @Option(names = "--groups", paramLabel = "G",
+            description = "Groups of --norm group; must divide every stage's channels (default: 8).")
+    Integer groups;
+
+    @Option(names = "--channels", paramLabel = "C1,C2,...", split = ",",
+            description = "CNN: output channels per stage, one stage each (default: the preset's, e.g. 32,64).")
+    List<Integer> channels;
+
+    @Option(names = "--convs-per-stage", paramLabel = "N",
+            description = "CNN: conv -> norm -> ReLU blocks per stage before its pool (default: the preset's).")
+    Integer convsPerStage;
+
+    @Option(names = "--kernel", paramLabel = "K",
+            description = "CNN: odd conv kernel size, padding (K-1)/2 (default: the preset's).")
+    Integer kernel;
+
+    @Option(names = "--no-hidden-norm",
+            description = "CNN: normalize only after the convs, not after the hidden affine layers.")
+    boolean noHiddenNorm;
+
+    @Option(names = "--global-pool",
+            description = "CNN: global average pooling instead of flattening after the last stage.")
+    boolean globalPool;
+
+    @Option(names = "--conv-keep-prob", paramLabel = "P",
+            description = "CNN: spatial dropout keep probability after each stage; 1 = none (default: the preset's).")
+    Double convKeepProb;
+
+    @Option(names = "--keep-prob", paramLabel = "P",
+            description = "Dropout keep probability after each hidden ReLU; 1 = no dropout (default: 0.9 for mlp, "
+                    + "the preset's for cnn).")
+    Double keepProb;
 
     @Option(names = "--init", paramLabel = "he|SCALE", defaultValue = "he",
             description = "Weight initialisation: he, or the std of a Gaussian such as 0.01 (default: ${DEFAULT-VALUE}).")
@@ -80,11 +139,13 @@ public final class TrainCommand extends CommandBase {
     double lrDecay;
 
     @Option(names = "--reg", paramLabel = "L2", defaultValue = "0",
-            description = "L2 regularisation strength: loss += 0.5·reg·ΣW² (default: ${DEFAULT-VALUE}).")
+            description = "L2 regularisation strength: loss += 0.5·reg·ΣW² over affine and conv weights "
+                    + "(default: ${DEFAULT-VALUE}).")
     double reg;
 
-    @Option(names = "--epochs", paramLabel = "N", defaultValue = "10", description = "Epochs (default: ${DEFAULT-VALUE}).")
-    int epochs;
+    @Option(names = "--epochs", paramLabel = "N",
+            description = "Epochs (default: 10 for mlp, " + CNN_EPOCHS + " for cnn).")
+    Integer epochs;
 
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "128",
             description = "Examples per minibatch, 2 to the size of the training split; each epoch takes "
@@ -96,7 +157,8 @@ public final class TrainCommand extends CommandBase {
     long seed;
 
     @Option(names = "--no-standardize",
-            description = "Feed pixels in [0,1] as they are instead of standardizing each feature on the training split.")
+            description = "Feed pixels in [0,1] as they are instead of standardizing them on the training split "
+                    + "(mlp: each pixel by its own mean and std; cnn: each channel by one mean and std).")
     boolean noStandardize;
 
     @Option(names = "--loss-every", paramLabel = "N", defaultValue = "10",
@@ -133,22 +195,29 @@ public final class TrainCommand extends CommandBase {
         PrintWriter out = out();
         try (Backend backend = backendMixin.open()) {
             DataSets.Loaded loaded = data.load(DataSets.Kind.FASHION_MNIST.id, 0);
+            if (netType == Net.CNN && loaded.splits().train().exampleShape().rank() != 3) {
+                throw new CliException("--net cnn needs images, but " + loaded.title() + " has examples of shape "
+                        + loaded.splits().train().exampleShape());
+            }
             // the standardizer (fitted on the training split) travels with the splits into the checkpoint's STDZ
-            // section, so that the saved model applies to raw data
-            DatasetSplits splits = noStandardize ? loaded.splits() : loaded.splits().standardized();
+            // section, so that the saved model applies to raw data: per pixel for the MLP, per channel for the CNN
+            DatasetSplits splits = noStandardize ? loaded.splits()
+                    : netType == Net.CNN ? loaded.splits().standardizedPerChannel() : loaded.splits().standardized();
             int trainN = splits.train().size();
             if (batchSize > trainN) {
                 throw new CliException("--batch-size " + batchSize + " is larger than the " + trainN
                         + " training examples of " + loaded.title() + ": give --batch-size " + trainN + " or less");
             }
-            FullyConnectedNetConfig netConfig = netConfig(splits);
+            NetConfig netConfig = netConfig(splits);
+            int epochs = epochs();
             OptimizerConfig optConfig = OptimizerConfig.defaults(optimizer);
             if (lr != null) {
                 optConfig = optConfig.withLearningRate(lr);
             }
             SolverConfig solverConfig = divergence.apply(SolverConfig.builder().epochs(epochs).batchSize(batchSize)
                     .learningRateDecay(lrDecay).seed(seed).lossEvery(lossEvery)).build();
-            out.println("data:    " + loaded.describe() + (splits.standardizer() == null ? "" : ", standardized"));
+            out.println("data:    " + loaded.describe() + (splits.standardizer() == null ? ""
+                    : netType == Net.CNN ? ", standardized per channel" : ", standardized"));
             out.println("net:     " + netConfig);
             out.println("train:   " + optConfig + ", lr decay " + lrDecay + " per epoch, " + epochs + " epochs of "
                     + batchSize + " examples");
@@ -156,8 +225,12 @@ public final class TrainCommand extends CommandBase {
             out.flush();
 
             long start = System.nanoTime();
-            try (FullyConnectedNet net = new FullyConnectedNet(backend, netConfig);
+            try (SequentialNet net = newNet(backend, netConfig);
                  Optimizer opt = optConfig.create(net.parameters())) {
+                if (netType == Net.CNN) {
+                    out.println(indent(net.summary()));
+                    out.flush();
+                }
                 Progress progress = new Progress(out, progressStyle, 10_000_000_000L);
                 TrainingHistory history;
                 try {
@@ -208,12 +281,14 @@ public final class TrainCommand extends CommandBase {
     private void validate() {
         data.validate(this::usage);
         divergence.validate(this::usage);
-        for (int h : hidden) {
-            if (h < 1) {
-                throw usage("--hidden: every width must be at least 1, got " + hidden);
+        if (hidden != null) {
+            for (int h : hidden) {
+                if (h < 1) {
+                    throw usage("--hidden: every width must be at least 1, got " + hidden);
+                }
             }
         }
-        if (!(keepProb > 0 && keepProb <= 1)) {
+        if (keepProb != null && !(keepProb > 0 && keepProb <= 1)) {
             throw usage("--keep-prob must be in (0,1], got " + keepProb);
         }
         if (lr != null && !(lr > 0 && Double.isFinite(lr))) {
@@ -225,7 +300,7 @@ public final class TrainCommand extends CommandBase {
         if (!(reg >= 0 && Double.isFinite(reg))) {
             throw usage("--reg must be >= 0, got " + reg);
         }
-        if (epochs < 1) {
+        if (epochs != null && epochs < 1) {
             throw usage("--epochs must be at least 1, got " + epochs);
         }
         if (batchSize < 2) {
@@ -239,12 +314,132 @@ public final class TrainCommand extends CommandBase {
         } catch (IllegalArgumentException e) {
             throw usage("--init: " + e.getMessage());
         }
+        if (netType == Net.MLP) {
+            List<String> cnnOnly = new ArrayList<>();
+            if (preset != null) {
+                cnnOnly.add("--preset");
+            }
+            if (groups != null) {
+                cnnOnly.add("--groups");
+            }
+            if (channels != null) {
+                cnnOnly.add("--channels");
+            }
+            if (convsPerStage != null) {
+                cnnOnly.add("--convs-per-stage");
+            }
+            if (kernel != null) {
+                cnnOnly.add("--kernel");
+            }
+            if (noHiddenNorm) {
+                cnnOnly.add("--no-hidden-norm");
+            }
+            if (globalPool) {
+                cnnOnly.add("--global-pool");
+            }
+            if (convKeepProb != null) {
+                cnnOnly.add("--conv-keep-prob");
+            }
+            if (!cnnOnly.isEmpty()) {
+                throw usage(String.join(", ", cnnOnly) + (cnnOnly.size() == 1 ? " applies" : " apply")
+                        + " to --net cnn only");
+            }
+            if (norm == Normalization.GROUP) {
+                throw usage("--norm group needs channels: it applies to --net cnn; the mlp takes batch, layer or none");
+            }
+            return;
+        }
+        if (preset != null && !ConvNetConfig.presets().containsKey(preset.trim().toLowerCase(Locale.ROOT))) {
+            throw usage("--preset: expected one of " + String.join(", ", ConvNetConfig.presets().keySet()) + ", got '"
+                    + preset + "'");
+        }
+        if (channels != null && (channels.isEmpty() || channels.stream().anyMatch(c -> c < 1))) {
+            throw usage("--channels: expected one count >= 1 per stage, got " + channels);
+        }
+        if (convsPerStage != null && convsPerStage < 1) {
+            throw usage("--convs-per-stage must be at least 1, got " + convsPerStage);
+        }
+        if (kernel != null && (kernel < 1 || kernel % 2 == 0)) {
+            throw usage("--kernel must be an odd size >= 1 (padding (K-1)/2 keeps H x W), got " + kernel);
+        }
+        if (groups != null && groups < 1) {
+            throw usage("--groups must be at least 1, got " + groups);
+        }
+        if (groups != null && norm != Normalization.GROUP) {
+            throw usage("--groups applies to --norm group");
+        }
+        if (convKeepProb != null && !(convKeepProb > 0 && convKeepProb <= 1)) {
+            throw usage("--conv-keep-prob must be in (0,1], got " + convKeepProb);
+        }
     }
 
-    private FullyConnectedNetConfig netConfig(DatasetSplits splits) {
-        return FullyConnectedNetConfig.builder(splits.train().featureCount(), splits.train().classes())
-                .hidden(hidden).normalization(norm).dropoutKeep(keepProb).weightInit(WeightInit.parse(init))
-                .reg(reg).seed(seed).build();
+    private int epochs() {
+        return epochs != null ? epochs : netType == Net.CNN ? CNN_EPOCHS : 10;
+    }
+
+    private NetConfig netConfig(DatasetSplits splits) {
+        if (netType == Net.MLP) {
+            return FullyConnectedNetConfig.builder(splits.train().featureCount(), splits.train().classes())
+                    .hidden(hidden != null ? hidden : List.of(256, 128, 100))
+                    .normalization(norm != null ? norm : Normalization.BATCH)
+                    .dropoutKeep(keepProb != null ? keepProb : 0.9).weightInit(WeightInit.parse(init))
+                    .reg(reg).seed(seed).build();
+        }
+        ConvNetConfig.Builder b = ConvNetConfig.preset(preset != null ? preset : ConvNetConfig.DEFAULT_PRESET,
+                splits.train().exampleShape(), splits.train().classes());
+        if (hidden != null) {
+            b.hidden(hidden);
+        }
+        if (norm != null) {
+            b.norm(norm);
+        }
+        if (groups != null) {
+            b.groups(groups);
+        }
+        if (channels != null) {
+            b.channels(channels);
+        }
+        if (convsPerStage != null) {
+            b.convsPerStage(convsPerStage);
+        }
+        if (kernel != null) {
+            b.kernel(kernel);
+        }
+        if (noHiddenNorm) {
+            b.normalizeHidden(false);
+        }
+        if (globalPool) {
+            b.globalPool(true);
+        }
+        if (convKeepProb != null) {
+            b.convKeep(convKeepProb);
+        }
+        if (keepProb != null) {
+            b.dropoutKeep(keepProb);
+        }
+        b.weightInit(WeightInit.parse(init)).reg(reg).seed(seed);
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--net cnn: " + e.getMessage() + (groups == null && norm == Normalization.GROUP
+                    ? " (the default of --groups; give --groups G that divides every stage's channels)" : ""), e);
+        }
+    }
+
+    /** The net, or a one-line error when the configuration does not fit the data (a pool on a too small image). */
+    static SequentialNet newNet(Backend backend, NetConfig config) {
+        try {
+            return new SequentialNet(backend, config);
+        } catch (IllegalArgumentException e) {
+            Shape in = config.spec().inputShape();
+            throw new CliException(in.rank() == 3 ? "the net does not fit " + in + " images (each stage's pool "
+                    + "halves H and W: give fewer --channels stages or a smaller --kernel): " + e.getMessage()
+                    : e.getMessage(), e);
+        }
+    }
+
+    private static String indent(String text) {
+        return "         " + text.replace("\n", "\n         ");
     }
 
     private Map<String, String> metadata(DataSets.Loaded loaded, Backend backend, TrainingHistory h, double trainAcc,
@@ -252,6 +447,7 @@ public final class TrainCommand extends CommandBase {
         Map<String, String> m = new LinkedHashMap<>();
         m.put(Checkpoint.EPOCHS_COMPLETED, Integer.toString(h.epochs().size()));
         m.put("cli.command", commandLine());
+        m.put("cli.net", netType.name().toLowerCase(Locale.ROOT));
         m.put("cli.dataset", loaded.id());
         m.put("cli.data_dir", loaded.dir().toString());
         m.put("cli.val_size", Integer.toString(loaded.splits().validation().size()));
@@ -318,15 +514,27 @@ public final class TrainCommand extends CommandBase {
         Charts.savePng(plot, charts, "--plot");
     }
 
-    /** {@code batch}, {@code layer}, {@code none} for picocli. */
+    /** {@code batch}, {@code layer}, {@code group}, {@code none} for picocli. */
     static final class NormConverter implements picocli.CommandLine.ITypeConverter<Normalization> {
         @Override
         public Normalization convert(String value) {
             try {
                 return Normalization.parse(value);
             } catch (IllegalArgumentException e) {
-                throw new picocli.CommandLine.TypeConversionException("expected batch, layer or none, got '"
+                throw new picocli.CommandLine.TypeConversionException("expected batch, layer, group or none, got '"
                         + value + "'");
+            }
+        }
+    }
+
+    /** {@code mlp}, {@code cnn} for picocli. */
+    static final class NetConverter implements picocli.CommandLine.ITypeConverter<Net> {
+        @Override
+        public Net convert(String value) {
+            try {
+                return Net.valueOf(value.trim().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException("expected mlp or cnn, got '" + value + "'");
             }
         }
     }

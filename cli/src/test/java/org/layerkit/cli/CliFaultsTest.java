@@ -152,7 +152,7 @@ class CliFaultsTest {
         Map<String, String> meta = new LinkedHashMap<>(c.metadata());
         meta.put("cli.val_size", "abc");
         Path bad = tmp.resolve("bad-meta.lkm");
-        new Checkpoint(c.netConfig(), c.tensors(), c.counters(), c.optimizer(), c.standardizer(), meta).save(bad);
+        new Checkpoint(c.spec(), c.tensors(), c.counters(), c.optimizer(), c.standardizer(), meta).save(bad);
         Cli.Run r = Cli.run("evaluate", "--model", bad.toString(), "--backend", "cpu");
         assertEquals(1, r.exit(), r::toString);
         assertTrue(r.err().contains("--model " + bad + ": section META, field 'cli.val_size': expected an integer "

@@ -95,7 +95,7 @@ class TrainEvaluateTest {
         // exactly the statistics of the raw training split (the last 50 of the 300 examples are validation)
         Standardizer expected = Standardizer.fit(
                 DataSets.load("fashion-mnist", data, 50, 0).splits().train());
-        assertEquals(c.netConfig().inputDim(), s.featureCount());
+        assertEquals(c.spec().inputShape().size(), s.featureCount());
         assertArrayEquals(expected.mean(), s.mean());
         assertArrayEquals(expected.std(), s.std());
         assertFalse(c.metadata().keySet().stream().anyMatch(k -> k.startsWith("cli.input_")), c.metadata()::toString);

@@ -29,6 +29,7 @@ public final class Catalogue {
         cases.addAll(ConvErrorCases.all());
         cases.addAll(ConcurrencyCases.all());
         cases.addAll(LifecycleCases.all());
+        cases.addAll(ReshapeCases.all());
         Set<String> names = new HashSet<>();
         for (ConformanceCase c : cases) {
             if (!names.add(c.name())) {

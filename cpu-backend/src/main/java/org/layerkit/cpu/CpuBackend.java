@@ -165,6 +165,13 @@ public final class CpuBackend implements Backend {
         return new CpuTensor(this, shape, pool.takeZeroed(CpuSizes.elements("zeros", shape)));
     }
 
+    /** A view: the same array under another shape (see {@link CpuTensor#view}); nothing is copied. */
+    @Override
+    public Tensor reshape(Tensor t, Shape shape) {
+        Contracts.reshape(this, t, shape);
+        return ((CpuTensor) t).view(shape);
+    }
+
     /** Releases every tensor's array (each tensor of this backend then refuses use) and empties the pool. */
     @Override
     public void close() {

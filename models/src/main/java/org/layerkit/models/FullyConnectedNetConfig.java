@@ -5,15 +5,27 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.stream.Collectors;
 
 import org.layerkit.api.BatchNormOptions;
 import org.layerkit.api.Contracts;
+import org.layerkit.api.Shape;
+import org.layerkit.models.layers.AffineLayer;
+import org.layerkit.models.layers.BatchNormLayer;
+import org.layerkit.models.layers.DropoutLayer;
+import org.layerkit.models.layers.LayerNormLayer;
+import org.layerkit.models.layers.ReluLayer;
 import org.layerkit.models.layers.WeightInit;
 
 /**
- * The architecture and regularisation of a {@link FullyConnectedNet} (CS231N {@code FullyConnectedNet}). Immutable;
- * build with {@link #builder(int, int)}.
+ * The MLP configuration of a {@link SequentialNet}, as CS231N's {@code FullyConnectedNet} in {@code fc_net.py}:
+ * {affine → [batchnorm | layernorm] → relu → [dropout]} × (L−1) → affine → softmax cross-entropy. Immutable; build
+ * with {@link #builder(int, int)}, then {@code new SequentialNet(backend, config)}.
+ *
+ * <p>{@link #spec()} lays the layers out in that order; parameters are then named by layer index ({@code 0.W},
+ * {@code 0.b}, {@code 1.gamma}, …), and {@link #legacyNames()} maps CS231N's names ({@code W1}, {@code b1},
+ * {@code gamma1}, {@code running_mean1}, …), which checkpoints of format 1 used, onto them.
  *
  * @param inputDim      D, features per example
  * @param hiddenDims    the width of each hidden layer (may be empty: a softmax classifier)
@@ -27,7 +39,7 @@ import org.layerkit.models.layers.WeightInit;
  */
 public record FullyConnectedNetConfig(int inputDim, List<Integer> hiddenDims, int numClasses,
                                       Normalization normalization, double dropoutKeep, WeightInit weightInit,
-                                      double reg, long seed, BatchNormOptions batchNorm) {
+                                      double reg, long seed, BatchNormOptions batchNorm) implements NetConfig {
 
     public FullyConnectedNetConfig {
         hiddenDims = List.copyOf(hiddenDims);
@@ -36,7 +48,8 @@ public record FullyConnectedNetConfig(int inputDim, List<Integer> hiddenDims, in
         for (int h : hiddenDims) {
             check(h >= 1, "hiddenDims", "widths >= 1", hiddenDims);
         }
-        check(normalization != null, "normalization", "none, batch or layer", null);
+        check(normalization != null && normalization != Normalization.GROUP, "normalization",
+                "none, batch or layer (group normalization needs channels: use a ConvNetConfig)", normalization);
         check(dropoutKeep > 0 && dropoutKeep <= 1, "dropoutKeep", "a probability in (0,1]", dropoutKeep);
         check(weightInit != null, "weightInit", "a WeightInit", null);
         check(reg >= 0 && Double.isFinite(reg), "reg", "a finite value >= 0", reg);
@@ -58,6 +71,85 @@ public record FullyConnectedNetConfig(int inputDim, List<Integer> hiddenDims, in
     /** The number of affine layers, L = hidden layers + 1. */
     public int numLayers() {
         return hiddenDims.size() + 1;
+    }
+
+    /**
+     * The layers: per hidden layer l = 1..L−1 an {@code affine} (seeded), a {@code batchnorm} or {@code layernorm}
+     * (with {@link #batchNorm()}'s eps, decay and options), a {@code relu} and a {@code dropout} (seeded), then the
+     * output {@code affine}. The seeds are drawn from {@link #seed()} in the order the original
+     * {@code FullyConnectedNet} drew them (every affine layer's, then every dropout layer's), so a configuration gives
+     * the same initial weights and masks as it always did.
+     */
+    @Override
+    public NetSpec spec() {
+        SplittableRandom seeds = new SplittableRandom(seed);
+        int layers = numLayers();
+        long[] affineSeeds = new long[layers];
+        long[] dropoutSeeds = new long[layers];
+        for (int i = 0; i < layers; i++) {
+            affineSeeds[i] = seeds.nextLong();
+        }
+        for (int i = 0; i < layers; i++) {
+            dropoutSeeds[i] = seeds.nextLong();
+        }
+        NetSpec.Builder b = NetSpec.builder(Shape.of(inputDim), numClasses).reg(reg).description(toString());
+        int in = inputDim;
+        for (int l = 1; l <= layers; l++) {
+            int out = l == layers ? numClasses : hiddenDims.get(l - 1);
+            b.add(AffineLayer.TYPE, "in", in, "out", out, "init", weightInit, "seed", affineSeeds[l - 1]);
+            in = out;
+            if (l == layers) {
+                break;
+            }
+            switch (normalization) {
+                case BATCH -> b.add(BatchNormLayer.TYPE, "features", out, "eps", batchNorm.eps(), "decay",
+                        batchNorm.decay(), "unbiased_running_var", batchNorm.unbiasedRunningVar(),
+                        "cumulative_average", batchNorm.cumulativeAverage());
+                case LAYER -> b.add(LayerNormLayer.TYPE, "features", out, "eps", batchNorm.eps());
+                default -> { }
+            }
+            b.add(ReluLayer.TYPE);
+            if (useDropout()) {
+                b.add(DropoutLayer.TYPE, "keep", dropoutKeep, "seed", dropoutSeeds[l - 1]);
+            }
+        }
+        return b.build();
+    }
+
+    /**
+     * CS231N's names of this MLP's tensors and counters — {@code W1, b1, gamma1, beta1, running_mean1, running_var1},
+     * {@code batchnorm1.batches_tracked}, {@code dropout1.offset}, … (hidden layer l, output layer L) — mapped to the
+     * {@link SequentialNet}'s {@code <index>.<name>}, in the net's order. Checkpoints of format 1 are read through it.
+     */
+    public Map<String, String> legacyNames() {
+        Map<String, String> m = new LinkedHashMap<>();
+        int index = 0;
+        int layers = numLayers();
+        for (int l = 1; l <= layers; l++) {
+            m.put("W" + l, index + ".W");
+            m.put("b" + l, index + ".b");
+            index++;
+            if (l == layers) {
+                break;
+            }
+            if (normalization == Normalization.BATCH || normalization == Normalization.LAYER) {
+                m.put("gamma" + l, index + ".gamma");
+                m.put("beta" + l, index + ".beta");
+                if (normalization == Normalization.BATCH) {
+                    m.put("running_mean" + l, index + ".running_mean");
+                    m.put("running_var" + l, index + ".running_var");
+                    m.put("batchnorm" + l + "." + BatchNormLayer.BATCHES_TRACKED,
+                            index + "." + BatchNormLayer.BATCHES_TRACKED);
+                }
+                index++;
+            }
+            index++; // relu
+            if (useDropout()) {
+                m.put("dropout" + l + "." + DropoutLayer.OFFSET, index + "." + DropoutLayer.OFFSET);
+                index++;
+            }
+        }
+        return m;
     }
 
     /** A builder for a net from {@code inputDim} features to {@code numClasses} classes. */
@@ -114,6 +206,9 @@ public record FullyConnectedNetConfig(int inputDim, List<Integer> hiddenDims, in
         try {
             norm = Normalization.parse(MapFields.string(m, "normalization"));
         } catch (IllegalArgumentException e) {
+            throw MapFields.malformed("normalization", "none, batch or layer", m.get("normalization"));
+        }
+        if (norm == Normalization.GROUP) {
             throw MapFields.malformed("normalization", "none, batch or layer", m.get("normalization"));
         }
         try {

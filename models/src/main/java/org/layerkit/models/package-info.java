@@ -1,2 +1,6 @@
-/** Fully connected networks built from the standard layers, trainable on whichever backend is selected. */
+/**
+ * The one sequential net of layers ({@link org.layerkit.models.SequentialNet}, built from a
+ * {@link org.layerkit.models.NetSpec}) and its configurations — the MLP and the CNN with its presets — trainable on
+ * whichever backend is selected.
+ */
 package org.layerkit.models;

@@ -10,9 +10,9 @@ import org.layerkit.api.Philox4x32;
 import org.layerkit.conformance.NumericalGradient;
 
 /**
- * An independent float64 implementation of the {@link FullyConnectedNet} training loss (TRAIN mode), written
- * straight from the CS231N formulas with plain loops, so that numerical gradients of it are accurate to ~1e-10 and
- * can judge the float32 analytic gradients of a backend.
+ * An independent float64 implementation of the MLP's ({@link SequentialNet} of a {@link FullyConnectedNetConfig})
+ * training loss (TRAIN mode), written straight from the CS231N formulas with plain loops, so that numerical
+ * gradients of it are accurate to ~1e-10 and can judge the float32 analytic gradients of a backend.
  */
 final class Float64ReferenceNet {
     private final FullyConnectedNetConfig config;

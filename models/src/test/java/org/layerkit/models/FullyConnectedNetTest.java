@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import org.junit.jupiter.api.AfterAll;
@@ -43,35 +44,64 @@ class FullyConnectedNetTest {
     }
 
     @Test
-    void layersFollowCs231nOrderAndParametersHaveCs231nNames() {
+    void layersFollowCs231nOrderAndParametersAreNamedByLayerIndex() {
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 3).hidden(7, 5)
                 .normalization(Normalization.BATCH).dropoutKeep(0.5).build();
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, c)) {
+        try (SequentialNet net = new SequentialNet(backend, c)) {
             assertEquals(List.of("affine", "batchnorm", "relu", "dropout", "affine", "batchnorm", "relu", "dropout", "affine"),
                     net.layers().stream().map(Layer::type).toList());
-            assertEquals(List.of("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"),
+            assertEquals(List.of("0.W", "0.b", "1.gamma", "1.beta", "4.W", "4.b", "5.gamma", "5.beta", "8.W", "8.b"),
                     List.copyOf(net.parameters().keySet()));
-            assertEquals(List.of("running_mean1", "running_var1", "running_mean2", "running_var2"),
+            assertEquals(List.of("1.running_mean", "1.running_var", "5.running_mean", "5.running_var"),
                     List.copyOf(net.buffers().keySet()));
-            assertEquals(List.of("batchnorm1.batches_tracked", "dropout1.offset", "batchnorm2.batches_tracked",
-                    "dropout2.offset"), List.copyOf(net.counters().keySet()));
+            assertEquals(List.of("1.batches_tracked", "3.offset", "5.batches_tracked", "7.offset"),
+                    List.copyOf(net.counters().keySet()));
             assertEquals(6 * 7 + 7 + 14 + 7 * 5 + 5 + 10 + 5 * 3 + 3, net.parameterCount());
+            assertEquals(Shape.of(6), net.inputShape());
+            assertEquals(Shape.of(4, 3), net.outputShape(8, 4));
         }
+    }
+
+    @Test
+    void legacyNamesMapCs231nNamesOntoTheNetsNames() {
+        FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 3).hidden(7, 5)
+                .normalization(Normalization.BATCH).dropoutKeep(0.5).build();
+        Map<String, String> m = c.legacyNames();
+        assertEquals(List.of("W1", "b1", "gamma1", "beta1", "running_mean1", "running_var1",
+                "batchnorm1.batches_tracked", "dropout1.offset", "W2", "b2", "gamma2", "beta2", "running_mean2",
+                "running_var2", "batchnorm2.batches_tracked", "dropout2.offset", "W3", "b3"), List.copyOf(m.keySet()));
+        try (SequentialNet net = new SequentialNet(backend, c)) {
+            java.util.Set<String> all = new java.util.HashSet<>(net.parameters().keySet());
+            all.addAll(net.buffers().keySet());
+            all.addAll(net.counters().keySet());
+            assertEquals(all, java.util.Set.copyOf(m.values()), "every name of the net, once");
+        }
+        FullyConnectedNetConfig ln = FullyConnectedNetConfig.builder(6, 3).hidden(7).normalization(Normalization.LAYER)
+                .build();
+        assertEquals(Map.of("W1", "0.W", "b1", "0.b", "gamma1", "1.gamma", "beta1", "1.beta", "W2", "3.W", "b2", "3.b"),
+                ln.legacyNames());
+    }
+
+    @Test
+    void groupNormalizationIsRefusedForAnMlpWithTheReason() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FullyConnectedNetConfig.builder(6, 3).hidden(7).normalization(Normalization.GROUP).build());
+        assertTrue(e.getMessage().contains("group normalization needs channels"), e.getMessage());
     }
 
     @Test
     void sameSeedGivesSameWeightsAndHeInitHasTheRightSpread() {
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(400, 10).hidden(300).heInit().seed(9).build();
-        try (FullyConnectedNet a = new FullyConnectedNet(backend, c);
-             FullyConnectedNet b = new FullyConnectedNet(backend, c)) {
-            float[] w = a.parameters().get("W1").value().toArray();
-            assertArrayEquals(w, b.parameters().get("W1").value().toArray());
+        try (SequentialNet a = new SequentialNet(backend, c);
+             SequentialNet b = new SequentialNet(backend, c)) {
+            float[] w = a.parameters().get("0.W").value().toArray();
+            assertArrayEquals(w, b.parameters().get("0.W").value().toArray());
             double sq = 0;
             for (float v : w) {
                 sq += v * v;
             }
             assertEquals(2.0 / 400, sq / w.length, 0.1 * 2.0 / 400);
-            assertArrayEquals(new float[300], a.parameters().get("b1").value().toArray());
+            assertArrayEquals(new float[300], a.parameters().get("0.b").value().toArray());
         }
     }
 
@@ -79,12 +109,12 @@ class FullyConnectedNetTest {
     void regularizationAddsHalfRegTimesSumOfSquaredWeightsToTheLoss() {
         FullyConnectedNetConfig plain = FullyConnectedNetConfig.builder(6, 3).hidden(7).seed(2).weightScale(0.3).build();
         FullyConnectedNetConfig reg = plain.toBuilder().reg(0.25).build();
-        try (FullyConnectedNet a = new FullyConnectedNet(backend, plain);
-             FullyConnectedNet b = new FullyConnectedNet(backend, reg);
+        try (SequentialNet a = new SequentialNet(backend, plain);
+             SequentialNet b = new SequentialNet(backend, reg);
              Tensor x = randn(5, 6, 1);
              Tensor y = backend.upload(new float[] {0, 1, 2, 0, 1}, Shape.of(5))) {
             double sumSq = 0;
-            for (String w : List.of("W1", "W2")) {
+            for (String w : List.of("0.W", "2.W")) {
                 for (float v : a.parameters().get(w).value().toArray()) {
                     sumSq += v * v;
                 }
@@ -97,9 +127,9 @@ class FullyConnectedNetTest {
             double regBound = Tolerance.SAFETY * (0.5 * 0.25 * sumSq * (Tolerance.sum(6 * 7) + Tolerance.U)
                     + Tolerance.gamma(2) * (Math.abs(la) + 0.5 * 0.25 * sumSq));
             assertEquals(la + 0.5 * 0.25 * sumSq, lb, regBound, "loss with reg outside REG_LOSS");
-            float[] wa = a.parameters().get("W2").value().toArray();
-            float[] ga = a.parameters().get("W2").grad().toArray();
-            float[] gb = b.parameters().get("W2").grad().toArray();
+            float[] wa = a.parameters().get("2.W").value().toArray();
+            float[] ga = a.parameters().get("2.W").grad().toArray();
+            float[] gb = b.parameters().get("2.W").grad().toArray();
             for (int i = 0; i < ga.length; i++) {
                 // dW + reg·W: 0.25·W is exact, the add one rounding of the result (ONE_ROUNDING)
                 double expected = ga[i] + 0.25 * wa[i];
@@ -113,7 +143,7 @@ class FullyConnectedNetTest {
     void scoresUseEvalModeSoTheyAreDeterministicDespiteDropout() {
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 3).hidden(16)
                 .normalization(Normalization.BATCH).dropoutKeep(0.5).seed(1).build();
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, c); Tensor x = randn(8, 6, 3)) {
+        try (SequentialNet net = new SequentialNet(backend, c); Tensor x = randn(8, 6, 3)) {
             float[] s1 = net.scores(x).toArray();
             float[] s2 = net.scores(x).toArray();
             assertArrayEquals(s1, s2);
@@ -135,12 +165,12 @@ class FullyConnectedNetTest {
     void lossOverwritesGradientsInsteadOfAccumulating() {
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 3).hidden(7).normalization(Normalization.LAYER)
                 .seed(1).build();
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, c); Tensor x = randn(4, 6, 5);
+        try (SequentialNet net = new SequentialNet(backend, c); Tensor x = randn(4, 6, 5);
              Tensor y = backend.upload(new float[] {0, 1, 2, 1}, Shape.of(4))) {
             net.loss(x, y);
-            float[] g1 = net.parameters().get("W1").grad().toArray();
+            float[] g1 = net.parameters().get("0.W").grad().toArray();
             Tensor loss1 = net.loss(x, y);
-            assertArrayEquals(g1, net.parameters().get("W1").grad().toArray());
+            assertArrayEquals(g1, net.parameters().get("0.W").grad().toArray());
             assertEquals(Shape.of(1), loss1.shape());
         }
     }

@@ -14,14 +14,15 @@ import org.layerkit.api.Philox4x32;
 import org.layerkit.conformance.Tolerance;
 
 /**
- * A running error analysis of a {@link FullyConnectedNet}'s TRAIN loss and analytic gradients (docs/tolerances.md,
- * FC_NET_LOSS and FC_NET_GRADIENT): the net's forward and backward written out in float64 from the CS231N formulas,
- * and next to every value a bound on how far a computation in arithmetic of unit roundoff u (float32: {@link
- * Tolerance#U}; the reference's own float64: {@link Tolerance#U64}) can be from it. Each op's bound is the error it
- * inherits from its inputs, weighted by its sensitivity to them (the instance's own condition: 1/σ of a batch
- * statistic over 4 rows, cancellation in a dot product), plus its own rounding (the kit's per-op bounds: sums of
- * n terms sum(n, u), a normalization's statistics as in NORM_*, softmax as in SOFTMAX_*). Bounds are first-order
- * and use only the magnitudes of the instance, so they hold for any summation order, vector width or BLAS kernel.
+ * A running error analysis of an MLP's ({@link SequentialNet} of a {@link FullyConnectedNetConfig}) TRAIN loss and
+ * analytic gradients (docs/tolerances.md, FC_NET_LOSS and FC_NET_GRADIENT): the net's forward and backward written
+ * out in float64 from the CS231N formulas, and next to every value a bound on how far a computation in arithmetic of
+ * unit roundoff u (float32: {@link Tolerance#U}; the reference's own float64: {@link Tolerance#U64}) can be from it.
+ * Each op's bound is the error it inherits from its inputs, weighted by its sensitivity to them (the instance's own
+ * condition: 1/σ of a batch statistic over 4 rows, cancellation in a dot product), plus its own rounding (the kit's
+ * per-op bounds: sums of n terms sum(n, u), a normalization's statistics as in NORM_*, softmax as in SOFTMAX_*).
+ * Bounds are first-order and use only the magnitudes of the instance, so they hold for any summation order, vector
+ * width or BLAS kernel.
  *
  * <p>The float64 analytic gradients computed here are also checked against the numerical ones, which checks this
  * model's backward itself.

@@ -165,6 +165,23 @@ public final class ClBackend implements Backend {
         }
     }
 
+    /**
+     * A device-side copy under the new shape, queued like any kernel (no host round trip): a view sharing the
+     * cl_mem would need tensors that do not own their buffer, which this backend's pool and reclaiming do not have.
+     */
+    @Override
+    public Tensor reshape(Tensor t, Shape shape) {
+        Contracts.reshape(this, t, shape);
+        ClTensor out = allocate(shape, "reshape");
+        try {
+            elementwise.copyInto("reshape", cl(t), out);
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
     @Override
     public void synchronize() {
         ctx.finish("synchronize");

@@ -23,40 +23,46 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Parameter;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.MapFields;
+import org.layerkit.models.NetSpec;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.Standardizer;
 import org.layerkit.models.optim.Optimizer;
 import org.layerkit.models.optim.OptimizerConfig;
 
 /**
- * A trained {@link FullyConnectedNet} on the host: its configuration, weights, batch-norm running statistics, layer
- * counters, optionally the optimizer's configuration, state and step count (to resume training), and free-form
- * metadata such as {@code epochs_completed}. The file format is described in {@code docs/checkpoint-format.md}.
+ * A trained {@link SequentialNet} (an MLP, a CNN, any spec) on the host: its {@link NetSpec}, weights, batch-norm
+ * running statistics, layer counters, optionally the optimizer's configuration, state and step count (to resume
+ * training), the input standardization, and free-form metadata such as {@code epochs_completed}. The file format is
+ * described in {@code docs/checkpoint-format.md}; this code writes format {@value #VERSION} and reads formats 1 and 2
+ * (format 1 held only MLPs, with CS231N's tensor names, which are mapped onto the net's by
+ * {@link FullyConnectedNetConfig#legacyNames()}).
  *
  * <pre>{@code
  * Checkpoint.of(net, optimizer, Map.of("epochs_completed", "10")).save(path);   // atomic
  * Checkpoint c = Checkpoint.load(path);                                         // CRC-checked
- * try (FullyConnectedNet restored = c.toNet(anyBackend)) { ... }
+ * try (SequentialNet restored = c.toNet(anyBackend)) { ... }
  * }</pre>
  *
- * @param netConfig the architecture
- * @param tensors   parameters and buffers by net name ({@code W1}, {@code running_mean1}, …)
- * @param counters  layer counters by net name ({@code batchnorm1.batches_tracked}, {@code dropout1.offset})
+ * @param spec      the architecture
+ * @param tensors   parameters and buffers by net name ({@code 0.W}, {@code 1.running_mean}, …)
+ * @param counters  layer counters by net name ({@code 1.batches_tracked}, {@code 3.offset})
  * @param optimizer    the optimizer's state, or null when the checkpoint is for inference only
  * @param standardizer the per-feature standardization the net was trained behind (apply it to raw inputs with
  *                     {@link #preprocess}), or null when it was trained on raw features
  * @param metadata     free-form string pairs
  */
-public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTensor> tensors,
+public record Checkpoint(NetSpec spec, Map<String, HostTensor> tensors,
                          Map<String, Long> counters, OptimizerState optimizer, Standardizer standardizer,
                          Map<String, String> metadata) {
     /** The first 8 bytes of every checkpoint: {@code 89 'L' 'K' 'C' 'K' 'P' 'T' 0A}. */
     static final byte[] MAGIC = {(byte) 0x89, 'L', 'K', 'C', 'K', 'P', 'T', '\n'};
-    /** The format version this code writes and reads. */
-    public static final int VERSION = 1;
+    /** The format version this code writes; it reads this one and {@link #LEGACY_VERSION}. */
+    public static final int VERSION = 2;
+    /** The first format, whose CONF section is a {@code FullyConnectedNetConfig} and whose names are CS231N's. */
+    public static final int LEGACY_VERSION = 1;
     static final int HEADER_BYTES = 8 + 4 + 8 + 4;
 
     /** Metadata key for the number of completed training epochs (what {@code Solver.resumeAfter} takes). */
@@ -82,15 +88,15 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
     }
 
     /** Copies the net's parameters, buffers and counters (and the optimizer's state, if given) to the host. */
-    public static Checkpoint of(FullyConnectedNet net, Optimizer optimizer, Map<String, String> metadata) {
+    public static Checkpoint of(SequentialNet net, Optimizer optimizer, Map<String, String> metadata) {
         return of(net, optimizer, null, metadata);
     }
 
     /**
-     * Like {@link #of(FullyConnectedNet, Optimizer, Map)}, also keeping the input standardization (e.g.
+     * Like {@link #of(SequentialNet, Optimizer, Map)}, also keeping the input standardization (e.g.
      * {@code splits.standardizer()}) so that the saved model applies to raw data.
      */
-    public static Checkpoint of(FullyConnectedNet net, Optimizer optimizer, Standardizer standardizer,
+    public static Checkpoint of(SequentialNet net, Optimizer optimizer, Standardizer standardizer,
                                 Map<String, String> metadata) {
         Map<String, HostTensor> t = new LinkedHashMap<>();
         net.parameters().forEach((name, p) -> t.put(name, HostTensor.of(p.value())));
@@ -101,7 +107,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
             optimizer.state().forEach((name, b) -> s.put(name, HostTensor.of(b)));
             os = new OptimizerState(optimizer.config(), optimizer.stepCount(), s);
         }
-        return new Checkpoint(net.config(), t, net.counters(), os, standardizer, metadata);
+        return new Checkpoint(net.spec(), t, net.counters(), os, standardizer, metadata);
     }
 
     /** {@code raw} standardized as the training data was (unchanged when there is no standardizer). */
@@ -119,9 +125,19 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         return Integer.parseInt(metadata.getOrDefault(EPOCHS_COMPLETED, "0"));
     }
 
-    /** A new net on {@code backend} with this checkpoint's configuration, weights, statistics and counters. */
-    public FullyConnectedNet toNet(Backend backend) {
-        FullyConnectedNet net = new FullyConnectedNet(backend, netConfig);
+    /**
+     * A new net on {@code backend} with this checkpoint's spec, weights, statistics and counters. A spec whose layers
+     * cannot be built (an unknown layer type, a malformed setting) is an IllegalArgumentException naming section
+     * {@code CONF}, the layer and the setting: {@link #load} reads the spec as data and leaves the layers' own
+     * settings to their factories.
+     */
+    public SequentialNet toNet(Backend backend) {
+        SequentialNet net;
+        try {
+            net = new SequentialNet(backend, spec);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("checkpoint section CONF: " + e.getMessage(), e);
+        }
         try {
             Map<String, Tensor> targets = new LinkedHashMap<>();
             net.parameters().forEach((name, p) -> targets.put(name, p.value()));
@@ -131,7 +147,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
                 HostTensor h = tensors.get(name);
                 if (!h.shape().equals(target.shape())) {
                     throw new IllegalArgumentException("checkpoint tensor " + name + ": expected shape " + target.shape()
-                            + " for " + netConfig + ", found " + h.shape());
+                            + " for " + spec + ", found " + h.shape());
                 }
                 h.copyInto(target);
             });
@@ -146,7 +162,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
     }
 
     /** An optimizer for {@code net}'s parameters with the saved rule, learning rate, state and step count. */
-    public Optimizer toOptimizer(FullyConnectedNet net) {
+    public Optimizer toOptimizer(SequentialNet net) {
         if (optimizer == null) {
             throw new IllegalStateException("checkpoint has no optimizer state (it was saved for inference only)");
         }
@@ -211,7 +227,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
 
     private byte[] payload() throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        section(bytes, "CONF", out -> writeStrings(out, netConfig.toMap()));
+        section(bytes, "CONF", out -> writeStrings(out, spec.toMap()));
         section(bytes, "TENS", out -> writeTensors(out, tensors));
         section(bytes, "CNTR", out -> {
             out.writeInt(counters.size());
@@ -314,9 +330,9 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         int version = h.getInt();
         long length = h.getLong();
         int crc = h.getInt();
-        if (version != VERSION) {
-            throw new CheckpointException(file, "unsupported format version " + version + " (this build reads version "
-                    + VERSION + ")");
+        if (version != VERSION && version != LEGACY_VERSION) {
+            throw new CheckpointException(file, "unsupported format version " + version + " (this build reads versions "
+                    + LEGACY_VERSION + " and " + VERSION + ")");
         }
         long actual = all.length - HEADER_BYTES;
         if (actual != length) {
@@ -331,7 +347,7 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         }
         Checkpoint checkpoint;
         try {
-            checkpoint = parse(ByteBuffer.wrap(all, HEADER_BYTES, (int) length).slice());
+            checkpoint = parse(ByteBuffer.wrap(all, HEADER_BYTES, (int) length).slice(), version);
         } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
             throw new CheckpointException(file, "malformed payload despite a valid CRC: " + e.getMessage(), e);
         } catch (BufferUnderflowException e) {
@@ -372,9 +388,10 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         return null;
     }
 
-    private static Checkpoint parse(ByteBuffer p) {
+    private static Checkpoint parse(ByteBuffer p, int version) {
         Map<String, String> conf = null;
-        FullyConnectedNetConfig config = null;
+        NetSpec config = null;
+        Map<String, String> legacyNames = null;
         Map<String, HostTensor> tensors = null;
         Map<String, Long> counters = new LinkedHashMap<>();
         OptimizerState opt = null;
@@ -425,7 +442,13 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
                     default -> { } // unknown sections of later minor revisions are skipped
                 }
                 if (tag.equals("CONF")) {
-                    config = FullyConnectedNetConfig.fromMap(conf);
+                    if (version == LEGACY_VERSION) {
+                        FullyConnectedNetConfig mlp = FullyConnectedNetConfig.fromMap(conf);
+                        config = mlp.spec();
+                        legacyNames = mlp.legacyNames();
+                    } else {
+                        config = NetSpec.fromMap(conf);
+                    }
                 }
             } catch (BufferUnderflowException e) {
                 throw new IllegalArgumentException("section " + tag + " ends before its last field", e);
@@ -436,7 +459,33 @@ public record Checkpoint(FullyConnectedNetConfig netConfig, Map<String, HostTens
         if (conf == null || tensors == null) {
             throw new IllegalArgumentException("required sections CONF and TENS expected, found " + seen);
         }
+        if (legacyNames != null) {
+            tensors = renamed(tensors, legacyNames);
+            counters = renamed(counters, legacyNames);
+            if (opt != null) {
+                opt = new OptimizerState(opt.config(), opt.step(), renamedState(opt.state(), legacyNames));
+            }
+        }
         return new Checkpoint(config, tensors, counters, opt, std, meta);
+    }
+
+    /** Format 1's CS231N names ({@code W1}, {@code batchnorm1.batches_tracked}) as the net's; unknown ones kept. */
+    private static <T> Map<String, T> renamed(Map<String, T> m, Map<String, String> names) {
+        Map<String, T> out = new LinkedHashMap<>();
+        m.forEach((k, v) -> out.put(names.getOrDefault(k, k), v));
+        return out;
+    }
+
+    /** Optimizer state {@code <parameter>.<slot>} of format 1 ({@code W1.m}) as the net's ({@code 0.W.m}). */
+    private static Map<String, HostTensor> renamedState(Map<String, HostTensor> m, Map<String, String> names) {
+        Map<String, HostTensor> out = new LinkedHashMap<>();
+        m.forEach((k, v) -> {
+            int dot = k.indexOf('.');
+            String param = dot < 0 ? k : k.substring(0, dot);
+            String mapped = names.get(param);
+            out.put(mapped == null ? k : mapped + k.substring(dot < 0 ? k.length() : dot), v);
+        });
+        return out;
     }
 
     /** The metadata keys this format defines must hold what they say; the others are free-form. */

@@ -5,7 +5,7 @@ import java.nio.file.Path;
 /**
  * CIFAR-10, binary version: {@code data_batch_1.bin … data_batch_5.bin} and {@code test_batch.bin}, each a sequence
  * of 3073-byte records (1 label byte 0–9, then 1024 red, 1024 green, 1024 blue bytes of a 32×32 image). Features are
- * D = 3072 values in [0,1], in the file's channel-major order. Files may be gzipped.
+ * D = 3072 values in [0,1], in the file's channel-major order: examples of shape [3,32,32]. Files may be gzipped.
  */
 public final class Cifar10 {
     public static final int CLASSES = 10;
@@ -63,6 +63,6 @@ public final class Cifar10 {
                 }
             }
         }
-        return new Dataset(name, x, y, FEATURES, CLASSES);
+        return new Dataset(name, x, y, org.layerkit.api.Shape.of(3, 32, 32), CLASSES);
     }
 }

@@ -2,9 +2,13 @@ package org.layerkit.models.data;
 
 import java.util.Arrays;
 
+import org.layerkit.api.Shape;
+
 /**
- * Labelled examples held on the host: features row-major {@code [N,D]} as floats, labels 0..K−1. Immutable by
- * convention: the arrays are shared, not copied, by the accessors and must not be modified.
+ * Labelled examples held on the host: features row-major {@code [N,D]} as floats, labels 0..K−1, and the shape of
+ * one example ({@code [D]}, or {@code [C,H,W]} for images, whose D = C·H·W values are stored row-major, so the same
+ * array is {@code [N,C,H,W]}). Immutable by convention: the arrays are shared, not copied, by the accessors and must
+ * not be modified.
  */
 public final class Dataset {
     private final String name;
@@ -12,6 +16,7 @@ public final class Dataset {
     private final int[] labels;
     private final int featureCount;
     private final int classes;
+    private final Shape exampleShape;
 
     /**
      * @param name         for messages and reports, e.g. {@code fashion-mnist/train}
@@ -21,6 +26,23 @@ public final class Dataset {
      * @param classes      K
      */
     public Dataset(String name, float[] features, int[] labels, int featureCount, int classes) {
+        this(name, features, labels, Shape.of(Math.max(1, featureCount)), featureCount, classes);
+    }
+
+    /**
+     * Examples of shape {@code exampleShape} (e.g. {@code [1,28,28]}), D = its size values each.
+     *
+     * @param name         for messages and reports
+     * @param features     N·D values, row-major
+     * @param labels       N labels in 0..classes−1
+     * @param exampleShape one example's shape
+     * @param classes      K
+     */
+    public Dataset(String name, float[] features, int[] labels, Shape exampleShape, int classes) {
+        this(name, features, labels, exampleShape, exampleShape.size(), classes);
+    }
+
+    private Dataset(String name, float[] features, int[] labels, Shape exampleShape, int featureCount, int classes) {
         if (featureCount < 1 || classes < 1) {
             throw new IllegalArgumentException("Dataset " + name + ": featureCount and classes expected >= 1, got "
                     + featureCount + " and " + classes);
@@ -40,6 +62,12 @@ public final class Dataset {
         this.labels = labels;
         this.featureCount = featureCount;
         this.classes = classes;
+        this.exampleShape = exampleShape;
+    }
+
+    /** One example's shape: {@code [D]}, or {@code [C,H,W]} for images. */
+    public Shape exampleShape() {
+        return exampleShape;
     }
 
     public String name() {
@@ -82,7 +110,7 @@ public final class Dataset {
             throw new IllegalArgumentException("Dataset.slice: expected 0 <= from <= to <= " + size() + ", got "
                     + from + ".." + to);
         }
-        return new Dataset(name, featureSlice(from, to - from), Arrays.copyOfRange(labels, from, to), featureCount,
+        return new Dataset(name, featureSlice(from, to - from), Arrays.copyOfRange(labels, from, to), exampleShape,
                 classes);
     }
 
@@ -91,7 +119,7 @@ public final class Dataset {
         float[] x = new float[indices.length * featureCount];
         int[] y = new int[indices.length];
         gather(indices, 0, indices.length, x, y);
-        return new Dataset(name, x, y, featureCount, classes);
+        return new Dataset(name, x, y, exampleShape, classes);
     }
 
     /**
@@ -114,13 +142,23 @@ public final class Dataset {
         }
     }
 
+    /** The same examples with features {@code x} (same count; e.g. standardized). */
+    public Dataset withFeatures(float[] x) {
+        return new Dataset(name, x, labels, exampleShape, classes);
+    }
+
     /** The same examples under another name. */
     public Dataset named(String newName) {
-        return new Dataset(newName, features, labels, featureCount, classes);
+        return new Dataset(newName, features, labels, exampleShape, classes);
     }
 
     @Override
     public String toString() {
-        return name + " [" + size() + "," + featureCount + "], " + classes + " classes";
+        int[] d = exampleShape.dims();
+        StringBuilder dims = new StringBuilder().append(size());
+        for (int v : d) {
+            dims.append(',').append(v);
+        }
+        return name + " [" + dims + "], " + classes + " classes";
     }
 }

@@ -32,12 +32,28 @@ public record DatasetSplits(Dataset train, Dataset validation, Dataset test, Sta
                 trainAndValidation.slice(n - validationSize, n).named(base + "/val"), test);
     }
 
-    /** Standardizes every split with the mean and std of the training split alone (raw splits only). */
+    /** Standardizes every split per feature with the mean and std of the training split alone (raw splits only). */
     public DatasetSplits standardized() {
+        requireRaw();
+        return standardizedWith(Standardizer.fit(train));
+    }
+
+    /**
+     * Standardizes every split with one mean and std per image channel of the training split ({@link
+     * Standardizer#fitPerChannel}; raw image splits only): the standardization for convolutional nets.
+     */
+    public DatasetSplits standardizedPerChannel() {
+        requireRaw();
+        return standardizedWith(Standardizer.fitPerChannel(train));
+    }
+
+    private void requireRaw() {
         if (standardizer != null) {
             throw new IllegalStateException("DatasetSplits.standardized: the splits are already standardized");
         }
-        Standardizer s = Standardizer.fit(train);
+    }
+
+    private DatasetSplits standardizedWith(Standardizer s) {
         return new DatasetSplits(s.apply(train), s.apply(validation), s.apply(test), s);
     }
 

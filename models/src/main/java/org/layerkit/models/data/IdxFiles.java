@@ -125,8 +125,9 @@ public final class IdxFiles {
     }
 
     /**
-     * Reads an image file and its label file into a data set with pixels scaled to [0,1] and D = rows·cols.
-     * The counts must agree and every label must be below {@code classes}.
+     * Reads an image file and its label file into a data set with pixels scaled to [0,1], D = rows·cols and examples
+     * of shape {@code [1,rows,cols]} (one grey channel). The counts must agree and every label must be below
+     * {@code classes}.
      */
     public static Dataset readDataset(String name, Path images, Path labels, int classes) throws DatasetException {
         Idx img = readImages(images);
@@ -149,6 +150,9 @@ public final class IdxFiles {
                 throw new DatasetException(labels, "label " + i + ": expected 0.." + (classes - 1) + ", found " + y[i]);
             }
         }
-        return new Dataset(name, x, y, d, classes);
+        if (d < 1) {
+            return new Dataset(name, x, y, d, classes); // refused there, naming the data set
+        }
+        return new Dataset(name, x, y, org.layerkit.api.Shape.of(1, img.dims()[1], img.dims()[2]), classes);
     }
 }

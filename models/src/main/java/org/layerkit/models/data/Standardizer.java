@@ -1,8 +1,16 @@
 package org.layerkit.models.data;
 
+import org.layerkit.api.Shape;
+
 /**
- * Per-feature standardization x' = (x − mean)/std, with mean and std fitted on the training set only and then applied
- * to every split. A feature with zero spread (e.g. an always-black border pixel) gets std 1, so it becomes 0.
+ * Standardization x'_j = (x_j − mean_j)/std_j of each feature j, with mean and std fitted on the training set only and
+ * then applied to every split. Two fits: {@link #fit} per feature (what the MLP uses: each pixel its own mean and std;
+ * a feature with zero spread, e.g. an always-black border pixel, gets std 1, so it becomes 0) and
+ * {@link #fitPerChannel} one mean and std per image channel over all its pixels (what convolutional nets use: a
+ * convolution applies the same weights at every position, so every position should see the same transform). Either
+ * way the standardizer holds D means and D standard deviations (a per-channel one repeats each channel's pair over its
+ * H·W features), which is exactly what a checkpoint's STDZ section stores: the transform is fully described, and
+ * {@link #perChannel(Shape)} tells the per-channel case apart (for an export that folds it into the first layer).
  */
 public final class Standardizer {
     private final float[] mean;
@@ -59,6 +67,69 @@ public final class Standardizer {
         return new Standardizer(mean, std);
     }
 
+    /**
+     * One mean and (population) standard deviation per channel of examples {@code [C,H,W]}, over every pixel of every
+     * training example, in double precision; repeated over each channel's H·W features. A channel with zero spread
+     * gets std 1.
+     */
+    public static Standardizer fitPerChannel(Dataset train) {
+        Shape s = train.exampleShape();
+        if (s.rank() != 3) {
+            throw new IllegalArgumentException("Standardizer.fitPerChannel: " + train.name()
+                    + " expected examples of shape [C,H,W], got " + s);
+        }
+        int n = train.size();
+        if (n == 0) {
+            throw new IllegalArgumentException("Standardizer.fitPerChannel: " + train.name() + " is empty");
+        }
+        int c = s.dim(0);
+        int plane = s.dim(1) * s.dim(2);
+        int d = train.featureCount();
+        float[] x = train.features();
+        float[] mean = new float[d];
+        float[] std = new float[d];
+        for (int ch = 0; ch < c; ch++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                int at = i * d + ch * plane;
+                for (int p = 0; p < plane; p++) {
+                    sum += x[at + p];
+                }
+            }
+            double m = sum / ((double) n * plane);
+            double sq = 0;
+            for (int i = 0; i < n; i++) {
+                int at = i * d + ch * plane;
+                for (int p = 0; p < plane; p++) {
+                    double v = x[at + p] - m;
+                    sq += v * v;
+                }
+            }
+            double sd = Math.sqrt(sq / ((double) n * plane));
+            java.util.Arrays.fill(mean, ch * plane, (ch + 1) * plane, (float) m);
+            java.util.Arrays.fill(std, ch * plane, (ch + 1) * plane, sd > 1e-8 ? (float) sd : 1f);
+        }
+        return new Standardizer(mean, std);
+    }
+
+    /**
+     * Whether this is one mean and std per channel of examples of {@code shape} {@code [C,H,W]} (every feature of a
+     * channel has the same pair), as {@link #fitPerChannel} makes.
+     */
+    public boolean perChannel(Shape shape) {
+        if (shape.rank() != 3 || shape.size() != mean.length) {
+            return false;
+        }
+        int plane = shape.dim(1) * shape.dim(2);
+        for (int j = 0; j < mean.length; j++) {
+            int first = j / plane * plane;
+            if (mean[j] != mean[first] || std[j] != std[first]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** A new data set with standardized features. */
     public Dataset apply(Dataset data) {
         int d = data.featureCount();
@@ -72,7 +143,7 @@ public final class Standardizer {
             int j = i % d;
             out[i] = (x[i] - mean[j]) / std[j];
         }
-        return new Dataset(data.name(), out, data.labels(), d, data.classes());
+        return data.withFeatures(out);
     }
 
     /** D, the number of features. */

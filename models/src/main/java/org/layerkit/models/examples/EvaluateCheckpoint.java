@@ -6,7 +6,7 @@ import java.util.Locale;
 
 import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.FashionMnist;
@@ -26,11 +26,11 @@ public final class EvaluateCheckpoint {
         }
         Checkpoint c = Checkpoint.load(Path.of(args[0]));
         Dataset test = c.preprocess(FashionMnist.test(args.length > 1 ? Path.of(args[1]) : FashionMnist.DEFAULT_DIR));
-        try (Backend backend = Backends.select(); FullyConnectedNet net = c.toNet(backend)) {
+        try (Backend backend = Backends.select(); SequentialNet net = c.toNet(backend)) {
             long t0 = System.nanoTime();
             double acc = net.accuracy(test, 1000);
             System.out.printf(Locale.ROOT, "%s: %s, %d epochs; test accuracy %.4f on %s (%s) in %.2f s%n", args[0],
-                    c.netConfig(), c.epochsCompleted(), acc, backend.name(), backend.device().name(),
+                    c.spec(), c.epochsCompleted(), acc, backend.name(), backend.device().name(),
                     (System.nanoTime() - t0) / 1e9);
         }
     }

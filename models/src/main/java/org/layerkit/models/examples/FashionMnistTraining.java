@@ -13,9 +13,9 @@ import java.util.Random;
 
 import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.DatasetSplits;
@@ -158,7 +158,7 @@ public final class FashionMnistTraining {
 
     /** Trains once on {@code backend}; prints progress to {@code out}. */
     static Result train(Backend backend, DatasetSplits data, Options o, PrintStream out) throws IOException {
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, o.net());
+        try (SequentialNet net = new SequentialNet(backend, o.net());
              Optimizer opt = OptimizerConfig.defaults(o.optimizer()).withLearningRate(o.lr()).create(net.parameters())) {
             TrainingHistory h = new Solver(net, opt, data, o.solver())
                     .addListener(new ConsoleListener(out, o.printEvery())).train();

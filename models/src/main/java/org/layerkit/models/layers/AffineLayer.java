@@ -80,6 +80,23 @@ public final class AffineLayer implements Layer {
         return output;
     }
 
+    /** {@code [N,out]} for an input {@code [N,in]}. */
+    @Override
+    public Shape outputShape(Shape input) {
+        Checks.requireShape(TYPE, input, 2, in);
+        return Shape.of(input.dim(0), out);
+    }
+
+    /** Without {@code inputGrad}, only dW and db ({@link #backwardParameters}); returns null. */
+    @Override
+    public Tensor backward(Tensor dOut, boolean inputGrad) {
+        if (!inputGrad) {
+            backwardParameters(dOut);
+            return null;
+        }
+        return backward(dOut);
+    }
+
     @Override
     public Tensor backward(Tensor dOut) {
         backwardParameters(dOut);

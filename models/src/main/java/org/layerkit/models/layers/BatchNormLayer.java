@@ -51,6 +51,11 @@ public class BatchNormLayer extends NormLayer implements StatefulLayer {
     }
 
     @Override
+    protected int inputRank() {
+        return 2;
+    }
+
+    @Override
     protected NormResult normForward(Tensor x, Tensor gamma, Tensor beta, Mode mode) {
         Checks.features(type() + ".forward", x, 2, features);
         return backend.batchNormForward(x, gamma, beta, running, options, mode);

@@ -26,6 +26,22 @@ final class Checks {
         }
     }
 
+    /**
+     * An input shape a layer can take: rank {@code rank} and, when {@code features} &gt; 0, dimension 1 equal to it;
+     * otherwise an IllegalArgumentException naming the layer ({@code op}), what it expected and what it got.
+     */
+    static Shape requireShape(String op, Shape s, int rank, int features) {
+        if (s == null) {
+            throw new IllegalArgumentException(op + ": input expected a shape, got null");
+        }
+        if (s.rank() != rank || (features > 0 && s.dim(1) != features)) {
+            throw new IllegalArgumentException(op + ": input expected rank " + rank
+                    + (features > 0 ? " with dimension 1 = " + features : "") + " ("
+                    + (rank == 4 ? "[N,C,H,W]" : rank == 2 ? "[N,D]" : "rank " + rank) + "), got shape " + s);
+        }
+        return s;
+    }
+
     static void forwardDone(String op, Object cache) {
         if (cache == null) {
             throw new IllegalStateException(op + ": backward called before any forward");

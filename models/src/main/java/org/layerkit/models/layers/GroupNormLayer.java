@@ -45,6 +45,11 @@ public final class GroupNormLayer extends NormLayer {
     }
 
     @Override
+    protected int inputRank() {
+        return 4;
+    }
+
+    @Override
     protected NormResult normForward(Tensor x, Tensor gamma, Tensor beta, Mode mode) {
         Checks.features(TYPE + ".forward", x, 4, features);
         return backend.groupNormForward(x, gamma, beta, groups, eps);

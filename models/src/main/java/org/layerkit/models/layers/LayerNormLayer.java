@@ -32,6 +32,11 @@ public final class LayerNormLayer extends NormLayer {
     }
 
     @Override
+    protected int inputRank() {
+        return 2;
+    }
+
+    @Override
     protected NormResult normForward(Tensor x, Tensor gamma, Tensor beta, Mode mode) {
         Checks.features(TYPE + ".forward", x, 2, features);
         return backend.layerNormForward(x, gamma, beta, eps);

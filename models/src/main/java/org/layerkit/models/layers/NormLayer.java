@@ -48,6 +48,15 @@ public abstract class NormLayer implements Layer {
         return beta;
     }
 
+    /** The rank of the input this layer normalizes: 2 ({@code [N,D]}) or 4 ({@code [N,C,H,W]}). */
+    protected abstract int inputRank();
+
+    /** The input's shape, after checking its rank and its dimension 1 (features or channels). */
+    @Override
+    public Shape outputShape(Shape input) {
+        return Checks.requireShape(type(), input, inputRank(), features);
+    }
+
     /** Runs the backend's forward kernel. */
     protected abstract NormResult normForward(Tensor x, Tensor gamma, Tensor beta, Mode mode);
 

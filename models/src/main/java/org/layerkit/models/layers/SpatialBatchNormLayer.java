@@ -25,6 +25,11 @@ public final class SpatialBatchNormLayer extends BatchNormLayer {
     }
 
     @Override
+    protected int inputRank() {
+        return 4;
+    }
+
+    @Override
     protected NormResult normForward(Tensor x, Tensor gamma, Tensor beta, Mode mode) {
         Checks.features(TYPE + ".forward", x, 4, features);
         return backend.spatialBatchNormForward(x, gamma, beta, running, options, mode);

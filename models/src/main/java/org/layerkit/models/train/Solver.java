@@ -12,7 +12,7 @@ import java.util.Random;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.DatasetSplits;
@@ -20,7 +20,7 @@ import org.layerkit.models.data.Standardizer;
 import org.layerkit.models.optim.Optimizer;
 
 /**
- * Minibatch training of a {@link FullyConnectedNet} with an {@link Optimizer}, as CS231N's {@code Solver}: each epoch
+ * Minibatch training of a {@link SequentialNet} with an {@link Optimizer}, as CS231N's {@code Solver}: each epoch
  * shuffles the training set, takes one optimizer step per minibatch, decays the learning rate, measures train
  * accuracy on a subsample and validation accuracy, and remembers the parameters of the best validation accuracy
  * (restored at the end).
@@ -33,7 +33,7 @@ import org.layerkit.models.optim.Optimizer;
  *   <li>the loss is NaN or infinite;
  *   <li>the loss is finite but above {@link SolverConfig#divergenceFactor()} × max(first loss, ln K) (see
  *       {@code Divergence} below; {@link SolverConfig.Builder#noDivergenceCheck()} switches this off);
- *   <li>a batch-norm running statistic (any of {@link FullyConnectedNet#buffers()}) holds a NaN or ±∞. This is
+ *   <li>a batch-norm running statistic (any of {@link SequentialNet#buffers()}) holds a NaN or ±∞. This is
  *       checked in the same host read as the loss, so it costs no extra synchronisation: "the step" where it is
  *       reported is the read at which it is first seen, exactly the step where it happened with {@code lossEvery}
  *       = 1, else within the {@code lossEvery} iterations since the previous read (the message names both).
@@ -49,7 +49,7 @@ import org.layerkit.models.optim.Optimizer;
  * }</pre>
  */
 public final class Solver {
-    private final FullyConnectedNet net;
+    private final SequentialNet net;
     private final Optimizer optimizer;
     private final Dataset train;
     private final Dataset validation;
@@ -62,16 +62,17 @@ public final class Solver {
      * Trains on {@code data.train()} and validates on {@code data.validation()}; the test split is not touched.
      * Checkpoints keep {@code data.standardizer()}.
      */
-    public Solver(FullyConnectedNet net, Optimizer optimizer, DatasetSplits data, SolverConfig config) {
+    public Solver(SequentialNet net, Optimizer optimizer, DatasetSplits data, SolverConfig config) {
         this(net, optimizer, data.train(), data.validation(), config);
         this.standardizer = data.standardizer();
     }
 
-    public Solver(FullyConnectedNet net, Optimizer optimizer, Dataset train, Dataset validation, SolverConfig config) {
-        int d = net.config().inputDim();
+    public Solver(SequentialNet net, Optimizer optimizer, Dataset train, Dataset validation, SolverConfig config) {
+        int d = net.inputSize();
         if (train.featureCount() != d || validation.featureCount() != d) {
-            throw new IllegalArgumentException("Solver: data expected " + d + " features, got train "
-                    + train.featureCount() + " and validation " + validation.featureCount());
+            throw new IllegalArgumentException("Solver: data expected " + d + " values per example (the net's input "
+                    + net.inputShape() + "), got train " + train.featureCount() + " and validation "
+                    + validation.featureCount());
         }
         if (train.size() < 2) {
             throw new IllegalArgumentException("Solver: train expected at least 2 examples, got " + train.size());
@@ -121,6 +122,7 @@ public final class Solver {
         int d = train.featureCount();
         float[] xHost = new float[batch * d];
         float[] yHost = new float[batch];
+        Shape xShape = net.batchShape(batch);
         int[] order = new int[n];
         List<LossPoint> losses = new ArrayList<>();
         List<EpochEvent> epochs = new ArrayList<>();
@@ -146,7 +148,7 @@ public final class Solver {
                 for (int it = 0; it < perEpoch; it++) {
                     iteration++;
                     train.gather(order, it * batch, batch, xHost, yHost);
-                    try (Tensor x = backend.upload(xHost, Shape.of(batch, d));
+                    try (Tensor x = backend.upload(xHost, xShape);
                          Tensor y = backend.upload(yHost, Shape.of(batch))) {
                         Tensor loss = net.loss(x, y);
                         optimizer.step();
@@ -262,11 +264,11 @@ public final class Solver {
         }
 
         void setReference(double firstLoss) {
-            double lnK = Math.log(net.config().numClasses());
+            double lnK = Math.log(net.numClasses());
             reference = Math.max(firstLoss, lnK);
             threshold = config.divergenceFactor() * reference;
             rule = String.format(Locale.ROOT, "%.4g = %s × max(first loss %.4g, ln %d = %.4g)", threshold,
-                    trim(config.divergenceFactor()), firstLoss, net.config().numClasses(), lnK);
+                    trim(config.divergenceFactor()), firstLoss, net.numClasses(), lnK);
         }
 
         void check(double loss, boolean mean, int epoch, long iteration, double lr) {

@@ -25,9 +25,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.SyntheticData;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.optim.Optimizer;
@@ -61,7 +61,7 @@ class CheckpointSaveTempsTest {
     private Path trained(Path file) throws IOException {
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 4).hidden(9, 7)
                 .normalization(Normalization.BATCH).heInit().seed(11).build();
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, c);
+        try (SequentialNet net = new SequentialNet(backend, c);
              Optimizer adam = OptimizerConfig.adam(5e-3).create(net.parameters())) {
             new Solver(net, adam, DATA, DATA.slice(0, 20), SolverConfig.builder().epochs(1).batchSize(16).build())
                     .train();
@@ -172,7 +172,7 @@ class CheckpointSaveTempsTest {
         while (running.getAsBoolean()) {
             if (Files.exists(file)) {
                 Checkpoint c = Checkpoint.load(file); // throws on a partial or mixed file
-                float m = c.tensors().get("W1").data()[SaveWorker.FLOATS - 1];
+                float m = c.tensors().get("0.W").data()[SaveWorker.FLOATS - 1];
                 assertTrue(m == markers[0] || m == markers[1], "unexpected marker " + m);
                 assertEquals(Float.toString(m), c.metadata().get("marker"), "tensor and metadata of one save");
                 loads++;
@@ -192,7 +192,7 @@ class CheckpointSaveTempsTest {
             assertEquals(0, a.exitValue(), () -> output(a));
             assertEquals(0, b.exitValue(), () -> output(b));
             assertTrue(loads > 0, "the file was never seen while the writers ran");
-            float last = Checkpoint.load(file).tensors().get("W1").data()[0];
+            float last = Checkpoint.load(file).tensors().get("0.W").data()[0];
             assertTrue(last == 1.5f || last == 2.5f, "last writer wins: " + last);
             assertEquals(List.of(file), listDir(), "no temporary file left by either process");
         } finally {

@@ -24,9 +24,9 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.SyntheticData;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.DatasetSplits;
@@ -56,7 +56,7 @@ class CheckpointTest {
     private Path trainedCheckpoint(Path file) throws IOException {
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 4).hidden(9, 7).normalization(Normalization.BATCH)
                 .dropoutKeep(0.8).heInit().reg(1e-3).seed(11).build();
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, c);
+        try (SequentialNet net = new SequentialNet(backend, c);
              Optimizer adam = OptimizerConfig.adam(5e-3).create(net.parameters())) {
             new Solver(net, adam, DATA, DATA.slice(0, 20), SolverConfig.builder().epochs(2).batchSize(16).build()).train();
             Checkpoint.of(net, adam, Map.of(Checkpoint.EPOCHS_COMPLETED, "2")).save(file);
@@ -71,7 +71,7 @@ class CheckpointTest {
                 .dropoutKeep(0.8).heInit().seed(11).build();
         float[] x = DATA.featureSlice(0, 30);
         float[] expected;
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, c);
+        try (SequentialNet net = new SequentialNet(backend, c);
              Optimizer adam = OptimizerConfig.adam(5e-3).create(net.parameters())) {
             new Solver(net, adam, DATA, DATA.slice(0, 20), SolverConfig.builder().epochs(2).batchSize(16).build()).train();
             try (Tensor xt = backend.upload(x, Shape.of(30, 6))) {
@@ -83,8 +83,8 @@ class CheckpointTest {
             assertNotSame(backend, fresh);
             Checkpoint loaded = Checkpoint.load(file);
             assertFalse(loaded.hasOptimizer());
-            try (FullyConnectedNet net = loaded.toNet(fresh); Tensor xt = fresh.upload(x, Shape.of(30, 6))) {
-                assertEquals(c, net.config());
+            try (SequentialNet net = loaded.toNet(fresh); Tensor xt = fresh.upload(x, Shape.of(30, 6))) {
+                assertEquals(c.spec(), net.spec());
                 assertArrayEquals(expected, net.scores(xt).toArray());
             }
         }
@@ -94,15 +94,16 @@ class CheckpointTest {
     void weightsStatisticsCountersAndOptimizerStateRoundTripExactly() throws IOException {
         Path file = trainedCheckpoint(dir.resolve("m.lkm"));
         Checkpoint a = Checkpoint.load(file);
-        try (FullyConnectedNet net = a.toNet(backend); Optimizer opt = a.toOptimizer(net)) {
+        try (SequentialNet net = a.toNet(backend); Optimizer opt = a.toOptimizer(net)) {
             Checkpoint b = Checkpoint.of(net, opt, a.metadata());
             assertEquals(a.tensors().keySet(), b.tensors().keySet());
             a.tensors().forEach((k, t) -> assertArrayEquals(t.data(), b.tensors().get(k).data(), k));
-            assertEquals(List.of("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3",
-                    "running_mean1", "running_var1", "running_mean2", "running_var2"), List.copyOf(a.tensors().keySet()));
+            assertEquals(List.of("0.W", "0.b", "1.gamma", "1.beta", "4.W", "4.b", "5.gamma", "5.beta", "8.W", "8.b",
+                    "1.running_mean", "1.running_var", "5.running_mean", "5.running_var"),
+                    List.copyOf(a.tensors().keySet()));
             assertEquals(a.counters(), b.counters());
-            assertEquals(14L, a.counters().get("batchnorm1.batches_tracked"), "2 epochs of 7 batches");
-            assertEquals(14L, a.counters().get("dropout2.offset"));
+            assertEquals(14L, a.counters().get("1.batches_tracked"), "2 epochs of 7 batches");
+            assertEquals(14L, a.counters().get("7.offset"));
             assertEquals(14, opt.stepCount());
             assertEquals(a.optimizer().config(), opt.config());
             a.optimizer().state().forEach((k, t) -> assertArrayEquals(t.data(), b.optimizer().state().get(k).data(), k));
@@ -116,7 +117,7 @@ class CheckpointTest {
         Path file = dir.resolve("std.lkm");
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(6, 4).hidden(5).seed(2).build();
         float[] expected;
-        try (FullyConnectedNet net = new FullyConnectedNet(backend, c);
+        try (SequentialNet net = new SequentialNet(backend, c);
              Optimizer sgd = OptimizerConfig.sgd(1e-2).create(net.parameters())) {
             new Solver(net, sgd, splits, SolverConfig.builder().epochs(1).batchSize(30).checkpoint(file).build()).train();
             try (Tensor xt = backend.upload(splits.test().featureSlice(0, 20), Shape.of(20, 6))) {
@@ -127,7 +128,7 @@ class CheckpointTest {
         assertArrayEquals(splits.standardizer().mean(), loaded.standardizer().mean());
         assertArrayEquals(splits.standardizer().std(), loaded.standardizer().std());
         Dataset raw = DATA.slice(20, 40);
-        try (FullyConnectedNet net = loaded.toNet(backend);
+        try (SequentialNet net = loaded.toNet(backend);
              Tensor xt = backend.upload(loaded.preprocess(raw).featureSlice(0, 20), Shape.of(20, 6))) {
             assertArrayEquals(expected, net.scores(xt).toArray(), "raw data preprocessed by the checkpoint");
         }

@@ -30,7 +30,7 @@ public final class SaveWorker {
         float[] data = new float[FLOATS];
         Arrays.fill(data, marker);
         FullyConnectedNetConfig c = FullyConnectedNetConfig.builder(1024, 1024).build();
-        return new Checkpoint(c, Map.of("W1", new HostTensor(Shape.of(1024, 1024), data)), Map.of(), null, null,
+        return new Checkpoint(c.spec(), Map.of("0.W", new HostTensor(Shape.of(1024, 1024), data)), Map.of(), null, null,
                 Map.of("marker", Float.toString(marker)));
     }
 

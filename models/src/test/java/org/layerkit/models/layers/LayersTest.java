@@ -54,8 +54,8 @@ class LayersTest {
 
     @Test
     void everyLayerTypeIsRegisteredByOneServiceLine() {
-        assertEquals(Set.of("affine", "relu", "batchnorm", "spatial_batchnorm", "layernorm", "groupnorm", "dropout"),
-                Layers.factories().keySet());
+        assertEquals(Set.of("affine", "relu", "batchnorm", "spatial_batchnorm", "layernorm", "groupnorm", "dropout",
+                "conv2d", "maxpool", "global_avgpool", "flatten", "spatial_dropout"), Layers.factories().keySet());
         try (Layer a = Layers.create("affine", backend, LayerConfig.of("in", 4, "out", 3, "init", "he", "seed", 1));
              Layer b = Layers.create("batchnorm", backend, LayerConfig.of("features", 3, "decay", 0.8, "eps", 1e-3));
              Layer s = Layers.create("spatial_batchnorm", backend, LayerConfig.of("channels", 2));

@@ -17,9 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.SyntheticData;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.optim.Optimizer;
@@ -63,7 +63,7 @@ class DivergenceTest {
 
     private static Run run(FullyConnectedNetConfig c, OptimizerConfig o, SolverConfig.Builder schedule, Dataset train) {
         List<Double> losses = new ArrayList<>();
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, c); Optimizer opt = o.create(n.parameters())) {
+        try (SequentialNet n = new SequentialNet(backend, c); Optimizer opt = o.create(n.parameters())) {
             Solver s = new Solver(n, opt, train, VAL, schedule.lossEvery(1).build()).addListener(new TrainingListener() {
                 @Override
                 public void onBatch(BatchEvent e) {
@@ -149,7 +149,7 @@ class DivergenceTest {
         Dataset poisoned = poisoned(137);
         List<Long> finiteAt = new ArrayList<>();
         TrainingDivergedException e;
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.BATCH));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.BATCH));
              Optimizer opt = OptimizerConfig.adam(1e-3).create(n.parameters())) {
             Solver s = new Solver(n, opt, poisoned, VAL, SolverConfig.builder().epochs(2).batchSize(20).build());
             s.addListener(new TrainingListener() {
@@ -169,13 +169,13 @@ class DivergenceTest {
         assertTrue(Double.isFinite(e.loss()), e.getMessage());
         long before = finiteAt.isEmpty() ? 0 : finiteAt.get(finiteAt.size() - 1);
         assertEquals(before + 1, e.iteration(), "with lossEvery = 1 the very step: " + e.getMessage());
-        assertTrue(e.getMessage().contains("running_var1 holds Infinity at index"), e.getMessage());
+        assertTrue(e.getMessage().contains("1.running_var holds Infinity at index"), e.getMessage());
     }
 
     @Test
     void withSparseLossReadsTheStatisticIsReportedAtTheNextReadNamingTheWindow() {
         TrainingDivergedException e;
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.BATCH));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.BATCH));
              Optimizer opt = OptimizerConfig.adam(1e-3).create(n.parameters())) {
             Solver s = new Solver(n, opt, poisoned(137), VAL,
                     SolverConfig.builder().epochs(2).batchSize(20).lossEvery(4).build());
@@ -192,7 +192,7 @@ class DivergenceTest {
 
     @Test
     void aBatchLargerThanTheTrainingSetIsRefusedNotClamped() {
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.BATCH));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.BATCH));
              Optimizer opt = OptimizerConfig.adam(1e-3).create(n.parameters())) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> new Solver(n, opt, TRAIN, VAL, SolverConfig.builder().batchSize(201).build()));

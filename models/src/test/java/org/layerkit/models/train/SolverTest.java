@@ -18,9 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
 import org.layerkit.conformance.Tolerance;
-import org.layerkit.models.FullyConnectedNet;
 import org.layerkit.models.FullyConnectedNetConfig;
 import org.layerkit.models.Normalization;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.SyntheticData;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
@@ -52,7 +52,7 @@ class SolverTest {
 
     @Test
     void trainingReducesTheLossAndLearnsSeparableData() {
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.BATCH, 1));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.BATCH, 1));
              Optimizer adam = OptimizerConfig.adam(1e-2).create(n.parameters())) {
             TrainingHistory h = new Solver(n, adam, TRAIN, VAL,
                     SolverConfig.builder().epochs(6).batchSize(20).seed(3).build()).train();
@@ -68,7 +68,7 @@ class SolverTest {
 
     @Test
     void learningRateDecaysOncePerEpoch() {
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.NONE, 1));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.NONE, 1));
              Optimizer sgd = OptimizerConfig.sgdMomentum(1e-2).create(n.parameters())) {
             TrainingHistory h = new Solver(n, sgd, TRAIN, VAL,
                     SolverConfig.builder().epochs(3).batchSize(50).learningRateDecay(0.5).build()).train();
@@ -82,7 +82,7 @@ class SolverTest {
 
     @Test
     void aNonFiniteLossStopsTrainingNamingEpochIterationAndLoss() {
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.NONE, 1));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.NONE, 1));
              Optimizer sgd = OptimizerConfig.sgd(1e30).create(n.parameters())) {
             Solver s = new Solver(n, sgd, TRAIN, VAL, SolverConfig.builder().epochs(2).batchSize(20).build());
             TrainingDivergedException e = assertThrows(TrainingDivergedException.class, s::train);
@@ -95,7 +95,7 @@ class SolverTest {
 
     @Test
     void divergenceBetweenLossReadsIsCaughtAtTheEndOfTheEpoch() {
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.NONE, 1));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.NONE, 1));
              Optimizer sgd = OptimizerConfig.sgd(1e30).create(n.parameters())) {
             Solver s = new Solver(n, sgd, TRAIN, VAL,
                     SolverConfig.builder().epochs(2).batchSize(20).lossEvery(1000).build());
@@ -130,7 +130,7 @@ class SolverTest {
                 events.add("end");
             }
         };
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.LAYER, 0.8));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.LAYER, 0.8));
              Optimizer o = OptimizerConfig.rmsprop(1e-3).create(n.parameters())) {
             new Solver(n, o, TRAIN, VAL, SolverConfig.builder().epochs(2).batchSize(40).lossEvery(2).build())
                     .addListener(l).train();
@@ -141,7 +141,7 @@ class SolverTest {
 
     @Test
     void theBestValidationParametersAreRestoredAtTheEnd() {
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, net(Normalization.BATCH, 0.7));
+        try (SequentialNet n = new SequentialNet(backend, net(Normalization.BATCH, 0.7));
              Optimizer adam = OptimizerConfig.adam(3e-2).create(n.parameters())) {
             TrainingHistory h = new Solver(n, adam, TRAIN, VAL,
                     SolverConfig.builder().epochs(5).batchSize(10).build()).train();
@@ -157,15 +157,15 @@ class SolverTest {
         SolverConfig schedule = SolverConfig.builder().epochs(3).batchSize(20).learningRateDecay(0.8).seed(5)
                 .restoreBest(false).checkpoint(ckpt).build();
         float[] uninterrupted;
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, c);
+        try (SequentialNet n = new SequentialNet(backend, c);
              Optimizer adam = OptimizerConfig.adam(1e-2).create(n.parameters())) {
             new Solver(n, adam, TRAIN, VAL, schedule).train();
-            uninterrupted = n.parameters().get("W2").value().toArray();
+            uninterrupted = n.parameters().get("4.W").value().toArray();
         }
         class Crash extends RuntimeException {
             private static final long serialVersionUID = 1L;
         }
-        try (FullyConnectedNet n = new FullyConnectedNet(backend, c);
+        try (SequentialNet n = new SequentialNet(backend, c);
              Optimizer adam = OptimizerConfig.adam(1e-2).create(n.parameters())) {
             Solver s = new Solver(n, adam, TRAIN, VAL, schedule).addListener(new TrainingListener() {
                 @Override
@@ -179,11 +179,11 @@ class SolverTest {
         }
         Checkpoint saved = Checkpoint.load(ckpt);
         assertEquals(1, saved.epochsCompleted());
-        try (FullyConnectedNet n = saved.toNet(backend); Optimizer adam = saved.toOptimizer(n)) {
+        try (SequentialNet n = saved.toNet(backend); Optimizer adam = saved.toOptimizer(n)) {
             // LR_SCHEDULE: 1e-2·0.8, one double rounding, and the literal 8e-3 one more
             assertEquals(8e-3, adam.learningRate(), Tolerance.SAFETY * Tolerance.gamma64(2) * 8e-3);
             new Solver(n, adam, TRAIN, VAL, schedule).resumeAfter(saved.epochsCompleted()).train();
-            assertArrayEquals(uninterrupted, n.parameters().get("W2").value().toArray());
+            assertArrayEquals(uninterrupted, n.parameters().get("4.W").value().toArray());
         }
     }
 }

@@ -1,0 +1,122 @@
+package org.layerkit.models.layers;
+
+import java.util.List;
+import java.util.Map;
+
+import org.layerkit.api.Backend;
+import org.layerkit.api.Contracts;
+import org.layerkit.api.DropoutOptions;
+import org.layerkit.api.DropoutResult;
+import org.layerkit.api.Layer;
+import org.layerkit.api.LayerConfig;
+import org.layerkit.api.LayerFactory;
+import org.layerkit.api.Mode;
+import org.layerkit.api.Parameter;
+import org.layerkit.api.Shape;
+import org.layerkit.api.Tensor;
+
+/**
+ * Spatial (channel) dropout of x {@code [N,C,H,W]}, PyTorch's {@code Dropout2d}: TRAIN keeps each whole (n, c) plane
+ * with probability {@code keep} and scales it by 1/keep, with the Philox mask of (seed, offset) — the same decisions
+ * as {@link DropoutLayer} makes for an {@code [N,C]} tensor; the offset advances after every TRAIN forward. EVAL is the
+ * identity.
+ */
+public final class SpatialDropoutLayer implements Layer, StatefulLayer {
+    public static final String TYPE = "spatial_dropout";
+
+    private final Backend backend;
+    private final double keep;
+    private final long seed;
+    private long offset;
+    private DropoutResult result;
+    private Tensor dX;
+
+    public SpatialDropoutLayer(Backend backend, double keep, long seed) {
+        Contracts.requireKeep(TYPE, keep);
+        this.backend = backend;
+        this.keep = keep;
+        this.seed = seed;
+    }
+
+    @Override
+    public String type() {
+        return TYPE;
+    }
+
+    public double keep() {
+        return keep;
+    }
+
+    public long seed() {
+        return seed;
+    }
+
+    /** The offset the next TRAIN forward will use. */
+    public long offset() {
+        return offset;
+    }
+
+    @Override
+    public Shape outputShape(Shape input) {
+        return Checks.requireShape(TYPE, input, 4, 0);
+    }
+
+    @Override
+    public Tensor forward(Tensor x, Mode mode) {
+        DropoutResult r = backend.spatialDropoutForward(x, new DropoutOptions(keep, seed, offset), mode);
+        if (mode == Mode.TRAIN) {
+            offset++;
+        }
+        Checks.close(result);
+        result = r;
+        return r.out();
+    }
+
+    @Override
+    public Tensor backward(Tensor dOut) {
+        Checks.forwardDone(TYPE + ".backward", result);
+        Tensor d = backend.spatialDropoutBackward(dOut, result.mask());
+        Checks.close(dX);
+        dX = d;
+        return dX;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return List.of();
+    }
+
+    @Override
+    public Map<String, Long> counters() {
+        return Map.of(DropoutLayer.OFFSET, offset);
+    }
+
+    @Override
+    public void setCounter(String name, long value) {
+        if (!DropoutLayer.OFFSET.equals(name)) {
+            throw new IllegalArgumentException(TYPE + ": counter expected " + DropoutLayer.OFFSET + ", got " + name);
+        }
+        offset = value;
+    }
+
+    @Override
+    public void close() {
+        Checks.close(result);
+        Checks.close(dX);
+        result = null;
+        dX = null;
+    }
+
+    /** {@code spatial_dropout}: {@code keep} (required, in (0,1]), {@code seed} (0). */
+    public static final class Factory implements LayerFactory {
+        @Override
+        public String type() {
+            return TYPE;
+        }
+
+        @Override
+        public Layer create(Backend backend, LayerConfig config) {
+            return new SpatialDropoutLayer(backend, config.getDouble("keep"), config.getLong("seed", 0));
+        }
+    }
+}
