@@ -10,7 +10,7 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.FashionMnist;
@@ -33,7 +33,12 @@ public final class OnnxAccuracy {
         float[] pixels = test.features();                 // byte / 255, as IdxFiles reads them
         Checkpoint checkpoint = Checkpoint.load(lkm);
         float[] standardized = checkpoint.preprocess(test).features();
-        int k = checkpoint.netConfig().numClasses();
+        int k = checkpoint.spec().numClasses();
+        int[] shape = checkpoint.spec().inputShape().dims();
+        long[] dims = new long[shape.length + 1];
+        for (int i = 0; i < shape.length; i++) {
+            dims[i + 1] = shape[i];
+        }
         long ortCorrect = 0;
         long lkCorrect = 0;
         long differ = 0;
@@ -42,7 +47,7 @@ public final class OnnxAccuracy {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession session = env.createSession(onnx.toString(), new OrtSession.SessionOptions());
              Backend backend = Backends.get("cpu");
-             FullyConnectedNet net = checkpoint.toNet(backend)) {
+             SequentialNet net = checkpoint.toNet(backend)) {
             Map<String, String> meta = session.getMetadata().getCustomMetadata();
             System.out.println("onnx:     " + onnx + ": producer " + session.getMetadata().getProducerName()
                     + ", inputs " + session.getInputNames() + ", outputs " + session.getOutputNames());
@@ -53,7 +58,8 @@ public final class OnnxAccuracy {
                 float[] x = new float[m * d];
                 System.arraycopy(pixels, from * d, x, 0, m * d);
                 float[] ort;
-                try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {m, d});
+                dims[0] = m;
+                try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), dims);
                      OrtSession.Result r = session.run(Map.of("pixels", t))) {
                     FloatBuffer fb = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer();
                     ort = new float[fb.remaining()];
@@ -62,7 +68,7 @@ public final class OnnxAccuracy {
                 float[] lk;
                 float[] xs = new float[m * d];
                 System.arraycopy(standardized, from * d, xs, 0, m * d);
-                try (Tensor t = backend.upload(xs, Shape.of(m, d))) {
+                try (Tensor t = backend.upload(xs, net.batchShape(m))) {
                     lk = net.scores(t).toArray();
                 }
                 for (int i = 0; i < m; i++) {

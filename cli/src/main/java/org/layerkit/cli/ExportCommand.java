@@ -90,10 +90,11 @@ public final class ExportCommand extends CommandBase {
                 .filter(t -> t.getDataType() == TensorProto.DataType.FLOAT_VALUE)
                 .mapToLong(t -> t.getDimsList().stream().mapToLong(Long::longValue).reduce(1, (a, b) -> a * b))
                 .sum();
-        int inputs = checkpoint.netConfig().inputDim();
-        int classes = checkpoint.netConfig().numClasses();
-        w.println("model:  " + model.toAbsolutePath().normalize() + ": " + checkpoint.netConfig());
-        w.printf(Locale.ROOT, "onnx:   opset %d (IR version %d), %d nodes, %d float constants; input %s [N,%d] float32 "
+        String inputs = java.util.Arrays.stream(checkpoint.spec().inputShape().dims()).mapToObj(Integer::toString)
+                .collect(java.util.stream.Collectors.joining(","));
+        int classes = checkpoint.spec().numClasses();
+        w.println("model:  " + model.toAbsolutePath().normalize() + ": " + checkpoint.spec());
+        w.printf(Locale.ROOT, "onnx:   opset %d (IR version %d), %d nodes, %d float constants; input %s [N,%s] float32 "
                         + "pixels / 255%s, output %s [N,%d]%n", opset, onnx.getIrVersion(),
                 onnx.getGraph().getNodeCount(), params, exporter.inputName(), inputs,
                 checkpoint.standardizer() != null ? " (standardized inside)" : "", exporter.outputName(), classes);
@@ -112,11 +113,11 @@ public final class ExportCommand extends CommandBase {
         }
         DataSets.Kind kind = DataSets.Kind.byName(meta.get("cli.dataset"));
         String names = kind == null ? null : TrainCommand.classNames(kind.classNames);
-        if (names == null || kind.classNames.size() != c.netConfig().numClasses()) {
+        if (names == null || kind.classNames.size() != c.spec().numClasses()) {
             return c;
         }
         Map<String, String> m = new LinkedHashMap<>(meta);
         m.put(OnnxExporter.CLASS_NAMES_KEY, names);
-        return new Checkpoint(c.netConfig(), c.tensors(), c.counters(), c.optimizer(), c.standardizer(), m);
+        return new Checkpoint(c.spec(), c.tensors(), c.counters(), c.optimizer(), c.standardizer(), m);
     }
 }

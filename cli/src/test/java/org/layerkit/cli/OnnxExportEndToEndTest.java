@@ -21,7 +21,7 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.FashionMnist;
@@ -47,19 +47,22 @@ class OnnxExportEndToEndTest {
 
     @ParameterizedTest(name = "{0} at opset {1}")
     @CsvSource({
-        "'--norm,batch', 17",
-        "'--norm,layer,--keep-prob,1', 13",
-        "'--norm,layer', 17",
-        "'--norm,none,--no-standardize', 21",
-        "'--norm,batch,--keep-prob,0.5', 21"})
+        "'--hidden 32,16 --norm batch', 17",
+        "'--hidden 32,16 --norm layer --keep-prob 1', 13",
+        "'--hidden 32,16 --norm layer', 17",
+        "'--hidden 32,16 --norm none --no-standardize', 21",
+        "'--hidden 32,16 --norm batch --keep-prob 0.5', 21",
+        "'--net cnn --channels 4,8 --hidden 16 --norm batch --conv-keep-prob 0.8', 17",
+        "'--net cnn --channels 4,8 --hidden 16 --norm group --groups 2 --global-pool', 13",
+        "'--net cnn --channels 4,8 --hidden 16 --norm group --groups 2', 21"})
     void anExportedModelScoresEvaluatesTestAccuracyInOnnxRuntime(String trainArgs, int opset) throws Exception {
         Path dir = Files.createTempDirectory(tmp, "run");
         Path model = dir.resolve("m.lkm");
         Path onnx = dir.resolve("m.onnx");
         List<String> train = new ArrayList<>(List.of("train", "--dataset", "fashion-mnist", "--data-dir",
-                data.toString(), "--val-size", "50", "--hidden", "32,16", "--epochs", "2", "--batch-size", "25",
+                data.toString(), "--val-size", "50", "--epochs", "2", "--batch-size", "25",
                 "--progress", "none", "--backend", "cpu", "--save", model.toString()));
-        train.addAll(List.of(trainArgs.split(",")));
+        train.addAll(List.of(trainArgs.split(" ")));
         Cli.Run t = Cli.run(train.toArray(String[]::new));
         assertEquals(0, t.exit(), t::toString);
 
@@ -80,7 +83,14 @@ class OnnxExportEndToEndTest {
         assertEquals(Integer.parseInt(m.group(3)), n);
         float[] pixels = test.features();
         byte[] bytes = Files.readAllBytes(onnx);
-        float[] ort = Ort.run(bytes, "pixels", pixels, new long[] {n, 784}, Ort.Level.ALL);
+        Checkpoint c = Checkpoint.load(model);
+        int[] shape = c.spec().inputShape().dims();                        // [784] or [1,28,28]
+        long[] batch = new long[shape.length + 1];
+        batch[0] = n;
+        for (int i = 0; i < shape.length; i++) {
+            batch[i + 1] = shape[i];
+        }
+        float[] ort = Ort.run(bytes, "pixels", pixels, batch, Ort.Level.ALL);
         int correct = 0;
         for (int i = 0; i < n; i++) {
             if (Agreement.argmax(ort, i, 10) == test.labels()[i]) {
@@ -89,18 +99,17 @@ class OnnxExportEndToEndTest {
         }
 
         // layerkit's scores of the same images, and the bound: only rows the bound leaves open may differ
-        Checkpoint c = Checkpoint.load(model);
         int open;
-        try (Backend backend = Backends.get("cpu"); FullyConnectedNet net = c.toNet(backend)) {
+        try (Backend backend = Backends.get("cpu"); SequentialNet net = c.toNet(backend)) {
             float[] lk;
-            try (Tensor in = backend.upload(c.preprocess(test).features(), Shape.of(n, 784))) {
+            try (Tensor in = backend.upload(c.preprocess(test).features(), net.batchShape(n))) {
                 lk = net.scores(in).toArray();
             }
-            EvalErrorModel bound = EvalErrorModel.of(net.layers(), pixels, n, new int[] {784}, c.standardizer());
+            EvalErrorModel bound = EvalErrorModel.of(net.layers(), pixels, n, shape, c.standardizer());
             open = Agreement.check("exported " + trainArgs + " at opset " + opset, bound, lk, ort);
             // and layer by layer, within each layer's own rounding (tight where the whole net's bound is loose)
             Agreement.layerwise("exported " + trainArgs, OnnxExporter.builder().opset(opset).build(), net.layers(),
-                    new int[] {784}, c.standardizer(), pixels, n, backend, Ort.Level.ALL);
+                    shape, c.standardizer(), pixels, n, backend, Ort.Level.ALL);
         }
         int diff = Math.abs(correct - evaluated);
         // equal accuracies, unless an image lies within rounding of a tie (ONNX_LOGITS): none does here

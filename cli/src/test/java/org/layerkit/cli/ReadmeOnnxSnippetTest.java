@@ -24,7 +24,7 @@ import org.layerkit.api.Backend;
 import org.layerkit.api.Backends;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.FashionMnist;
@@ -60,7 +60,7 @@ class ReadmeOnnxSnippetTest {
         Dataset test = FashionMnist.test(data);
         int[] expected;
         boolean[] decided;
-        try (Backend backend = Backends.get("cpu"); FullyConnectedNet net = c.toNet(backend);
+        try (Backend backend = Backends.get("cpu"); SequentialNet net = c.toNet(backend);
              Tensor in = backend.upload(c.preprocess(test).features(), Shape.of(test.size(), 784))) {
             expected = net.predict(in);
             decided = Agreement.decided(EvalErrorModel.of(net.layers(), test.features(), test.size(), new int[] {784},

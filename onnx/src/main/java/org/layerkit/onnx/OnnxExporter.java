@@ -15,7 +15,8 @@ import java.util.stream.Collectors;
 
 import org.layerkit.api.Backend;
 import org.layerkit.api.Layer;
-import org.layerkit.models.FullyConnectedNet;
+import org.layerkit.api.Shape;
+import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.AtomicFile;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Standardizer;
@@ -124,17 +125,20 @@ public final class OnnxExporter {
      * statistics), exported with the checkpoint's input standardization and its metadata ({@link #metadata}).
      */
     public ModelProto export(Checkpoint checkpoint, Backend backend) {
-        try (FullyConnectedNet net = checkpoint.toNet(backend)) {
+        try (SequentialNet net = checkpoint.toNet(backend)) {
             return export(net, checkpoint.standardizer(), metadata(checkpoint));
         }
     }
 
-    /** The model of {@code net} (input {@code [N, inputDim]}) behind {@code standardizer} (null: none). */
-    public ModelProto export(FullyConnectedNet net, Standardizer standardizer, Map<String, String> metadata) {
+    /**
+     * The model of {@code net} (input {@code [N, inputShape…]}: {@code [N,784]} for the MLP, {@code [N,1,28,28]} for
+     * the CNN) behind {@code standardizer} (null: none).
+     */
+    public ModelProto export(SequentialNet net, Standardizer standardizer, Map<String, String> metadata) {
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("layerkit.net", net.config().toString());
+        m.put("layerkit.net", net.spec().toString());
         m.putAll(metadata);
-        return export(net.layers(), new int[] {net.config().inputDim()}, standardizer, m);
+        return export(net.layers(), net.inputShape().dims(), standardizer, m);
     }
 
     /**
@@ -179,8 +183,19 @@ public final class OnnxExporter {
             if (g.result() == null) {
                 throw g.fail("its exporter declared no output");
             }
+            // the exporter's shape must be the layer's own: a mismatch is a bug in the mapping, not the user's
+            int[] declared = g.resultShape();
+            int[] batch = new int[shape.length + 1];
+            batch[0] = 1;
+            System.arraycopy(shape, 0, batch, 1, shape.length);
+            int[] own = layer.outputShape(Shape.of(batch)).dims();
+            if (!Arrays.equals(declared, Arrays.copyOfRange(own, 1, own.length))) {
+                throw new IllegalStateException(describe(i, layer) + ": its ONNX mapping gives shape "
+                        + Arrays.toString(declared) + " per example, the layer "
+                        + Arrays.toString(Arrays.copyOfRange(own, 1, own.length)));
+            }
             value = g.result();
-            shape = g.resultShape();
+            shape = declared;
         }
         value = nameOutput(graph, value);
         graph.addOutput(valueInfo(outputName, shape, "float32 [" + BATCH + "," + dims(shape)
@@ -274,13 +289,12 @@ public final class OnnxExporter {
      */
     public Map<String, String> metadata(Checkpoint checkpoint) {
         Map<String, String> m = new LinkedHashMap<>();
-        int d = checkpoint.netConfig().inputDim();
-        m.put("layerkit.input", inputName + ": float32 [" + BATCH + "," + d + "], pixel values scaled to [0,1] (byte / "
-                + "255)" + (checkpoint.standardizer() != null
-                ? "; the model standardizes them per feature as in training ((x - mean) / std, initializers input.mean "
-                        + "and input.std)"
+        m.put("layerkit.input", inputName + ": float32 [" + BATCH + "," + dims(checkpoint.spec().inputShape().dims())
+                + "], pixel values scaled to [0,1] (byte / 255)" + (checkpoint.standardizer() != null
+                ? "; the model standardizes them as in training ((x - mean) / std, initializers input.mean and "
+                        + "input.std)"
                 : "; the net was trained on them as they are (no standardization)"));
-        m.put("layerkit.output", outputName + ": float32 [" + BATCH + "," + checkpoint.netConfig().numClasses()
+        m.put("layerkit.output", outputName + ": float32 [" + BATCH + "," + checkpoint.spec().numClasses()
                 + "], class scores before softmax; the predicted class is their argmax");
         String names = checkpoint.metadata().get(CLASS_NAMES_KEY);
         if (names != null) {

@@ -4,14 +4,21 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.layerkit.api.Conv2dParams;
 import org.layerkit.api.Layer;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.models.layers.AffineLayer;
 import org.layerkit.models.layers.BatchNormLayer;
+import org.layerkit.models.layers.Conv2dLayer;
 import org.layerkit.models.layers.DropoutLayer;
+import org.layerkit.models.layers.FlattenLayer;
+import org.layerkit.models.layers.GlobalAvgPoolLayer;
 import org.layerkit.models.layers.GroupNormLayer;
 import org.layerkit.models.layers.LayerNormLayer;
+import org.layerkit.models.layers.MaxPoolLayer;
 import org.layerkit.models.layers.ReluLayer;
 import org.layerkit.models.layers.SpatialBatchNormLayer;
+import org.layerkit.models.layers.SpatialDropoutLayer;
 
 /**
  * The mapping table: each standard layer type and the ONNX operators that compute its EVAL output (docs/onnx.md).
@@ -26,7 +33,11 @@ import org.layerkit.models.layers.SpatialBatchNormLayer;
  *   <tr><td>layernorm [N,D]</td><td>decomposed</td><td colspan="2">LayerNormalization(axis −1)</td></tr>
  *   <tr><td>groupnorm [N,C,H,W]</td><td colspan="2">decomposed</td><td>GroupNormalization</td></tr>
  *   <tr><td>relu</td><td colspan="3">Relu</td></tr>
- *   <tr><td>dropout</td><td colspan="3">nothing (EVAL is the identity)</td></tr>
+ *   <tr><td>dropout, spatial_dropout</td><td colspan="3">nothing (EVAL is the identity)</td></tr>
+ *   <tr><td>conv2d [N,C,H,W]</td><td colspan="3">Conv(x, W [F,C,K,K], b [F]), strides, pads</td></tr>
+ *   <tr><td>maxpool [N,C,H,W]</td><td colspan="3">MaxPool, kernel_shape, strides, no padding</td></tr>
+ *   <tr><td>global_avgpool [N,C,H,W] → [N,C]</td><td colspan="3">GlobalAveragePool, Flatten</td></tr>
+ *   <tr><td>flatten [N,…] → [N,D]</td><td colspan="3">Flatten (axis 1)</td></tr>
  * </table>
  *
  * <p>"Decomposed" is the same function in primitive operators, two-pass as layerkit computes it:
@@ -34,8 +45,7 @@ import org.layerkit.models.layers.SpatialBatchNormLayer;
  * layer norm, over each group of a Reshape to [N,G,(C/G)·H·W] for group norm. GroupNormalization is used only from
  * opset 21: opset 18 defined it with one scale and bias per group, layerkit's γ and β are per channel.
  *
- * <p>A new layer type is one {@link #put} line in {@link #table()} and a method here. Planned: conv2d → Conv,
- * maxpool → MaxPool, global average pool → GlobalAveragePool, flatten → Flatten, spatial dropout → nothing.
+ * <p>A new layer type is one {@link #put} line in {@link #table()} and a method here.
  */
 public final class StandardLayers {
     private StandardLayers() {
@@ -51,6 +61,11 @@ public final class StandardLayers {
         put(m, GroupNormLayer.class, StandardLayers::groupNorm);
         put(m, ReluLayer.class, (layer, g) -> g.output(g.node("Relu", List.of(g.input())), g.inputShape()));
         put(m, DropoutLayer.class, (layer, g) -> g.output(g.input(), g.inputShape()));
+        put(m, SpatialDropoutLayer.class, (layer, g) -> g.output(g.input(), g.inputShape()));
+        put(m, Conv2dLayer.class, StandardLayers::conv2d);
+        put(m, MaxPoolLayer.class, StandardLayers::maxPool);
+        put(m, GlobalAvgPoolLayer.class, StandardLayers::globalAvgPool);
+        put(m, FlattenLayer.class, StandardLayers::flatten);
         return m;
     }
 
@@ -129,6 +144,57 @@ public final class StandardLayers {
         }
         String restored = g.reshape(xhat, back);
         g.output(g.node("Add", List.of(g.node("Mul", List.of(restored, gamma)), beta)), shape);
+    }
+
+    /**
+     * conv2d [N,C,H,W] → [N,F,H',W']: Conv with W [F,C,K,K] and b [F] (none when the layer has no bias), the layer's
+     * strides and symmetric zero padding (pads = [top, left, bottom, right]), dilation 1, one group: cross-correlation,
+     * as layerkit's and PyTorch's. H' = ⌊(H + 2·pad − K)/stride⌋ + 1.
+     */
+    static void conv2d(Conv2dLayer layer, LayerGraph g) {
+        g.requireInput(3, layer.inChannels(), layer.inChannels() + ",H,W");
+        Conv2dParams p = layer.params();
+        if (p.dilationH() != 1 || p.dilationW() != 1 || p.groups() != 1) {
+            throw g.fail("expected dilation 1 and one group, got " + p);
+        }
+        int[] in = g.inputShape();
+        int k = layer.kernel();
+        List<String> inputs = new java.util.ArrayList<>(List.of(g.input(),
+                g.initializer(layer.weight().name(), layer.weight().value())));
+        if (layer.bias() != null) {
+            inputs.add(g.initializer(layer.bias().name(), layer.bias().value()));
+        }
+        String y = g.node("Conv", inputs, LayerGraph.intsAttr("kernel_shape", k, k),
+                LayerGraph.intsAttr("strides", p.strideH(), p.strideW()),
+                LayerGraph.intsAttr("pads", p.padH(), p.padW(), p.padH(), p.padW()),
+                LayerGraph.intsAttr("dilations", 1, 1), LayerGraph.intAttr("group", 1));
+        g.output(y, layer.outChannels(), (int) p.outputHeight(in[1], k), (int) p.outputWidth(in[2], k));
+    }
+
+    /** maxpool [N,C,H,W] → [N,C,H',W']: MaxPool with the layer's window and strides, no padding, floor sizes. */
+    static void maxPool(MaxPoolLayer layer, LayerGraph g) {
+        g.requireInput(3, -1, "C,H,W");
+        Pool2dParams p = layer.params();
+        int[] in = g.inputShape();
+        String y = g.node("MaxPool", List.of(g.input()), LayerGraph.intsAttr("kernel_shape", p.kernelH(), p.kernelW()),
+                LayerGraph.intsAttr("strides", p.strideH(), p.strideW()));
+        g.output(y, in[0], (int) p.outputHeight(in[1]), (int) p.outputWidth(in[2]));
+    }
+
+    /** global_avgpool [N,C,H,W] → [N,C]: GlobalAveragePool ([N,C,1,1]), then Flatten. */
+    static void globalAvgPool(GlobalAvgPoolLayer layer, LayerGraph g) {
+        g.requireInput(3, -1, "C,H,W");
+        String pooled = g.node("GlobalAveragePool", List.of(g.input()));
+        g.output(g.node("Flatten", List.of(pooled), LayerGraph.intAttr("axis", 1)), g.inputShape()[0]);
+    }
+
+    /** flatten [N, …] → [N, ∏…]: Flatten at axis 1 (row-major, as layerkit's view of the same buffer). */
+    static void flatten(FlattenLayer layer, LayerGraph g) {
+        int size = 1;
+        for (int d : g.inputShape()) {
+            size *= d;
+        }
+        g.output(g.node("Flatten", List.of(g.input()), LayerGraph.intAttr("axis", 1)), size);
     }
 
     /**

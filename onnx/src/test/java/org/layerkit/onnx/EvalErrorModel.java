@@ -10,8 +10,15 @@ import org.layerkit.api.Layer;
 import org.layerkit.conformance.Tolerance;
 import org.layerkit.models.data.Standardizer;
 import org.layerkit.models.layers.AffineLayer;
+import org.layerkit.api.Conv2dParams;
+import org.layerkit.api.Pool2dParams;
 import org.layerkit.models.layers.BatchNormLayer;
+import org.layerkit.models.layers.Conv2dLayer;
 import org.layerkit.models.layers.DropoutLayer;
+import org.layerkit.models.layers.FlattenLayer;
+import org.layerkit.models.layers.GlobalAvgPoolLayer;
+import org.layerkit.models.layers.MaxPoolLayer;
+import org.layerkit.models.layers.SpatialDropoutLayer;
 import org.layerkit.models.layers.GroupNormLayer;
 import org.layerkit.models.layers.LayerNormLayer;
 import org.layerkit.models.layers.NormLayer;
@@ -32,8 +39,11 @@ import org.layerkit.models.layers.SpatialBatchNormLayer;
  *   <li>layer and group norm: the two-pass statistics of layerkit and of the decomposition, and the one-pass
  *       E[x²] − μ² of ONNX Runtime's LayerNormalization kernel and of ONNX's GroupNormalization function body (a
  *       bound that grows with μ²/σ²) — the larger of the two is taken;
+ *   <li>conv2d: a dot product of C·K·K terms plus the bias (padding adds exact zeros), as affine;
+ *   <li>max pool is exact and 1-Lipschitz in the max norm: the window's largest inherited error;
+ *   <li>global average pool: a sum of H·W terms and a division, inheriting the mean error;
  *   <li>ReLU is 1-Lipschitz: it passes errors on unchanged, also where rounding moves an input across 0;
- *   <li>dropout in EVAL is the identity.
+ *   <li>dropout and spatial dropout in EVAL are the identity, as is flatten.
  * </ul>
  * First-order and magnitude-based, so the bound holds for any summation order, blocking, vector width or thread count.
  */
@@ -97,8 +107,24 @@ public final class EvalErrorModel {
                     o[i] = Math.max(h[i], 0);
                 }
                 r = new double[][] {o, e};                  // 1-Lipschitz: |relu(a) − relu(b)| ≤ |a − b|
-            } else if (layer instanceof DropoutLayer) {
+            } else if (layer instanceof DropoutLayer || layer instanceof SpatialDropoutLayer) {
                 r = new double[][] {h, e};                  // EVAL: the identity
+            } else if (layer instanceof FlattenLayer) {
+                r = new double[][] {h, e};                  // a view of the same values
+                cur = new int[] {h.length / n};
+            } else if (layer instanceof Conv2dLayer cv) {
+                r = conv(h, e, n, cur, cv);
+                Conv2dParams p = cv.params();
+                cur = new int[] {cv.outChannels(), (int) p.outputHeight(cur[1], cv.kernel()),
+                    (int) p.outputWidth(cur[2], cv.kernel())};
+            } else if (layer instanceof MaxPoolLayer mp) {
+                Pool2dParams p = mp.params();
+                int[] next = {cur[0], (int) p.outputHeight(cur[1]), (int) p.outputWidth(cur[2])};
+                r = maxPool(h, e, n, cur, next, p);
+                cur = next;
+            } else if (layer instanceof GlobalAvgPoolLayer) {
+                r = globalAvgPool(h, e, n, cur);
+                cur = new int[] {cur[0]};
             } else {
                 throw new IllegalArgumentException("no error model for " + layer.type());
             }
@@ -144,6 +170,108 @@ public final class EvalErrorModel {
             }
         }
         return new double[][] {a, ae};
+    }
+
+    /**
+     * conv2d: out[f,y,x] = Σ_{c,i,j} in[c, y·s + i − p, x·s + j − p]·W[f,c,i,j] + b[f] (zero outside the input):
+     * inherited Σ E_in·|W|, own (sum(C·K·K) + γ(2))·(Σ|in·W| + |b|), as affine (im2col + GEMM or direct, any order).
+     */
+    private static double[][] conv(double[] x, double[] e, int n, int[] in, Conv2dLayer layer) {
+        int c = in[0];
+        int h = in[1];
+        int w = in[2];
+        int k = layer.kernel();
+        int f = layer.outChannels();
+        Conv2dParams p = layer.params();
+        int oh = (int) p.outputHeight(h, k);
+        int ow = (int) p.outputWidth(w, k);
+        double[] wt = d(layer.weight().value().toArray());
+        double[] b = layer.bias() == null ? new double[f] : d(layer.bias().value().toArray());
+        double[] y = new double[n * f * oh * ow];
+        double[] ye = new double[y.length];
+        double own = Tolerance.sum((long) c * k * k) + gamma(2);
+        for (int s = 0; s < n; s++) {
+            for (int o = 0; o < f; o++) {
+                for (int r = 0; r < oh; r++) {
+                    for (int q = 0; q < ow; q++) {
+                        double sum = b[o];
+                        double mag = Math.abs(b[o]);
+                        double inherited = 0;
+                        for (int ch = 0; ch < c; ch++) {
+                            for (int i = 0; i < k; i++) {
+                                int yy = r * p.strideH() + i - p.padH();
+                                if (yy < 0 || yy >= h) {
+                                    continue;
+                                }
+                                for (int j = 0; j < k; j++) {
+                                    int xx = q * p.strideW() + j - p.padW();
+                                    if (xx < 0 || xx >= w) {
+                                        continue;
+                                    }
+                                    int xi = ((s * c + ch) * h + yy) * w + xx;
+                                    double wv = wt[((o * c + ch) * k + i) * k + j];
+                                    sum += x[xi] * wv;
+                                    mag += Math.abs(x[xi] * wv);
+                                    inherited += e[xi] * Math.abs(wv);
+                                }
+                            }
+                        }
+                        int yi = ((s * f + o) * oh + r) * ow + q;
+                        y[yi] = sum;
+                        ye[yi] = inherited + own * mag;
+                    }
+                }
+            }
+        }
+        return new double[][] {y, ye};
+    }
+
+    /** max pool: exact (no rounding), and |max a − max b| ≤ max |a − b|: the window's largest inherited error. */
+    private static double[][] maxPool(double[] x, double[] e, int n, int[] in, int[] out, Pool2dParams p) {
+        int c = in[0];
+        int h = in[1];
+        int w = in[2];
+        double[] y = new double[n * c * out[1] * out[2]];
+        double[] ye = new double[y.length];
+        for (int plane = 0; plane < n * c; plane++) {
+            for (int r = 0; r < out[1]; r++) {
+                for (int q = 0; q < out[2]; q++) {
+                    double best = Double.NEGATIVE_INFINITY;
+                    double err = 0;
+                    for (int i = 0; i < p.kernelH(); i++) {
+                        for (int j = 0; j < p.kernelW(); j++) {
+                            int xi = (plane * h + r * p.strideH() + i) * w + q * p.strideW() + j;
+                            best = Math.max(best, x[xi]);
+                            err = Math.max(err, e[xi]);
+                        }
+                    }
+                    int yi = (plane * out[1] + r) * out[2] + q;
+                    y[yi] = best;
+                    ye[yi] = err;
+                }
+            }
+        }
+        return new double[][] {y, ye};
+    }
+
+    /** global average pool over H·W = m values: inherited mean E, own (sum(m) + γ(DIV))·mean|x|. */
+    private static double[][] globalAvgPool(double[] x, double[] e, int n, int[] in) {
+        int m = in[1] * in[2];
+        double[] y = new double[n * in[0]];
+        double[] ye = new double[y.length];
+        for (int plane = 0; plane < y.length; plane++) {
+            double sum = 0;
+            double abs = 0;
+            double err = 0;
+            for (int t = 0; t < m; t++) {
+                sum += x[plane * m + t];
+                abs += Math.abs(x[plane * m + t]);
+                err += e[plane * m + t];
+            }
+            y[plane] = sum / m;
+            ye[plane] = err / m + (Tolerance.sum(m) + gamma(DIV)) * abs / m;
+        }
+        return new double[][] {y, ye};
     }
 
     /**

@@ -62,6 +62,36 @@ final class Nets implements AutoCloseable {
         return this;
     }
 
+    Nets conv(int in, int out, int kernel, int stride, int padding, boolean bias) {
+        org.layerkit.models.layers.Conv2dLayer c = new org.layerkit.models.layers.Conv2dLayer(backend, in, out, kernel,
+                stride, padding, bias, WeightInit.he(), random.nextLong());
+        if (bias) {
+            set(c.bias().value(), gaussian(out, 0.1, 0));
+        }
+        layers.add(c);
+        return this;
+    }
+
+    Nets maxPool(int kernel, int stride) {
+        layers.add(new org.layerkit.models.layers.MaxPoolLayer(backend, kernel, stride));
+        return this;
+    }
+
+    Nets globalAvgPool() {
+        layers.add(new org.layerkit.models.layers.GlobalAvgPoolLayer(backend));
+        return this;
+    }
+
+    Nets flatten() {
+        layers.add(new org.layerkit.models.layers.FlattenLayer(backend));
+        return this;
+    }
+
+    Nets spatialDropout(double keep) {
+        layers.add(new org.layerkit.models.layers.SpatialDropoutLayer(backend, keep, random.nextLong()));
+        return this;
+    }
+
     Nets relu() {
         layers.add(new ReluLayer(backend));
         return this;

@@ -78,6 +78,11 @@ class OnnxCheckerTest {
             }
             files.add(write(n -> n.spatialBatchNorm(4).relu().groupNorm(4, 2), new int[] {4, 3, 3}, opset,
                     "spatial" + count++));
+            files.add(write(n -> n.conv(1, 4, 3, 1, 1, true).spatialBatchNorm(4).relu().maxPool(2, 2)
+                    .conv(4, 4, 3, 2, 1, false).groupNorm(4, 2).relu().spatialDropout(0.5).flatten().affine(16, 10),
+                    new int[] {1, 8, 8}, opset, "cnn" + count++));
+            files.add(write(n -> n.conv(1, 4, 3, 1, 0, true).relu().globalAvgPool().affine(4, 10),
+                    new int[] {1, 6, 6}, opset, "cnn-gap" + count++));
         }
         List<String> cmd = new ArrayList<>(List.of(PYTHON, "-c", CHECK));
         cmd.addAll(files);

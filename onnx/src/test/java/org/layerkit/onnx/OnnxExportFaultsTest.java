@@ -79,8 +79,9 @@ class OnnxExportFaultsTest {
             OnnxExportException e = assertThrows(OnnxExportException.class,
                     () -> OnnxExporter.builder().build().export(layers, new int[] {4}, null, Map.of()));
             assertTrue(e.getMessage().startsWith("layer 2 (square) has no ONNX mapping ("
-                    + SquareLayer.class.getName() + "); this exporter maps AffineLayer, BatchNormLayer, DropoutLayer, "
-                    + "GroupNormLayer, LayerNormLayer, ReluLayer, SpatialBatchNormLayer"), e.getMessage());
+                    + SquareLayer.class.getName() + "); this exporter maps AffineLayer, BatchNormLayer, Conv2dLayer, "
+                    + "DropoutLayer, FlattenLayer, GlobalAvgPoolLayer, GroupNormLayer, LayerNormLayer, MaxPoolLayer, "
+                    + "ReluLayer, SpatialBatchNormLayer, SpatialDropoutLayer"), e.getMessage());
         }
     }
 

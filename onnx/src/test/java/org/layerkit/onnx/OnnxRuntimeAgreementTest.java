@@ -78,6 +78,15 @@ class OnnxRuntimeAgreementTest {
                 n -> n.affine(784, 256).batchNorm(256).relu().dropout(0.9).affine(256, 128).batchNorm(128).relu()
                         .dropout(0.9).affine(128, 100).batchNorm(100).relu().dropout(0.9).affine(100, 10),
                 List.of(17), List.of("Sub", "Div", "Gemm", "BatchNormalization", "Relu")));
+        c.add(new Case("cnn conv batchnorm maxpool flatten", new int[] {1, 10, 10}, true, 1,
+                n -> n.conv(1, 4, 3, 1, 1, true).spatialBatchNorm(4).relu().maxPool(2, 2).conv(4, 6, 3, 1, 1, false)
+                        .spatialBatchNorm(6).relu().spatialDropout(0.8).maxPool(2, 2).flatten().affine(24, 12)
+                        .batchNorm(12).relu().dropout(0.5).affine(12, 10),
+                List.of(13, 17, 21), List.of("Sub", "Div", "Conv", "MaxPool", "Flatten", "Gemm")));
+        c.add(new Case("cnn conv groupnorm strided global average pool", new int[] {3, 9, 9}, true, 1,
+                n -> n.conv(3, 8, 3, 2, 1, true).groupNorm(8, 4).relu().conv(8, 8, 1, 1, 0, true).groupNorm(8, 2)
+                        .relu().maxPool(3, 1).globalAvgPool().affine(8, 10),
+                List.of(13, 17, 18, 21), List.of("Conv", "MaxPool", "GlobalAveragePool", "Flatten", "Gemm")));
         c.add(new Case("784-256-10 layernorm", new int[] {784}, true, 28,
                 n -> n.affine(784, 256).layerNorm(256).relu().affine(256, 10),
                 List.of(13, 17), List.of("Gemm", "Relu")));
