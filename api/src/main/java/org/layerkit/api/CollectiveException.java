@@ -5,6 +5,8 @@ package org.layerkit.api;
  * not arrive within the timeout. The message names the call, the ranks and what each did.
  */
 public class CollectiveException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
     public CollectiveException(String message) {
         super(message);
     }

@@ -7,7 +7,6 @@ import java.util.Locale;
 import java.util.Map;
 import org.layerkit.api.Backend;
 import org.layerkit.api.Shape;
-import org.layerkit.api.Tensor;
 import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.checkpoint.CheckpointException;
@@ -119,14 +118,9 @@ public final class EvaluateCommand extends CommandBase {
             long[][] confusion = new long[classes][classes];
             try (SequentialNet net = toNet(checkpoint, backend)) {
                 int[] labels = d.labels();
-                for (int from = 0; from < d.size(); from += batchSize) {
-                    int n = Math.min(batchSize, d.size() - from);
-                    try (Tensor x = backend.upload(d.featureSlice(from, n), net.batchShape(n))) {
-                        int[] pred = net.predict(x);
-                        for (int i = 0; i < n; i++) {
-                            confusion[labels[from + i]][pred[i]]++;
-                        }
-                    }
+                int[] pred = net.predict(d, batchSize);
+                for (int i = 0; i < d.size(); i++) {
+                    confusion[labels[i]][pred[i]]++;
                 }
             }
             double seconds = (System.nanoTime() - start) / 1e9;

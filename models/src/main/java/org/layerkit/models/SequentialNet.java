@@ -329,6 +329,25 @@ public final class SequentialNet implements AutoCloseable {
         }
     }
 
+    /**
+     * The predicted class of every example of {@code data}, in batches of {@code batchSize} rows taken in order (EVAL
+     * mode): the path of {@code layerkit evaluate} and of the Spark scorer ({@code layerkit-spark}).
+     */
+    public int[] predict(Dataset data, int batchSize) {
+        requireFits("SequentialNet.predict", data);
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("SequentialNet.predict: batchSize expected >= 1, got " + batchSize);
+        }
+        int[] out = new int[data.size()];
+        for (int from = 0; from < data.size(); from += batchSize) {
+            int n = Math.min(batchSize, data.size() - from);
+            try (Tensor x = backend.upload(data.featureSlice(from, n), batchShape(n))) {
+                System.arraycopy(predict(x), 0, out, from, n);
+            }
+        }
+        return out;
+    }
+
     /** The fraction of {@code data} classified correctly, evaluated in batches of {@code batchSize} (EVAL mode). */
     public double accuracy(Dataset data, int batchSize) {
         if (data.size() == 0) {

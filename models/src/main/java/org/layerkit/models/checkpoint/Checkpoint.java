@@ -318,6 +318,14 @@ public record Checkpoint(NetSpec spec, Map<String, HostTensor> tensors,
         } catch (NoSuchFileException e) {
             throw new CheckpointException(file, "not found", e);
         }
+        return read(all, file);
+    }
+
+    /**
+     * Reads and verifies a checkpoint from the bytes of a checkpoint file (one shipped to a Spark executor, say) with
+     * the checks of {@link #load}; {@code file} names it in errors.
+     */
+    public static Checkpoint read(byte[] all, Path file) throws CheckpointException {
         if (all.length < MAGIC.length || !Arrays.equals(Arrays.copyOf(all, MAGIC.length), MAGIC)) {
             throw new CheckpointException(file, "not a layerkit checkpoint: expected magic " + hex(MAGIC) + ", found "
                     + hex(Arrays.copyOf(all, Math.min(all.length, MAGIC.length))));
