@@ -30,7 +30,7 @@ import org.layerkit.models.optim.OptimizerConfig;
 /**
  * Data-parallel training of an MLP with batch norm and dropout equals training on one device (docs/tolerances.md,
  * DATA_PARALLEL_GRADIENT and DATA_PARALLEL_TRAJECTORY): 2 replicas × 64 rows against 1 × 128 on the same batches,
- * for 50 SGD steps, on cpu and on two OpenCL backend instances; uneven splits, a replica with no rows and three
+ * for 50 SGD steps, on cpu, on two OpenCL backend instances and on one of each; uneven splits, a replica with no rows and three
  * replicas for single steps; replicas stay bitwise equal, and two runs are bitwise identical.
  */
 class DataParallelMlpTest {
@@ -259,6 +259,15 @@ class DataParallelMlpTest {
         }
         Assumptions.assumeTrue(available, "no OpenCL device");
         fiftySteps(() -> Backends.get("opencl"), "opencl");
+    }
+
+    @Test
+    void fiftySgdStepsOfACpuAndAnOpenClReplicaMatchOneDeviceAndStayBitwiseEqual() {
+        boolean available = Backends.providers().stream()
+                .anyMatch(p -> p.name().equals("opencl") && p.availability().isAvailable());
+        Assumptions.assumeTrue(available, "no OpenCL device");
+        java.util.Iterator<String> kinds = List.of("cpu", "cpu", "opencl").iterator();
+        fiftySteps(() -> Backends.get(kinds.next()), "cpu + opencl");
     }
 
     /** One step from the same parameters under uneven splits, an empty replica and three replicas. */

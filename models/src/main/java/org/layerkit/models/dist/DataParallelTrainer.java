@@ -77,9 +77,12 @@ public final class DataParallelTrainer implements AutoCloseable {
                     + " expected a value, got null");
         }
         List<Collective> group = InProcessCollective.group(backends.size(), timeout);
+        // backends of different kinds may round the same update differently (FMA or not): replica 0's parameters
+        // are then broadcast after every update
+        boolean mixed = backends.stream().map(Backend::name).distinct().count() > 1;
         try {
             for (int r = 0; r < backends.size(); r++) {
-                replicas.add(new Replica(r, backends.get(r), config, optimizer, group.get(r)));
+                replicas.add(new Replica(r, backends.get(r), config, optimizer, group.get(r), mixed));
             }
             // the same initial parameters and buffers everywhere: replica 0's, whatever each backend's init did
             Replica first = replicas.get(0);
@@ -101,6 +104,22 @@ public final class DataParallelTrainer implements AutoCloseable {
                 return t;
             }
         });
+    }
+
+    /**
+     * Makes every replica's parameters, buffers, counters and optimizer state (tensors, step count, learning rate)
+     * equal to replica 0's — after loading a checkpoint into replica 0's net and optimizer, for instance.
+     */
+    public void broadcastFromReplica0() {
+        Replica first = replicas.get(0);
+        for (int r = 1; r < replicas.size(); r++) {
+            Replica p = replicas.get(r);
+            copyState(first.net, p.net);
+            first.net.counters().forEach(p.net::setCounter);
+            first.optimizer.state().forEach((name, t) -> copy(t, p.optimizer.state().get(name), p.backend));
+            p.optimizer.setStepCount(first.optimizer.stepCount());
+            p.optimizer.setLearningRate(first.optimizer.learningRate());
+        }
     }
 
     private static void copyState(SequentialNet from, SequentialNet to) {
@@ -247,9 +266,13 @@ public final class DataParallelTrainer implements AutoCloseable {
         final List<Parameter> regularized = new ArrayList<>();
         final int firstTrainable;
         final float reg;
+        /** Whether replica 0's parameters are broadcast after each update (backends of different kinds). */
+        final boolean broadcast;
 
-        Replica(int rank, Backend backend, NetConfig config, OptimizerConfig optimizer, Collective collective) {
+        Replica(int rank, Backend backend, NetConfig config, OptimizerConfig optimizer, Collective collective,
+                boolean broadcast) {
             this.rank = rank;
+            this.broadcast = broadcast;
             this.backend = backend;
             this.collective = collective;
             this.net = new SequentialNet(backend, config);
@@ -321,10 +344,44 @@ public final class DataParallelTrainer implements AutoCloseable {
                     }
                 }
                 optimizer.step();
+                if (broadcast) {
+                    broadcastParameters();
+                }
                 return loss;
             } catch (RuntimeException e) {
                 collective.abort(e);
                 throw e;
+            }
+        }
+
+        /** Every replica takes replica 0's updated parameters (rank 0 sends them, the others nothing). */
+        private void broadcastParameters() {
+            double[] mine = new double[0];
+            if (rank == 0) {
+                int size = 0;
+                for (Parameter p : params) {
+                    size += p.value().size();
+                }
+                mine = new double[size];
+                int at = 0;
+                for (Parameter p : params) {
+                    for (float v : p.value().toArray()) {
+                        mine[at++] = v;
+                    }
+                }
+            }
+            double[] w = collective.allGather(mine)[0];
+            if (rank != 0) {
+                int at = 0;
+                for (Parameter p : params) {
+                    float[] f = new float[p.value().size()];
+                    for (int i = 0; i < f.length; i++) {
+                        f[i] = (float) w[at++]; // exact: floats widened and narrowed
+                    }
+                    try (Tensor t = backend.upload(f, p.value().shape())) {
+                        backend.copy(t, p.value());
+                    }
+                }
             }
         }
 
