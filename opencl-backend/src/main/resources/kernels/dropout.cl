@@ -107,6 +107,21 @@ __kernel void dropout_mask(__global float* mask, int total, uint seedLo, uint se
     }
 }
 
+// The mask of a slice of a larger tensor (data-parallel rows): element i draws global element g = start + i, i.e.
+// word g mod 4 of Philox block ⌊g/4⌋. One work-item per element (a block may straddle the slice's start, so blocks
+// are not aligned with the buffer); used only when start ≠ 0.
+__kernel void dropout_mask_from(__global float* mask, int total, uint startLo, uint startHi, uint seedLo,
+                                uint seedHi, uint offsetLo, uint offsetHi, uint threshold, float scale) {
+    size_t i = get_global_id(0);
+    if (i >= (size_t)total) {
+        return;
+    }
+    ulong g = (((ulong)startHi << 32) | (ulong)startLo) + (ulong)i;
+    float4 m = dropout_block_mask((size_t)(g >> 2), seedLo, seedHi, offsetLo, offsetHi, threshold, scale);
+    float ms[4] = {m.x, m.y, m.z, m.w};
+    mask[i] = ms[g & 3];
+}
+
 // ------------------------------------------------------------------------------------------------ backward
 
 // dX = dOut ⊙ mask, one work-item per four elements (float4; the buffers are 16-byte aligned), a scalar tail.

@@ -333,7 +333,15 @@ public final class Contracts {
             throw bad(op, "options", "DropoutOptions", "null");
         }
         requireKeep(op, o.keep());
+        requireStart(op, o.start());
         requireMode(op, mode);
+    }
+
+    /** A dropout start (the global index of the first element or plane): {@code >= 0}. */
+    static void requireStart(String op, long start) {
+        if (start < 0) {
+            throw bad(op, "start", ">= 0 (the global index of the first element)", start);
+        }
     }
 
     public static void dropoutBackward(Backend b, Tensor dOut, Tensor mask) {
@@ -571,6 +579,7 @@ public final class Contracts {
             throw bad(op, "options", "DropoutOptions", "null");
         }
         requireKeep(op, o.keep());
+        requireStart(op, o.start());
         requireMode(op, mode);
     }
 

@@ -11,6 +11,9 @@ import java.util.Locale;
 import java.util.Map;
 import org.knowm.xchart.XYChart;
 import org.layerkit.api.Backend;
+import org.layerkit.api.BackendException;
+import org.layerkit.api.BackendOptions;
+import org.layerkit.api.Backends;
 import org.layerkit.api.Shape;
 import org.layerkit.models.ConvNetConfig;
 import org.layerkit.models.FullyConnectedNetConfig;
@@ -20,6 +23,7 @@ import org.layerkit.models.SequentialNet;
 import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.checkpoint.CheckpointException;
 import org.layerkit.models.data.DatasetSplits;
+import org.layerkit.models.dist.DataParallelTrainer;
 import org.layerkit.models.layers.WeightInit;
 import org.layerkit.models.optim.Optimizer;
 import org.layerkit.models.optim.OptimizerConfig;
@@ -70,6 +74,18 @@ public final class TrainCommand extends CommandBase {
 
     @Mixin
     DivergenceMixin divergence = new DivergenceMixin();
+
+    @Option(names = "--replicas", paramLabel = "R", defaultValue = "1",
+            description = "Data-parallel training over R replicas of --backend (each its own instance, on its own "
+                    + "thread): every batch split by rows, batch norm synchronized, gradients all-reduced: the "
+                    + "update of one device on the whole batch (default: ${DEFAULT-VALUE}).")
+    int replicas = 1;
+
+    @Option(names = "--devices", paramLabel = "B[:D],...", split = ",",
+            description = "Data-parallel training with one replica per listed backend, e.g. cpu,cpu or "
+                    + "cpu,opencl:0 (backend name, optionally :device as in --device); instead of --backend, "
+                    + "--device and --replicas.")
+    List<String> devices;
 
     @Option(names = "--net", paramLabel = "mlp|cnn", defaultValue = "mlp", converter = NetConverter.class,
             description = "mlp: a fully connected net (the default); cnn: a convolutional net from --preset.")
@@ -193,7 +209,8 @@ public final class TrainCommand extends CommandBase {
             Files2.requireWritableFile(plot, "--plot", "the plot");
         }
         PrintWriter out = out();
-        try (Backend backend = backendMixin.open()) {
+        List<Backend> replicaBackends = openReplicas();
+        try (Backend backend = replicaBackends.get(0); Cleanup others = () -> extraBackends.forEach(Backend::close)) {
             DataSets.Loaded loaded = data.load(DataSets.Kind.FASHION_MNIST.id, 0);
             if (netType == Net.CNN && loaded.splits().train().exampleShape().rank() != 3) {
                 throw new CliException("--net cnn needs images, but " + loaded.title() + " has examples of shape "
@@ -222,11 +239,22 @@ public final class TrainCommand extends CommandBase {
             out.println("train:   " + optConfig + ", lr decay " + lrDecay + " per epoch, " + epochs + " epochs of "
                     + batchSize + " examples");
             out.println("backend: " + backend.name() + " on " + backend.device().describe());
+            for (int r = 1; r < replicaBackends.size(); r++) {
+                out.println("         replica " + r + ": " + replicaBackends.get(r).name() + " on "
+                        + replicaBackends.get(r).device().describe());
+            }
+            if (replicaBackends.size() > 1) {
+                out.println("         data-parallel: " + replicaBackends.size() + " replicas, each batch of "
+                        + batchSize + " split by rows, synchronized batch norm");
+            }
             out.flush();
 
             long start = System.nanoTime();
-            try (SequentialNet net = newNet(backend, netConfig);
-                 Optimizer opt = optConfig.create(net.parameters())) {
+            DataParallelTrainer trainer = replicaBackends.size() > 1 ? newTrainer(replicaBackends, netConfig,
+                    optConfig) : null;
+            try (DataParallelTrainer closesReplicas = trainer;
+                 SequentialNet net = trainer != null ? trainer.net(0) : newNet(backend, netConfig);
+                 Optimizer opt = trainer != null ? trainer.optimizer(0) : optConfig.create(net.parameters())) {
                 if (netType == Net.CNN) {
                     out.println(indent(net.summary()));
                     out.flush();
@@ -234,8 +262,11 @@ public final class TrainCommand extends CommandBase {
                 Progress progress = new Progress(out, progressStyle, 10_000_000_000L);
                 TrainingHistory history;
                 try {
-                    history = new Solver(net, opt, splits, solverConfig)
-                            .addListener(new ProgressListener(progress, "")).train();
+                    Solver solver = new Solver(net, opt, splits, solverConfig);
+                    if (trainer != null) {
+                        solver.dataParallel(trainer);
+                    }
+                    history = solver.addListener(new ProgressListener(progress, "")).train();
                 } catch (TrainingDivergedException e) {
                     throw DivergenceMixin.diverged(e, "", save);
                 }
@@ -278,8 +309,74 @@ public final class TrainCommand extends CommandBase {
         return 0;
     }
 
+    /**
+     * The replicas' backends: --devices' list, or --replicas instances of --backend (one when not data-parallel).
+     * The caller closes the first; the others are closed with it (extraBackends).
+     */
+    private List<Backend> openReplicas() {
+        List<Backend> list = new ArrayList<>();
+        try {
+            if (devices != null) {
+                for (String spec : devices) {
+                    String t = spec.trim();
+                    int colon = t.indexOf(':');
+                    String name = (colon < 0 ? t : t.substring(0, colon)).toLowerCase(Locale.ROOT);
+                    String dev = colon < 0 ? null : t.substring(colon + 1).trim();
+                    try {
+                        list.add(Backends.get(name, dev == null ? BackendOptions.none()
+                                : BackendOptions.of("device", dev)));
+                    } catch (IllegalArgumentException | BackendException e) {
+                        throw new CliException("--devices: replica " + list.size() + " '" + t + "': "
+                                + e.getMessage(), e);
+                    }
+                }
+            } else {
+                for (int r = 0; r < replicas; r++) {
+                    list.add(backendMixin.open());
+                }
+            }
+        } catch (RuntimeException e) {
+            list.forEach(Backend::close);
+            throw e;
+        }
+        extraBackends.addAll(list.subList(1, list.size()));
+        return list;
+    }
+
+    private final List<Backend> extraBackends = new ArrayList<>();
+
+    /** A resource whose close throws nothing checked. */
+    private interface Cleanup extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    private static DataParallelTrainer newTrainer(List<Backend> backends, NetConfig config, OptimizerConfig opt) {
+        try {
+            return new DataParallelTrainer(backends, config, opt);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("data-parallel training: " + e.getMessage(), e);
+        }
+    }
+
     private void validate() {
         data.validate(this::usage);
+        if (replicas < 1) {
+            throw usage("--replicas must be at least 1, got " + replicas);
+        }
+        if (devices != null) {
+            if (replicas != 1) {
+                throw usage("--devices lists the replicas itself: give --devices or --replicas, not both");
+            }
+            if (!backendMixin.isAuto() || backendMixin.device != null) {
+                throw usage("--devices names each replica's backend and device: give --devices or --backend/--device,"
+                        + " not both");
+            }
+            if (devices.isEmpty() || devices.stream().anyMatch(d -> d.isBlank() || d.trim().startsWith(":"))) {
+                throw usage("--devices: expected a comma-separated list of backend[:device] (e.g. cpu,opencl:0), got "
+                        + String.join(",", devices));
+            }
+        }
         divergence.validate(this::usage);
         if (hidden != null) {
             for (int h : hidden) {

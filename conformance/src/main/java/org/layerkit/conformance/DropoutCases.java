@@ -63,6 +63,8 @@ final class DropoutCases {
         cases.add(masksDiffer("offset", new DropoutOptions(0.5, 1, 0), new DropoutOptions(0.5, 1, 1)));
         cases.add(masksDiffer("offset_high_bits", new DropoutOptions(0.5, 1, 0),
                 new DropoutOptions(0.5, 1, 1L << 32)));
+        cases.add(rowSlices(new int[] {7, 13}, 0.6, 5));
+        cases.add(rowSlices(new int[] {9, 8}, 0.5, 1L << 33));
         cases.add(identity(Mode.TRAIN, 1.0));
         cases.add(identity(Mode.EVAL, 0.5));
         cases.add(backward(Mode.TRAIN));
@@ -99,6 +101,39 @@ final class DropoutCases {
                     ctx.expectIdentical("mask", r.mask(), shape, mask);
                     ctx.expectClose("out", r.out(), shape, Reference.dropoutForward(widen(x), mask));
                     ctx.expectIdentical("x (an input, must be left untouched)", tx, shape, x);
+                });
+    }
+
+    /**
+     * Data-parallel slices: rows [a, b) of an [N,D] tensor with start = a·D draw exactly rows [a, b) of the whole
+     * tensor's mask — against the reference and the backend's own whole mask — for slices whose first element is not
+     * a multiple of 4 (a Philox block straddles the cut) as well as aligned ones; out = x ⊙ mask.
+     */
+    private static ConformanceCase rowSlices(int[] dims, double keep, long offset) {
+        int n = dims[0];
+        int d = dims[1];
+        return ConformanceCase.builder("dropout.mask.row_slices", Op.DROPOUT).mode(Mode.TRAIN).shape(dims)
+                .param("N", n).param("D", d).param("keep", keep).tolerance(PRODUCT).check(ctx -> {
+                    DropoutOptions whole = new DropoutOptions(keep, SEED, offset);
+                    Shape all = Shape.of(dims);
+                    DropoutResult w = ctx.track(ctx.backend().dropoutForward(
+                            ctx.upload(ctx.normal(all.size(), 0, 1), all), whole, Mode.TRAIN));
+                    float[] wholeMask = w.mask().toArray();
+                    ctx.expectIdentical("whole mask", wholeMask, all, Reference.dropoutMask(all.size(), whole));
+                    int[][] slices = {{0, 1}, {1, 4}, {4, n - 1}, {n - 1, n}, {0, n}};
+                    for (int[] sl : slices) {
+                        Shape ss = Shape.of(sl[1] - sl[0], d);
+                        DropoutOptions o = whole.withStart((long) sl[0] * d);
+                        float[] x = ctx.normal(ss.size(), 0, 1);
+                        DropoutResult r = ctx.track(ctx.backend().dropoutForward(ctx.upload(x, ss), o, Mode.TRAIN));
+                        float[] expected = Arrays.copyOfRange(wholeMask, sl[0] * d, sl[1] * d);
+                        if (!ctx.expectIdentical("mask of rows [" + sl[0] + "," + sl[1] + ") with start "
+                                + o.start() + " (the whole mask's rows)", r.mask(), ss, expected)) {
+                            return;
+                        }
+                        ctx.expectClose("out of rows [" + sl[0] + "," + sl[1] + ")", r.out(), ss,
+                                Reference.dropoutForward(widen(x), expected));
+                    }
                 });
     }
 

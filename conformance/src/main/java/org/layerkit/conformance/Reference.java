@@ -437,9 +437,27 @@ public final class Reference {
         return mask;
     }
 
-    /** {@link #dropoutMask(int, double, long, long)} for the given options. */
+    /**
+     * {@link #dropoutMask(int, double, long, long)} for the given options: element i takes the decision of global
+     * element {@code o.start() + i} (a slice of a larger tensor's mask).
+     */
     public static float[] dropoutMask(int size, DropoutOptions o) {
-        return dropoutMask(size, o.keep(), o.seed(), o.offset());
+        if (o.start() == 0) {
+            return dropoutMask(size, o.keep(), o.seed(), o.offset());
+        }
+        long start = o.start();
+        int lead = (int) (start & 3);
+        float[] aligned = new float[size + lead];
+        long threshold = (long) Math.floor(o.keep() * (1 << 24));
+        float scale = (float) (1.0 / o.keep());
+        for (int i = 0; i < aligned.length; i += 4) {
+            long block = (start >>> 2) + (i >>> 2);
+            long[] words = philox4x32(block, block >>> 32, o.offset(), o.offset() >>> 32, o.seed(), o.seed() >>> 32);
+            for (int j = 0; j < 4 && i + j < aligned.length; j++) {
+                aligned[i + j] = (words[j] >>> 8) < threshold ? scale : 0f;
+            }
+        }
+        return java.util.Arrays.copyOfRange(aligned, lead, lead + size);
     }
 
     /** Inverted dropout forward with a given mask: out = x ⊙ mask (the same product a float kernel computes). */

@@ -30,6 +30,7 @@ final class SpatialDropoutCases {
         cases.add(bitIdentical(new int[] {1, 1, 4, 4}, 0.5, 3, 0, "0"));
         cases.add(bitIdentical(new int[] {64, 256, 4, 4}, 0.9, DropoutCases.SEED, 1L << 40, "2^40"));
         cases.add(sameAsDropoutOfPlanes());
+        cases.add(rowSlices());
         cases.add(identity(Mode.TRAIN, 1.0));
         cases.add(identity(Mode.EVAL, 0.5));
         cases.add(backward(Mode.TRAIN));
@@ -81,6 +82,32 @@ final class SpatialDropoutCases {
                     ctx.expectIdentical("spatial-dropout mask against dropout's mask of [N,C]", spatial.mask(), ms,
                             planes.mask().toArray());
                 });
+    }
+
+    /**
+     * Data-parallel slices: rows [a, b) of an [N,C,H,W] tensor with start = a·C (planes) draw exactly rows [a, b) of
+     * the whole tensor's [N,C] mask (C = 5: the slices' first planes straddle Philox blocks).
+     */
+    private static ConformanceCase rowSlices() {
+        int[] dims = {6, 5, 2, 3};
+        return builder("mask.row_slices", dims, 0.5).mode(Mode.TRAIN).tolerance(Tolerance.EXACT).check(ctx -> {
+            int c = dims[1];
+            int hw = dims[2] * dims[3];
+            DropoutOptions whole = new DropoutOptions(0.5, DropoutCases.SEED, 9);
+            DropoutResult w = ctx.track(ctx.backend().spatialDropoutForward(
+                    ctx.upload(ctx.normal(Shape.of(dims).size(), 0, 1), Shape.of(dims)), whole, Mode.TRAIN));
+            float[] wholeMask = w.mask().toArray();
+            for (int[] sl : new int[][] {{0, 1}, {1, 4}, {4, 6}}) {
+                int rows = sl[1] - sl[0];
+                Shape xs = Shape.of(rows, c, dims[2], dims[3]);
+                DropoutResult r = ctx.track(ctx.backend().spatialDropoutForward(
+                        ctx.upload(ctx.normal(xs.size(), 0, 1), xs), whole.withStart((long) sl[0] * c), Mode.TRAIN));
+                if (!ctx.expectIdentical("mask of rows [" + sl[0] + "," + sl[1] + ") (the whole mask's rows)",
+                        r.mask(), Shape.of(rows, c), Arrays.copyOfRange(wholeMask, sl[0] * c, sl[1] * c))) {
+                    return;
+                }
+            }
+        });
     }
 
     /** keep = 1 in TRAIN, or EVAL: out is x exactly (a new tensor) and the mask [N,C] all ones. */

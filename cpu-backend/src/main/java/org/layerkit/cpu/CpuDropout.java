@@ -44,6 +44,14 @@ final class CpuDropout {
             java.util.Arrays.fill(m, 1f);
             return new DropoutResult(out, mask);
         }
+        if (o.start() != 0) {
+            // a slice of a larger tensor (data-parallel rows): element i draws global element start + i's word
+            maskFrom(o, size, m);
+            for (int i = 0; i < size; i++) {
+                y[i] = xs[i] * m[i];
+            }
+            return new DropoutResult(out, mask);
+        }
         int threshold = o.threshold();
         int scaleBits = Float.floatToRawIntBits(o.scale());
         int k0 = (int) o.seed();
@@ -167,6 +175,30 @@ final class CpuDropout {
     private static void maskBits(long[] dst, long[] src, long threshold, long scaleBits, int n) {
         for (int i = 0; i < n; i++) {
             dst[i] = scaleBits & ((((src[i] & LO) >>> 8) - threshold) >> 63);
+        }
+    }
+
+    /**
+     * mask[i] for i &lt; size from global element start + i: Philox4x32-10 with counter (⌊g/4⌋ lo, ⌊g/4⌋ hi,
+     * offset lo, offset hi), word g mod 4, g = start + i; the scale where (word &gt;&gt;&gt; 8) &lt; T, else 0.
+     * One block per four global elements, computed once; plain scalar code (the data-parallel path, where each
+     * replica draws its rows' share of the mask).
+     */
+    static void maskFrom(DropoutOptions o, int size, float[] mask) {
+        int threshold = o.threshold();
+        float scale = o.scale();
+        int[] w = new int[4];
+        long first = o.start();
+        long end = first + size;
+        for (long blk = first >>> 2; (blk << 2) < end; blk++) {
+            org.layerkit.api.Philox4x32.block((int) blk, (int) (blk >>> 32), (int) o.offset(),
+                    (int) (o.offset() >>> 32), (int) o.seed(), (int) (o.seed() >>> 32), w);
+            for (int j = 0; j < 4; j++) {
+                long g = (blk << 2) + j;
+                if (g >= first && g < end) {
+                    mask[(int) (g - first)] = org.layerkit.api.Philox4x32.kept(w[j], threshold) ? scale : 0f;
+                }
+            }
         }
     }
 

@@ -49,6 +49,10 @@ final class CpuSpatialDropout {
      * seed hi), word i mod 4, kept iff (word &gt;&gt;&gt; 8) &lt; T; then the scale, else 0.
      */
     static void planeMask(int size, DropoutOptions o, float[] mask) {
+        if (o.start() != 0) {
+            CpuDropout.maskFrom(o, size, mask); // planes start … start + size − 1 of a larger batch
+            return;
+        }
         int threshold = o.threshold();
         float scale = o.scale();
         int k0 = (int) o.seed();

@@ -37,8 +37,9 @@ final class NetErrorModel {
     /** Bounds on the gradients computed with unit roundoff u. */
     final Map<String, double[]> gradError = new LinkedHashMap<>();
     /**
-     * min over ReLU inputs z of |z| − E_z: positive when no rounding of size u can move a ReLU input across its kink
-     * (the bounds assume every ReLU keeps its side).
+     * min over ReLU inputs z of |z| − E_z: positive when no rounding of size u can move a ReLU input across its kink.
+     * Where one may (|z| ≤ E_z), the bounds count both sides: the ReLU's output error stays E_z (it is 1-Lipschitz)
+     * and its backward may pass or block dOut, an error of |dOut| + E_dOut there.
      */
     final double reluMargin;
 
@@ -53,6 +54,7 @@ final class NetErrorModel {
         double[] rstd;      // per statistic
         double[] rstdRel;   // relative error of rstd per statistic
         double[] reluIn;    // z
+        double[] reluErr;   // E_z
         double[] mask;      // dropout mask (null without dropout)
         int width;          // input width
         int out;            // units
@@ -88,12 +90,16 @@ final class NetErrorModel {
                 zErr = nr[1];
             }
             c.reluIn = z;
+            c.reluErr = zErr;
             double[] r = new double[z.length];
             double[] rErr = new double[z.length];
             for (int i = 0; i < z.length; i++) {
                 margin = Math.min(margin, Math.abs(z[i]) - zErr[i]);
                 if (z[i] > 0) {
                     r[i] = z[i];
+                    rErr[i] = zErr[i];
+                } else if (-z[i] <= zErr[i]) {
+                    // within round-off of the kink: the float ReLU may pass ẑ > 0; it is 1-Lipschitz, so E_z holds
                     rErr[i] = zErr[i];
                 }
             }
@@ -181,9 +187,17 @@ final class NetErrorModel {
                 }
             }
             for (int i = 0; i < up.length; i++) {
+                boolean uncertain = Math.abs(c.reluIn[i]) <= c.reluErr[i];
+                if (uncertain) {
+                    // a ReLU input within round-off of its kink: the float computation may pass or block dOut
+                    // whichever side float64 takes, so the result may be off by all of it (none when margin > 0)
+                    upErr[i] = Math.abs(up[i]) + upErr[i];
+                }
                 if (!(c.reluIn[i] > 0)) {
                     up[i] = 0;
-                    upErr[i] = 0;
+                    if (!uncertain) {
+                        upErr[i] = 0;
+                    }
                 }
             }
             if (c.xhat != null) {

@@ -25,9 +25,10 @@ import org.layerkit.conformance.Tolerance;
  * {@link Tolerance#U64}, the same analysis bounds this model's own float64 evaluation (the ε of the numerical
  * gradients, NUMERICAL_GRADIENT).
  *
- * <p>Max pooling and ReLU are exact but select: the bounds assume that no rounding moves a ReLU input across 0 or
- * changes a pooling window's maximum, and {@link #margin} says by how much the instance satisfies that (positive: it
- * does). Layers run as specified in the net's {@link NetSpec}; parameters are taken by the net's names
+ * <p>Max pooling and ReLU are exact but select: {@link #margin} says by how much no rounding can move a ReLU input
+ * across 0 or change a pooling window's maximum (positive: none can). Where one may, the bounds count every side: the
+ * forward's error stays that of its inputs (ReLU and max are 1-Lipschitz) and the backward may pass, block or route
+ * elsewhere the incoming gradient, an error of |d| + E_d at each position it may reach. Layers run as specified in the net's {@link NetSpec}; parameters are taken by the net's names
  * ({@code <index>.W}). The float64 gradients themselves are checked against central differences of {@link #loss}.
  */
 final class SequentialErrorModel {
@@ -211,7 +212,7 @@ final class SequentialErrorModel {
             case "conv2d" -> convBackward(i, c, x, d, needDx);
             case "affine" -> affineBackward(i, x, d, needDx);
             case "relu" -> reluBackward(x, d);
-            case "maxpool" -> maxPoolBackward(x, (int[]) cache, d);
+            case "maxpool" -> maxPoolBackward(x, (Object[]) cache, d);
             case "flatten" -> new V(x.shape, d.v, d.e);
             case "global_avgpool" -> globalAvgBackward(x, d);
             case "dropout", "spatial_dropout" -> dropoutBackward((double[]) cache, d);
@@ -423,6 +424,9 @@ final class SequentialErrorModel {
             if (x.v[i] > 0) {
                 y.v[i] = x.v[i];
                 y.e[i] = x.e[i];
+            } else if (-x.v[i] <= x.e[i]) {
+                // within rounding reach of the kink: the float ReLU may pass x̂ > 0; it is 1-Lipschitz, so E_x holds
+                y.e[i] = x.e[i];
             }
         }
         return y;
@@ -435,6 +439,10 @@ final class SequentialErrorModel {
                 dx.v[i] = d.v[i];
                 dx.e[i] = d.e[i];
             }
+            if (Math.abs(x.v[i]) <= x.e[i]) {
+                // the float computation may pass or block d, whichever side float64 takes: off by all of it
+                dx.e[i] = Math.abs(d.v[i]) + d.e[i];
+            }
         }
         return dx;
     }
@@ -446,6 +454,7 @@ final class SequentialErrorModel {
         int oh = (h - k) / s + 1, ow = (w - k) / s + 1;
         V y = new V(new int[] {n, c, oh, ow});
         int[] arg = new int[y.v.length];
+        int[][] reach = new int[y.v.length][];
         for (int plane = 0; plane < n * c; plane++) {
             for (int i = 0; i < oh; i++) {
                 for (int j = 0; j < ow; j++) {
@@ -474,20 +483,44 @@ final class SequentialErrorModel {
                     switches.add(best);
                     // two exact values (ReLU's zeros) tie the same way in float32: the first wins in both
                     if (secondAt >= 0 && (x.e[best] > 0 || x.e[secondAt] > 0)) {
-                        margin = Math.min(margin, x.v[best] - second - x.e[best] - x.e[secondAt]);
+                        double m = x.v[best] - second - x.e[best] - x.e[secondAt];
+                        margin = Math.min(margin, m);
+                        if (m <= 0) {
+                            // the float maximum may be any element within rounding reach of float64's: the max is
+                            // 1-Lipschitz (its error is the largest of theirs), and the backward may route d to any
+                            List<Integer> within = new ArrayList<>();
+                            for (int p = 0; p < k; p++) {
+                                for (int q = 0; q < k; q++) {
+                                    int xi = (plane * h + i * s + p) * w + j * s + q;
+                                    if (x.v[xi] + x.e[xi] >= x.v[best] - x.e[best]) {
+                                        within.add(xi);
+                                        y.e[o] = Math.max(y.e[o], x.e[xi] + x.v[best] - x.v[xi]);
+                                    }
+                                }
+                            }
+                            reach[o] = within.stream().mapToInt(Integer::intValue).toArray();
+                        }
                     }
                 }
             }
         }
-        cache[0] = arg;
+        cache[0] = new Object[] {arg, reach};
         return y;
     }
 
-    private V maxPoolBackward(V x, int[] arg, V d) {
+    private V maxPoolBackward(V x, Object[] cache, V d) {
+        int[] arg = (int[]) cache[0];
+        int[][] reach = (int[][]) cache[1];
         V dx = new V(x.shape);
         for (int o = 0; o < arg.length; o++) {
             dx.v[arg[o]] += d.v[o];
             dx.e[arg[o]] += d.e[o] + (dx.v[arg[o]] == d.v[o] ? 0 : u * Math.abs(dx.v[arg[o]]));
+            if (reach[o] != null) {
+                // a window whose maximum may switch: each element within reach may get d or not
+                for (int xi : reach[o]) {
+                    dx.e[xi] += Math.abs(d.v[o]) + (xi == arg[o] ? 0 : d.e[o]);
+                }
+            }
         }
         return dx;
     }

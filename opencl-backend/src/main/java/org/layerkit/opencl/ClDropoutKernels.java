@@ -68,6 +68,12 @@ final class ClDropoutKernels {
                 mask = b.allocate(x.shape(), op);
                 b.elementwise().copyInto(op, b.cl(x), out);
                 b.elementwise().fillInto(op, mask, 1f);
+            } else if (o.start() != 0) {
+                // a slice of a larger tensor: the mask written at once from global indices, then out = x·mask
+                mask = b.allocate(x.shape(), op);
+                maskFrom(op, mask, o);
+                b.context().launch(op, CL, "dropout_backward").mem(b.cl(x)).mem(mask).mem(out).i(total)
+                        .run1d(blocks(total));
             } else if (pendingMasks) {
                 // the mask's buffer is allocated now (memory use as if written), its contents on first read
                 MaskParams p = MaskParams.of(o);
@@ -96,6 +102,12 @@ final class ClDropoutKernels {
         // tensor and stays reachable until the kernel is enqueued
         p.args(b.context().launch("dropout.mask", CL, "dropout_mask").mem(mask).i(total)).run1d(blocks(total));
         masksWritten.incrementAndGet();
+    }
+
+    /** mask[i] = the mask of global element o.start() + i (kernel dropout_mask_from, one work-item each). */
+    private void maskFrom(String op, ClTensor mask, DropoutOptions o) {
+        MaskParams.of(o).args(b.context().launch(op, CL, "dropout_mask_from").mem(mask).i(mask.size())
+                .i((int) o.start()).i((int) (o.start() >>> 32))).run1d(mask.size());
     }
 
     /** How many pending masks this backend has written into their buffers. */
@@ -153,9 +165,13 @@ final class ClDropoutKernels {
                 b.elementwise().copyInto(op, b.cl(x), out);
                 b.elementwise().fillInto(op, mask, 1f);
             } else {
-                // mask[n,c] = dropout's mask of element n·C + c
-                MaskParams.of(o).args(b.context().launch(op, CL, "dropout_mask").mem(mask).i(mask.size()))
-                        .run1d(blocks(mask.size()));
+                // mask[n,c] = dropout's mask of element n·C + c (+ start: planes of a larger batch)
+                if (o.start() != 0) {
+                    maskFrom(op, mask, o);
+                } else {
+                    MaskParams.of(o).args(b.context().launch(op, CL, "dropout_mask").mem(mask).i(mask.size()))
+                            .run1d(blocks(mask.size()));
+                }
                 planeMultiply(op, b.cl(x), mask, out);
             }
             return new DropoutResult(out, mask);

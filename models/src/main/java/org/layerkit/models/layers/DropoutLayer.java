@@ -19,7 +19,7 @@ import org.layerkit.api.Tensor;
  * Philox mask of (seed, offset); the offset advances by one after every TRAIN forward, so successive batches get
  * fresh masks and a run is reproducible on every backend. EVAL is the identity.
  */
-public final class DropoutLayer implements Layer, StatefulLayer {
+public final class DropoutLayer implements Layer, StatefulLayer, RowIndexed {
     public static final String TYPE = "dropout";
     /** The counter holding the Philox offset of the next TRAIN forward. */
     public static final String OFFSET = "offset";
@@ -28,6 +28,8 @@ public final class DropoutLayer implements Layer, StatefulLayer {
     private final double keep;
     private final long seed;
     private long offset;
+    /** The global index of the first row (data-parallel replicas): the mask starts at its first element. */
+    private long firstRow;
     private DropoutResult result;
     private Tensor dX;
 
@@ -58,7 +60,9 @@ public final class DropoutLayer implements Layer, StatefulLayer {
 
     @Override
     public Tensor forward(Tensor x, Mode mode) {
-        DropoutResult r = backend.dropoutForward(x, new DropoutOptions(keep, seed, offset), mode);
+        // element (plane) i of these rows draws the word of global element firstRow·rowSize + i
+        long start = firstRow == 0 ? 0 : firstRow * (long) (x.size() / x.shape().dim(0));
+        DropoutResult r = backend.dropoutForward(x, new DropoutOptions(keep, seed, offset, start), mode);
         if (mode == Mode.TRAIN) {
             offset++;
         }
@@ -74,6 +78,19 @@ public final class DropoutLayer implements Layer, StatefulLayer {
         Checks.close(dX);
         dX = d;
         return dX;
+    }
+
+    @Override
+    public void firstRow(long row) {
+        if (row < 0) {
+            throw new IllegalArgumentException(type() + ": firstRow expected >= 0, got " + row);
+        }
+        firstRow = row;
+    }
+
+    @Override
+    public void forwardEmpty() {
+        offset++; // as a TRAIN forward: the next step's masks are the same on every replica
     }
 
     @Override

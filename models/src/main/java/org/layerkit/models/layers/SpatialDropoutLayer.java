@@ -21,13 +21,15 @@ import org.layerkit.api.Tensor;
  * as {@link DropoutLayer} makes for an {@code [N,C]} tensor; the offset advances after every TRAIN forward. EVAL is the
  * identity.
  */
-public final class SpatialDropoutLayer implements Layer, StatefulLayer {
+public final class SpatialDropoutLayer implements Layer, StatefulLayer, RowIndexed {
     public static final String TYPE = "spatial_dropout";
 
     private final Backend backend;
     private final double keep;
     private final long seed;
     private long offset;
+    /** The global index of the first row (data-parallel replicas): the mask starts at its first element. */
+    private long firstRow;
     private DropoutResult result;
     private Tensor dX;
 
@@ -63,7 +65,9 @@ public final class SpatialDropoutLayer implements Layer, StatefulLayer {
 
     @Override
     public Tensor forward(Tensor x, Mode mode) {
-        DropoutResult r = backend.spatialDropoutForward(x, new DropoutOptions(keep, seed, offset), mode);
+        // element (plane) i of these rows draws the word of global element firstRow·rowSize + i
+        long start = firstRow == 0 ? 0 : firstRow * (long) x.shape().dim(1);
+        DropoutResult r = backend.spatialDropoutForward(x, new DropoutOptions(keep, seed, offset, start), mode);
         if (mode == Mode.TRAIN) {
             offset++;
         }
@@ -79,6 +83,19 @@ public final class SpatialDropoutLayer implements Layer, StatefulLayer {
         Checks.close(dX);
         dX = d;
         return dX;
+    }
+
+    @Override
+    public void firstRow(long row) {
+        if (row < 0) {
+            throw new IllegalArgumentException(type() + ": firstRow expected >= 0, got " + row);
+        }
+        firstRow = row;
+    }
+
+    @Override
+    public void forwardEmpty() {
+        offset++; // as a TRAIN forward: the next step's masks are the same on every replica
     }
 
     @Override

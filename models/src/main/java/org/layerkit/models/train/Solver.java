@@ -17,6 +17,7 @@ import org.layerkit.models.checkpoint.Checkpoint;
 import org.layerkit.models.data.Dataset;
 import org.layerkit.models.data.DatasetSplits;
 import org.layerkit.models.data.Standardizer;
+import org.layerkit.models.dist.DataParallelTrainer;
 import org.layerkit.models.optim.Optimizer;
 
 /**
@@ -55,6 +56,7 @@ public final class Solver {
     private final Dataset validation;
     private final SolverConfig config;
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private DataParallelTrainer parallel;
     private int completedEpochs;
     private Standardizer standardizer;
 
@@ -107,6 +109,23 @@ public final class Solver {
         return this;
     }
 
+    /**
+     * Trains through {@code trainer}: each minibatch is split evenly over its replicas
+     * ({@link DataParallelTrainer#step(float[], int[], int)}); this solver's net and optimizer must be its replica 0's,
+     * which the solver evaluates, snapshots and checkpoints (every replica holds the same parameters). The learning
+     * rate schedule applies to every replica.
+     */
+    public Solver dataParallel(DataParallelTrainer trainer) {
+        if (trainer == null || trainer.net(0) != net || trainer.optimizer(0) != optimizer) {
+            throw new IllegalArgumentException("Solver.dataParallel: trainer expected a DataParallelTrainer whose "
+                    + "replica 0 is this solver's net and optimizer, got " + (trainer == null ? "null" : "another"));
+        }
+        // what was loaded into replica 0 (a resumed checkpoint) reaches every replica
+        trainer.broadcastFromReplica0();
+        this.parallel = trainer;
+        return this;
+    }
+
     /** The number of minibatches per epoch: ⌊N / batchSize⌋. */
     public int iterationsPerEpoch() {
         return train.size() / config.batchSize();
@@ -131,7 +150,9 @@ public final class Solver {
         int bestEpoch = 0;
         Divergence divergence = new Divergence();
         listeners.forEach(l -> l.onStart(config, perEpoch));
+        int[] yLabels = parallel == null ? null : new int[batch];
         try (Tensor lossSum = backend.zeros(Shape.of(1));
+             Tensor parallelLoss = parallel == null ? null : backend.zeros(Shape.of(1));
              LossReader reader = new LossReader(backend, net.buffers())) {
             for (int epoch = completedEpochs + 1; epoch <= config.epochs(); epoch++) {
                 Random rnd = new Random(mix(config.seed(), epoch));
@@ -148,10 +169,20 @@ public final class Solver {
                 for (int it = 0; it < perEpoch; it++) {
                     iteration++;
                     train.gather(order, it * batch, batch, xHost, yHost);
-                    try (Tensor x = backend.upload(xHost, xShape);
-                         Tensor y = backend.upload(yHost, Shape.of(batch))) {
-                        Tensor loss = net.loss(x, y);
-                        optimizer.step();
+                    try (Tensor x = parallel == null ? backend.upload(xHost, xShape) : null;
+                         Tensor y = parallel == null ? backend.upload(yHost, Shape.of(batch)) : null) {
+                        Tensor loss;
+                        if (parallel == null) {
+                            loss = net.loss(x, y);
+                            optimizer.step();
+                        } else {
+                            // the batch split over the replicas, their gradients all-reduced, every one updated
+                            for (int i = 0; i < batch; i++) {
+                                yLabels[i] = (int) yHost[i];
+                            }
+                            backend.fill(parallelLoss, (float) parallel.step(xHost, yLabels, batch));
+                            loss = parallelLoss;
+                        }
                         backend.axpy(1f, loss, lossSum);
                         examplesSinceRead += batch;
                         boolean due = iteration % config.lossEvery() == 0;
@@ -188,7 +219,11 @@ public final class Solver {
                     bestEpoch = epoch;
                     snapshot(backend, best);
                 }
-                optimizer.setLearningRate(optimizer.learningRate() * config.learningRateDecay());
+                if (parallel != null) {
+                    parallel.setLearningRate(optimizer.learningRate() * config.learningRateDecay());
+                } else {
+                    optimizer.setLearningRate(optimizer.learningRate() * config.learningRateDecay());
+                }
                 EpochEvent ev = new EpochEvent(epoch, config.epochs(), trainAcc, valAcc, meanLoss, seconds, lr, improved);
                 epochs.add(ev);
                 completedEpochs = epoch;
