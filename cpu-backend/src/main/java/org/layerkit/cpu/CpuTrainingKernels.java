@@ -68,7 +68,12 @@ final class CpuTrainingKernels {
         float[] xs = CpuBackend.data(x);
         CpuTensor out = be.allocate(x.shape());
         float[] y = out.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
+            if (vector) {
+                CpuVector.relu(xs, y, from, to);
+                return;
+            }
             for (int i = from; i < to; i++) {
                 // y = x > 0 ? x : 0, on the bits (see positiveMask)
                 int bits = Float.floatToRawIntBits(xs[i]);
@@ -82,7 +87,9 @@ final class CpuTrainingKernels {
      * All ones when the float with these bits is &gt; 0 (positive, finite or +∞), else zero (±0, negative, NaN).
      * Such floats are exactly the bit patterns 1 … 0x7F800000 read as signed ints; the two differences below are
      * non-negative just then. A branch-free, vectorizable {@code x > 0f}: with random signs, the branch of
-     * {@code x > 0f ? x : 0f} mispredicts half the time and costs about ten times the whole loop.
+     * {@code x > 0f ? x : 0f} mispredicts half the time and costs about ten times the whole loop. (C2 does not
+     * vectorize the bit moves either: 2.5 ms for 3.2M floats on one thread against 1.0 for a vector loop, so the
+     * Vector API path, {@link CpuVector#relu}, is taken where the JVM has it.)
      */
     private static int positiveMask(int bits) {
         return ~(((bits - 1) | (0x7F800000 - bits)) >> 31);
@@ -94,7 +101,12 @@ final class CpuTrainingKernels {
         float[] dy = CpuBackend.data(dOut);
         CpuTensor dX = be.allocate(x.shape());
         float[] dx = dX.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
+            if (vector) {
+                CpuVector.reluBackward(dy, xs, dx, from, to);
+                return;
+            }
             for (int i = from; i < to; i++) {
                 // dX = x > 0 ? dOut : 0, branch-free
                 int mask = positiveMask(Float.floatToRawIntBits(xs[i]));

@@ -314,4 +314,32 @@ final class CpuVector {
             dx[i] = a * dy[i] - (b + c * (((xs[i] - hi) - lo) * rs));
         }
     }
+
+    // ---------------------------------------------------------------- ReLU (CpuTrainingKernels' loops, as vectors)
+
+    /** y = x &gt; 0 ? x : +0 over [from, to): NaN, ±0 and negatives give +0, as the loop's bit mask does. */
+    static void relu(float[] xs, float[] y, int from, int to) {
+        FloatVector zero = FloatVector.zero(F);
+        int i = from;
+        for (int end = from + F.loopBound(to - from); i < end; i += L) {
+            FloatVector v = FloatVector.fromArray(F, xs, i);
+            zero.blend(v, v.compare(VectorOperators.GT, 0f)).intoArray(y, i);
+        }
+        for (; i < to; i++) {
+            y[i] = xs[i] > 0f ? xs[i] : 0f;
+        }
+    }
+
+    /** dx = x &gt; 0 ? dy : +0 over [from, to). */
+    static void reluBackward(float[] dy, float[] xs, float[] dx, int from, int to) {
+        FloatVector zero = FloatVector.zero(F);
+        int i = from;
+        for (int end = from + F.loopBound(to - from); i < end; i += L) {
+            var positive = FloatVector.fromArray(F, xs, i).compare(VectorOperators.GT, 0f);
+            zero.blend(FloatVector.fromArray(F, dy, i), positive).intoArray(dx, i);
+        }
+        for (; i < to; i++) {
+            dx[i] = xs[i] > 0f ? dy[i] : 0f;
+        }
+    }
 }
