@@ -19,8 +19,8 @@ import org.layerkit.api.Tensor;
 import org.layerkit.conformance.Reference;
 
 /**
- * What the conformance kit cannot see of {@link CpuConv}: the blocking of output rows at its edges (a block of one
- * output row, when one row's columns alone exceed the workspace budget; blocks that split a sample), and the refusal
+ * What the conformance kit cannot see of {@link CpuConv}: the blocking of output rows at its edges (a unit of one
+ * output row, when one row's columns alone exceed the workspace budget; units that split a sample), and the refusal
  * of a workspace that could not be indexed. Bounds as in the kit: c(n)·max Σ|t| (docs/ops/conv2d.md), here with the
  * worst-case factor n·u/(1 − n·u) doubled for slack in this test's own float64 magnitudes.
  */
@@ -75,7 +75,7 @@ class CpuConvTest {
 
     @Test
     void oneOutputRowPerBlockWhenARowAloneFillsTheWorkspace() {
-        // (K + F)·W' = (2304 + 3)·520 > the budget: each block is a single output row, stride 2 and padding included
+        // K·W' = 2304·520 > the budget: each block is a single output row, stride 2 and padding included
         int rows = checkAgainstReference(1, 256, 5, 1040, 3, 3, Conv2dParams.of(2, 1));
         assertEquals(1, rows);
     }
@@ -89,8 +89,8 @@ class CpuConvTest {
 
     @Test
     void blocksThatSplitSamplesAddTheirGradientsInOrder() {
-        // (K + F)·W' = (288 + 5)·30 = 8790 floats a row: 59 rows per block, so blocks end inside samples of H' = 28
-        int rows = checkAgainstReference(6, 32, 28, 30, 5, 3, Conv2dParams.of(1, 1));
+        // K·W' = 288·100 = 28 800 floats a row: 9 rows per unit, so a sample of H' = 28 is four units (9, 9, 9, 1)
+        int rows = checkAgainstReference(6, 32, 28, 100, 5, 3, Conv2dParams.of(1, 1));
         assertTrue(rows > 1 && rows % 28 != 0 && rows < 6 * 28, "rows per block " + rows);
     }
 
