@@ -262,7 +262,7 @@ final class CpuConv {
         int rb = g.blockRows();
         CpuTensor dW = be.allocate(cache.weightShape());
         CpuTensor dB = cache.hasBias() ? be.allocate(Shape.of(f)) : null;
-        CpuTensor dX = inputGrad ? (CpuTensor) be.zeros(cache.inputShape()) : null;
+        CpuTensor dX = inputGrad ? be.allocate(cache.inputShape()) : null;   // zeroed sample by sample below
         float[] dx = dX == null ? null : dX.data();
         boolean vector = be.vectorApi();
         int chunks = g.chunks();
@@ -274,7 +274,11 @@ final class CpuConv {
             float[] cols = CpuScratch.get().floats(0, k * rb * g.ow());
             float[] dcols = dx == null ? null : CpuScratch.get().floats(1, k * rb * g.ow());
             boolean first = true;
+            int sample = g.c() * g.h() * g.w();
             for (int n = from; n < to; n++) {
+                if (dx != null) {
+                    Arrays.fill(dx, n * sample, (n + 1) * sample, 0f);   // dX[n] = 0, then the folds add into it
+                }
                 for (int i0 = 0; i0 < g.oh(); i0 += rb) {
                     int i1 = Math.min(g.oh(), i0 + rb);
                     int m = (i1 - i0) * g.ow();

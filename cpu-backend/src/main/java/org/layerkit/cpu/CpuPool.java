@@ -1,5 +1,6 @@
 package org.layerkit.cpu;
 
+import java.util.Arrays;
 import org.layerkit.api.Contracts;
 import org.layerkit.api.MaxPool2dCache;
 import org.layerkit.api.MaxPool2dResult;
@@ -125,11 +126,13 @@ final class CpuPool {
         int ohw = dOut.shape().dim(2) * dOut.shape().dim(3);
         float[] dy = CpuBackend.data(dOut);
         float[] arg = CpuBackend.data(cache.argmax());
-        CpuTensor dX = (CpuTensor) be.zeros(s);
+        CpuTensor dX = be.allocate(s);
         float[] dx = dX.data();
         CpuParallel.forRows(planes, hw, (chunk, from, to) -> {
             for (int plane = from; plane < to; plane++) {
                 int base = plane * hw;
+                // the plane's zeros, written while it is in cache for the adds (not a pass over all of dX first)
+                Arrays.fill(dx, base, base + hw, 0f);
                 for (int o = plane * ohw, end = o + ohw; o < end; o++) {
                     float a = arg[o];
                     int at = (int) a;
