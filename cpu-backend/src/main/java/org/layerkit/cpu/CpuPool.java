@@ -31,12 +31,22 @@ final class CpuPool {
         CpuTensor argmax = be.allocate(os);
         float[] y = out.data();
         float[] arg = argmax.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(planes, (long) h * w, (chunk, from, to) -> {
+            int[] keys = CpuScratch.get().ints(0, h * w);
             for (int plane = from; plane < to; plane++) {
                 int base = plane * h * w;
                 int o = plane * oh * ow;
                 if (p.kernelH() == 2 && p.kernelW() == 2) {
-                    max2x2(xs, base, w, oh, ow, p.strideH(), p.strideW(), y, arg, o);
+                    // the plane's keys first (vectors where the JVM has them), then the windows on the keys
+                    if (vector) {
+                        CpuVector.maxPoolKeys(xs, base, h * w, keys);
+                    } else {
+                        for (int t = 0; t < h * w; t++) {
+                            keys[t] = key(xs[base + t]);
+                        }
+                    }
+                    max2x2(xs, keys, base, w, oh, ow, p.strideH(), p.strideW(), y, arg, o);
                     continue;
                 }
                 for (int i = 0; i < oh; i++) {
@@ -64,18 +74,19 @@ final class CpuPool {
 
     /**
      * The 2×2 windows of one plane (the common pool), the same scan rule as the general loop with the four
-     * comparisons unrolled into integer selects on the keys of {@link #key}: 1.5× faster than the general loop
-     * (which C2 keeps generic over the window) for [128,32,28,28].
+     * comparisons unrolled into integer selects on the plane's keys ({@link #key}, computed beforehand into keys):
+     * no branch and no float left in the loop. [128,32,28,28] on one thread, CPU ms: 17 for the branching scan,
+     * 10.7 for the general loop below, 6.6 with the keys computed per element here, 5.8 with them precomputed.
      */
-    private static void max2x2(float[] xs, int base, int w, int oh, int ow, int sh, int sw, float[] y, float[] arg,
-                               int o) {
+    private static void max2x2(float[] xs, int[] keys, int base, int w, int oh, int ow, int sh, int sw, float[] y,
+                               float[] arg, int o) {
         for (int i = 0; i < oh; i++) {
             for (int j = 0; j < ow; j++, o++) {
-                int a = base + i * sh * w + j * sw;     // the window's first element; then a + 1, a + w, a + w + 1
-                int ka = key(xs[a]);
-                int kb = key(xs[a + 1]);
-                int kc = key(xs[a + w]);
-                int kd = key(xs[a + w + 1]);
+                int a = i * sh * w + j * sw;     // the window's first element; then a + 1, a + w, a + w + 1
+                int ka = keys[a];
+                int kb = keys[a + 1];
+                int kc = keys[a + w];
+                int kd = keys[a + w + 1];
                 // the top pair: b replaces a iff its key is strictly greater (tb = 1), likewise d and c
                 int tb = greater(kb, ka);
                 int kab = ka ^ ((ka ^ kb) & -tb);
@@ -84,8 +95,8 @@ final class CpuPool {
                 // the bottom pair's best replaces the top's iff strictly greater
                 int t = greater(kcd, kab);
                 int at = a + tb + ((w + td - tb) & -t);
-                y[o] = xs[at];
-                arg[o] = at - base;
+                y[o] = xs[base + at];
+                arg[o] = at;
             }
         }
     }
@@ -99,7 +110,7 @@ final class CpuPool {
      * A key that orders floats as the max-pool scan does: as numbers, with −0 = +0 (−|v| for negatives), and every
      * NaN one above +∞ (so all NaNs tie and the first stays).
      */
-    private static int key(float v) {
+    static int key(float v) {
         int bits = Float.floatToRawIntBits(v);
         int mag = Math.min(bits & 0x7FFFFFFF, 0x7F800001);     // |v|'s bits; every NaN → one above +∞ (0x7F800000)
         int neg = (bits >> 31) & ((mag - 0x7F800001) >> 31);    // all ones for a negative number (not a NaN)

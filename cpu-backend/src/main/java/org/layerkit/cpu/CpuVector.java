@@ -1,6 +1,7 @@
 package org.layerkit.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -340,6 +341,27 @@ final class CpuVector {
         }
         for (; i < to; i++) {
             dx[i] = xs[i] > 0f ? dy[i] : 0f;
+        }
+    }
+
+    // ---------------------------------------------------------------- max pool (CpuPool's keys, as vectors)
+
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+
+    /** keys[t] = CpuPool.key(xs[off + t]) for t in [0, len): the same integer steps, lane by lane. */
+    static void maxPoolKeys(float[] xs, int off, int len, int[] keys) {
+        int t = 0;
+        if (I.length() == L) {
+            for (int end = F.loopBound(len); t < end; t += L) {
+                IntVector bits = FloatVector.fromArray(F, xs, off + t).reinterpretAsInts();
+                IntVector mag = bits.and(0x7FFFFFFF).min(0x7F800001);                       // NaNs → above +∞
+                IntVector neg = bits.lanewise(VectorOperators.ASHR, 31)
+                        .and(mag.sub(0x7F800001).lanewise(VectorOperators.ASHR, 31));       // negative, not NaN
+                mag.lanewise(VectorOperators.XOR, neg).sub(neg).intoArray(keys, t);      // −|v| for negatives
+            }
+        }
+        for (; t < len; t++) {
+            keys[t] = CpuPool.key(xs[off + t]);
         }
     }
 }
