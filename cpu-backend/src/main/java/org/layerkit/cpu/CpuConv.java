@@ -32,7 +32,8 @@ import org.layerkit.api.Tensor;
  * columns in their own L2, beat OpenBLAS's threads splitting the skinny products of a whole block, and degrade gently
  * when another process holds a core, where OpenBLAS's spinning threads do not (docs/benchmarks.md, "Training: the
  * Fashion-MNIST CNN"). Where BLAS runs threads of its own, the same chunks run one after another on the calling
- * thread and BLAS threads each GEMM: the results are the same bits either way. Each chunk sums its own dWᵀ and dB,
+ * thread and BLAS threads each GEMM: the same products and partial sums either way (OpenBLAS itself may pick other
+ * kernels, and round differently, with another thread count). Each chunk sums its own dWᵀ and dB,
  * added in chunk order at the end (deterministic); a sample never spans two chunks, so no two threads add into the
  * same element of dX.
  *
