@@ -8,7 +8,8 @@
 #      setting is the one compared.
 #   2. ROUNDS rounds, each a PyTorch run and a layerkit run back to back (alternating which goes first): the first
 #      round trains EPOCHS epochs each, the others 2. layerkit is `layerkit train --net cnn` on the cpu backend as the
-#      launcher runs it (Vector API, OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs unless set), its per-epoch seconds
+#      launcher runs it (Vector API, OPENBLAS_NUM_THREADS=1 and OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs unless
+#      set), its per-epoch seconds
 #      from the epoch lines (training steps only; the accuracy evaluation after each epoch is excluded, as in
 #      PyTorch's). On a shared machine the load changes from minute to minute: pairing runs that ran minutes apart and
 #      taking the median over rounds keeps a change of load from deciding the ratio.
@@ -85,9 +86,11 @@ fi
 set -- $best
 bt=$1
 bc=$2
-lk_env=()
+# layerkit's environment as the launcher sets it: OpenBLAS single-threaded (the backend splits the work over the cores
+# itself) and, on AVX-512 CPUs, OPENBLAS_CORETYPE=SkylakeX
+lk_env=(OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}")
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$avx512" = 1 ]; then
-  lk_env=(OPENBLAS_CORETYPE=SkylakeX)
+  lk_env+=(OPENBLAS_CORETYPE=SkylakeX)
 fi
 lk_run() { # epochs file
   env "${lk_env[@]}" java --add-modules jdk.incubator.vector -jar cli/target/layerkit.jar train --net cnn \
@@ -111,7 +114,7 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt" >&2
 
-$py - "$out" "$rounds" "$bt" "$bc" "${lk_env[*]:-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-}}" <<'PYEOF' | tee "$out/table.md"
+$py - "$out" "$rounds" "$bt" "$bc" "${lk_env[*]} ${OPENBLAS_CORETYPE:+OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE}" <<'PYEOF' | tee "$out/table.md"
 import re, statistics, sys
 out, rounds, bt, bc, lkenv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 med = statistics.median

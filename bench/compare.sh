@@ -90,8 +90,9 @@ if [ "$conv" = 1 ]; then
   echo "== layerkit cpu on 1 thread (OPENBLAS_NUM_THREADS=1, no ForkJoin workers; bench/ConvBench.java $repeats 5)" >&2
   OPENBLAS_NUM_THREADS=1 java -Djava.util.concurrent.ForkJoinPool.common.parallelism=0 $vec -cp "$cp" \
     bench/ConvBench.java "$repeats" 5 2>&1 | sed "s/^layerkit,/layerkit1,/" | tee "$out/layerkit1.csv" >&2
-  echo "== layerkit cpu on both cores (bench/ConvBench.java $repeats 5)" >&2
-  java $vec -cp "$cp" bench/ConvBench.java "$repeats" 5 2>&1 | sed "s/^layerkit,/layerkit2,/" \
+  echo "== layerkit cpu on both cores, OpenBLAS single-threaded as the launcher runs it (bench/ConvBench.java $repeats 5)" >&2
+  OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} java $vec -cp "$cp" bench/ConvBench.java "$repeats" 5 2>&1 \
+    | sed "s/^layerkit,/layerkit2,/" \
     | tee "$out/layerkit2.csv" >&2
   echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
   $py bench/conv_table.py "$out/pytorch1.csv" "$out/pytorch2.csv" "$out/layerkit1.csv" "$out/layerkit2.csv" \

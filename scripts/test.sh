@@ -42,9 +42,10 @@ CPU_AND_LOOPS_TESTS=$CPU_TESTS,CpuLoopsPathConformanceTest
 CL_TESTS=ClBackendConformanceTest,ClOtherPathConformanceTest,ClReductionTest,ClGemmChoiceTest,\
 ClFloatAccumulatorConformanceTest,ClFloatAccumulatorFusedConformanceTest
 # The conv2d, pool and spatial-dropout cases run only on legs that can change their numbers (docs/tolerances.md,
-# "The test matrix"). On the cpu backend their only order-dependent sums are OpenBLAS's GEMMs (the rest is
-# element-wise or per plane in a fixed order, whatever the thread count, and the one Vector API loop, col2im's add,
-# is element-wise), so the OpenBLAS and one-thread legs run them, with CpuConvTest, and the others leave them out.
+# "The test matrix"). On the cpu backend their order-dependent sums are OpenBLAS's GEMMs and conv2d's dW partial
+# sums, one per chunk of samples, whose count follows the thread count (the rest is element-wise or per plane in a
+# fixed order, and the Vector API loops, col2im's add, ReLU and the max pool's keys, are element-wise), so the
+# OpenBLAS and thread-count legs run them, with CpuConvTest, and the others leave them out.
 # On PoCL only the reductions planned by compute units change: conv2d's dB and the global average pool's forward.
 # No leg runs the kit's calls from several threads (*.threads), its closed-backend cases (*.backend_closed) or its
 # reshape cases (*.reshape.*: storage ownership, bit-identical copies and errors): they compare a backend with itself bit
@@ -128,8 +129,8 @@ fi
 # core counts: every kernel on one thread (and OpenBLAS on one), and a 64-core machine's chunking of the reductions
 leg "threads-1" "layerkit.cpu.threads=1, OPENBLAS_NUM_THREADS=1" "$CPU_MODULES" \
   "$CPU_AND_LOOPS_TESTS,$CPU_CONV_TESTS" OPENBLAS_NUM_THREADS=1 -- -Dlayerkit.cpu.threads=1 "$ONLY_NUMERIC"
-leg "threads-64" "layerkit.cpu.threads=64 (a 64-core machine's chunks)" "$CPU_MODULES" "$CPU_AND_LOOPS_TESTS" \
-  -- -Dlayerkit.cpu.threads=64 "$NO_CONV"
+leg "threads-64" "layerkit.cpu.threads=64 (a 64-core machine's chunks)" "$CPU_MODULES" \
+  "$CPU_AND_LOOPS_TESTS,$CPU_CONV_TESTS" -- -Dlayerkit.cpu.threads=64 "$ONLY_NUMERIC"
 
 # PoCL with 1 and with 64 compute units: the OpenCL backend plans its reductions' chunks by compute units, so
 # these are the plans of a small CPU device and of a large GPU-sized one

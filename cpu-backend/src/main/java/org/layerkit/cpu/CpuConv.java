@@ -11,36 +11,51 @@ import org.layerkit.api.Tensor;
 
 /**
  * conv2d as im2col + GEMM (derivation in {@code docs/ops/conv2d.md}). Shape letters: x [N,C,H,W], w [F,C,KH,KW],
- * out [N,F,H',W']; K = C·KH·KW, the length of a window; an <em>output row</em> r = n·H' + i is the W' outputs
- * (n, ·, i, ·) of one sample and one output height.
+ * out [N,F,H',W']; K = C·KH·KW, the length of a window; P = H'·W', an output plane; an <em>output row</em>
+ * r = n·H' + i is the W' outputs (n, ·, i, ·) of one sample and one output height.
  *
- * <p>The output rows are taken a block at a time, as many as keep the block's columns ({@code cols}, K × m with
- * m = rows·W') and its [F,m] product within {@link #BLOCK_FLOATS} — several samples of a small CNN's layer, part of
- * one sample of a large one — so the unfolded input is still in cache when the GEMM reads it, and the workspace is
- * bounded whatever the input (it comes from {@link CpuScratch} and is reused from call to call). Per block:
+ * <p>The work is cut into <em>units</em>: one sample's output rows, or a run of them when one sample's columns
+ * (K × P) would exceed {@link #BLOCK_FLOATS}. Per unit of sample n, m = its rows·W' outputs, whose [F, m] part of
+ * out (and of dOut) is read and written in place — F rows of m floats, P apart — so NCHW needs no copy:
  * <pre>
- *   forward    cols[K,m]  = im2col(x, block)                      unfold, zero padding written as zeros
- *              outT[F,m]  = W[F,K] · cols                          GEMM (native BLAS, its own threads)
- *              out[n,f,i,·] = outT[f, ·] + bias[f]                  back to NCHW, adding the bias
- *   backward   cols, dOutT[F,m] = dOut gathered from NCHW           dB[f] += Σ dOutT[f,·] (in double)
- *              dWᵀ[K,F]  += cols · dOutTᵀ                           GEMM, accumulated over the blocks in order
- *              dcols[K,m] = Wᵀ · dOutT                              GEMM (only when dX is wanted)
- *              dX         += col2im(dcols)                          each column entry added back to its x
+ *   forward    cols[K,m]   = im2col(x, unit)                       unfold, zero padding written as zeros
+ *              out[n][F,m] = W[F,K] · cols  (+ bias[f] on row f)   GEMM straight into NCHW
+ *   backward   cols[K,m]   = im2col(x, unit) again                 (see below)
+ *              dB[f]      += Σ dOut[n][f,·]                         in double
+ *              dWᵀ[K,F]   += cols · dOut[n]ᵀ                        GEMM, into the unit's chunk's partial sum
+ *              dcols[K,m]  = Wᵀ · dOut[n]                           GEMM (only when dX is wanted)
+ *              dX[n]      += col2im(dcols)                          each column entry added back to its x
  * </pre>
- * The unfolding, folding and the NCHW copies run on both cores ({@link CpuParallel}); the GEMMs use BLAS's threads.
- * The backward unfolds x again rather than keeping the forward's columns: they are KH·KW·H'·W'/(H·W) times larger
- * than x (9 times for a 3×3 kernel at stride 1), so storing them would cost more memory traffic than recomputing
- * them from x, block by block in cache. The cache therefore keeps x itself ({@link CpuConvInput}: pinned,
- * version-checked).
+ * The samples are split into chunks ({@link Geometry#chunks()}: a count fixed by the shape and the machine's thread
+ * count, {@link CpuParallel#THREADS}, not by which threads run them or how BLAS is threaded) and the
+ * chunks run on both cores, each GEMM on its own calling thread — when BLAS runs single-threaded, as the launcher
+ * has OpenBLAS do ({@link CpuGemm#blasThreaded()}). Two cores each unfolding and multiplying their own samples, the
+ * columns in their own L2, beat OpenBLAS's threads splitting the skinny products of a whole block, and degrade gently
+ * when another process holds a core, where OpenBLAS's spinning threads do not (docs/benchmarks.md, "Training: the
+ * Fashion-MNIST CNN"). Where BLAS runs threads of its own, the same chunks run one after another on the calling
+ * thread and BLAS threads each GEMM: the same products and partial sums either way (OpenBLAS itself may pick other
+ * kernels, and round differently, with another thread count). Each chunk sums its own dWᵀ and dB,
+ * added in chunk order at the end (deterministic); a sample never spans two chunks, so no two threads add into the
+ * same element of dX.
+ *
+ * <p>The backward unfolds x again rather than keeping the forward's columns: they are KH·KW·H'·W'/(H·W) times larger
+ * than x (9 times for a 3×3 kernel at stride 1), so storing them would cost more memory traffic than recomputing them
+ * from x, unit by unit in cache. The cache therefore keeps x itself ({@link CpuConvInput}: pinned, version-checked).
  */
 final class CpuConv {
     /**
-     * Workspace budget of one block, in floats: its columns and its [F,m] product, (K + F) × m. 2¹⁹ (2 MiB, the L2 of
-     * the development machine) and 2²⁰ measured alike and better than 2¹⁸ or 2²¹ for both layers of a small CNN
-     * (best of many runs): about 12 800 columns for K = 9, F = 32 (the dW GEMM, a long reduction, wants many),
-     * about 1 500 for K = 288, F = 64.
+     * Workspace budget of one unit's columns, in floats: 2¹⁸ (1 MiB, half the 2 MiB L2 of the development machine, the
+     * GEMM's other operands in the rest): a whole sample for both layers of a small CNN (K·P = 56 448 floats for 32→64
+     * at 14×14), a few output rows of a large image.
      */
-    static final int BLOCK_FLOATS = 1 << 19;
+    static final int BLOCK_FLOATS = 1 << 18;
+
+    /**
+     * The chunk bodies' scratch slots (below {@link CpuScratch#CALL}, which the calling thread's own partial sums
+     * hold): a unit's columns, and in the backward its dcols.
+     */
+    private static final int COLS_SLOT = 0;
+    private static final int DCOLS_SLOT = 1;
 
     private CpuConv() {
     }
@@ -66,15 +81,24 @@ final class CpuConv {
             return c * kh * kw;
         }
 
-        /** Output rows in all, N·H'. */
-        int rows() {
-            return n * oh;
+        /** An output plane, P = H'·W'. */
+        int plane() {
+            return oh * ow;
         }
 
-        /** Output rows per block: the block's columns and product stay within the budget (at least one row). */
+        /** Output rows per unit: a whole sample's H', or as many as keep its columns within the budget (≥ 1). */
         int blockRows() {
-            long byBudget = BLOCK_FLOATS / (((long) k() + f) * ow);
-            return (int) Math.max(1, Math.min(rows(), byBudget));
+            long byBudget = BLOCK_FLOATS / ((long) k() * ow);
+            return (int) Math.max(1, Math.min(oh, byBudget));
+        }
+
+        /**
+         * How many chunks the samples are split into: fixed by the shape and {@link CpuParallel#THREADS} (a machine
+         * with more cores sums dW in more partial sums; the test matrix's threads-64 leg runs that), the same whether
+         * the chunks run on the cores or one after another under a threaded BLAS.
+         */
+        int chunks() {
+            return CpuParallel.chunks(n, (long) k() * plane());
         }
 
         /**
@@ -130,86 +154,94 @@ final class CpuConv {
         float[] xs = CpuBackend.data(x);
         float[] ws = CpuBackend.data(w);
         float[] bs = bias == null ? null : CpuBackend.data(bias);
+        int k = g.k();
+        int plane = g.plane();
+        int rb = g.blockRows();
+        int colsLength = columns(op, x.shape(), k, rb, g);   // refused before anything is allocated
         CpuTensor out = be.allocate(outShape);
         float[] y = out.data();
-        int k = g.k();
-        int rb = g.blockRows();
-        CpuScratch s = CpuScratch.get();
-        float[] cols = s.floats(CpuScratch.CALL, columns(op, x.shape(), k, rb, g));
-        float[] outT = s.floats(CpuScratch.CALL + 1, columns(op, x.shape(), g.f(), rb, g));
-        for (int r0 = 0; r0 < g.rows(); r0 += rb) {
-            int r1 = Math.min(g.rows(), r0 + rb);
-            int m = (r1 - r0) * g.ow();
-            // step 1: unfold the block's windows into columns
-            im2col(g, xs, r0, r1, cols);
-            // step 2: outT[F,m] = W[F,K]·cols[K,m]
-            gemm(false, false, g.f(), m, k, ws, 0, k, cols, 0, m, 0f, outT, 0, m);
-            // step 3: back to NCHW, plus the bias
-            scatter(g, outT, r0, r1, bs, y);
-        }
+        CpuParallel.forChunks(g.chunks(), g.n(), !CpuGemm.blasThreaded(), (chunk, from, to) -> {
+            float[] cols = CpuScratch.get().floats(COLS_SLOT, colsLength);
+            for (int n = from; n < to; n++) {
+                for (int i0 = 0; i0 < g.oh(); i0 += rb) {
+                    int i1 = Math.min(g.oh(), i0 + rb);
+                    int m = (i1 - i0) * g.ow();
+                    int at = n * g.f() * plane + i0 * g.ow();   // out[n, 0, i0, 0]: row f of [F,m] at at + f·P
+                    // step 1: unfold the unit's windows into columns
+                    im2col(g, xs, n * g.oh() + i0, n * g.oh() + i1, cols);
+                    // step 2: out[n][F,m] = W[F,K]·cols[K,m], in place in NCHW (leading dimension P)
+                    gemm(false, false, g.f(), m, k, ws, 0, k, cols, 0, m, 0f, y, at, plane);
+                    // step 3: plus the bias, row by row
+                    if (bs != null) {
+                        for (int f = 0; f < g.f(); f++) {
+                            float b = bs[f];
+                            for (int t = at + f * plane, end = t + m; t < end; t++) {
+                                y[t] += b;
+                            }
+                        }
+                    }
+                }
+            }
+        });
         Conv2dCache cache = new Conv2dCache(x.shape(), w.shape(), bias != null, p,
                 new CpuConvInput(be, (CpuTensor) x));
         return new Conv2dResult(out, cache);
     }
 
     /**
-     * The floats of a block's workspace of {@code height} rows (K for columns, F for products) of {@code rows}
-     * output rows: height·rows·W', formed in long and refused (naming x's shape) if no array could hold it.
+     * The floats of a unit's workspace of {@code height} rows (K for columns) of {@code rows} output rows:
+     * height·rows·W', formed in long and refused (naming x's shape) if no array could hold it.
      */
     static int columns(String op, Shape x, int height, int rows, Geometry g) {
-        return CpuSizes.length(op, x, "workspace of a block (" + height + "·" + rows + "·" + g.ow() + " floats)",
+        return CpuSizes.length(op, x, "workspace of a unit (" + height + "·" + rows + "·" + g.ow() + " floats)",
                 (long) height * rows * g.ow());
     }
 
     /**
      * cols[kr, (r − r0)·W' + j] = x̃[n, c, i·sh + p − ph, j·sw + q − pw] for window row kr = (c·KH + p)·KW + q and
-     * output row r = n·H' + i in [r0, r1); zero where the window reads padding. Split over window rows.
+     * output row r = n·H' + i in [r0, r1); zero where the window reads padding. On the calling thread (a unit's).
      */
     static void im2col(Geometry g, float[] x, int r0, int r1, float[] cols) {
         int k = g.k();
         int m = (r1 - r0) * g.ow();
         if (g.rowsContiguous()) {
-            CpuParallel.forRows(k, m, (chunk, from, to) -> {
-                for (int kr = from; kr < to; kr++) {
-                    im2colRuns(g, x, r0, r1, kr, cols);
-                }
-            });
+            for (int kr = 0; kr < k; kr++) {
+                im2colRuns(g, x, r0, r1, kr, cols);
+            }
             return;
         }
-        CpuParallel.forRows(k, m, (chunk, from, to) -> {
-            for (int kr = from; kr < to; kr++) {
-                int c = kr / (g.kh() * g.kw());
-                int p = kr / g.kw() % g.kh();
-                int q = kr % g.kw();
-                int jLo = g.firstCol(q);
-                int jHi = Math.max(jLo, g.endCol(q));
-                int dst = kr * m;
-                int n = r0 / g.oh();
-                int i = r0 % g.oh();
-                for (int r = r0; r < r1; r++, dst += g.ow()) {
-                    long hh = g.inputRow(i, p);
-                    if (hh < 0 || hh >= g.h() || jLo == jHi) {
-                        Arrays.fill(cols, dst, dst + g.ow(), 0f);
+        for (int kr = 0; kr < k; kr++) {
+            int c = kr / (g.kh() * g.kw());
+            int p = kr / g.kw() % g.kh();
+            int q = kr % g.kw();
+            int jLo = g.firstCol(q);
+            int jHi = Math.max(jLo, g.endCol(q));
+            int dst = kr * m;
+            int n = r0 / g.oh();
+            int i = r0 % g.oh();
+            for (int r = r0; r < r1; r++, dst += g.ow()) {
+                long hh = g.inputRow(i, p);
+                if (hh < 0 || hh >= g.h() || jLo == jHi) {
+                    Arrays.fill(cols, dst, dst + g.ow(), 0f);
+                } else {
+                    int row = ((n * g.c() + c) * g.h() + (int) hh) * g.w();
+                    Arrays.fill(cols, dst, dst + jLo, 0f);
+                    if (g.sw() == 1) {
+                        System.arraycopy(x, g.inputAt(row, jLo, q), cols, dst + jLo, jHi - jLo);
                     } else {
-                        int row = ((n * g.c() + c) * g.h() + (int) hh) * g.w();
-                        Arrays.fill(cols, dst, dst + jLo, 0f);
-                        if (g.sw() == 1) {
-                            System.arraycopy(x, g.inputAt(row, jLo, q), cols, dst + jLo, jHi - jLo);
-                        } else {
-                            long at = g.inputAt(row, jLo, q); // long: a step sw near 2^31 passes the int range
-                            for (int j = jLo; j < jHi; j++, at += g.sw()) {
-                                cols[dst + j] = x[(int) at];
-                            }
+                        long at = g.inputAt(row, jLo, q); // long: a step sw near 2^31 passes the int range
+                        for (int j = jLo; j < jHi; j++, at += g.sw()) {
+                            cols[dst + j] = x[(int) at];
                         }
-                        Arrays.fill(cols, dst + jHi, dst + g.ow(), 0f);
                     }
-                    if (++i == g.oh()) {
-                        i = 0;
-                        n++;
-                    }
+                    Arrays.fill(cols, dst + jHi, dst + g.ow(), 0f);
+                }
+                if (++i == g.oh()) {
+                    i = 0;
+                    n++;
                 }
             }
-        });
+        }
     }
 
     /**
@@ -250,33 +282,6 @@ final class CpuConv {
         }
     }
 
-    /** out[n,f,i,·] = outT[f, (r − r0)·W' + ·] + bias[f] for the block's output rows; split over f. */
-    private static void scatter(Geometry g, float[] outT, int r0, int r1, float[] bias, float[] out) {
-        int m = (r1 - r0) * g.ow();
-        int plane = g.oh() * g.ow();
-        CpuParallel.forRows(g.f(), m, (chunk, from, to) -> {
-            for (int f = from; f < to; f++) {
-                float b = bias == null ? 0f : bias[f];
-                // the block's rows come in runs of one sample each, contiguous in out
-                for (int r = r0; r < r1; ) {
-                    int n = r / g.oh();
-                    int runEnd = Math.min(r1, (n + 1) * g.oh());
-                    int src = f * m + (r - r0) * g.ow();
-                    int dst = (n * g.f() + f) * plane + (r - n * g.oh()) * g.ow();
-                    int len = (runEnd - r) * g.ow();
-                    // a copy and a loop over out alone: both vectorize, the fused out[dst + t] = outT[src + t] + b
-                    // (two index forms) would not
-                    System.arraycopy(outT, src, out, dst, len);
-                    if (b != 0f) {
-                        for (int t = dst; t < dst + len; t++) {
-                            out[t] += b;
-                        }
-                    }
-                    r = runEnd;
-                }
-            }
-        });
-    }
 
     // ================================================================================================= backward
 
@@ -291,69 +296,81 @@ final class CpuConv {
         float[] dy = CpuBackend.data(dOut);
         float[] ws = CpuBackend.data(w);
         int k = g.k();
-        CpuTensor dW = be.allocate(cache.weightShape());
-        CpuTensor dB = cache.hasBias() ? be.allocate(Shape.of(g.f())) : null;
-        CpuTensor dX = inputGrad ? (CpuTensor) be.zeros(cache.inputShape()) : null;
+        int f = g.f();
+        int plane = g.plane();
         int rb = g.blockRows();
-        CpuScratch s = CpuScratch.get();
+        int chunks = g.chunks();
         Shape xShape = cache.inputShape();
-        float[] cols = s.floats(CpuScratch.CALL, columns(op, xShape, k, rb, g));
-        float[] dOutT = s.floats(CpuScratch.CALL + 1, columns(op, xShape, g.f(), rb, g));
-        float[] dcols = inputGrad ? s.floats(CpuScratch.CALL + 2, columns(op, xShape, k, rb, g)) : null;
-        float[] dWt = s.floats(CpuScratch.CALL + 3, CpuSizes.length(op, xShape, "dWᵀ (C·KH·KW·F floats)",
-                (long) k * g.f()));
-        double[] db = s.zeroedDoubles(CpuScratch.CALL, g.f());
-        for (int r0 = 0; r0 < g.rows(); r0 += rb) {
-            int r1 = Math.min(g.rows(), r0 + rb);
-            int m = (r1 - r0) * g.ow();
-            // step 1: the block's columns again, and its dOut as [F,m]; dB += Σ dOut over the block
-            im2col(g, xs, r0, r1, cols);
-            gather(g, dy, r0, r1, dOutT, db);
-            // step 2: dWᵀ (+)= cols[K,m]·dOutTᵀ[m,F], the first block writes, the others add (this orientation of
-            // the product measured faster in OpenBLAS than dOutT·colsᵀ, most for short windows)
-            gemm(false, true, k, g.f(), m, cols, 0, m, dOutT, 0, m, r0 == 0 ? 0f : 1f, dWt, 0, g.f());
-            if (dX != null) {
-                // step 3: dcols[K,m] = Wᵀ[K,F]·dOutT[F,m], folded back onto x's positions
-                gemm(true, false, k, m, g.f(), ws, 0, k, dOutT, 0, m, 0f, dcols, 0, m);
-                col2im(g, dcols, r0, r1, dX.data(), be.vectorApi());
+        // the sizes, formed in long and refused by name before anything is allocated
+        int colsLength = columns(op, xShape, k, rb, g);
+        int partials = CpuSizes.length(op, xShape, "dWᵀ partial sums (" + chunks + " chunks·C·KH·KW·F floats)",
+                (long) chunks * k * f);
+        CpuTensor dW = be.allocate(cache.weightShape());
+        CpuTensor dB = cache.hasBias() ? be.allocate(Shape.of(f)) : null;
+        CpuTensor dX = inputGrad ? be.allocate(cache.inputShape()) : null;   // zeroed sample by sample below
+        float[] dx = dX == null ? null : dX.data();
+        boolean vector = be.vectorApi();
+        CpuScratch s = CpuScratch.get();
+        // each chunk's dWᵀ [K,F] and dB [F] partial sums: the call's slots, which the chunk bodies (on this thread
+        // too) leave alone
+        float[] dWt = s.floats(CpuScratch.CALL, partials);
+        double[] db = s.zeroedDoubles(CpuScratch.CALL, chunks * f);   // ≤ partials, so an int
+        CpuParallel.forChunks(chunks, g.n(), !CpuGemm.blasThreaded(), (chunk, from, to) -> {
+            float[] cols = CpuScratch.get().floats(COLS_SLOT, colsLength);
+            float[] dcols = dx == null ? null : CpuScratch.get().floats(DCOLS_SLOT, colsLength);
+            boolean first = true;
+            int sample = g.c() * g.h() * g.w();
+            for (int n = from; n < to; n++) {
+                if (dx != null) {
+                    Arrays.fill(dx, n * sample, (n + 1) * sample, 0f);   // dX[n] = 0, then the folds add into it
+                }
+                for (int i0 = 0; i0 < g.oh(); i0 += rb) {
+                    int i1 = Math.min(g.oh(), i0 + rb);
+                    int m = (i1 - i0) * g.ow();
+                    int at = n * f * plane + i0 * g.ow();   // dOut[n, 0, i0, 0]: row f of [F,m] at at + f·P
+                    int r0 = n * g.oh() + i0;
+                    int r1 = n * g.oh() + i1;
+                    // step 1: the unit's columns again; dB += Σ dOut over the unit
+                    im2col(g, xs, r0, r1, cols);
+                    if (dB != null) {
+                        for (int ff = 0; ff < f; ff++) {
+                            db[chunk * f + ff] += sum(dy, at + ff * plane, m);
+                        }
+                    }
+                    // step 2: dWᵀ (+)= cols[K,m]·dOut[n]ᵀ[m,F], the chunk's first unit writes, the others add (this
+                    // orientation of the product measured faster in OpenBLAS than dOut·colsᵀ, most for short windows)
+                    gemm(false, true, k, f, m, cols, 0, m, dy, at, plane, first ? 0f : 1f, dWt, chunk * k * f, f);
+                    first = false;
+                    if (dx != null) {
+                        // step 3: dcols[K,m] = Wᵀ[K,F]·dOut[n][F,m], folded back onto x's positions
+                        gemm(true, false, k, m, f, ws, 0, k, dy, at, plane, 0f, dcols, 0, m);
+                        col2im(g, dcols, r0, r1, dx, vector);
+                    }
+                }
             }
-        }
-        // dW = (dWᵀ)ᵀ
+        });
+        // dW = (Σ over the chunks of dWᵀ)ᵀ, in chunk order
         float[] dw = dW.data();
-        for (int f = 0; f < g.f(); f++) {
+        for (int ff = 0; ff < f; ff++) {
             for (int kr = 0; kr < k; kr++) {
-                dw[f * k + kr] = dWt[kr * g.f() + f];
+                float acc = dWt[kr * f + ff];
+                for (int c = 1; c < chunks; c++) {
+                    acc += dWt[(c * k + kr) * f + ff];
+                }
+                dw[ff * k + kr] = acc;
             }
         }
         if (dB != null) {
             float[] b = dB.data();
-            for (int f = 0; f < g.f(); f++) {
-                b[f] = (float) db[f];
+            for (int ff = 0; ff < f; ff++) {
+                double acc = 0;
+                for (int c = 0; c < chunks; c++) {
+                    acc += db[c * f + ff];
+                }
+                b[ff] = (float) acc;
             }
         }
         return new Conv2dGrads(dX, dW, dB);
-    }
-
-    /** dOutT[f, (r − r0)·W' + ·] = dOut[n,f,i,·] for the block's rows, and db[f] += their sum; split over f. */
-    private static void gather(Geometry g, float[] dOut, int r0, int r1, float[] dOutT, double[] db) {
-        int m = (r1 - r0) * g.ow();
-        int plane = g.oh() * g.ow();
-        CpuParallel.forRows(g.f(), m, (chunk, from, to) -> {
-            for (int f = from; f < to; f++) {
-                double sum = 0;
-                for (int r = r0; r < r1; ) {
-                    int n = r / g.oh();
-                    int runEnd = Math.min(r1, (n + 1) * g.oh());
-                    int src = (n * g.f() + f) * plane + (r - n * g.oh()) * g.ow();
-                    int dst = f * m + (r - r0) * g.ow();
-                    int len = (runEnd - r) * g.ow();
-                    System.arraycopy(dOut, src, dOutT, dst, len);
-                    sum += sum(dOut, src, len);
-                    r = runEnd;
-                }
-                db[f] += sum;
-            }
-        });
     }
 
     /** Σ a[from .. from + len) in double, four partial sums so that the additions do not wait on each other. */
@@ -377,45 +394,41 @@ final class CpuConv {
 
     /**
      * dX[n, c, i·sh + p − ph, j·sw + q − pw] += dcols[kr, (r − r0)·W' + j], the adjoint of {@link #im2col}: every
-     * column entry that was read from x is added back to it (padding entries are dropped). Split over the (sample,
-     * channel) planes the block touches, so that no two threads add into the same element of dX (windows of
-     * neighbouring output rows overlap in x, but only within one plane).
+     * column entry that was read from x is added back to it (padding entries are dropped). On the calling thread (a
+     * unit's), plane by plane of the (sample, channel) planes the rows touch.
      */
     static void col2im(Geometry g, float[] dcols, int r0, int r1, float[] dX, boolean vector) {
-        int m = (r1 - r0) * g.ow();
         int khw = g.kh() * g.kw();
         int n0 = r0 / g.oh();
         int samples = (r1 - 1) / g.oh() - n0 + 1;
-        CpuParallel.forRows(samples * g.c(), (long) khw * m / samples, (chunk, from, to) -> {
-            for (int unit = from; unit < to; unit++) {
-                int n = n0 + unit / g.c();
-                int c = unit % g.c();
-                // the block's output rows of sample n
-                int rFrom = Math.max(r0, n * g.oh());
-                int rTo = Math.min(r1, (n + 1) * g.oh());
-                if (g.rowsContiguous()) {
-                    col2imRuns(g, dcols, r0, r1, n, c, rFrom, rTo, dX, vector);
-                    continue;
-                }
-                for (int kr = c * khw; kr < (c + 1) * khw; kr++) {
-                    int p = kr / g.kw() % g.kh();
-                    int q = kr % g.kw();
-                    int jLo = g.firstCol(q);
-                    int jHi = g.endCol(q);
-                    int src = kr * m + (rFrom - r0) * g.ow();
-                    for (int r = rFrom; r < rTo; r++, src += g.ow()) {
-                        long hh = g.inputRow(r - n * g.oh(), p);
-                        if (hh >= 0 && hh < g.h()) {
-                            int row = ((n * g.c() + c) * g.h() + (int) hh) * g.w();
-                            long at = g.inputAt(row, jLo, q);
-                            for (int j = jLo; j < jHi; j++, at += g.sw()) {
-                                dX[(int) at] += dcols[src + j];
-                            }
+        for (int unit = 0; unit < samples * g.c(); unit++) {
+            int n = n0 + unit / g.c();
+            int c = unit % g.c();
+            // the rows of sample n
+            int rFrom = Math.max(r0, n * g.oh());
+            int rTo = Math.min(r1, (n + 1) * g.oh());
+            if (g.rowsContiguous()) {
+                col2imRuns(g, dcols, r0, r1, n, c, rFrom, rTo, dX, vector);
+                continue;
+            }
+            for (int kr = c * khw; kr < (c + 1) * khw; kr++) {
+                int p = kr / g.kw() % g.kh();
+                int q = kr % g.kw();
+                int jLo = g.firstCol(q);
+                int jHi = g.endCol(q);
+                int src = kr * (r1 - r0) * g.ow() + (rFrom - r0) * g.ow();
+                for (int r = rFrom; r < rTo; r++, src += g.ow()) {
+                    long hh = g.inputRow(r - n * g.oh(), p);
+                    if (hh >= 0 && hh < g.h()) {
+                        int row = ((n * g.c() + c) * g.h() + (int) hh) * g.w();
+                        long at = g.inputAt(row, jLo, q);
+                        for (int j = jLo; j < jHi; j++, at += g.sw()) {
+                            dX[(int) at] += dcols[src + j];
                         }
                     }
                 }
             }
-        });
+        }
     }
 
     /**

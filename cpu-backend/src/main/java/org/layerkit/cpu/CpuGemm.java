@@ -21,6 +21,8 @@ import java.util.logging.Logger;
 final class CpuGemm {
     private static volatile BLAS blas;
     private static volatile String description;
+    /** How many threads BLAS runs per call, from the environment it read when it loaded (see blasThreads). */
+    private static final int BLAS_THREADS = blasThreads(System.getenv());
 
     private CpuGemm() {
     }
@@ -61,6 +63,38 @@ final class CpuGemm {
                             + "GEMM uses the pure-Java " + b.getClass().getSimpleName());
         }
         return b;
+    }
+
+    /**
+     * Whether BLAS runs threads of its own in a call: then a kernel calls it from one thread at a time and lets it
+     * use the cores; otherwise (the launcher sets {@code OPENBLAS_NUM_THREADS=1}; netlib's pure-Java fallback is
+     * single-threaded too) a kernel may call it from several threads at once, one product each.
+     */
+    static boolean blasThreaded() {
+        return BLAS_THREADS > 1 && blas().getClass().getSimpleName().startsWith("JNI");
+    }
+
+    /**
+     * The thread count OpenBLAS takes at load (OPENBLAS_NUM_THREADS, else GOTO_NUM_THREADS, else OMP_NUM_THREADS — the
+     * first that is a positive number — else one per core), capped by the cores. Other native BLAS libraries read
+     * OMP_NUM_THREADS or default to all cores alike.
+     */
+    static int blasThreads(java.util.Map<String, String> env) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        for (String name : new String[] {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+            String v = env.get(name);
+            if (v != null) {
+                try {
+                    int t = Integer.parseInt(v.trim());
+                    if (t > 0) {
+                        return Math.min(t, cores);
+                    }
+                } catch (NumberFormatException e) {
+                    // not a number: OpenBLAS ignores it too
+                }
+            }
+        }
+        return cores;
     }
 
     /** e.g. "OpenBLAS via JNI", or "pure Java (VectorBLAS)" when native loading failed. */
@@ -180,7 +214,9 @@ final class CpuGemm {
     /**
      * C = α·op(A)·op(B) + β·C on row-major arrays; op(A) [M,K], op(B) [K,N], C [M,N]. {@code aCols}/{@code bCols}
      * are the stored (row-major) column counts of A and B, i.e. their leading dimensions. C must not share storage
-     * with A or B (BLAS reads them while writing C).
+     * with A or B (BLAS reads them while writing C). When BLAS runs single-threaded ({@link #blasThreaded()}) a large
+     * product is split into bands of C's rows, one BLAS call per band on the cores (each band's entries are the same
+     * dot products, so the result does not depend on the split).
      */
     static void gemm(float[] a, int aCols, boolean transA, float[] b, int bCols, boolean transB,
                      float[] c, int m, int n, int k, float alpha, float beta) {
@@ -188,8 +224,16 @@ final class CpuGemm {
             // β = 0 must ignore C's old contents, NaN included; BLAS promises it, this makes it independent of BLAS
             Arrays.fill(c, 0, m * n, 0f);
         }
-        // column-major: Cᵀ[N,M] = op(B)ᵀ[N,K] · op(A)ᵀ[K,M]
-        blas().sgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k,
-                alpha, b, bCols, a, aCols, beta, c, n);
+        int bands = blasThreaded() || (long) m * n * k < MIN_SPLIT_FLOPS ? 1 : Math.min(m, CpuParallel.THREADS);
+        CpuParallel.forChunks(bands, m, (band, from, to) -> {
+            // rows [from, to) of C: A's rows from (A [M,K]) or its columns from (A stored [K,M], transposed)
+            int aOff = transA ? from : from * aCols;
+            // column-major: Cᵀ[N,M] = op(B)ᵀ[N,K] · op(A)ᵀ[K,M]
+            blas().sgemm(transB ? "T" : "N", transA ? "T" : "N", n, to - from, k,
+                    alpha, b, 0, bCols, a, aOff, aCols, beta, c, from * n, n);
+        });
     }
+
+    /** Multiply-adds below which a product is not split over threads (a thread hand-off costs some microseconds). */
+    static final long MIN_SPLIT_FLOPS = 1L << 20;
 }

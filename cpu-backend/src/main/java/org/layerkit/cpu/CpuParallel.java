@@ -68,6 +68,20 @@ final class CpuParallel {
 
     /** Runs {@code body} over {@code chunks} contiguous, near-equal parts of {@code [0, rows)}. */
     static void forChunks(int chunks, int rows, ChunkBody body) {
+        forChunks(chunks, rows, true, body);
+    }
+
+    /**
+     * {@link #forChunks(int, int, ChunkBody)}, or, when not {@code parallel}, the same chunks one after another on the
+     * calling thread (for bodies whose inner calls bring threads of their own, such as a multi-threaded BLAS).
+     */
+    static void forChunks(int chunks, int rows, boolean parallel, ChunkBody body) {
+        if (!parallel) {
+            for (int k = 0; k < chunks; k++) {
+                body.run(k, chunkStart(k, chunks, rows), chunkStart(k + 1, chunks, rows));
+            }
+            return;
+        }
         if (chunks <= 1) {
             body.run(0, 0, rows);
             return;

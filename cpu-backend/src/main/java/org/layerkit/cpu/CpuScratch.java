@@ -26,6 +26,7 @@ final class CpuScratch {
     private final float[][] floats = new float[SLOTS][];
     private final double[][] doubles = new double[SLOTS][];
     private final long[][] longs = new long[SLOTS][];
+    private final int[][] ints = new int[SLOTS][];
 
     private CpuScratch() {
     }
@@ -78,6 +79,16 @@ final class CpuScratch {
             longs(i, n);
         }
         return longs;
+    }
+
+    /** At least {@code n} ints of slot {@code slot}, old contents. */
+    int[] ints(int slot, int n) {
+        int[] a = ints[slot];
+        if (a == null || a.length < n) {
+            a = new int[n];
+            ints[slot] = a;
+        }
+        return a;
     }
 
     /** At least {@code n} longs of slot {@code slot}, old contents. */

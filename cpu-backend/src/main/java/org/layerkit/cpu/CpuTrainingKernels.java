@@ -68,7 +68,12 @@ final class CpuTrainingKernels {
         float[] xs = CpuBackend.data(x);
         CpuTensor out = be.allocate(x.shape());
         float[] y = out.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
+            if (vector) {
+                CpuVector.relu(xs, y, from, to);
+                return;
+            }
             for (int i = from; i < to; i++) {
                 // y = x ≤ 0 ? 0 : x (NaN stays NaN), on the bits (see keepMask)
                 int bits = Float.floatToRawIntBits(xs[i]);
@@ -84,7 +89,9 @@ final class CpuTrainingKernels {
      * bit patterns 1 … 0x7F800000 read as signed ints (both differences of the first term non-negative just then);
      * NaNs of either sign have magnitude bits above 0x7F800000. A branch-free, vectorizable {@code !(x <= 0f)}: with
      * random signs, the branch of {@code x <= 0f ? 0f : x} mispredicts half the time and costs about ten times the
-     * whole loop.
+     * whole loop. (C2 does not vectorize the bit moves either: 2.5 ms for 3.2M floats on one thread against 1.0 for
+     * a vector loop, so the Vector API path, {@link CpuVector#relu}, is taken where the JVM has it, with the same
+     * rule.)
      */
     static int keepMask(int bits) {
         int positive = ~(((bits - 1) | (0x7F800000 - bits)) >> 31);
@@ -98,7 +105,12 @@ final class CpuTrainingKernels {
         float[] dy = CpuBackend.data(dOut);
         CpuTensor dX = be.allocate(x.shape());
         float[] dx = dX.data();
+        boolean vector = be.vectorApi();
         CpuParallel.forRows(xs.length, 1, (k, from, to) -> {
+            if (vector) {
+                CpuVector.reluBackward(dy, xs, dx, from, to);
+                return;
+            }
             for (int i = from; i < to; i++) {
                 // dX = x ≤ 0 ? 0 : dOut (dOut where x is NaN, as PyTorch's threshold_backward), branch-free
                 int mask = keepMask(Float.floatToRawIntBits(xs[i]));

@@ -1,6 +1,7 @@
 package org.layerkit.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -312,6 +313,59 @@ final class CpuVector {
         }
         for (; i < to; i++) {
             dx[i] = a * dy[i] - (b + c * (((xs[i] - hi) - lo) * rs));
+        }
+    }
+
+    // ---------------------------------------------------------------- ReLU (CpuTrainingKernels' loops, as vectors)
+
+    /**
+     * y = x ≤ 0 ? +0 : x over [from, to): ±0, negatives and −∞ give +0, positives and NaNs (their bits) pass, as the
+     * loop's bit mask ({@link CpuTrainingKernels#keepMask}) does: NaN propagates as IEEE maximum and PyTorch do.
+     */
+    static void relu(float[] xs, float[] y, int from, int to) {
+        FloatVector zero = FloatVector.zero(F);
+        int i = from;
+        for (int end = from + F.loopBound(to - from); i < end; i += L) {
+            FloatVector v = FloatVector.fromArray(F, xs, i);
+            // keep where !(x ≤ 0): the LE compare is false for NaN, so NaN lanes keep x
+            zero.blend(v, v.compare(VectorOperators.LE, 0f).not()).intoArray(y, i);
+        }
+        for (; i < to; i++) {
+            y[i] = xs[i] <= 0f ? 0f : xs[i];
+        }
+    }
+
+    /** dx = x ≤ 0 ? +0 : dy over [from, to): dy where x is NaN, as the loop and PyTorch's threshold_backward. */
+    static void reluBackward(float[] dy, float[] xs, float[] dx, int from, int to) {
+        FloatVector zero = FloatVector.zero(F);
+        int i = from;
+        for (int end = from + F.loopBound(to - from); i < end; i += L) {
+            var keep = FloatVector.fromArray(F, xs, i).compare(VectorOperators.LE, 0f).not();
+            zero.blend(FloatVector.fromArray(F, dy, i), keep).intoArray(dx, i);
+        }
+        for (; i < to; i++) {
+            dx[i] = xs[i] <= 0f ? 0f : dy[i];
+        }
+    }
+
+    // ---------------------------------------------------------------- max pool (CpuPool's keys, as vectors)
+
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+
+    /** keys[t] = CpuPool.key(xs[off + t]) for t in [0, len): the same integer steps, lane by lane. */
+    static void maxPoolKeys(float[] xs, int off, int len, int[] keys) {
+        int t = 0;
+        if (I.length() == L) {
+            for (int end = F.loopBound(len); t < end; t += L) {
+                IntVector bits = FloatVector.fromArray(F, xs, off + t).reinterpretAsInts();
+                IntVector mag = bits.and(0x7FFFFFFF).min(0x7F800001);                       // NaNs → above +∞
+                IntVector neg = bits.lanewise(VectorOperators.ASHR, 31)
+                        .and(mag.sub(0x7F800001).lanewise(VectorOperators.ASHR, 31));       // negative, not NaN
+                mag.lanewise(VectorOperators.XOR, neg).sub(neg).intoArray(keys, t);      // −|v| for negatives
+            }
+        }
+        for (; t < len; t++) {
+            keys[t] = CpuPool.key(xs[off + t]);
         }
     }
 }

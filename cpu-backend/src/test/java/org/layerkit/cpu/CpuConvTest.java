@@ -20,8 +20,8 @@ import org.layerkit.conformance.ConvBounds;
 import org.layerkit.conformance.Reference;
 
 /**
- * What the conformance kit cannot see of {@link CpuConv}: the blocking of output rows at its edges (a block of one
- * output row, when one row's columns alone exceed the workspace budget; blocks that split a sample), and the refusal
+ * What the conformance kit cannot see of {@link CpuConv}: the units of output rows at their edges (a unit of one
+ * output row, when one row's columns alone exceed the workspace budget; units that split a sample), and the refusal
  * of a workspace that could not be indexed. Bounds as in the kit: {@link ConvBounds} (CONV2D_OUT, CONV2D_DX,
  * CONV2D_DW, CONV2D_DB in docs/tolerances.md) from the reference run on |x|, |w|, |dOut|.
  */
@@ -38,7 +38,7 @@ class CpuConvTest {
         be.close();
     }
 
-    /** Forward and backward against the float64 reference; returns the geometry's rows per block. */
+    /** Forward and backward against the float64 reference; returns the geometry's output rows per unit. */
     private static int checkAgainstReference(int n, int c, int h, int w, int f, int k, Conv2dParams p) {
         Random r = new Random(n * 31L + c * 7L + h);
         Reference.Conv2dShape g = new Reference.Conv2dShape(n, c, h, w, f, k, k, p);
@@ -65,24 +65,24 @@ class CpuConvTest {
     }
 
     @Test
-    void oneOutputRowPerBlockWhenARowAloneFillsTheWorkspace() {
-        // (K + F)·W' = (2304 + 3)·520 > the budget: each block is a single output row, stride 2 and padding included
+    void oneOutputRowPerUnitWhenARowAloneFillsTheWorkspace() {
+        // K·W' = 2304·520 > the budget: each unit is a single output row, stride 2 and padding included
         int rows = checkAgainstReference(1, 256, 5, 1040, 3, 3, Conv2dParams.of(2, 1));
         assertEquals(1, rows);
     }
 
     @Test
-    void oneOutputRowPerBlockOnTheContiguousRowsPathToo() {
-        // stride 1, "same" padding: the copies that span several output rows, here one row per block
+    void oneOutputRowPerUnitOnTheContiguousRowsPathToo() {
+        // stride 1, "same" padding: the copies that span several output rows, here one row per unit
         int rows = checkAgainstReference(1, 256, 3, 520, 3, 3, Conv2dParams.of(1, 1));
         assertEquals(1, rows);
     }
 
     @Test
-    void blocksThatSplitSamplesAddTheirGradientsInOrder() {
-        // (K + F)·W' = (288 + 5)·30 = 8790 floats a row: 59 rows per block, so blocks end inside samples of H' = 28
-        int rows = checkAgainstReference(6, 32, 28, 30, 5, 3, Conv2dParams.of(1, 1));
-        assertTrue(rows > 1 && rows % 28 != 0 && rows < 6 * 28, "rows per block " + rows);
+    void unitsThatSplitSamplesAddTheirGradientsInOrder() {
+        // K·W' = 288·100 = 28 800 floats a row: 9 rows per unit, so a sample of H' = 28 is four units (9, 9, 9, 1)
+        int rows = checkAgainstReference(6, 32, 28, 100, 5, 3, Conv2dParams.of(1, 1));
+        assertTrue(rows > 1 && rows < 28 && 28 % rows != 0, "rows per unit " + rows);
     }
 
     @Test

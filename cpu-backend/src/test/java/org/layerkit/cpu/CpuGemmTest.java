@@ -1,9 +1,11 @@
 package org.layerkit.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.layerkit.cpu.Numerics.assertClose;
 
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -76,6 +78,30 @@ class CpuGemmTest {
     void alphaAndBetaScaleTheProductAndTheOldContents() {
         checkAllTransposes(9, 11, 6, 0.5f, 2f, 4);
         checkAllTransposes(31, 3, 17, -1.5f, 1f, 5);
+    }
+
+    /**
+     * Products of at least {@link CpuGemm#MIN_SPLIT_FLOPS} multiply-adds, which run as bands of C's rows on the cores
+     * when BLAS is single-threaded (OPENBLAS_NUM_THREADS=1, as the launcher sets it): odd sizes, so the bands are
+     * unequal and a transposed A is entered at a column offset.
+     */
+    @Test
+    void aProductSplitIntoRowBandsMatchesANaiveLoop() {
+        assertTrue(131L * 67 * 257 >= CpuGemm.MIN_SPLIT_FLOPS);
+        checkAllTransposes(131, 67, 257, 1f, 0f, 6);
+        checkAllTransposes(131, 67, 257, -0.5f, 1f, 7);
+    }
+
+    /** OpenBLAS's thread count as it reads it: the first positive of three variables, capped by the cores. */
+    @Test
+    void blasThreadsFollowsOpenBlasVariables() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertEquals(1, CpuGemm.blasThreads(Map.of("OPENBLAS_NUM_THREADS", "1", "OMP_NUM_THREADS", "8")));
+        assertEquals(1, CpuGemm.blasThreads(Map.of("OPENBLAS_NUM_THREADS", "x", "GOTO_NUM_THREADS", " 1 ")));
+        assertEquals(1, CpuGemm.blasThreads(Map.of("OPENBLAS_NUM_THREADS", "0", "OMP_NUM_THREADS", "1")));
+        assertEquals(Math.min(2, cores), CpuGemm.blasThreads(Map.of("OMP_NUM_THREADS", "2")));
+        assertEquals(cores, CpuGemm.blasThreads(Map.of("OPENBLAS_NUM_THREADS", "100000")));
+        assertEquals(cores, CpuGemm.blasThreads(Map.of()));
     }
 
     // The small integer products below are exact in float32: every product and partial sum is an integer below 2^24,

@@ -203,8 +203,8 @@ class CpuSizesTest {
     }
 
     /**
-     * One output row's columns (C·KH·KW·W') must fit an array, at exactly the one element limit; a block's workspace
-     * is formed in long and refused by name; blocks keep columns and product within the budget (one row at least).
+     * One output row's columns (C·KH·KW·W') must fit an array, at exactly the one element limit; a unit's workspace
+     * is formed in long and refused by name; units keep their columns within the budget (one row at least).
      */
     @Test
     void convWorkspacesAreSizedInLongAtTheElementLimit() {
@@ -220,20 +220,20 @@ class CpuSizesTest {
         assertEquals("conv2d.forward: x expected C·KH·KW·W' <= 2147418112 (the cpu backend unfolds at least one "
                 + "output row of the input at a time), got C·KH·KW·W' = 2147450879 (x [1,32767,1,65537], w "
                 + "[1,32767,1,1])", e.getMessage());
-        // a block's workspace that no array could hold names the op, x and the sizes
+        // a unit's workspace that no array could hold names the op, x and the sizes
         CpuConv.Geometry wide = conv(1, 4, 1 << 20, 1 << 11, 1, 1, 1, 1, 0, 0);
         e = assertThrows(IllegalArgumentException.class,
                 () -> CpuConv.columns("conv2d.forward", Shape.of(1, 1, 4, 1 << 20), wide.f(), 4, wide));
-        assertEquals("conv2d.forward: x expected a shape whose workspace of a block (2048·4·1048576 floats) fit in one "
+        assertEquals("conv2d.forward: x expected a shape whose workspace of a unit (2048·4·1048576 floats) fit in one "
                 + "Java array (at most 2147418112 elements), got [1,1,4,1048576], which needs 8589934592",
                 e.getMessage());
-        // blocks: (K + F)·rows·W' within the budget, or a single row; never more rows than the batch has
+        // units: K·rows·W' within the budget, or a single row; never more rows than a sample has
         for (int[] d : new int[][] {{3, 28, 32, 3}, {32, 14, 64, 3}, {256, 520, 3, 3}, {1, 1 << 20, 1 << 11, 1},
             {2048, 64, 1 << 15, 1}}) {
             CpuConv.Geometry b = conv(d[0], 8, d[1], d[2], d[3], d[3], 1, 1, d[3] / 2, d[3] / 2);
             long rows = b.blockRows();
-            assertTrue(rows >= 1 && rows <= b.rows(), rows + " rows");
-            assertTrue(rows == 1 || ((long) b.k() + b.f()) * rows * b.ow() <= CpuConv.BLOCK_FLOATS, rows + " rows");
+            assertTrue(rows >= 1 && rows <= b.oh(), rows + " rows");
+            assertTrue(rows == 1 || (long) b.k() * rows * b.ow() <= CpuConv.BLOCK_FLOATS, rows + " rows");
         }
     }
 }
