@@ -26,9 +26,20 @@ import org.layerkit.models.optim.Optimizer;
 import org.layerkit.models.optim.OptimizerConfig;
 
 /**
- * Data-parallel training in one process: R replicas, each a {@link SequentialNet} on its own {@link Backend} (cpu × R,
+ * Data-parallel training: a group of R replicas, each a {@link SequentialNet} on its own {@link Backend} (cpu × R,
  * opencl × R, or a mix) with the same initial parameters, its batch-norm layers made synchronous
- * ({@link SyncBatchNormLayer}) over one {@link InProcessCollective} group, each replica on its own thread.
+ * ({@link SyncBatchNormLayer}) over one {@link Collective} group. A trainer holds the group's <em>local</em>
+ * replicas, each on its own thread:
+ * <ul>
+ *   <li>all R of them, in one process, over an {@link InProcessCollective} group
+ *       ({@link #DataParallelTrainer(List, NetConfig, OptimizerConfig)}); or</li>
+ *   <li>one member of a group whose other replicas run elsewhere — other threads, or other JVMs, as the tasks of a
+ *       Spark barrier stage ({@link #member(Backend, Collective, NetConfig, OptimizerConfig)}; its rank and the group
+ *       size R are the collective's). Every member is driven alike: the same {@link #step} calls with the whole
+ *       batch and the global row counts, each member running only its own rows.</li>
+ * </ul>
+ * Both run the same replica code, so a group of members equals the all-local trainer bit for bit (same backend kinds,
+ * same ops, exchanges summed in rank order).
  *
  * <p>A {@link #step} splits the batch by rows — replica r takes rows [first_r, first_r + n_r) of N, uneven splits
  * allowed, n_r = 0 included (that replica still joins every exchange) — and makes the update that one device makes on
@@ -43,25 +54,61 @@ import org.layerkit.models.optim.OptimizerConfig;
  *   <li>dropout masks follow the global row index: each replica's dropout layers draw from element
  *       first_r·(row size) on ({@link RowIndexed}), so a split batch draws exactly the unsplit batch's masks.</li>
  * </ul>
- * Evaluation, checkpoints and export use any replica's net ({@link #net(int)}; replica 0's by convention). A failure
- * on one replica aborts the group, so the others fail at once instead of waiting; the trainer is then unusable.
+ * The collective calls per step: two per batch-norm layer (forward statistics, backward sums) and one all-reduce of the
+ * loss and gradients; one more when the group mixes backend kinds (rank 0's parameters broadcast after each update,
+ * as kinds may round the same update differently).
+ *
+ * <p>Construction is itself a collective call (every member must construct, at the same time): rank 0's parameters,
+ * buffers, counters and optimizer state reach every replica, whatever each backend's initialization did, and the
+ * replicas learn whether the group mixes backend kinds. Evaluation, checkpoints and export use any replica's net
+ * ({@link #net(int)}; replica 0's by convention). A failure on one replica aborts the group, so the others fail at
+ * once instead of waiting; the trainer is then unusable.
  */
 public final class DataParallelTrainer implements AutoCloseable {
+    /** This trainer's replicas, in rank order. */
     private final List<Replica> replicas = new ArrayList<>();
+    /** R: the replicas of the whole group. */
+    private final int groupSize;
+    /** One thread per local replica; null when there is one (it runs on the caller's thread). */
     private final ExecutorService pool;
     private RuntimeException broken;
     private boolean closed;
 
-    /** One replica per backend, with {@link InProcessCollective#DEFAULT_TIMEOUT}. */
+    /** One replica per backend, all in this process, with {@link InProcessCollective#DEFAULT_TIMEOUT}. */
     public DataParallelTrainer(List<Backend> backends, NetConfig config, OptimizerConfig optimizer) {
         this(backends, config, optimizer, InProcessCollective.DEFAULT_TIMEOUT);
     }
 
     /**
-     * One replica per backend (the trainer does not own the backends); a collective call fails after waiting
-     * {@code timeout} for the others.
+     * One replica per backend, all in this process (the trainer does not own the backends); a collective call fails
+     * after waiting {@code timeout} for the others.
      */
     public DataParallelTrainer(List<Backend> backends, NetConfig config, OptimizerConfig optimizer, Duration timeout) {
+        this(checkBackends(backends), InProcessCollective.group(backends.size(), timeout), config, optimizer);
+    }
+
+    /**
+     * The replica of rank {@code collective.rank()} in a group of {@code collective.size()} whose other replicas run
+     * elsewhere (other threads, or other JVMs: one per task of a Spark barrier stage), each constructed with the same
+     * net and optimizer configuration and a collective of the same group, at the same time (construction exchanges
+     * rank 0's initial state). {@link #step} takes the whole batch and the global row counts on every member; the
+     * trainer does not own the backend.
+     */
+    public static DataParallelTrainer member(Backend backend, Collective collective, NetConfig config,
+                                             OptimizerConfig optimizer) {
+        if (backend == null || collective == null) {
+            throw new IllegalArgumentException("DataParallelTrainer.member: " + (backend == null ? "backend"
+                    : "collective") + " expected a value, got null");
+        }
+        if (collective.size() < 1 || collective.rank() < 0 || collective.rank() >= collective.size()) {
+            throw new IllegalArgumentException("DataParallelTrainer.member: collective expected a rank in 0.."
+                    + (collective.size() - 1) + " of a group of size >= 1, got rank " + collective.rank() + " of "
+                    + collective.size());
+        }
+        return new DataParallelTrainer(List.of(backend), List.of(collective), config, optimizer);
+    }
+
+    private static List<Backend> checkBackends(List<Backend> backends) {
         if (backends == null || backends.isEmpty()) {
             throw new IllegalArgumentException("DataParallelTrainer: backends expected one or more (one per replica),"
                     + " got " + (backends == null ? "null" : "none"));
@@ -72,87 +119,94 @@ public final class DataParallelTrainer implements AutoCloseable {
                         + ", got null");
             }
         }
+        return backends;
+    }
+
+    /** The local replicas: one per backend, on {@code collectives} (same group, ascending ranks). */
+    private DataParallelTrainer(List<Backend> backends, List<Collective> collectives, NetConfig config,
+                                OptimizerConfig optimizer) {
         if (config == null || optimizer == null) {
             throw new IllegalArgumentException("DataParallelTrainer: " + (config == null ? "config" : "optimizer")
                     + " expected a value, got null");
         }
-        List<Collective> group = InProcessCollective.group(backends.size(), timeout);
-        // backends of different kinds may round the same update differently (FMA or not): replica 0's parameters
-        // are then broadcast after every update
-        boolean mixed = backends.stream().map(Backend::name).distinct().count() > 1;
+        this.groupSize = collectives.get(0).size();
         try {
-            for (int r = 0; r < backends.size(); r++) {
-                replicas.add(new Replica(r, backends.get(r), config, optimizer, group.get(r), mixed));
-            }
-            // the same initial parameters and buffers everywhere: replica 0's, whatever each backend's init did
-            Replica first = replicas.get(0);
-            for (int r = 1; r < replicas.size(); r++) {
-                copyState(first.net, replicas.get(r).net);
+            for (int i = 0; i < backends.size(); i++) {
+                replicas.add(new Replica(backends.get(i), config, optimizer, collectives.get(i)));
             }
         } catch (RuntimeException e) {
+            collectives.forEach(c -> c.abort(e));
             replicas.forEach(Replica::close);
             throw e;
         }
-        int n = backends.size();
-        pool = Executors.newFixedThreadPool(n, new java.util.concurrent.ThreadFactory() {
+        int n = replicas.size();
+        pool = n == 1 ? null : Executors.newFixedThreadPool(n, new java.util.concurrent.ThreadFactory() {
             private int next;
 
             @Override
             public synchronized Thread newThread(Runnable task) {
-                Thread t = new Thread(task, "layerkit-replica-" + next++);
+                Thread t = new Thread(task, "layerkit-replica-" + replicas.get(next++).rank);
                 t.setDaemon(true);
                 return t;
             }
         });
+        try {
+            // the same initial state everywhere: rank 0's, whatever each backend's init did
+            onEveryReplica("DataParallelTrainer", Replica::syncFromRank0);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
     }
 
     /**
      * Makes every replica's parameters, buffers, counters and optimizer state (tensors, step count, learning rate)
-     * equal to replica 0's — after loading a checkpoint into replica 0's net and optimizer, for instance.
+     * equal to rank 0's — after loading a checkpoint into replica 0's net and optimizer, for instance. A collective
+     * call: every member of the group calls it.
      */
     public void broadcastFromReplica0() {
-        Replica first = replicas.get(0);
-        for (int r = 1; r < replicas.size(); r++) {
-            Replica p = replicas.get(r);
-            copyState(first.net, p.net);
-            first.net.counters().forEach(p.net::setCounter);
-            first.optimizer.state().forEach((name, t) -> copy(t, p.optimizer.state().get(name), p.backend));
-            p.optimizer.setStepCount(first.optimizer.stepCount());
-            p.optimizer.setLearningRate(first.optimizer.learningRate());
-        }
+        checkUsable();
+        onEveryReplica("DataParallelTrainer.broadcastFromReplica0", Replica::syncFromRank0);
     }
 
-    private static void copyState(SequentialNet from, SequentialNet to) {
-        for (Map.Entry<String, Parameter> e : from.parameters().entrySet()) {
-            copy(e.getValue().value(), to.parameters().get(e.getKey()).value(), to.backend());
-        }
-        for (Map.Entry<String, Tensor> e : from.buffers().entrySet()) {
-            copy(e.getValue(), to.buffers().get(e.getKey()), to.backend());
-        }
-    }
-
-    private static void copy(Tensor src, Tensor dst, Backend b) {
-        try (Tensor t = b.upload(src.toArray(), dst.shape())) {
-            b.copy(t, dst);
-        }
-    }
-
-    /** The number of replicas R. */
+    /** R: the number of replicas in the group (here and elsewhere). */
     public int replicas() {
+        return groupSize;
+    }
+
+    /** The number of replicas this trainer holds: R for the all-local trainer, 1 for a {@link #member}. */
+    public int localReplicas() {
         return replicas.size();
     }
 
-    /** Replica r's net: its parameters and buffers equal every other replica's after each step. */
+    /** The rank of this trainer's first replica in the group (0 for the all-local trainer). */
+    public int rank() {
+        return replicas.get(0).rank;
+    }
+
+    /**
+     * This trainer's r-th replica's net (replica r of the group for the all-local trainer; a member's own for r = 0):
+     * its parameters and buffers equal every other replica's after each step.
+     */
     public SequentialNet net(int r) {
-        return replicas.get(r).net;
+        return local(r).net;
     }
 
-    /** Replica r's optimizer. */
+    /** This trainer's r-th replica's optimizer (as {@link #net(int)}). */
     public Optimizer optimizer(int r) {
-        return replicas.get(r).optimizer;
+        return local(r).optimizer;
     }
 
-    /** Sets every replica's learning rate (a schedule applies it to all alike). */
+    private Replica local(int r) {
+        if (r < 0 || r >= replicas.size()) {
+            throw new IndexOutOfBoundsException("DataParallelTrainer: replica expected 0.." + (replicas.size() - 1)
+                    + " (the replicas held here" + (replicas.size() < groupSize ? ", a member of a group of "
+                    + groupSize : "") + "), got " + r);
+        }
+        return replicas.get(r);
+    }
+
+    /** Sets every local replica's learning rate (a schedule applies it to all alike, on every member). */
     public void setLearningRate(double lr) {
         replicas.forEach(p -> p.optimizer.setLearningRate(lr));
     }
@@ -166,28 +220,24 @@ public final class DataParallelTrainer implements AutoCloseable {
         return c;
     }
 
-    /** One step on {@code n} rows split evenly over the replicas; see {@link #step(float[], int[], int[])}. */
+    /** One step on {@code n} rows split evenly over the group's replicas; see {@link #step(float[], int[], int[])}. */
     public double step(float[] x, int[] y, int n) {
-        return step(x, y, evenSplit(n, replicas.size()));
+        return step(x, y, evenSplit(n, groupSize));
     }
 
     /**
      * One training step on the batch {@code x} ({@code N} rows of the net's input size D, row-major) with labels
-     * {@code y} ({@code N}), replica r taking the next {@code counts[r]} rows (N = Σ counts; zeros allowed). Returns
-     * the loss of the whole batch (the mean data loss plus 0.5·reg·ΣW²) before the update.
+     * {@code y} ({@code N}), the group's replica r taking the next {@code counts[r]} rows (N = Σ counts; zeros
+     * allowed; one count per replica of the whole group — a {@link #member} is given the whole batch and runs its own
+     * rows). Returns the loss of the whole batch (the mean data loss plus 0.5·reg·ΣW²) before the update, the same
+     * on every replica.
      */
     public double step(float[] x, int[] y, int[] counts) {
-        if (closed) {
-            throw new IllegalStateException("DataParallelTrainer: closed");
-        }
-        if (broken != null) {
-            throw new IllegalStateException("DataParallelTrainer: unusable after an earlier failure: "
-                    + broken.getMessage(), broken);
-        }
+        checkUsable();
         int d = replicas.get(0).net.inputSize();
-        if (counts == null || counts.length != replicas.size()) {
+        if (counts == null || counts.length != groupSize) {
             throw new IllegalArgumentException("DataParallelTrainer.step: counts expected one row count per replica ("
-                    + replicas.size() + "), got " + (counts == null ? "null" : counts.length));
+                    + groupSize + "), got " + (counts == null ? "null" : counts.length));
         }
         int total = 0;
         for (int c : counts) {
@@ -202,45 +252,73 @@ public final class DataParallelTrainer implements AutoCloseable {
                     + total + "·" + d + " floats and y of N labels, got counts " + java.util.Arrays.toString(counts)
                     + ", x " + (x == null ? "null" : x.length) + ", y " + (y == null ? "null" : y.length));
         }
-        List<Future<Double>> futures = new ArrayList<>();
-        int first = 0;
-        for (int r = 0; r < replicas.size(); r++) {
-            Replica p = replicas.get(r);
-            int from = first;
-            int rows = counts[r];
-            int n = total;
-            futures.add(pool.submit(() -> p.step(x, y, from, rows, n)));
-            first += rows;
+        int n = total;
+        return onEveryReplica("DataParallelTrainer.step", p -> {
+            int from = 0;
+            for (int r = 0; r < p.rank; r++) {
+                from += counts[r];
+            }
+            return p.step(x, y, from, counts[p.rank], n);
+        });
+    }
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("DataParallelTrainer: closed");
         }
-        double loss = Double.NaN;
+        if (broken != null) {
+            throw new IllegalStateException("DataParallelTrainer: unusable after an earlier failure: "
+                    + broken.getMessage(), broken);
+        }
+    }
+
+    /**
+     * Runs {@code work} on every local replica at once (each on its own thread, or on this one when there is one) and
+     * returns the first replica's result; a failure makes the trainer unusable and is rethrown — the root cause, not a
+     * replica that the collective failed because another one had failed.
+     */
+    private double onEveryReplica(String what, java.util.function.ToDoubleFunction<Replica> work) {
+        if (pool == null) {
+            try {
+                return work.applyAsDouble(replicas.get(0));
+            } catch (RuntimeException e) {
+                broken = e;
+                throw e;
+            }
+        }
+        List<Future<Double>> futures = new ArrayList<>();
+        for (Replica p : replicas) {
+            futures.add(pool.submit(() -> work.applyAsDouble(p)));
+        }
+        double first = Double.NaN;
         RuntimeException failure = null;
         for (int r = 0; r < futures.size(); r++) {
             try {
-                double l = futures.get(r).get();
+                double v = futures.get(r).get();
                 if (r == 0) {
-                    loss = l;
+                    first = v;
                 }
             } catch (ExecutionException e) {
                 RuntimeException c = e.getCause() instanceof RuntimeException re ? re
-                        : new IllegalStateException("replica " + r + " failed: " + e.getCause(), e.getCause());
-                // the root cause, not a replica that was failed by the collective because another one failed
+                        : new IllegalStateException("replica " + replicas.get(r).rank + " failed: " + e.getCause(),
+                        e.getCause());
                 if (failure == null || (failure instanceof CollectiveException
                         && !(c instanceof CollectiveException))) {
                     failure = c;
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                failure = new IllegalStateException("DataParallelTrainer.step: interrupted", e);
+                failure = new IllegalStateException(what + ": interrupted", e);
             }
         }
         if (failure != null) {
             broken = failure;
             throw failure;
         }
-        return loss;
+        return first;
     }
 
-    /** Stops the replica threads and closes every replica's net and optimizer (not the backends). */
+    /** Stops the replica threads and closes every local replica's net and optimizer (not the backends). */
     @Override
     public void close() {
         if (closed) {
@@ -266,13 +344,14 @@ public final class DataParallelTrainer implements AutoCloseable {
         final List<Parameter> regularized = new ArrayList<>();
         final int firstTrainable;
         final float reg;
-        /** Whether replica 0's parameters are broadcast after each update (backends of different kinds). */
-        final boolean broadcast;
+        /**
+         * Whether rank 0's parameters are broadcast after each update (the group mixes backend kinds); learnt at
+         * construction.
+         */
+        boolean broadcast;
 
-        Replica(int rank, Backend backend, NetConfig config, OptimizerConfig optimizer, Collective collective,
-                boolean broadcast) {
-            this.rank = rank;
-            this.broadcast = broadcast;
+        Replica(Backend backend, NetConfig config, OptimizerConfig optimizer, Collective collective) {
+            this.rank = collective.rank();
             this.backend = backend;
             this.collective = collective;
             this.net = new SequentialNet(backend, config);
@@ -383,6 +462,126 @@ public final class DataParallelTrainer implements AutoCloseable {
                     }
                 }
             }
+        }
+
+        /**
+         * One all-gather: every rank sends its backend's name, rank 0 also its whole state — parameters, buffers,
+         * counters, optimizer state tensors, step count and learning rate, floats widened to double and longs split
+         * into two 32-bit halves, so every value arrives exactly — which the other ranks take. Returns 0.
+         */
+        double syncFromRank0() {
+            try {
+                double[] name = chars(backend.name());
+                double[] state = rank == 0 ? encodeState() : new double[0];
+                double[] mine = new double[1 + name.length + state.length];
+                mine[0] = name.length;
+                System.arraycopy(name, 0, mine, 1, name.length);
+                System.arraycopy(state, 0, mine, 1 + name.length, state.length);
+                double[][] all = collective.allGather(mine);
+                // backends of different kinds may round the same update differently (FMA or not): rank 0's
+                // parameters are then broadcast after every update
+                String first = null;
+                boolean mixed = false;
+                for (double[] m : all) {
+                    String kind = new String(toChars(m, 1, (int) m[0]));
+                    mixed |= first != null && !first.equals(kind);
+                    first = first == null ? kind : first;
+                }
+                broadcast = mixed;
+                if (rank != 0) {
+                    double[] zero = all[0];
+                    decodeState(zero, 1 + (int) zero[0]);
+                }
+                return 0;
+            } catch (RuntimeException e) {
+                collective.abort(e);
+                throw e;
+            }
+        }
+
+        private double[] encodeState() {
+            List<double[]> parts = new ArrayList<>();
+            net.parameters().values().forEach(p -> parts.add(widen(p.value().toArray())));
+            net.buffers().values().forEach(b -> parts.add(widen(b.toArray())));
+            net.counters().values().forEach(c -> parts.add(halves(c)));
+            optimizer.state().values().forEach(t -> parts.add(widen(t.toArray())));
+            parts.add(halves(optimizer.stepCount()));
+            parts.add(new double[] {optimizer.learningRate()});
+            int size = 0;
+            for (double[] part : parts) {
+                size += part.length;
+            }
+            double[] out = new double[size];
+            int at = 0;
+            for (double[] part : parts) {
+                System.arraycopy(part, 0, out, at, part.length);
+                at += part.length;
+            }
+            return out;
+        }
+
+        /** Takes rank 0's {@link #encodeState()} from {@code m[at…]}; its layout must be this replica's. */
+        private void decodeState(double[] m, int at) {
+            int expected = encodeState().length;
+            if (m.length - at != expected) {
+                throw new CollectiveException("DataParallelTrainer: rank " + rank + " of " + collective.size()
+                        + " expected rank 0's state as " + expected + " values (its own net and optimizer), got "
+                        + (m.length - at) + ": the replicas were built with different net or optimizer "
+                        + "configurations");
+            }
+            int[] pos = {at};
+            net.parameters().values().forEach(p -> load(m, pos, p.value()));
+            net.buffers().values().forEach(b -> load(m, pos, b));
+            for (String name : net.counters().keySet()) {
+                net.setCounter(name, joinHalves(m, pos[0]));
+                pos[0] += 2;
+            }
+            optimizer.state().values().forEach(t -> load(m, pos, t));
+            optimizer.setStepCount(joinHalves(m, pos[0]));
+            optimizer.setLearningRate(m[pos[0] + 2]);
+        }
+
+        private void load(double[] m, int[] pos, Tensor target) {
+            float[] f = new float[target.size()];
+            for (int i = 0; i < f.length; i++) {
+                f[i] = (float) m[pos[0]++]; // exact: floats widened and narrowed
+            }
+            try (Tensor t = backend.upload(f, target.shape())) {
+                backend.copy(t, target);
+            }
+        }
+
+        private static double[] widen(float[] f) {
+            double[] d = new double[f.length];
+            for (int i = 0; i < f.length; i++) {
+                d[i] = f[i];
+            }
+            return d;
+        }
+
+        /** A long as two exact doubles: its high and low 32 bits. */
+        private static double[] halves(long v) {
+            return new double[] {(double) (v >> 32), (double) (v & 0xffff_ffffL)};
+        }
+
+        private static long joinHalves(double[] m, int at) {
+            return ((long) m[at] << 32) | (long) m[at + 1];
+        }
+
+        private static double[] chars(String s) {
+            double[] d = new double[s.length()];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = s.charAt(i);
+            }
+            return d;
+        }
+
+        private static char[] toChars(double[] m, int from, int n) {
+            char[] c = new char[n];
+            for (int i = 0; i < n; i++) {
+                c[i] = (char) m[from + i];
+            }
+            return c;
         }
 
         private double trainRows(float[] x, int[] y, int from, int rows, int n) {
