@@ -3,8 +3,12 @@ package org.layerkit.api;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The string-keyed settings of a layer (e.g. {@code in=784}, {@code out=256}, {@code eps=1e-5}). Immutable. */
-public final class LayerConfig {
+/**
+ * The string-keyed settings of a layer (e.g. {@code in=784}, {@code out=256}, {@code eps=1e-5}). Immutable;
+ * serializable (a net's spec travels to Spark executors).
+ */
+public final class LayerConfig implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private final Map<String, String> values;
 
     private LayerConfig(Map<String, String> values) {

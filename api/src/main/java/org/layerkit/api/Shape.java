@@ -7,8 +7,14 @@ import java.util.Arrays;
  *
  * <p>Shape letters used throughout layerkit: N batch, D features, C channels, H×W spatial, G groups, K classes.
  */
-public final class Shape {
+public final class Shape implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private final int[] dims;
+
+    /** A deserialized shape is checked as {@link #of} checks a new one. */
+    private Object readResolve() {
+        return of(dims);
+    }
 
     private Shape(int[] dims) {
         this.dims = dims;

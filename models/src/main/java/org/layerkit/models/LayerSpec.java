@@ -12,7 +12,7 @@ import org.layerkit.api.LayerConfig;
  * @param type   the registered type name
  * @param config the factory's settings (dimensions, seeds, options)
  */
-public record LayerSpec(String type, LayerConfig config) {
+public record LayerSpec(String type, LayerConfig config) implements java.io.Serializable {
     public LayerSpec {
         Objects.requireNonNull(type, "type");
         Objects.requireNonNull(config, "config");

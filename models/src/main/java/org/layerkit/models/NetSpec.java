@@ -28,7 +28,7 @@ import org.layerkit.api.Shape;
  *                    {@code toString()}; may be empty
  */
 public record NetSpec(Shape inputShape, int numClasses, List<LayerSpec> layers, double reg, String description)
-        implements NetConfig {
+        implements NetConfig, java.io.Serializable {
     /** The {@code format} value of {@link #toMap()}. */
     public static final String FORMAT = "sequential";
 

@@ -8,9 +8,10 @@ import org.layerkit.api.Shape;
  * Labelled examples held on the host: features row-major {@code [N,D]} as floats, labels 0..K−1, and the shape of
  * one example ({@code [D]}, or {@code [C,H,W]} for images, whose D = C·H·W values are stored row-major, so the same
  * array is {@code [N,C,H,W]}). Immutable by convention: the arrays are shared, not copied, by the accessors and must
- * not be modified.
+ * not be modified. Serializable (Spark broadcasts training data to its executors).
  */
-public final class Dataset {
+public final class Dataset implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private final String name;
     private final float[] features;
     private final int[] labels;
@@ -63,6 +64,11 @@ public final class Dataset {
         this.featureCount = featureCount;
         this.classes = classes;
         this.exampleShape = exampleShape;
+    }
+
+    /** A deserialized dataset is checked as a new one is (lengths, labels in range). */
+    private Object readResolve() {
+        return new Dataset(name, features, labels, exampleShape, featureCount, classes);
     }
 
     /** One example's shape: {@code [D]}, or {@code [C,H,W]} for images. */

@@ -10,7 +10,8 @@ package org.layerkit.models.data;
  *                   null when the features are raw; checkpoints keep it so that a saved model can be applied to raw
  *                   data
  */
-public record DatasetSplits(Dataset train, Dataset validation, Dataset test, Standardizer standardizer) {
+public record DatasetSplits(Dataset train, Dataset validation, Dataset test, Standardizer standardizer)
+        implements java.io.Serializable {
 
     /** Raw splits (no standardization applied). */
     public DatasetSplits(Dataset train, Dataset validation, Dataset test) {

@@ -12,9 +12,15 @@ import org.layerkit.api.Shape;
  * H·W features), which is exactly what a checkpoint's STDZ section stores: the transform is fully described, and
  * {@link #perChannel(Shape)} tells the per-channel case apart (for an export that folds it into the first layer).
  */
-public final class Standardizer {
+public final class Standardizer implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private final float[] mean;
     private final float[] std;
+
+    /** A deserialized standardizer is checked as {@link #of} checks a new one. */
+    private Object readResolve() {
+        return of(mean, std);
+    }
 
     private Standardizer(float[] mean, float[] std) {
         this.mean = mean;

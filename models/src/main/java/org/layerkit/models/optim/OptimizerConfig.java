@@ -13,7 +13,7 @@ import org.layerkit.models.MapFields;
  * ignored by it.
  */
 public record OptimizerConfig(OptimizerKind kind, double learningRate, double momentum, double decayRate,
-                              double beta1, double beta2, double eps) {
+                              double beta1, double beta2, double eps) implements java.io.Serializable {
     public static final double DEFAULT_MOMENTUM = 0.9;
     public static final double DEFAULT_DECAY_RATE = 0.99;
     public static final double DEFAULT_EPS = 1e-8;

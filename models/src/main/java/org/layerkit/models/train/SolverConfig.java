@@ -32,7 +32,7 @@ import org.layerkit.api.Contracts;
  */
 public record SolverConfig(int epochs, int batchSize, double learningRateDecay, long seed, int trainAccuracySamples,
                            int valAccuracySamples, int lossEvery, int evalBatchSize, boolean restoreBest,
-                           Path checkpoint, double divergenceFactor) {
+                           Path checkpoint, double divergenceFactor) implements java.io.Serializable {
     /** The default {@link #divergenceFactor()}: see {@link Solver} for how it was chosen. */
     public static final double DEFAULT_DIVERGENCE_FACTOR = 100;
 
@@ -45,6 +45,17 @@ public record SolverConfig(int epochs, int batchSize, double learningRateDecay, 
         check(lossEvery >= 1, "lossEvery", "an integer >= 1", lossEvery);
         check(evalBatchSize >= 1, "evalBatchSize", "an integer >= 1", evalBatchSize);
         check(divergenceFactor > 1, "divergenceFactor", "a factor > 1 (or +Infinity for no check)", divergenceFactor);
+    }
+
+    /** A {@link Path} is not serializable: a config with a checkpoint file travels as its path's text. */
+    private Object writeReplace() {
+        return checkpoint == null ? this : new WithCheckpoint(toBuilder().checkpoint(null).build(), checkpoint.toString());
+    }
+
+    private record WithCheckpoint(SolverConfig config, String checkpoint) implements java.io.Serializable {
+        private Object readResolve() {
+            return config.toBuilder().checkpoint(Path.of(checkpoint)).build();
+        }
     }
 
     /** Whether finite divergence is checked ({@link #divergenceFactor()} is finite). */
