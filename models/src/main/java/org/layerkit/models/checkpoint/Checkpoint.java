@@ -212,17 +212,43 @@ public record Checkpoint(NetSpec spec, Map<String, HostTensor> tensors,
             throw new CheckpointException(file, "refusing to save " + bad + "; the file is left as it was");
         }
         byte[] payload = payload();
-        CRC32 crc = new CRC32();
-        crc.update(payload);
-        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
-        header.put(MAGIC).putInt(VERSION).putLong(payload.length).putInt((int) crc.getValue()).flip();
-
+        ByteBuffer header = header(payload);
         try {
             AtomicFile.write(file, header, ByteBuffer.wrap(payload));
         } catch (AtomicMoveNotSupportedException e) {
             throw new CheckpointException(file.toAbsolutePath(), "the file system cannot rename atomically; refusing a "
                     + "non-atomic write", e);
         }
+    }
+
+    /**
+     * The bytes {@link #save} would write — header, CRC and payload — for a checkpoint made where no file should be
+     * written (a Spark executor sending its model to the driver); {@link #read} takes them back. A NaN or infinite
+     * value is refused as {@link #save} refuses it ({@code name} names the checkpoint in that error).
+     */
+    public byte[] toBytes(Path name) throws CheckpointException {
+        String bad = firstNonFinite();
+        if (bad != null) {
+            throw new CheckpointException(name, "refusing to write " + bad);
+        }
+        try {
+            byte[] payload = payload();
+            ByteBuffer header = header(payload);
+            byte[] all = new byte[HEADER_BYTES + payload.length];
+            header.get(all, 0, HEADER_BYTES);
+            System.arraycopy(payload, 0, all, HEADER_BYTES, payload.length);
+            return all;
+        } catch (IOException e) {   // in-memory streams do not fail
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static ByteBuffer header(byte[] payload) {
+        CRC32 crc = new CRC32();
+        crc.update(payload);
+        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+        header.put(MAGIC).putInt(VERSION).putLong(payload.length).putInt((int) crc.getValue()).flip();
+        return header;
     }
 
     private byte[] payload() throws IOException {

@@ -13,5 +13,5 @@ package org.layerkit.models.train;
  * @param improved         whether this epoch set a new best validation accuracy
  */
 public record EpochEvent(int epoch, int epochs, double trainAccuracy, double valAccuracy, double meanLoss,
-                         double seconds, double learningRate, boolean improved) {
+                         double seconds, double learningRate, boolean improved) implements java.io.Serializable {
 }

@@ -11,7 +11,7 @@ import java.util.List;
  * @param bestEpoch       the epoch that reached it (0 when none)
  */
 public record TrainingHistory(List<LossPoint> losses, List<EpochEvent> epochs, double bestValAccuracy,
-                              int bestEpoch) {
+                              int bestEpoch) implements java.io.Serializable {
     public TrainingHistory {
         losses = List.copyOf(losses);
         epochs = List.copyOf(epochs);
