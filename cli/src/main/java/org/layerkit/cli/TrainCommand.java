@@ -301,7 +301,7 @@ public final class TrainCommand extends CommandBase {
                     out.println("wrote metrics to " + metricsCsv.toAbsolutePath().normalize());
                 }
                 if (plot != null) {
-                    writePlot(history, netConfig.toString());
+                    writePlot(history, netConfig.toString(), splits.train().size() / solverConfig.batchSize());
                     out.println("wrote plot to " + plot.toAbsolutePath().normalize());
                 }
             }
@@ -597,10 +597,13 @@ public final class TrainCommand extends CommandBase {
         Files2.write(metricsCsv, b.toString(), "--metrics-csv", "the metrics");
     }
 
-    private void writePlot(TrainingHistory h, String title) {
-        XYChart loss = Charts.chart("Training loss — " + title, "iteration", "loss");
+    /** The CS231N figure: minibatch losses (and each epoch's mean at its last iteration), accuracies per epoch. */
+    private void writePlot(TrainingHistory h, String net, int iterationsPerEpoch) {
+        XYChart loss = Charts.chart("Training loss", "iteration", "loss");
         Charts.dots(loss, "minibatch loss", h.losses().stream().mapToDouble(LossPoint::iteration).toArray(),
                 h.losses().stream().mapToDouble(LossPoint::loss).toArray());
+        Charts.line(loss, "epoch mean", h.epochs().stream().mapToDouble(e -> (double) e.epoch() * iterationsPerEpoch)
+                .toArray(), h.meanLosses(), true);
         double[] epochX = h.epochs().stream().mapToDouble(EpochEvent::epoch).toArray();
         XYChart acc = Charts.chart("Accuracy", "epoch", "accuracy");
         Charts.line(acc, "train", epochX, h.trainAccuracies(), true);
@@ -608,7 +611,8 @@ public final class TrainCommand extends CommandBase {
             Charts.line(acc, "val", epochX, h.valAccuracies(), true);
         }
         List<XYChart> charts = new ArrayList<>(List.of(loss, acc));
-        Charts.savePng(plot, charts, "--plot");
+        // the net's description is longer than a chart title: a caption over both charts
+        Charts.savePng(plot, charts, net, "--plot");
     }
 
     /** {@code batch}, {@code layer}, {@code group}, {@code none} for picocli. */

@@ -14,8 +14,8 @@ import org.layerkit.api.DeviceInfo;
 
 /**
  * The {@code opencl} backend provider. The constructor touches no native code; the first call to
- * {@link #availability()}, {@link #devices()} or {@link #priority()} probes the OpenCL platforms once and caches
- * the outcome. Option {@code device} (or {@code -Dlayerkit.opencl.device}) picks a device by index or name
+ * {@link #availability()}, {@link #devices()} or {@link #priority()} probes the OpenCL platforms, once per process
+ * for all instances (ServiceLoader makes a new one per lookup), serialized across threads. Option {@code device} (or {@code -Dlayerkit.opencl.device}) picks a device by index or name
  * substring; the default is the first GPU, else the first device. Option {@code gemm} picks CLBlast or the own tiled
  * kernel for GEMM; {@link #devices()} and {@link ClBackend#device()} name the GEMM after the device name.
  */
@@ -91,20 +91,9 @@ public final class ClBackendProvider implements BackendProvider {
     /** The warning that {@code gemm=auto} falls back because CLBlast does not load is logged once per JVM. */
     private static final AtomicBoolean warnedNoClBlast = new AtomicBoolean();
 
-    private volatile ClDevices.Probe probe;
-
-    private ClDevices.Probe probe() {
-        ClDevices.Probe p = probe;
-        if (p == null) {
-            synchronized (this) {
-                p = probe;
-                if (p == null) {
-                    p = ClDevices.probe();
-                    probe = p;
-                }
-            }
-        }
-        return p;
+    /** The platforms and devices, probed once per process ({@link ClDevices#probe()}). */
+    private static ClDevices.Probe probe() {
+        return ClDevices.probe();
     }
 
     @Override

@@ -57,8 +57,23 @@ final class ClDevices {
     private ClDevices() {
     }
 
-    /** Lists every available device of every platform; never throws. */
-    static Probe probe() {
+    /** The process's probe, made on first use. */
+    private static Probe probed;
+
+    /**
+     * Lists every available device of every platform, once per process (an ICD's platforms and devices do not
+     * change while it runs); never throws. Synchronized: two threads' first OpenCL calls at once — two Spark tasks
+     * or replica threads opening their backends together — were seen to make one of them find the platforms but no
+     * device, while the other found them all (the ICD loader and PoCL set themselves up on the first call).
+     */
+    static synchronized Probe probe() {
+        if (probed == null) {
+            probed = enumerateOnce();
+        }
+        return probed;
+    }
+
+    private static Probe enumerateOnce() {
         try {
             CL.setExceptionsEnabled(true);
             List<Entry> list = enumerate();

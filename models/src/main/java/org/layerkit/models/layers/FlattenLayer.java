@@ -1,13 +1,7 @@
 package org.layerkit.models.layers;
 
-import java.util.List;
-
 import org.layerkit.api.Backend;
-import org.layerkit.api.Layer;
-import org.layerkit.api.LayerConfig;
-import org.layerkit.api.LayerFactory;
 import org.layerkit.api.Mode;
-import org.layerkit.api.Parameter;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
@@ -18,16 +12,13 @@ import org.layerkit.api.Tensor;
  * copied), else a copy. The output is a view of the previous layer's output, valid as long as that one is (until
  * that layer's next forward), as the layer contract asks.
  */
-public final class FlattenLayer implements Layer {
+public final class FlattenLayer extends ParameterFreeLayer {
     public static final String TYPE = "flatten";
 
-    private final Backend backend;
     private Shape inputShape;
-    private Tensor output;
-    private Tensor dX;
 
     public FlattenLayer(Backend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
     @Override
@@ -47,45 +38,22 @@ public final class FlattenLayer implements Layer {
     @Override
     public Tensor forward(Tensor x, Mode mode) {
         Shape out = outputShape(x.shape());
-        Tensor view = backend.reshape(x, out);
-        Checks.close(output);
-        output = view;
+        inputShape = null;
+        Tensor view = keepForward(() -> backend.reshape(x, out));
         inputShape = x.shape();
-        return output;
+        return view;
     }
 
     @Override
     public Tensor backward(Tensor dOut) {
         Checks.forwardDone(TYPE + ".backward", inputShape);
-        Tensor d = backend.reshape(dOut, inputShape);
-        Checks.close(dX);
-        dX = d;
-        return dX;
-    }
-
-    @Override
-    public List<Parameter> parameters() {
-        return List.of();
-    }
-
-    @Override
-    public void close() {
-        Checks.close(output);
-        Checks.close(dX);
-        output = null;
-        dX = null;
+        return keepGrad(() -> backend.reshape(dOut, inputShape));
     }
 
     /** {@code flatten}: no keys. */
-    public static final class Factory implements LayerFactory {
-        @Override
-        public String type() {
-            return TYPE;
-        }
-
-        @Override
-        public Layer create(Backend backend, LayerConfig config) {
-            return new FlattenLayer(backend);
+    public static final class Factory extends TypedFactory {
+        public Factory() {
+            super(TYPE, (backend, config) -> new FlattenLayer(backend));
         }
     }
 }

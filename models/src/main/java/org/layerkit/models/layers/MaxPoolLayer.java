@@ -1,14 +1,11 @@
 package org.layerkit.models.layers;
 
-import java.util.List;
-
 import org.layerkit.api.Backend;
 import org.layerkit.api.Layer;
 import org.layerkit.api.LayerConfig;
 import org.layerkit.api.LayerFactory;
 import org.layerkit.api.MaxPool2dResult;
 import org.layerkit.api.Mode;
-import org.layerkit.api.Parameter;
 import org.layerkit.api.Pool2dParams;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
@@ -18,18 +15,17 @@ import org.layerkit.api.Tensor;
  * H' = ⌊(H − K)/stride⌋ + 1. The backward routes each output's gradient to its window's maximum (the first one on
  * ties), as the forward recorded it.
  */
-public final class MaxPoolLayer implements Layer {
+public final class MaxPoolLayer extends ParameterFreeLayer {
     public static final String TYPE = "maxpool";
 
-    private final Backend backend;
     private final Pool2dParams params;
+    /** The last forward's output and the positions of its maxima. */
     private MaxPool2dResult result;
-    private Tensor dX;
 
     public MaxPoolLayer(Backend backend, int kernel, int stride) {
+        super(backend);
         Checks.positive(TYPE, "kernel", kernel);
         Checks.positive(TYPE, "stride", stride);
-        this.backend = backend;
         this.params = Pool2dParams.of(kernel, stride);
     }
 
@@ -56,32 +52,21 @@ public final class MaxPoolLayer implements Layer {
 
     @Override
     public Tensor forward(Tensor x, Mode mode) {
-        MaxPool2dResult r = backend.maxPool2dForward(x, params);
-        Checks.close(result);
-        result = r;
-        return r.out();
+        result = null;
+        result = keepForward(() -> backend.maxPool2dForward(x, params));
+        return result.out();
     }
 
     @Override
     public Tensor backward(Tensor dOut) {
         Checks.forwardDone(TYPE + ".backward", result);
-        Tensor d = backend.maxPool2dBackward(dOut, result.cache());
-        Checks.close(dX);
-        dX = d;
-        return dX;
-    }
-
-    @Override
-    public List<Parameter> parameters() {
-        return List.of();
+        return keepGrad(() -> backend.maxPool2dBackward(dOut, result.cache()));
     }
 
     @Override
     public void close() {
-        Checks.close(result);
-        Checks.close(dX);
+        super.close();
         result = null;
-        dX = null;
     }
 
     /** {@code maxpool}: {@code kernel} (required), {@code stride} (the kernel). */

@@ -1,25 +1,18 @@
 package org.layerkit.models.layers;
 
-import java.util.List;
-
 import org.layerkit.api.Backend;
-import org.layerkit.api.Layer;
-import org.layerkit.api.LayerConfig;
-import org.layerkit.api.LayerFactory;
 import org.layerkit.api.Mode;
-import org.layerkit.api.Parameter;
 import org.layerkit.api.Tensor;
 
 /** max(x, 0); backward passes dOut where the output is positive (exactly where x &gt; 0). */
-public final class ReluLayer implements Layer {
+public final class ReluLayer extends ParameterFreeLayer {
     public static final String TYPE = "relu";
 
-    private final Backend backend;
+    /** The last forward's output: the backward's mask (dOut passes where it is positive). */
     private Tensor output;
-    private Tensor dX;
 
     public ReluLayer(Backend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
     @Override
@@ -29,44 +22,27 @@ public final class ReluLayer implements Layer {
 
     @Override
     public Tensor forward(Tensor x, Mode mode) {
-        Checks.close(output);
         output = null;
-        output = backend.relu(x);
+        output = keepForward(() -> backend.relu(x));
         return output;
     }
 
     @Override
     public Tensor backward(Tensor dOut) {
         Checks.forwardDone("relu.backward", output);
-        Checks.close(dX);
-        dX = null;
-        dX = backend.reluBackward(dOut, output);
-        return dX;
-    }
-
-    @Override
-    public List<Parameter> parameters() {
-        return List.of();
+        return keepGrad(() -> backend.reluBackward(dOut, output));
     }
 
     @Override
     public void close() {
-        Checks.close(output);
-        Checks.close(dX);
+        super.close();
         output = null;
-        dX = null;
     }
 
     /** {@code relu}: no keys. */
-    public static final class Factory implements LayerFactory {
-        @Override
-        public String type() {
-            return TYPE;
-        }
-
-        @Override
-        public Layer create(Backend backend, LayerConfig config) {
-            return new ReluLayer(backend);
+    public static final class Factory extends TypedFactory {
+        public Factory() {
+            super(TYPE, (backend, config) -> new ReluLayer(backend));
         }
     }
 }

@@ -1,17 +1,9 @@
 package org.layerkit.models.layers;
 
-import java.util.List;
-import java.util.Map;
-
 import org.layerkit.api.Backend;
-import org.layerkit.api.Contracts;
 import org.layerkit.api.DropoutOptions;
 import org.layerkit.api.DropoutResult;
-import org.layerkit.api.Layer;
-import org.layerkit.api.LayerConfig;
-import org.layerkit.api.LayerFactory;
 import org.layerkit.api.Mode;
-import org.layerkit.api.Parameter;
 import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
@@ -21,41 +13,16 @@ import org.layerkit.api.Tensor;
  * as {@link DropoutLayer} makes for an {@code [N,C]} tensor; the offset advances after every TRAIN forward. EVAL is the
  * identity.
  */
-public final class SpatialDropoutLayer implements Layer, StatefulLayer, RowIndexed {
+public final class SpatialDropoutLayer extends MaskedDropoutLayer {
     public static final String TYPE = "spatial_dropout";
 
-    private final Backend backend;
-    private final double keep;
-    private final long seed;
-    private long offset;
-    /** The global index of the first row (data-parallel replicas): the mask starts at its first element. */
-    private long firstRow;
-    private DropoutResult result;
-    private Tensor dX;
-
     public SpatialDropoutLayer(Backend backend, double keep, long seed) {
-        Contracts.requireKeep(TYPE, keep);
-        this.backend = backend;
-        this.keep = keep;
-        this.seed = seed;
+        super(backend, TYPE, keep, seed);
     }
 
     @Override
     public String type() {
         return TYPE;
-    }
-
-    public double keep() {
-        return keep;
-    }
-
-    public long seed() {
-        return seed;
-    }
-
-    /** The offset the next TRAIN forward will use. */
-    public long offset() {
-        return offset;
     }
 
     @Override
@@ -64,76 +31,25 @@ public final class SpatialDropoutLayer implements Layer, StatefulLayer, RowIndex
     }
 
     @Override
-    public Tensor forward(Tensor x, Mode mode) {
-        // element (plane) i of these rows draws the word of global element firstRow·rowSize + i
-        long start = firstRow == 0 ? 0 : firstRow * (long) x.shape().dim(1);
-        DropoutResult r = backend.spatialDropoutForward(x, new DropoutOptions(keep, seed, offset, start), mode);
-        if (mode == Mode.TRAIN) {
-            offset++;
-        }
-        Checks.close(result);
-        result = r;
-        return r.out();
+    long wordsPerRow(Tensor x) {
+        return x.shape().dim(1);   // one word per (n, c) plane
     }
 
     @Override
-    public Tensor backward(Tensor dOut) {
-        Checks.forwardDone(TYPE + ".backward", result);
-        Tensor d = backend.spatialDropoutBackward(dOut, result.mask());
-        Checks.close(dX);
-        dX = d;
-        return dX;
+    DropoutResult draw(Tensor x, DropoutOptions options, Mode mode) {
+        return backend.spatialDropoutForward(x, options, mode);
     }
 
     @Override
-    public void firstRow(long row) {
-        if (row < 0) {
-            throw new IllegalArgumentException(type() + ": firstRow expected >= 0, got " + row);
-        }
-        firstRow = row;
-    }
-
-    @Override
-    public void forwardEmpty() {
-        offset++; // as a TRAIN forward: the next step's masks are the same on every replica
-    }
-
-    @Override
-    public List<Parameter> parameters() {
-        return List.of();
-    }
-
-    @Override
-    public Map<String, Long> counters() {
-        return Map.of(DropoutLayer.OFFSET, offset);
-    }
-
-    @Override
-    public void setCounter(String name, long value) {
-        if (!DropoutLayer.OFFSET.equals(name)) {
-            throw new IllegalArgumentException(TYPE + ": counter expected " + DropoutLayer.OFFSET + ", got " + name);
-        }
-        offset = value;
-    }
-
-    @Override
-    public void close() {
-        Checks.close(result);
-        Checks.close(dX);
-        result = null;
-        dX = null;
+    Tensor applyMask(Tensor dOut, Tensor mask) {
+        return backend.spatialDropoutBackward(dOut, mask);
     }
 
     /** {@code spatial_dropout}: {@code keep} (required, in (0,1]), {@code seed} (0). */
-    public static final class Factory implements LayerFactory {
-        @Override
-        public String type() {
-            return TYPE;
-        }
-
-        @Override
-        public Layer create(Backend backend, LayerConfig config) {
-            return new SpatialDropoutLayer(backend, config.getDouble("keep"), config.getLong("seed", 0));
+    public static final class Factory extends TypedFactory {
+        public Factory() {
+            super(TYPE, (backend, config) -> new SpatialDropoutLayer(backend, config.getDouble("keep"),
+                    config.getLong("seed", 0)));
         }
     }
 }

@@ -56,8 +56,11 @@ public final class ConsoleListener implements TrainingListener {
 
     @Override
     public void onEpoch(EpochEvent e) {
-        out.printf(Locale.ROOT, "(Epoch %d / %d) train acc: %.4f; val_acc: %.4f; loss: %.4f; lr: %.3g; %.1f s%s%n",
-                e.epoch(), e.epochs(), e.trainAccuracy(), e.valAccuracy(), e.meanLoss(), e.learningRate(), e.seconds(),
+        // without a validation split there is no val_acc (NaN in the event): say so rather than print NaN
+        String val = Double.isNaN(e.valAccuracy()) ? "none (no validation split)"
+                : String.format(Locale.ROOT, "%.4f", e.valAccuracy());
+        out.printf(Locale.ROOT, "(Epoch %d / %d) train acc: %.4f; val_acc: %s; loss: %.4f; lr: %.3g; %.1f s%s%n",
+                e.epoch(), e.epochs(), e.trainAccuracy(), val, e.meanLoss(), e.learningRate(), e.seconds(),
                 e.improved() ? " *" : "");
         out.flush();
         // measure the next throughput from here, so that the accuracy evaluation does not count
