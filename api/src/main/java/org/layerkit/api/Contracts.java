@@ -275,7 +275,11 @@ public final class Contracts {
         requireBnInput(partsOp(spatial, "local_stats"), x, spatial, b);
     }
 
-    /** {batchnorm,spatial_batchnorm}.normalize: x [N,D] / [N,C,H,W]; γ, β [C]; mean, invstd C doubles each. */
+    /**
+     * {batchnorm,spatial_batchnorm}.normalize: x [N,D] / [N,C,H,W]; γ, β [C]; mean, invstd C doubles each; every
+     * invstd, 1/√(var + ε), finite and &gt; 0 (or NaN, as NaN data makes it): a negative one would flip x̂ and a zero
+     * one flatten it, silently.
+     */
     public static void batchNormNormalize(Backend b, Tensor x, Tensor gamma, Tensor beta, double[] mean,
                                           double[] invstd, boolean spatial) {
         String op = partsOp(spatial, "normalize");
@@ -285,6 +289,12 @@ public final class Contracts {
         requireShape(op, "beta", beta, Shape.of(c), b);
         requireDoubles(op, "mean", mean, c);
         requireDoubles(op, "invstd", invstd, c);
+        for (int k = 0; k < c; k++) {
+            if (invstd[k] <= 0 || invstd[k] == Double.POSITIVE_INFINITY) {
+                throw bad(op, "invstd[" + k + "]", "1/sqrt(var + eps): finite and > 0 (NaN only from NaN data)",
+                        invstd[k]);
+            }
+        }
     }
 
     /** {batchnorm,spatial_batchnorm}.backward_reduce: a cache of that kind, dOut of x's shape. */
