@@ -28,7 +28,8 @@ final class TwoOpenClDevices {
                 .orElse(null);
         List<DeviceInfo> devices = p != null && p.availability().isAvailable() ? p.devices() : List.of();
         if (devices.size() < 2) {
-            String why = "two OpenCL devices expected, got " + devices.size() + " (" + devices.stream().map(DeviceInfo::describe).toList() + "; POCL_DEVICES="
+            String why = "two OpenCL devices expected, got " + devices.size() + " ("
+                    + devices.stream().map(DeviceInfo::describe).toList() + "; POCL_DEVICES="
                     + System.getenv("POCL_DEVICES") + "): PoCL gives two with POCL_DEVICES=\"pthread pthread\" in "
                     + "the environment of the JVM, which models/pom.xml sets for its tests";
             if (Boolean.getBoolean("layerkit.requireOpenCL")) {
