@@ -241,8 +241,12 @@ public final class Contracts {
         NormCache.SavedInput input = cache.savedInput();
         if (input != null) {
             if (input.backend() != b) {
-                throw bad(op, "cache", "the cache of a forward on backend '" + b.name() + "'",
-                        "the cache of a forward on backend '" + input.backend().name() + "'");
+                // two instances of one backend (replicas) read the same: tell them apart by instance
+                Backend other = input.backend();
+                boolean twin = other.name().equals(b.name()) && other.device().name().equals(b.device().name());
+                throw bad(op, "cache", "the cache of a forward on backend " + describe(b, twin),
+                        "the cache of a forward on " + (twin ? "another instance of the same backend, " : "backend ")
+                                + describe(other, twin));
             }
             if (input.isClosed()) {
                 throw new IllegalStateException(op + ": cache expected an open cache, got a closed one ("
