@@ -241,8 +241,12 @@ public final class Contracts {
         NormCache.SavedInput input = cache.savedInput();
         if (input != null) {
             if (input.backend() != b) {
-                throw bad(op, "cache", "the cache of a forward on backend '" + b.name() + "'",
-                        "the cache of a forward on backend '" + input.backend().name() + "'");
+                // two instances of one backend (replicas) read the same: tell them apart by instance
+                Backend other = input.backend();
+                boolean twin = other.name().equals(b.name()) && other.device().name().equals(b.device().name());
+                throw bad(op, "cache", "the cache of a forward on backend " + describe(b, twin),
+                        "the cache of a forward on " + (twin ? "another instance of the same backend, " : "backend ")
+                                + describe(other, twin));
             }
             if (input.isClosed()) {
                 throw new IllegalStateException(op + ": cache expected an open cache, got a closed one ("
@@ -275,7 +279,11 @@ public final class Contracts {
         requireBnInput(partsOp(spatial, "local_stats"), x, spatial, b);
     }
 
-    /** {batchnorm,spatial_batchnorm}.normalize: x [N,D] / [N,C,H,W]; γ, β [C]; mean, invstd C doubles each. */
+    /**
+     * {batchnorm,spatial_batchnorm}.normalize: x [N,D] / [N,C,H,W]; γ, β [C]; mean, invstd C doubles each; every
+     * invstd, 1/√(var + ε), finite and &gt; 0 (or NaN, as NaN data makes it): a negative one would flip x̂ and a zero
+     * one flatten it, silently.
+     */
     public static void batchNormNormalize(Backend b, Tensor x, Tensor gamma, Tensor beta, double[] mean,
                                           double[] invstd, boolean spatial) {
         String op = partsOp(spatial, "normalize");
@@ -285,6 +293,12 @@ public final class Contracts {
         requireShape(op, "beta", beta, Shape.of(c), b);
         requireDoubles(op, "mean", mean, c);
         requireDoubles(op, "invstd", invstd, c);
+        for (int k = 0; k < c; k++) {
+            if (invstd[k] <= 0 || invstd[k] == Double.POSITIVE_INFINITY) {
+                throw bad(op, "invstd[" + k + "]", "1/sqrt(var + eps): finite and > 0 (NaN only from NaN data)",
+                        invstd[k]);
+            }
+        }
     }
 
     /** {batchnorm,spatial_batchnorm}.backward_reduce: a cache of that kind, dOut of x's shape. */

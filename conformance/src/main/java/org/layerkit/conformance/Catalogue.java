@@ -27,6 +27,7 @@ public final class Catalogue {
         cases.addAll(SpatialDropoutCases.all());
         cases.addAll(ErrorCases.all());
         cases.addAll(ConvErrorCases.all());
+        cases.addAll(BatchNormPartsErrorCases.all());
         cases.addAll(ConcurrencyCases.all());
         cases.addAll(LifecycleCases.all());
         cases.addAll(ReshapeCases.all());

@@ -24,9 +24,10 @@ import org.layerkit.models.optim.OptimizerConfig;
 
 /**
  * Data-parallel training of a small CNN with spatial batch norm (synchronized), spatial dropout, a hidden affine
- * layer with batch norm and dropout: 2 replicas × 8 rows against 1 × 16 for 8 SGD steps on cpu, each step's gradients
- * within DATA_PARALLEL_GRADIENT of the float64 gradient at their own parameters ({@link SequentialErrorModel}, whose
- * bounds hold for any split of the sums, as for the MLP) and the trajectories within DATA_PARALLEL_TRAJECTORY.
+ * layer with batch norm and dropout: 2 replicas × 8 rows against 1 × 16 for 8 SGD steps on cpu and on two OpenCL
+ * devices ({@link TwoOpenClDevices}), each step's gradients within DATA_PARALLEL_GRADIENT of the float64 gradient at
+ * their own parameters ({@link SequentialErrorModel}, whose bounds hold for any split of the sums, as for the MLP) and
+ * the trajectories within DATA_PARALLEL_TRAJECTORY.
  */
 class DataParallelCnnTest {
     private static final int N = 16;
@@ -86,6 +87,24 @@ class DataParallelCnnTest {
 
     @Test
     void eightSgdStepsOfTwoReplicasOf8MatchOneDeviceOf16WithSpatialSyncBatchNorm() {
+        try (Backend b1 = Backends.get("cpu"); Backend r0 = Backends.get("cpu"); Backend r1 = Backends.get("cpu")) {
+            eightSteps(b1, r0, r1, "cpu");
+        }
+    }
+
+    /** The replicas on OpenCL devices 0 and 1 (two distinct cl_device_ids), the single device on device 0. */
+    @Test
+    void eightSgdStepsOfTwoReplicasOnTwoOpenClDevicesMatchOneDeviceWithSpatialSyncBatchNorm() {
+        TwoOpenClDevices.require();
+        try (Backend b1 = TwoOpenClDevices.open(0); Backend r0 = TwoOpenClDevices.open(0);
+             Backend r1 = TwoOpenClDevices.open(1)) {
+            TwoOpenClDevices.assertDistinct(r0, r1);
+            eightSteps(b1, r0, r1, "opencl:0,opencl:1");
+        }
+    }
+
+    /** STEPS steps of 2 × 8 on r0, r1 against 1 × 16 on b1. */
+    private static void eightSteps(Backend b1, Backend r0, Backend r1, String name) {
         Shape in = config().spec().inputShape();
         Random rnd = new Random(21);
         int pool = 4 * N;
@@ -97,8 +116,7 @@ class DataParallelCnnTest {
                 xs[i * in.size() + j] = (float) (rnd.nextGaussian() + (j % 3 == ys[i] ? 1 : 0));
             }
         }
-        try (Backend b1 = Backends.get("cpu"); Backend r0 = Backends.get("cpu"); Backend r1 = Backends.get("cpu");
-             SequentialNet net = new SequentialNet(b1, config());
+        try (SequentialNet net = new SequentialNet(b1, config());
              Optimizer sgd = OptimizerConfig.sgd(LR).create(net.parameters());
              DataParallelTrainer dp = new DataParallelTrainer(List.of(r0, r1), config(), OptimizerConfig.sgd(LR))) {
             float lr = (float) LR;
@@ -120,14 +138,14 @@ class DataParallelCnnTest {
                 dp.step(x, y, new int[] {8, 8});
                 Map<String, double[]> g1 = values(net, true);
                 Map<String, double[]> gdp = values(dp.net(0), true);
-                checkGradient("step " + k + " (1 x 16)", g1, m1);
-                checkGradient("step " + k + " (2 x 8)", gdp, mdp);
+                checkGradient(name + " step " + k + " (1 x 16)", g1, m1);
+                checkGradient(name + " step " + k + " (2 x 8)", gdp, mdp);
                 sgd.step();
                 Map<String, double[]> w1n = values(net, false);
                 Map<String, double[]> wdpn = values(dp.net(0), false);
                 for (String p : w1.keySet()) {
                     assertArrayEquals(dp.net(0).parameters().get(p).value().toArray(),
-                            dp.net(1).parameters().get(p).value().toArray(), "step " + k + ": replicas' " + p);
+                            dp.net(1).parameters().get(p).value().toArray(), name + " step " + k + ": replicas' " + p);
                     for (int i = 0; i < w1.get(p).length; i++) {
                         double a0 = wdp.get(p)[i];
                         double b0 = w1.get(p)[i];
@@ -138,13 +156,13 @@ class DataParallelCnnTest {
                                 + lr * (Math.abs(gdp.get(p)[i]) + Math.abs(g1.get(p)[i])));
                         double gap = Math.abs(wdpn.get(p)[i] - w1n.get(p)[i]);
                         if (!(gap <= bound)) {
-                            fail(String.format(Locale.ROOT, "step %d: %s[%d] of 2 x 8 and 1 x 16 apart by %.3e, "
-                                    + "outside DATA_PARALLEL_TRAJECTORY %.3e", k, p, i, gap, bound));
+                            fail(String.format(Locale.ROOT, "%s step %d: %s[%d] of 2 x 8 and 1 x 16 apart by %.3e, "
+                                    + "outside DATA_PARALLEL_TRAJECTORY %.3e", name, k, p, i, gap, bound));
                         }
                     }
                 }
                 dp.net(0).buffers().forEach((n, t) -> assertArrayEquals(t.toArray(),
-                        dp.net(1).buffers().get(n).toArray(), "replicas' " + n));
+                        dp.net(1).buffers().get(n).toArray(), name + ": replicas' " + n));
             }
         }
     }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import org.junit.jupiter.api.Assumptions;
@@ -30,8 +31,9 @@ import org.layerkit.models.optim.OptimizerConfig;
 /**
  * Data-parallel training of an MLP with batch norm and dropout equals training on one device (docs/tolerances.md,
  * DATA_PARALLEL_GRADIENT and DATA_PARALLEL_TRAJECTORY): 2 replicas × 64 rows against 1 × 128 on the same batches,
- * for 50 SGD steps, on cpu, on two OpenCL backend instances and on one of each; uneven splits, a replica with no rows and three
- * replicas for single steps; replicas stay bitwise equal, and two runs are bitwise identical.
+ * for 50 SGD steps, on cpu, on two OpenCL devices (PoCL's two pthread devices here, {@link TwoOpenClDevices}) and on
+ * one of each; uneven splits, a replica with no rows and three replicas for single steps; replicas stay bitwise
+ * equal, and two runs are bitwise identical.
  */
 class DataParallelMlpTest {
     private static final int D = 10;
@@ -153,13 +155,20 @@ class DataParallelMlpTest {
      * parameters — how far the float64 training map itself carries the two apart.
      */
     private static void fiftySteps(Supplier<Backend> backends, String name) {
+        fiftySteps(backends, name, two -> { });
+    }
+
+    /** {@link #fiftySteps(Supplier, String)}, {@code checkReplicas} first given the two replicas' backends. */
+    private static void fiftySteps(Supplier<Backend> backends, String name, Consumer<List<Backend>> checkReplicas) {
         int steps = 50;
         List<Backend> owned = new ArrayList<>();
         try {
             Backend single = backends.get();
             owned.add(single);
-            List<Backend> two = List.of(backends.get(), backends.get());
-            owned.addAll(two);
+            owned.add(backends.get());
+            owned.add(backends.get());
+            List<Backend> two = List.copyOf(owned.subList(1, 3));
+            checkReplicas.accept(two);
             try (SequentialNet net = new SequentialNet(single, config());
                  Optimizer sgd = OptimizerConfig.sgd(LR).create(net.parameters());
                  DataParallelTrainer dp = new DataParallelTrainer(two, config(), OptimizerConfig.sgd(LR))) {
@@ -250,15 +259,16 @@ class DataParallelMlpTest {
         fiftySteps(() -> Backends.get("cpu"), "cpu");
     }
 
+    /**
+     * The replicas on OpenCL devices 0 and 1 — two distinct cl_device_ids (PoCL's two pthread devices here) — and the
+     * single device on device 0.
+     */
     @Test
-    void fiftySgdStepsOfTwoReplicasOf64MatchOneDeviceOf128OnTwoOpenClBackends() {
-        boolean available = Backends.providers().stream()
-                .anyMatch(p -> p.name().equals("opencl") && p.availability().isAvailable());
-        if (!available && Boolean.getBoolean("layerkit.requireOpenCL")) {
-            throw new AssertionError("OpenCL is required (-Dlayerkit.requireOpenCL=true) but unavailable");
-        }
-        Assumptions.assumeTrue(available, "no OpenCL device");
-        fiftySteps(() -> Backends.get("opencl"), "opencl");
+    void fiftySgdStepsOfTwoReplicasOf64OnTwoOpenClDevicesMatchOneDeviceOf128() {
+        TwoOpenClDevices.require();
+        java.util.Iterator<Integer> devices = List.of(0, 0, 1).iterator();
+        fiftySteps(() -> TwoOpenClDevices.open(devices.next()), "opencl:0,opencl:1",
+                two -> TwoOpenClDevices.assertDistinct(two.get(0), two.get(1)));
     }
 
     @Test

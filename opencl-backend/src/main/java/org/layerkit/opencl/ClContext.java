@@ -182,6 +182,14 @@ public final class ClContext implements AutoCloseable {
     }
 
     /**
+     * The native {@code cl_device_id} of that device: the same for every context on one device, different for two
+     * devices even where their names and infos read alike (PoCL's {@code POCL_DEVICES="pthread pthread"}).
+     */
+    public long deviceHandle() {
+        return device.getNativePointer();
+    }
+
+    /**
      * Live tensor bytes at which the garbage collector is first nudged to find tensors dropped without close()
      * ({@link StorageTracker}): 1/256 of the device's memory, within 64 MiB … 1 GiB.
      */

@@ -169,7 +169,7 @@ final class ClDevices {
                 return devices.get(i);
             }
             throw new IllegalArgumentException("opencl: device expected an index in 0.." + (devices.size() - 1)
-                    + " or a name substring, got " + c + "; devices: " + list(devices));
+                    + " or a name substring, got " + c + "; devices: " + list(devices) + poclHint(devices));
         }
         String lc = c.toLowerCase(Locale.ROOT);
         for (Entry e : devices) {
@@ -181,6 +181,17 @@ final class ClDevices {
         }
         throw new IllegalArgumentException("opencl: device expected an index or a substring of a device name, "
                 + "got '" + c + "'; devices: " + list(devices));
+    }
+
+    /** Where PoCL is among the platforms: how to get more of its CPU devices (for data-parallel replicas). */
+    private static String poclHint(List<Entry> devices) {
+        for (Entry e : devices) {
+            if (e.info().platform().contains("Portable Computing Language")) {
+                return " (PoCL gives more CPU devices with POCL_DEVICES in the environment, e.g. POCL_DEVICES=\"pthread "
+                        + "pthread\" for two)";
+            }
+        }
+        return "";
     }
 
     static String list(List<Entry> devices) {
