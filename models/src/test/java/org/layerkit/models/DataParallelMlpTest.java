@@ -275,6 +275,9 @@ class DataParallelMlpTest {
     void fiftySgdStepsOfACpuAndAnOpenClReplicaMatchOneDeviceAndStayBitwiseEqual() {
         boolean available = Backends.providers().stream()
                 .anyMatch(p -> p.name().equals("opencl") && p.availability().isAvailable());
+        if (!available && Boolean.getBoolean("layerkit.requireOpenCL")) {
+            throw new AssertionError("OpenCL is required (-Dlayerkit.requireOpenCL=true) but unavailable");
+        }
         Assumptions.assumeTrue(available, "no OpenCL device");
         java.util.Iterator<String> kinds = List.of("cpu", "cpu", "opencl").iterator();
         fiftySteps(() -> Backends.get(kinds.next()), "cpu + opencl");
