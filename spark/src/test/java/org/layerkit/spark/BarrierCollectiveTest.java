@@ -33,12 +33,7 @@ class BarrierCollectiveTest {
 
     @BeforeAll
     static void startSpark() {
-        spark = TestSpark.local2("BarrierCollectiveTest")
-                .config(BarrierCollective.TIMEOUT_CONF, SYNC_TIMEOUT_S + "s")
-                // Spark re-checks a stage that needs more slots than the cluster has 40 times, 15 s apart, by default
-                .config(SparkBarrier.SLOTS_CHECK_FAILURES, "1")
-                .config(SparkBarrier.SLOTS_CHECK_INTERVAL, "1s")
-                .getOrCreate();
+        spark = TestSpark.barrier("BarrierCollectiveTest", SYNC_TIMEOUT_S + "s");
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     }
 

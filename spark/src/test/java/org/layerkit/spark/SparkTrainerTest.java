@@ -59,12 +59,8 @@ class SparkTrainerTest {
 
     @BeforeAll
     static void startSpark() {
-        spark = TestSpark.local2("SparkTrainerTest")
-                // longer than any gap between two collective calls of a replica (a step, an evaluation) under load
-                .config(BarrierCollective.TIMEOUT_CONF, "120s")
-                .config(SparkBarrier.SLOTS_CHECK_FAILURES, "1")
-                .config(SparkBarrier.SLOTS_CHECK_INTERVAL, "1s")
-                .getOrCreate();
+        // a sync timeout longer than any gap between two collective calls of a replica (a step, an evaluation)
+        spark = TestSpark.barrier("SparkTrainerTest", "120s");
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     }
 

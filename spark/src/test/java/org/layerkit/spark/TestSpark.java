@@ -14,4 +14,16 @@ final class TestSpark {
                 .config("spark.driver.bindAddress", "127.0.0.1")
                 .config("spark.sql.shuffle.partitions", "2");
     }
+
+    /**
+     * {@link #local2} for barrier stages: {@code spark.barrier.sync.timeout} as given, and a stage needing more slots
+     * than the cluster has failing after one re-check 1 s later (Spark's default: 40 re-checks, 15 s apart).
+     */
+    static SparkSession barrier(String app, String syncTimeout) {
+        return local2(app)
+                .config(BarrierCollective.TIMEOUT_CONF, syncTimeout)
+                .config(SparkBarrier.SLOTS_CHECK_FAILURES, "1")
+                .config(SparkBarrier.SLOTS_CHECK_INTERVAL, "1s")
+                .getOrCreate();
+    }
 }
