@@ -168,7 +168,9 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Σ_N dOut and Σ_N dOut·x̂ per feature over this part's rows, in double on the host (the call waits): this part's
-     * dβ and dγ, and the sums that, added over all parts, dX needs. {@code cache} is a TRAIN batchnorm cache.
+     * dβ and dγ, and the sums that, added over all parts, dX needs. {@code cache} is a batchnorm cache: of a TRAIN
+     * forward ({@link #batchNormNormalize}) in data-parallel training; an EVAL cache is accepted too and gives EVAL's
+     * dβ and dγ (x̂ from the running statistics), though an EVAL backward needs no exchange.
      */
     BatchNormGradSums batchNormBackwardReduce(Tensor dOut, NormCache cache);
 

@@ -301,7 +301,10 @@ public final class Contracts {
         }
     }
 
-    /** {batchnorm,spatial_batchnorm}.backward_reduce: a cache of that kind, dOut of x's shape. */
+    /**
+     * {batchnorm,spatial_batchnorm}.backward_reduce: a cache of that kind (TRAIN or EVAL: the sums are dβ and dγ either
+     * way), dOut of x's shape.
+     */
     public static void batchNormBackwardReduce(Backend b, Tensor dOut, NormCache cache, boolean spatial) {
         normCache(partsOp(spatial, "backward_reduce"), b,
                 spatial ? NormKind.SPATIAL_BATCHNORM : NormKind.BATCHNORM, dOut, cache);
