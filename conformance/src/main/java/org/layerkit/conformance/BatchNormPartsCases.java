@@ -44,6 +44,8 @@ final class BatchNormPartsCases {
             cases.add(parts(Bn.plain(64, 8), 2, d));
             cases.add(parts(Bn.spatial(4, 3, 3, 5), 2, d));
         }
+        cases.add(reduceOfEvalCache(Bn.plain(16, 5)));
+        cases.add(reduceOfEvalCache(Bn.spatial(3, 4, 5, 6)));
         return cases;
     }
 
@@ -156,6 +158,33 @@ final class BatchNormPartsCases {
             ctx.expectClose("dγ: fused against parts", fg.dGamma(), cs, total.sumDyXhat(),
                     fb.dGamma(dy).plus(dGammaTol));
             ctx.expectIdentical("x (an input, must be left untouched)", in.tx, g.xShape(), in.x);
+        });
+    }
+
+    /**
+     * The backward reduce of an EVAL cache (x̂ from the running statistics) gives EVAL's dβ = Σ dOut and
+     * dγ = Σ dOut·x̂, within the fused EVAL backward's bounds (NORM_DBETA, NORM_DGAMMA).
+     */
+    private static ConformanceCase reduceOfEvalCache(Bn g) {
+        ConformanceCase.Builder b = ConformanceCase.builder(Op.BATCHNORM_PARTS.id() + "."
+                + (g.spatial() ? "spatial" : "plain") + ".backward_reduce.eval", Op.BATCHNORM_PARTS)
+                .mode(Mode.EVAL).shape(g.xShape().dims()).param("N", g.n());
+        return b.check(ctx -> {
+            Backend be = ctx.backend();
+            NormCases.BnInputs in = new NormCases.BnInputs(ctx, g, Data.ORDINARY);
+            float[] dOut = ctx.normal(g.xShape().size(), 0, 1);
+            BatchNormParams bp = new BatchNormParams(Data.ORDINARY.eps(), 0.9f, false);
+            NormResult r = ctx.track(g.forward(be, in.tx, in.tGamma, in.tBeta, in.tMean, in.tVar, bp, Mode.EVAL));
+            Tensor dy = ctx.upload(dOut, g.xShape());
+            BatchNormGradSums s = g.spatial() ? be.spatialBatchNormBackwardReduce(dy, r.cache())
+                    : be.batchNormBackwardReduce(dy, r.cache());
+            NormForward f = g.refEval(widen(in.x), widen(in.gamma), widen(in.beta), widen(in.runningMean),
+                    widen(in.runningVar), Data.ORDINARY.eps());
+            NormBackward e = g.refBackward(widen(dOut), f, widen(in.gamma), false);
+            NormBounds bounds = NormBounds.eval(g.layout(), f);
+            Shape cs = Shape.of(g.c());
+            ctx.expectClose("Σ dOut (EVAL dβ)", s.sumDy(), cs, e.dbeta(), bounds.dBeta(widen(dOut)));
+            ctx.expectClose("Σ dOut·x̂ (EVAL dγ)", s.sumDyXhat(), cs, e.dgamma(), bounds.dGamma(widen(dOut)));
         });
     }
 
