@@ -4,10 +4,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
+import java.util.stream.IntStream;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -31,8 +35,8 @@ import org.layerkit.spark.SparkScorer;
  *     --model model.lkm --output predictions
  * </pre>
  *
- * The model and the IDX files are read on the driver; the images travel as raw bytes (a binary column, the scorer's
- * fast form), {@code --partitions} contiguous ranges of rows. On the same backend, partitions of a multiple of
+ * The model and the IDX files are read on the driver and broadcast; the images are rows of raw bytes (a binary
+ * column, the scorer's fast form), {@code --partitions} contiguous ranges of rows in order. On the same backend, partitions of a multiple of
  * {@code --batch-size} rows give exactly {@code layerkit evaluate}'s predictions.
  */
 public final class ScoreJob {
@@ -132,17 +136,26 @@ public final class ScoreJob {
                         + images.dims()[2] + " = " + d + " inputs (the images in " + dataDir + "), got one of "
                         + scorer.inputShape() + " = " + scorer.inputShape().size());
             }
-            List<Row> rows = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-                byte[] img = new byte[d];
-                System.arraycopy(images.data(), i * d, img, 0, d);
-                rows.add(RowFactory.create(i, labels.data()[i] & 0xff, img));
-            }
             StructType schema = new StructType().add("index", DataTypes.IntegerType, false)
                     .add("label", DataTypes.IntegerType, false).add("image", DataTypes.BinaryType, false);
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             int p = partitions != null ? partitions : jsc.defaultParallelism();
-            Dataset<Row> df = spark.createDataFrame(jsc.parallelize(rows, p), schema);
+            // the images go out once, as broadcasts; partition q makes the rows [q·n/p, (q+1)·n/p) from them (rows
+            // shipped inside the tasks would travel with every task of every stage)
+            Broadcast<byte[]> pixels = jsc.broadcast(images.data());
+            Broadcast<byte[]> classes = jsc.broadcast(labels.data());
+            JavaRDD<Row> rows = jsc.parallelize(IntStream.range(0, p).boxed().toList(), p).flatMap(q -> {
+                byte[] px = pixels.value();
+                byte[] lab = classes.value();
+                int from = (int) ((long) q * n / p);
+                int to = (int) ((long) (q + 1) * n / p);
+                List<Row> part = new ArrayList<>(to - from);
+                for (int i = from; i < to; i++) {
+                    part.add(RowFactory.create(i, lab[i] & 0xff, Arrays.copyOfRange(px, i * d, (i + 1) * d)));
+                }
+                return part.iterator();
+            });
+            Dataset<Row> df = spark.createDataFrame(rows, schema);
             out.printf(Locale.ROOT, "model:   %s (%s, SHA-256 %s…)%n", model.toAbsolutePath().normalize(),
                     scorer.inputShape() + " -> " + scorer.classes() + " classes", scorer.sha256().substring(0, 16));
             out.printf(Locale.ROOT, "data:    %d test images from %s, %d partitions, backend %s, batches of %d%n", n,
@@ -167,6 +180,8 @@ public final class ScoreJob {
                 out.println("wrote predictions (index,label,prediction) to " + output + " as " + format);
             }
             scored.unpersist();
+            pixels.destroy();
+            classes.destroy();
             return 0;
         } finally {
             if (stopSession) {
