@@ -20,7 +20,8 @@ import org.layerkit.api.Collective;
  * thread.
  */
 public final class BarrierCollective implements Collective {
-    static final String TIMEOUT_CONF = "spark.barrier.sync.timeout";
+    /** The Spark setting that bounds every collective call's wait; {@link SparkBarrier} refuses to run without it. */
+    public static final String TIMEOUT_CONF = "spark.barrier.sync.timeout";
     private static final String MAGIC = "lk1";
 
     /** What a call is; every rank's n-th call must be of the same kind. */

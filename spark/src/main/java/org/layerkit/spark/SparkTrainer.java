@@ -28,6 +28,7 @@ import org.layerkit.models.data.DatasetSplits;
 import org.layerkit.models.data.Standardizer;
 import org.layerkit.models.dist.DataParallelTrainer;
 import org.layerkit.models.optim.OptimizerConfig;
+import org.layerkit.models.train.ConsoleListener;
 import org.layerkit.models.train.Solver;
 import org.layerkit.models.train.SolverConfig;
 import org.layerkit.models.train.TrainingHistory;
@@ -69,11 +70,14 @@ public final class SparkTrainer {
     private final JavaSparkContext sc;
     private final int replicas;
     private final String backend;
+    /** Rank 0's progress lines: every this many iterations, 0 epochs only, -1 none. */
+    private final int logEvery;
 
-    private SparkTrainer(JavaSparkContext sc, int replicas, String backend) {
+    private SparkTrainer(JavaSparkContext sc, int replicas, String backend, int logEvery) {
         this.sc = sc;
         this.replicas = replicas;
         this.backend = backend;
+        this.logEvery = logEvery;
     }
 
     /** Training on {@code spark}'s cluster: 2 replicas on the {@code cpu} backend until changed. */
@@ -86,7 +90,7 @@ public final class SparkTrainer {
         if (sc == null) {
             throw new IllegalArgumentException("SparkTrainer.on: expected a Spark context, got null");
         }
-        return new SparkTrainer(sc, 2, "cpu");
+        return new SparkTrainer(sc, 2, "cpu", -1);
     }
 
     /** R replicas, one barrier task each: the cluster needs R task slots free at once. */
@@ -95,7 +99,7 @@ public final class SparkTrainer {
             throw new IllegalArgumentException("SparkTrainer.replicas: expected >= 1 (one barrier task per replica), "
                     + "got " + r);
         }
-        return new SparkTrainer(sc, r, backend);
+        return new SparkTrainer(sc, r, backend, logEvery);
     }
 
     /**
@@ -108,7 +112,21 @@ public final class SparkTrainer {
             throw new IllegalArgumentException("SparkTrainer.backend: expected a backend such as cpu, opencl or "
                     + "opencl:0, got " + (spec == null ? "null" : "a blank name"));
         }
-        return new SparkTrainer(sc, replicas, spec.trim());
+        return new SparkTrainer(sc, replicas, spec.trim(), logEvery);
+    }
+
+    /**
+     * Rank 0 prints the {@link Solver}'s progress as it trains ({@link ConsoleListener}: a loss line every
+     * {@code everyIterations} iterations, 0 for the per-epoch lines only) to its executor's standard output — the
+     * console in local mode, the executor's stdout log on a cluster (the driver sees the history only at the end).
+     * Off until set.
+     */
+    public SparkTrainer logProgress(int everyIterations) {
+        if (everyIterations < 0) {
+            throw new IllegalArgumentException("SparkTrainer.logProgress: everyIterations expected >= 0 (0: epochs "
+                    + "only), got " + everyIterations);
+        }
+        return new SparkTrainer(sc, replicas, backend, everyIterations);
     }
 
     public int replicas() {
@@ -154,7 +172,8 @@ public final class SparkTrainer {
         long start = System.nanoTime();
         List<ReplicaResult> results;
         try {
-            results = SparkBarrier.run(sc, replicas, task(shipped, backend, spec, optimizer, solver, standardizer));
+            results = SparkBarrier.run(sc, replicas, task(shipped, backend, spec, optimizer, solver, standardizer,
+                    logEvery));
         } catch (CollectiveException | SparkTrainingException e) {
             throw e;
         } catch (RuntimeException e) {
@@ -188,7 +207,8 @@ public final class SparkTrainer {
     /** The barrier task (static, so that it captures only what it names, all serializable). */
     private static SparkBarrier.ReplicaFunction<ReplicaResult> task(Broadcast<Shipment> shipped, String backendSpec,
                                                                    NetSpec spec, OptimizerConfig optimizer,
-                                                                   SolverConfig solver, Standardizer standardizer) {
+                                                                   SolverConfig solver, Standardizer standardizer,
+                                                                   int logEvery) {
         return collective -> {
             int rank = collective.rank();
             String where = "replica " + rank + " of " + collective.size() + " on " + host();
@@ -206,8 +226,12 @@ public final class SparkTrainer {
                 SolverConfig mine = rank == 0 ? solver : solver.toBuilder().checkpoint(null).build();
                 TrainingHistory history;
                 try {
-                    history = new Solver(trainer.net(0), trainer.optimizer(0), data.train(), data.validation(), mine)
-                            .dataParallel(trainer).train();
+                    Solver s = new Solver(trainer.net(0), trainer.optimizer(0), data.train(), data.validation(),
+                            mine).dataParallel(trainer);
+                    if (rank == 0 && logEvery >= 0) {
+                        s.addListener(new ConsoleListener(System.out, logEvery));
+                    }
+                    history = s.train();
                 } catch (CollectiveException e) {
                     throw e;
                 } catch (RuntimeException e) {
