@@ -21,7 +21,8 @@ import org.layerkit.conformance.Reference;
 
 /**
  * What the conformance kit cannot see of {@link CpuConv}: the units of output rows at their edges (a unit of one
- * output row, when one row's columns alone exceed the workspace budget; units that split a sample), and the refusal
+ * output row, when one row's columns alone exceed the workspace budget; units that split a sample), the direct
+ * stride-1 path at filter and channel counts off its register blocks, and the refusal
  * of a workspace that could not be indexed. Bounds as in the kit: {@link ConvBounds} (CONV2D_OUT, CONV2D_DX,
  * CONV2D_DW, CONV2D_DB in docs/tolerances.md) from the reference run on |x|, |w|, |dOut|.
  */
@@ -83,6 +84,29 @@ class CpuConvTest {
         // K·W' = 288·100 = 28 800 floats a row: 9 rows per unit, so a sample of H' = 28 is four units (9, 9, 9, 1)
         int rows = checkAgainstReference(6, 32, 28, 100, 5, 3, Conv2dParams.of(1, 1));
         assertTrue(rows > 1 && rows < 28 && 28 % rows != 0, "rows per unit " + rows);
+    }
+
+    @Test
+    void theDirectPathAtShapesOffItsRegisterBlocks() {
+        // stride 1 (the direct path where the Vector API is on; im2col + GEMM on the loops leg): filter and channel
+        // counts off the 8/4-channel blocks (13 = 8 + 4 + 1, 9 = 8 + 1, 6 = 4 + 2, 19 = 8 + 8 + 3), grids of
+        // 1 to 12 vectors, paddings from 0 to KH − 1 (dX direct too) and beyond it (dX by im2col: pad 4 > 3 − 1)
+        int[][] cases = {
+            // n, c, h, w, f, k, pad
+            {2, 8, 9, 11, 13, 3, 1},
+            {2, 9, 7, 37, 6, 5, 0},
+            {1, 12, 6, 5, 19, 5, 2},
+            {3, 8, 4, 3, 9, 3, 2},
+            {2, 8, 5, 6, 9, 3, 4},
+        };
+        for (int[] t : cases) {
+            Conv2dParams p = Conv2dParams.of(1, t[6]);
+            CpuConv.Geometry g = CpuConv.Geometry.of("test", Shape.of(t[0], t[1], t[2], t[3]),
+                    Shape.of(t[4], t[1], t[5], t[5]), p);
+            assertTrue(g.directForward(), "direct forward for " + java.util.Arrays.toString(t));
+            assertEquals(t[6] < t[5], g.directInputGrad(), "direct dX for " + java.util.Arrays.toString(t));
+            checkAgainstReference(t[0], t[1], t[2], t[3], t[4], t[5], p);
+        }
     }
 
     @Test
