@@ -291,14 +291,12 @@ final class CpuConv {
 
     /**
      * Copies {@code channels} planes of hh × ww from a (from aOff on) into the inside of padded planes of b (wp wide,
-     * plane apart), top rows and left columns in; b's border is left as it is (zero).
+     * plane apart), top rows and left columns in; b's border stays zero (the direct path only: the Vector API).
      */
     private static void padInto(float[] a, int aOff, int channels, int hh, int ww, float[] b, int plane, int wp,
                                 int top, int left) {
         for (int ch = 0; ch < channels; ch++) {
-            for (int i = 0; i < hh; i++) {
-                System.arraycopy(a, aOff + (ch * hh + i) * ww, b, ch * plane + (top + i) * wp + left, ww);
-            }
+            CpuConvVector.padRows(a, aOff + ch * hh * ww, hh, ww, b, ch * plane + top * wp + left, wp);
         }
     }
 
@@ -451,7 +449,7 @@ final class CpuConv {
             float[] cols = cs.floats(COLS_SLOT, colsLength);
             float[] dcols = dx == null || directDx ? null : cs.floats(DCOLS_SLOT, colsLength);
             float[] dsrc = directDx ? cs.zeroedFloats(PADDED_SLOT, paddedD) : null;   // border zero throughout
-            float[] dgrid = directDx ? cs.floats(GRID_SLOT, g.c() * lddD) : null;
+            float[] dgrid = directDx ? cs.floats(GRID_SLOT, g.c() * lddD + lanes) : null;   // copyRows' slack
             int[] offD = directDx ? cs.ints(OFFSETS_SLOT, f * g.kh() * g.kw()) : null;
             if (directDx) {
                 tapOffsets(offD, f, planeD, wpD, g.kh(), g.kw(), true);
@@ -550,9 +548,8 @@ final class CpuConv {
         CpuConvVector.convGrid(dsrc, offD, g.f() * g.kh() * g.kw(), wt, g.c(), dgrid, lddD, mD);
         int sample = g.c() * g.h() * g.w();
         for (int c = 0; c < g.c(); c++) {
-            for (int h = 0; h < g.h(); h++) {
-                System.arraycopy(dgrid, c * lddD + h * wpD, dx, n * sample + (c * g.h() + h) * g.w(), g.w());
-            }
+            CpuConvVector.copyRows(dgrid, c * lddD, wpD, dx, n * sample + c * g.h() * g.w(), g.w(), g.h(),
+                    (n + 1) * sample, 0f, false);
         }
     }
 
