@@ -38,6 +38,10 @@ import org.layerkit.api.Tensor;
  * added in chunk order at the end (deterministic); a sample never spans two chunks, so no two threads add into the
  * same element of dX.
  *
+ * <p>At stride 1 with the Vector API, the forward and dX are direct convolutions instead ({@link #forwardDirect},
+ * {@link #inputGradDirect}, {@link CpuConvVector#convGrid}): the same products per output, no columns; dW and dB
+ * keep im2col + GEMM.
+ *
  * <p>The backward unfolds x again rather than keeping the forward's columns: they are KH·KW·H'·W'/(H·W) times larger
  * than x (9 times for a 3×3 kernel at stride 1), so storing them would cost more memory traffic than recomputing them
  * from x, unit by unit in cache. The cache therefore keeps x itself ({@link CpuConvInput}: pinned, version-checked).
