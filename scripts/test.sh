@@ -116,8 +116,10 @@ leg "vector-off" "no --add-modules jdk.incubator.vector (loops path)" "$CPU_MODU
 
 # HotSpot's vector width: AVX2 (256-bit) where the default would be AVX-512, for the Vector API and the loops
 if has avx512f; then
-  leg "useavx2" "-XX:UseAVX=2 (256-bit vectors; Vector API and loops)" "$CPU_MODULES" "$CPU_AND_LOOPS_TESTS" \
-    -- -Dlayerkit.test.jvmArgs=-XX:UseAVX=2 "$NO_CONV"
+  # with CpuConvTest: the stride-1 direct conv path's register blocks cover a grid by the vector width (its bits
+  # do not change: one FMA chain per output in a fixed order, so the kit's conv cases stay out)
+  leg "useavx2" "-XX:UseAVX=2 (256-bit vectors; Vector API and loops)" "$CPU_MODULES" \
+    "$CPU_AND_LOOPS_TESTS,$CPU_CONV_TESTS" -- -Dlayerkit.test.jvmArgs=-XX:UseAVX=2 "$NO_CONV"
   leg "useavx2-vector-off" "-XX:UseAVX=2, loops path" "$CPU_MODULES" "$CPU_TESTS" \
     -- -Dlayerkit.test.jvmArgs=-XX:UseAVX=2 -Dlayerkit.test.vectorModule= "$NO_CONV"
 elif has avx2; then
@@ -147,7 +149,7 @@ printf '  %-20s %-56s %-8s %s\n' leg settings time result
 for i in "${!names[@]}"; do
   printf '  %-20s %-56s %-8s %s\n' "${names[$i]}" "${settings[$i]}" "${times[$i]}" "${results[$i]}"
 done
-echo "  conv2d/pool/spatial-dropout cases: all on openblas-* and threads-1 (with CpuConvTest), those of reductions" \
+echo "  conv2d/pool/spatial-dropout cases: all on openblas-* and threads-* (with CpuConvTest; CpuConvTest on useavx2 too), those of reductions" \
   "planned by compute units on pocl-* (conv2d dB, global average pool), none on the others (docs/tolerances.md);" \
   "*.threads, *.backend_closed and *.reshape.* cases: main run only; float-accumulator normalizations: main run and" \
   "pocl-*"

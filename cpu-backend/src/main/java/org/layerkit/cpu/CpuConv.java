@@ -38,6 +38,10 @@ import org.layerkit.api.Tensor;
  * added in chunk order at the end (deterministic); a sample never spans two chunks, so no two threads add into the
  * same element of dX.
  *
+ * <p>At stride 1 with the Vector API, the forward and dX are direct convolutions instead ({@link #forwardDirect},
+ * {@link #inputGradDirect}, {@link CpuConvVector#convGrid}): the same products per output, no columns; dW and dB
+ * keep im2col + GEMM.
+ *
  * <p>The backward unfolds x again rather than keeping the forward's columns: they are KH·KW·H'·W'/(H·W) times larger
  * than x (9 times for a 3×3 kernel at stride 1), so storing them would cost more memory traffic than recomputing them
  * from x, unit by unit in cache. The cache therefore keeps x itself ({@link CpuConvInput}: pinned, version-checked).
@@ -51,11 +55,24 @@ final class CpuConv {
     static final int BLOCK_FLOATS = 1 << 18;
 
     /**
+     * The shortest sum (K = C·KH·KW forward, F·KH·KW for dX) that the direct path takes: below it the grid's junk,
+     * its copy out and the padding copy cost more than unfolding (the CNN's 1→32 layer, K = 9: forward 1.0 ms with
+     * im2col + GEMM, 3.0 ms direct; 32→64, K = 288: 10.9 → 9.3 ms).
+     */
+    static final int DIRECT_MIN_TERMS = 64;
+
+    /**
      * The chunk bodies' scratch slots (below {@link CpuScratch#CALL}, which the calling thread's own partial sums
      * hold): a unit's columns, and in the backward its dcols.
      */
     private static final int COLS_SLOT = 0;
     private static final int DCOLS_SLOT = 1;
+    /** The direct path's slots: one sample padded (x, or dOut for dX), its grid of outputs, its tap offsets (ints). */
+    private static final int PADDED_SLOT = 2;
+    private static final int GRID_SLOT = 3;
+    private static final int OFFSETS_SLOT = 0;
+    /** The backward's calling-thread slot of the direct dX's weights, [C, F·KH·KW] (above the partial sums'). */
+    private static final int WT_SLOT = CpuScratch.CALL + 1;
 
     private CpuConv() {
     }
@@ -110,6 +127,29 @@ final class CpuConv {
             return sh == 1 && sw == 1 && ow == w && kw == 2L * pw + 1 && pw < w;
         }
 
+        /**
+         * Whether the direct forward applies ({@link #forwardDirect}; the caller also needs the Vector API): stride 1,
+         * K at least {@link #DIRECT_MIN_TERMS}, at least 4 filters (the kernel's register block; fewer go a vector at a
+         * time), and one padded sample (C planes of (H + 2·ph) × (W + 2·pw)) and its grid (F rows of H'·(W + 2·pw)) each fit
+         * the unit budget {@link #BLOCK_FLOATS}.
+         */
+        boolean directForward() {
+            long wp = w + 2L * pw;
+            return sh == 1 && sw == 1 && k() >= DIRECT_MIN_TERMS && f >= 4
+                    && (long) c * (h + 2L * ph) * wp <= BLOCK_FLOATS && (long) f * oh * wp <= BLOCK_FLOATS;
+        }
+
+        /**
+         * Whether dX is computed as a direct convolution of dOut ({@link #inputGradDirect}): stride 1, F·KH·KW at
+         * least {@link #DIRECT_MIN_TERMS}, C at least 4 (as F for the forward), padding at most the kernel size − 1 (dOut is then padded by KH − 1 − ph, KW − 1 − pw), and one padded dOut sample (F planes
+         * of (H + KH − 1) × (W + KW − 1)) and its grid (C rows of H·(W + KW − 1)) each within the unit budget.
+         */
+        boolean directInputGrad() {
+            long wp = w + kw - 1L;
+            return sh == 1 && sw == 1 && ph <= kh - 1 && pw <= kw - 1 && (long) f * kh * kw >= DIRECT_MIN_TERMS
+                    && c >= 4 && (long) f * (h + kh - 1L) * wp <= BLOCK_FLOATS && (long) c * h * wp <= BLOCK_FLOATS;
+        }
+
         // Window coordinates are formed in long: a stride or padding near 2^31 passes the int range although the
         // output is small (i·sh + p − ph, pw − q + sw − 1), and each bound is clipped to [0, H'] or [0, W'], so that
         // a window wider than the input and one side's padding (first > end) fills nothing twice.
@@ -160,6 +200,11 @@ final class CpuConv {
         int colsLength = columns(op, x.shape(), k, rb, g);   // refused before anything is allocated
         CpuTensor out = be.allocate(outShape);
         float[] y = out.data();
+        if (be.vectorApi() && g.directForward()) {
+            forwardDirect(g, xs, ws, bs, y);
+            return new Conv2dResult(out, new Conv2dCache(x.shape(), w.shape(), bias != null, p,
+                    new CpuConvInput(be, (CpuTensor) x)));
+        }
         CpuParallel.forChunks(g.chunks(), g.n(), !CpuGemm.blasThreaded(), (chunk, from, to) -> {
             float[] cols = CpuScratch.get().floats(COLS_SLOT, colsLength);
             for (int n = from; n < to; n++) {
@@ -186,6 +231,77 @@ final class CpuConv {
         Conv2dCache cache = new Conv2dCache(x.shape(), w.shape(), bias != null, p,
                 new CpuConvInput(be, (CpuTensor) x));
         return new Conv2dResult(out, cache);
+    }
+
+    /**
+     * The stride-1 forward as a direct convolution on the Vector API (when {@link Geometry#directForward()}): per
+     * sample, x is copied into a zero-bordered padded buffer x̃ [C, HP, WP] (HP = H + 2·ph = H' + KH − 1, WP = W + 2·pw
+     * = W' + KW − 1), and the outputs are computed on a <em>grid</em> of H' rows of WP positions, s = i·WP + j: output
+     * (i, j)'s window tap (c, p, q) reads x̃ at c·HP·WP + p·WP + q + s, so every tap of every channel is x̃ shifted by
+     * a constant, and {@link CpuConvVector#convGrid} sums the K = C·KH·KW products of each position as one FMA chain.
+     * The grid's last KW − 1 positions of each row (j ≥ W') read across a row end: junk, not copied out. Each output's
+     * products are exactly those of im2col + GEMM (x̃'s zeros included), summed in another order: within CONV2D_OUT.
+     *
+     * <p>Why: at the CNN's 32→64 layer ([128,32,14,14], 3×3) the im2col + GEMM forward spent 1.7 ms unfolding and
+     * 8.5 ms in OpenBLAS's per-sample [64,288]·[288,196] products (109 GFLOP/s, one thread); this kernel keeps 4
+     * channels × 6 vectors of outputs in registers and reads x̃ straight from L1 (docs/benchmarks.md, "Direct
+     * convolution on the Vector API").
+     */
+    private static void forwardDirect(Geometry g, float[] xs, float[] ws, float[] bs, float[] y) {
+        int wp = g.w() + 2 * g.pw();
+        int plane = (g.h() + 2 * g.ph()) * wp;
+        int m = g.oh() * wp;
+        int lanes = CpuConvVector.lanes();
+        int ldd = (m + lanes - 1) / lanes * lanes;
+        int padded = g.c() * plane + g.kw() + lanes;   // the last tap reads up to KW − 1 + (ldd − m) past C planes
+        int k = g.k();
+        int sample = g.c() * g.h() * g.w();
+        int outSample = g.f() * g.plane();
+        CpuParallel.forChunks(g.chunks(), g.n(), (chunk, from, to) -> {
+            CpuScratch s = CpuScratch.get();
+            float[] src = s.zeroedFloats(PADDED_SLOT, padded);   // the border stays zero: samples fill the inside
+            float[] grid = s.floats(GRID_SLOT, g.f() * ldd + lanes);   // copyRows reads a vector past a row
+            int[] off = s.ints(OFFSETS_SLOT, k);
+            tapOffsets(off, g.c(), plane, wp, g.kh(), g.kw(), false);
+            for (int n = from; n < to; n++) {
+                // step 1: x[n] into x̃'s inside
+                padInto(xs, n * sample, g.c(), g.h(), g.w(), src, plane, wp, g.ph(), g.pw());
+                // step 2: the grid of outputs, K products each
+                CpuConvVector.convGrid(src, off, k, ws, g.f(), grid, ldd, m);
+                // step 3: the grid's rows without their junk, plus the bias, into out[n] (NCHW), filters in order
+                for (int f = 0; f < g.f(); f++) {
+                    CpuConvVector.copyRows(grid, f * ldd, wp, y, n * outSample + f * g.plane(), g.ow(), g.oh(),
+                            (n + 1) * outSample, bs == null ? 0f : bs[f], bs != null);
+                }
+            }
+        });
+    }
+
+    /**
+     * The grid convolution's tap table: off[ch·KH·KW + p·KW + q] = ch·plane + p·wp + q for the planes ch of a padded
+     * buffer (wp wide, plane apart); with {@code flipped}, the taps of the kernel turned by 180°
+     * (off[ch·KH·KW + p·KW + q] = ch·plane + (KH − 1 − p)·wp + KW − 1 − q).
+     */
+    private static void tapOffsets(int[] off, int channels, int plane, int wp, int kh, int kw, boolean flipped) {
+        int e = 0;
+        for (int ch = 0; ch < channels; ch++) {
+            for (int p = 0; p < kh; p++) {
+                for (int q = 0; q < kw; q++) {
+                    off[e++] = ch * plane + (flipped ? kh - 1 - p : p) * wp + (flipped ? kw - 1 - q : q);
+                }
+            }
+        }
+    }
+
+    /**
+     * Copies {@code channels} planes of hh × ww from a (from aOff on) into the inside of padded planes of b (wp wide,
+     * plane apart), top rows and left columns in; b's border stays zero (the direct path only: the Vector API).
+     */
+    private static void padInto(float[] a, int aOff, int channels, int hh, int ww, float[] b, int plane, int wp,
+                                int top, int left) {
+        for (int ch = 0; ch < channels; ch++) {
+            CpuConvVector.padRows(a, aOff + ch * hh * ww, hh, ww, b, ch * plane + top * wp + left, wp);
+        }
     }
 
     /**
@@ -310,18 +426,44 @@ final class CpuConv {
         CpuTensor dX = inputGrad ? be.allocate(cache.inputShape()) : null;   // zeroed sample by sample below
         float[] dx = dX == null ? null : dX.data();
         boolean vector = be.vectorApi();
+        boolean directDx = dx != null && vector && g.directInputGrad();
         CpuScratch s = CpuScratch.get();
+        // the direct dX's weights: wt[c, f·KH·KW + t] = w[f, c, t], one row of terms per input channel
+        float[] wt = directDx ? s.floats(WT_SLOT, k * f) : null;
+        if (directDx) {
+            int taps = g.kh() * g.kw();
+            for (int ff = 0; ff < f; ff++) {
+                for (int c = 0; c < g.c(); c++) {
+                    System.arraycopy(ws, (ff * g.c() + c) * taps, wt, (c * f + ff) * taps, taps);
+                }
+            }
+        }
+        int wpD = g.w() + g.kw() - 1;                           // the direct dX's padded dOut: planes HPd × wpD
+        int planeD = (g.h() + g.kh() - 1) * wpD;
+        int mD = g.h() * wpD;
+        int lanes = directDx ? CpuConvVector.lanes() : 0;
+        int lddD = directDx ? (mD + lanes - 1) / lanes * lanes : 0;
+        int paddedD = f * planeD + g.kw() + lanes;
         // each chunk's dWᵀ [K,F] and dB [F] partial sums: the call's slots, which the chunk bodies (on this thread
         // too) leave alone
         float[] dWt = s.floats(CpuScratch.CALL, partials);
         double[] db = s.zeroedDoubles(CpuScratch.CALL, chunks * f);   // ≤ partials, so an int
         CpuParallel.forChunks(chunks, g.n(), !CpuGemm.blasThreaded(), (chunk, from, to) -> {
-            float[] cols = CpuScratch.get().floats(COLS_SLOT, colsLength);
-            float[] dcols = dx == null ? null : CpuScratch.get().floats(DCOLS_SLOT, colsLength);
+            CpuScratch cs = CpuScratch.get();
+            float[] cols = cs.floats(COLS_SLOT, colsLength);
+            float[] dcols = dx == null || directDx ? null : cs.floats(DCOLS_SLOT, colsLength);
+            float[] dsrc = directDx ? cs.zeroedFloats(PADDED_SLOT, paddedD) : null;   // border zero throughout
+            float[] dgrid = directDx ? cs.floats(GRID_SLOT, g.c() * lddD + lanes) : null;   // copyRows' slack
+            int[] offD = directDx ? cs.ints(OFFSETS_SLOT, f * g.kh() * g.kw()) : null;
+            if (directDx) {
+                tapOffsets(offD, f, planeD, wpD, g.kh(), g.kw(), true);
+            }
             boolean first = true;
             int sample = g.c() * g.h() * g.w();
             for (int n = from; n < to; n++) {
-                if (dx != null) {
+                if (directDx) {
+                    inputGradDirect(g, dy, n, wt, dsrc, planeD, wpD, offD, dgrid, lddD, mD, dx);
+                } else if (dx != null) {
                     Arrays.fill(dx, n * sample, (n + 1) * sample, 0f);   // dX[n] = 0, then the folds add into it
                 }
                 for (int i0 = 0; i0 < g.oh(); i0 += rb) {
@@ -341,7 +483,7 @@ final class CpuConv {
                     // orientation of the product measured faster in OpenBLAS than dOut·colsᵀ, most for short windows)
                     gemm(false, true, k, f, m, cols, 0, m, dy, at, plane, first ? 0f : 1f, dWt, chunk * k * f, f);
                     first = false;
-                    if (dx != null) {
+                    if (dcols != null) {
                         // step 3: dcols[K,m] = Wᵀ[K,F]·dOut[n][F,m], folded back onto x's positions
                         gemm(true, false, k, m, f, ws, 0, k, dy, at, plane, 0f, dcols, 0, m);
                         col2im(g, dcols, r0, r1, dx, vector);
@@ -390,6 +532,29 @@ final class CpuConv {
             s0 += a[t];
         }
         return (s0 + s1) + (s2 + s3);
+    }
+
+    /**
+     * dX[n] of the stride-1 backward as a direct convolution (when {@link Geometry#directInputGrad()}), the transposed
+     * convolution written as a forward one: dX[n,c,h,w] = Σ_f Σ_{p,q} w[f,c,p,q] · d̃[f, h + KH − 1 − p, w + KW − 1 − q],
+     * d̃ being dOut[n] padded by KH − 1 − ph rows and KW − 1 − pw columns of zeros ([F, H + KH − 1, W + KW − 1]: d̃ at
+     * (h + KH − 1 − p, w + KW − 1 − q) is dOut[n, f, h + ph − p, w + pw − q], or 0 where that output does not exist).
+     * So {@link CpuConvVector#convGrid} computes it with wt (w as [C, F·KH·KW]) and the kernel's taps flipped in the
+     * offsets, on a grid of H rows of W + KW − 1 positions; dX[n] is the grid without its junk. Each element sums
+     * F·KH·KW products, dOut's padding zeros among them (0·w, as the forward multiplies x̃'s zeros): within
+     * CONV2D_DX, in place of dcols = Wᵀ·dOut and col2im's fold (docs/benchmarks.md, "Direct convolution on the
+     * Vector API").
+     */
+    private static void inputGradDirect(Geometry g, float[] dy, int n, float[] wt, float[] dsrc, int planeD, int wpD,
+                                        int[] offD, float[] dgrid, int lddD, int mD, float[] dx) {
+        padInto(dy, n * g.f() * g.plane(), g.f(), g.oh(), g.ow(), dsrc, planeD, wpD, g.kh() - 1 - g.ph(),
+                g.kw() - 1 - g.pw());
+        CpuConvVector.convGrid(dsrc, offD, g.f() * g.kh() * g.kw(), wt, g.c(), dgrid, lddD, mD);
+        int sample = g.c() * g.h() * g.w();
+        for (int c = 0; c < g.c(); c++) {
+            CpuConvVector.copyRows(dgrid, c * lddD, wpD, dx, n * sample + c * g.h() * g.w(), g.w(), g.h(),
+                    (n + 1) * sample, 0f, false);
+        }
     }
 
     /**
