@@ -2,6 +2,7 @@ package org.layerkit.spark.jobs;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -36,6 +37,39 @@ final class Jobs {
     @FunctionalInterface
     interface Body {
         int run() throws IOException;
+    }
+
+    /** A job's body, given its parsed command line: runs, returns the exit status. */
+    @FunctionalInterface
+    interface ArgsBody {
+        int run(JobArgs args) throws IOException;
+    }
+
+    /**
+     * A job's command line: parses {@code args} ({@code valued} options, and {@code --help}, which prints
+     * {@code usage} and {@code help} and returns 0), then runs {@code body} through {@link #execute}.
+     */
+    static int run(String job, String usage, Supplier<String> help, List<String> valued, String[] args,
+                   PrintStream out, PrintStream err, ArgsBody body) {
+        return execute(job, usage, err, () -> {
+            JobArgs a = JobArgs.parse(args, valued, HELP_FLAG);
+            if (a.flag("--help")) {
+                out.println(usage);
+                out.println(help.get());
+                return 0;
+            }
+            return body.run(a);
+        });
+    }
+
+    /** The flags every job takes. */
+    private static final List<String> HELP_FLAG = List.of("--help");
+
+    /** Ends a {@code main} with {@code status} when it is not 0. */
+    static void exitOnFailure(int status) {
+        if (status != 0) {
+            System.exit(status);
+        }
     }
 
     /**

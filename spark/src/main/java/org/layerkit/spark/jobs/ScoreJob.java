@@ -54,17 +54,14 @@ public final class ScoreJob {
               --format F          csv (with a header; the default) or parquet""";
     static final List<String> VALUED = List.of("--model", "--data-dir", "--backend", "--batch-size", "--partitions",
             "--output", "--format");
-    static final List<String> FLAGS = List.of("--help");
 
     private ScoreJob() {
     }
 
     /** spark-submit's entry point: the session from its configuration; exits non-zero on failure. */
     public static void main(String[] args) {
-        int status = run(args, Jobs.submitted("layerkit ScoreJob", false, System.out), true, System.out, System.err);
-        if (status != 0) {
-            System.exit(status);
-        }
+        Jobs.exitOnFailure(run(args, Jobs.submitted("layerkit ScoreJob", false, System.out), true, System.out,
+                System.err));
     }
 
     /**
@@ -77,16 +74,9 @@ public final class ScoreJob {
 
     static int run(String[] args, Supplier<SparkSession> session, boolean stopSession, PrintStream out,
                    PrintStream err) {
-        return Jobs.execute(JOB, USAGE, err, () -> {
-            JobArgs a = JobArgs.parse(args, VALUED, FLAGS);
-            if (a.flag("--help")) {
-                out.println(USAGE);
-                out.println(String.format(Locale.ROOT, HELP, FashionMnist.DEFAULT_DIR,
-                        SparkScorer.DEFAULT_BATCH_SIZE));
-                return 0;
-            }
-            return score(a, session, stopSession, out);
-        });
+        Supplier<String> help = () -> String.format(Locale.ROOT, HELP, FashionMnist.DEFAULT_DIR,
+                SparkScorer.DEFAULT_BATCH_SIZE);
+        return Jobs.run(JOB, USAGE, help, VALUED, args, out, err, a -> score(a, session, stopSession, out));
     }
 
     private static int score(JobArgs a, Supplier<SparkSession> session, boolean stopSession, PrintStream out)

@@ -78,17 +78,14 @@ public final class TrainJob {
     static final List<String> VALUED = List.of("--data-dir", "--replicas", "--backend", "--net", "--preset",
             "--hidden", "--optimizer", "--lr", "--lr-decay", "--epochs", "--batch-size", "--seed", "--train-size",
             "--val-size", "--log-every", "--save");
-    static final List<String> FLAGS = List.of("--help");
 
     private TrainJob() {
     }
 
     /** spark-submit's entry point: the session from its configuration; exits non-zero on failure. */
     public static void main(String[] args) {
-        int status = run(args, Jobs.submitted("layerkit TrainJob", true, System.out), true, System.out, System.err);
-        if (status != 0) {
-            System.exit(status);
-        }
+        Jobs.exitOnFailure(run(args, Jobs.submitted("layerkit TrainJob", true, System.out), true, System.out,
+                System.err));
     }
 
     /**
@@ -101,16 +98,9 @@ public final class TrainJob {
 
     static int run(String[] args, Supplier<SparkSession> session, boolean stopSession, PrintStream out,
                    PrintStream err) {
-        return Jobs.execute(JOB, USAGE, err, () -> {
-            JobArgs a = JobArgs.parse(args, VALUED, FLAGS);
-            if (a.flag("--help")) {
-                out.println(USAGE);
-                out.println(String.format(Locale.ROOT, HELP, FashionMnist.DEFAULT_DIR,
-                        String.join(", ", ConvNetConfig.presets().keySet()), ConvNetConfig.DEFAULT_PRESET));
-                return 0;
-            }
-            return train(a, session, stopSession, out);
-        });
+        Supplier<String> help = () -> String.format(Locale.ROOT, HELP, FashionMnist.DEFAULT_DIR,
+                String.join(", ", ConvNetConfig.presets().keySet()), ConvNetConfig.DEFAULT_PRESET);
+        return Jobs.run(JOB, USAGE, help, VALUED, args, out, err, a -> train(a, session, stopSession, out));
     }
 
     private static int train(JobArgs a, Supplier<SparkSession> session, boolean stopSession, PrintStream out)
