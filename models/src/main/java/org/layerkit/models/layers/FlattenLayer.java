@@ -12,7 +12,7 @@ import org.layerkit.api.Tensor;
  * copied), else a copy. The output is a view of the previous layer's output, valid as long as that one is (until
  * that layer's next forward), as the layer contract asks.
  */
-public final class FlattenLayer extends ParameterFreeLayer {
+public final class FlattenLayer extends ParameterFreeLayer<Tensor> {
     public static final String TYPE = "flatten";
 
     private Shape inputShape;

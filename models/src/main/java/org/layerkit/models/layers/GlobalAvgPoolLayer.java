@@ -6,7 +6,7 @@ import org.layerkit.api.Shape;
 import org.layerkit.api.Tensor;
 
 /** Global average pooling {@code [N,C,H,W] → [N,C]}: each channel's mean over its H×W plane. */
-public final class GlobalAvgPoolLayer extends ParameterFreeLayer {
+public final class GlobalAvgPoolLayer extends ParameterFreeLayer<Tensor> {
     public static final String TYPE = "global_avgpool";
 
     private Shape inputShape;

@@ -15,7 +15,7 @@ import org.layerkit.api.Tensor;
  * mask kept for the backward. A subclass says what one mask word covers (an element, or an (n, c) plane) and which
  * backend op draws and applies it.
  */
-abstract class MaskedDropoutLayer extends ParameterFreeLayer implements StatefulLayer, RowIndexed {
+abstract class MaskedDropoutLayer extends ParameterFreeLayer<DropoutResult> implements StatefulLayer, RowIndexed {
     /** The counter holding the Philox offset of the next TRAIN forward. */
     static final String OFFSET = "offset";
 
@@ -24,7 +24,6 @@ abstract class MaskedDropoutLayer extends ParameterFreeLayer implements Stateful
     private long offset;
     /** The global index of the first row (data-parallel replicas): the mask starts at its first word. */
     private long firstRow;
-    private DropoutResult result;
 
     MaskedDropoutLayer(Backend backend, String type, double keep, long seed) {
         super(backend);
@@ -57,8 +56,7 @@ abstract class MaskedDropoutLayer extends ParameterFreeLayer implements Stateful
     public Tensor forward(Tensor x, Mode mode) {
         // word i of these rows is the word of global word firstRow·wordsPerRow + i
         long start = firstRow == 0 ? 0 : firstRow * wordsPerRow(x);
-        result = null;
-        result = keepForward(() -> draw(x, new DropoutOptions(keep, seed, offset, start), mode));
+        DropoutResult result = keepForward(() -> draw(x, new DropoutOptions(keep, seed, offset, start), mode));
         if (mode == Mode.TRAIN) {
             offset++;
         }
@@ -67,6 +65,7 @@ abstract class MaskedDropoutLayer extends ParameterFreeLayer implements Stateful
 
     @Override
     public Tensor backward(Tensor dOut) {
+        DropoutResult result = forwardResult();
         Checks.forwardDone(type() + ".backward", result);
         return keepGrad(() -> applyMask(dOut, result.mask()));
     }
@@ -97,9 +96,4 @@ abstract class MaskedDropoutLayer extends ParameterFreeLayer implements Stateful
         offset = value;
     }
 
-    @Override
-    public void close() {
-        super.close();
-        result = null;
-    }
 }

@@ -15,12 +15,10 @@ import org.layerkit.api.Tensor;
  * H' = ⌊(H − K)/stride⌋ + 1. The backward routes each output's gradient to its window's maximum (the first one on
  * ties), as the forward recorded it.
  */
-public final class MaxPoolLayer extends ParameterFreeLayer {
+public final class MaxPoolLayer extends ParameterFreeLayer<MaxPool2dResult> {
     public static final String TYPE = "maxpool";
 
     private final Pool2dParams params;
-    /** The last forward's output and the positions of its maxima. */
-    private MaxPool2dResult result;
 
     public MaxPoolLayer(Backend backend, int kernel, int stride) {
         super(backend);
@@ -52,22 +50,17 @@ public final class MaxPoolLayer extends ParameterFreeLayer {
 
     @Override
     public Tensor forward(Tensor x, Mode mode) {
-        result = null;
-        result = keepForward(() -> backend.maxPool2dForward(x, params));
-        return result.out();
+        return keepForward(() -> backend.maxPool2dForward(x, params)).out();
     }
 
     @Override
     public Tensor backward(Tensor dOut) {
+        // the last forward's output and the positions of its maxima
+        MaxPool2dResult result = forwardResult();
         Checks.forwardDone(TYPE + ".backward", result);
         return keepGrad(() -> backend.maxPool2dBackward(dOut, result.cache()));
     }
 
-    @Override
-    public void close() {
-        super.close();
-        result = null;
-    }
 
     /** {@code maxpool}: {@code kernel} (required), {@code stride} (the kernel). */
     public static final class Factory implements LayerFactory {

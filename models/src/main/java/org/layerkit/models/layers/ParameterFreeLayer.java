@@ -17,9 +17,9 @@ import org.layerkit.api.Tensor;
  * a backend that reuses freed buffers hands it straight back; after a failed call the layer holds none (a backward
  * then reports that no forward has run).
  */
-abstract class ParameterFreeLayer implements Layer {
+abstract class ParameterFreeLayer<R extends AutoCloseable> implements Layer {
     protected final Backend backend;
-    private AutoCloseable forwardResult;
+    private R forwardResult;
     private Tensor dX;
 
     ParameterFreeLayer(Backend backend) {
@@ -27,12 +27,16 @@ abstract class ParameterFreeLayer implements Layer {
     }
 
     /** Closes the previous forward's result, then keeps (and returns) what {@code forward} makes. */
-    final <R extends AutoCloseable> R keepForward(java.util.function.Supplier<R> forward) {
+    final R keepForward(java.util.function.Supplier<R> forward) {
         Checks.close(forwardResult);
         forwardResult = null;
-        R r = forward.get();
-        forwardResult = r;
-        return r;
+        forwardResult = forward.get();
+        return forwardResult;
+    }
+
+    /** The last forward's result, for the backward: null before a forward, after a failed one and after close. */
+    final R forwardResult() {
+        return forwardResult;
     }
 
     /** Closes the previous dX, then keeps (and returns) what {@code backward} makes. */
@@ -49,7 +53,7 @@ abstract class ParameterFreeLayer implements Layer {
     }
 
     @Override
-    public void close() {
+    public final void close() {
         Checks.close(forwardResult);
         Checks.close(dX);
         forwardResult = null;

@@ -5,11 +5,8 @@ import org.layerkit.api.Mode;
 import org.layerkit.api.Tensor;
 
 /** max(x, 0); backward passes dOut where the output is positive (exactly where x &gt; 0). */
-public final class ReluLayer extends ParameterFreeLayer {
+public final class ReluLayer extends ParameterFreeLayer<Tensor> {
     public static final String TYPE = "relu";
-
-    /** The last forward's output: the backward's mask (dOut passes where it is positive). */
-    private Tensor output;
 
     public ReluLayer(Backend backend) {
         super(backend);
@@ -22,22 +19,17 @@ public final class ReluLayer extends ParameterFreeLayer {
 
     @Override
     public Tensor forward(Tensor x, Mode mode) {
-        output = null;
-        output = keepForward(() -> backend.relu(x));
-        return output;
+        return keepForward(() -> backend.relu(x));
     }
 
     @Override
     public Tensor backward(Tensor dOut) {
+        // the last output is the backward's mask: dOut passes where it is positive
+        Tensor output = forwardResult();
         Checks.forwardDone("relu.backward", output);
         return keepGrad(() -> backend.reluBackward(dOut, output));
     }
 
-    @Override
-    public void close() {
-        super.close();
-        output = null;
-    }
 
     /** {@code relu}: no keys. */
     public static final class Factory extends TypedFactory {
