@@ -91,11 +91,6 @@ public final class ClBackendProvider implements BackendProvider {
     /** The warning that {@code gemm=auto} falls back because CLBlast does not load is logged once per JVM. */
     private static final AtomicBoolean warnedNoClBlast = new AtomicBoolean();
 
-    /** The platforms and devices, probed once per process ({@link ClDevices#probe()}). */
-    private static ClDevices.Probe probe() {
-        return ClDevices.probe();
-    }
-
     @Override
     public String name() {
         return NAME;
@@ -103,13 +98,13 @@ public final class ClBackendProvider implements BackendProvider {
 
     @Override
     public int priority() {
-        ClDevices.Probe p = probe();
+        ClDevices.Probe p = ClDevices.probe();
         return p.ok() && ClDevices.defaultDevice(p.devices()).info().gpu() ? GPU_PRIORITY : CPU_PRIORITY;
     }
 
     @Override
     public Availability availability() {
-        ClDevices.Probe p = probe();
+        ClDevices.Probe p = ClDevices.probe();
         return p.ok() ? Availability.available() : Availability.unavailable(p.reason(), p.cause());
     }
 
@@ -117,7 +112,7 @@ public final class ClBackendProvider implements BackendProvider {
     public List<DeviceInfo> devices() {
         List<DeviceInfo> out = new ArrayList<>();
         String gemm = BackendOptions.none().get(NAME, GEMM).orElse("auto");
-        for (ClDevices.Entry e : probe().devices()) {
+        for (ClDevices.Entry e : ClDevices.probe().devices()) {
             String described;
             try {
                 described = gemmChoice(gemm, e.info()).description();
@@ -192,7 +187,7 @@ public final class ClBackendProvider implements BackendProvider {
 
     @Override
     public Backend create(BackendOptions options) {
-        ClDevices.Probe p = probe();
+        ClDevices.Probe p = ClDevices.probe();
         if (!p.ok()) {
             throw new BackendUnavailableException("backend 'opencl' is unavailable: "
                     + availability().describe(), p.cause());
